@@ -1,0 +1,166 @@
+// In-memory PubNub state plus the `pubnub` and `kvstore` modules a Function sees, with the
+// JS SDK's method names and response shapes and the platform's per-execution op limits.
+// For tests: every call is recorded.
+
+const sdkError = (statusCode, message) => Object.assign(new Error(message), { status: { statusCode, category: 'PNBadRequestCategory' } });
+
+export class MemoryPubNub {
+  constructor({ opsLimit = 10 } = {}) {
+    this.opsLimit = opsLimit;
+    this.kv = new Map();        // key -> { value (JSON text), expires }
+    this.counters = new Map();
+    this.users = new Map();     // id -> { id, name, profileUrl, custom, eTag }
+    this.members = new Map();   // channel -> Map(uuid -> custom)
+    this.groups = new Map();    // group -> Set(channel)
+    this.occupants = new Map(); // channel -> Set(uuid)
+    this.published = [];
+    this.fired = [];
+    this.calls = [];
+    this.now = () => Date.now();
+    this.etagSeq = 0;
+  }
+
+  addUser(id, name, custom = {}) {
+    this.users.set(id, { id, name, custom: structuredClone(custom), eTag: 'e' + ++this.etagSeq });
+  }
+
+  /** Fresh `pubnub` and `kvstore` modules for one execution, sharing this state. */
+  execution() {
+    const used = { api: 0, publish: 0, kv: 0 };
+    const charge = (kind, op, target) => {
+      this.calls.push({ op, target });
+      const total = used.api + used.publish + used.kv;
+      if (this.opsLimit === 3 ? total >= 3 : used[kind] >= this.opsLimit) {
+        throw new Error(`execution calls exceeds the limit (${kind})`);
+      }
+      used[kind]++;
+    };
+    const st = this;
+    const filterIds = (filter, field) => {
+      const ids = [];
+      const re = new RegExp(field.replace('.', '\\.') + ' == "((?:[^"\\\\]|\\\\.)*)"', 'g');
+      for (const m of filter.matchAll(re)) ids.push(m[1].replace(/\\(.)/g, '$1'));
+      return ids;
+    };
+    const userObject = (u) => ({ id: u.id, name: u.name, profileUrl: u.profileUrl, custom: structuredClone(u.custom), eTag: u.eTag, updated: '' });
+    const pubnub = {
+      async publish({ channel, message }) {
+        charge('publish', 'publish', channel);
+        st.published.push({ channel, message: JSON.parse(JSON.stringify(message)) });
+        return [1, 'Sent', String(st.now() * 10000)];
+      },
+      async fire({ channel, message }) {
+        charge('publish', 'fire', channel);
+        st.fired.push({ channel, message: JSON.parse(JSON.stringify(message)) });
+        return [1, 'Sent', String(st.now() * 10000)];
+      },
+      async hereNow({ channels = [], includeUUIDs = true, limit = 1000, offset = 0 }) {
+        charge('api', 'hereNow', channels.join(','));
+        const out = { totalChannels: channels.length, totalOccupancy: 0, channels: {} };
+        for (const ch of channels) {
+          const occ = [...(st.occupants.get(ch) || [])];
+          out.totalOccupancy += occ.length;
+          if (occ.length) out.channels[ch] = { name: ch, occupancy: occ.length, occupants: includeUUIDs ? occ.slice(offset, offset + limit).map((uuid) => ({ uuid })) : [] };
+        }
+        return out;
+      },
+      objects: {
+        async getUUIDMetadata({ uuid }) {
+          charge('api', 'getUUIDMetadata', uuid);
+          const u = st.users.get(uuid);
+          if (!u) throw sdkError(404, 'Requested object was not found.');
+          return { status: 200, data: userObject(u) };
+        },
+        async getAllUUIDMetadata({ filter = '' }) {
+          charge('api', 'getAllUUIDMetadata', filter);
+          const ids = filterIds(filter, 'id');
+          return { status: 200, data: ids.filter((id) => st.users.has(id)).map((id) => userObject(st.users.get(id))) };
+        },
+        async setUUIDMetadata({ uuid, data, ifMatchesEtag }) {
+          charge('api', 'setUUIDMetadata', uuid);
+          const u = st.users.get(uuid);
+          if (ifMatchesEtag !== undefined && (!u || u.eTag !== ifMatchesEtag)) throw sdkError(412, 'Precondition Failed');
+          const next = { ...(u || { id: uuid }), ...data, eTag: 'e' + ++st.etagSeq };
+          st.users.set(uuid, next);
+          return { status: 200, data: userObject(next) };
+        },
+        async getChannelMembers({ channel, filter = '', limit = 100 }) {
+          charge('api', 'getChannelMembers', channel);
+          const all = [...(st.members.get(channel) || new Map())];
+          const only = filter ? filterIds(filter, 'uuid.id') : null;
+          const rows = all.filter(([id]) => !only || only.includes(id)).slice(0, limit);
+          return {
+            status: 200,
+            totalCount: all.length,
+            data: rows.map(([id, custom]) => ({ uuid: st.users.has(id) ? userObject(st.users.get(id)) : { id }, custom: structuredClone(custom) })),
+          };
+        },
+        async setChannelMembers({ channel, uuids }) {
+          charge('api', 'setChannelMembers', channel);
+          if (!st.members.has(channel)) st.members.set(channel, new Map());
+          for (const m of uuids) st.members.get(channel).set(typeof m === 'string' ? m : m.id, m.custom || {});
+          return { status: 200, data: [] };
+        },
+        async removeChannelMembers({ channel, uuids }) {
+          charge('api', 'removeChannelMembers', channel);
+          for (const id of uuids) st.members.get(channel)?.delete(id);
+          return { status: 200, data: [] };
+        },
+      },
+      channelGroups: {
+        async addChannels({ channelGroup, channels }) {
+          charge('api', 'addChannels', channelGroup);
+          const set = st.groups.get(channelGroup) || new Set();
+          if (new Set([...set, ...channels]).size > 2000) throw sdkError(400, 'Maximum channels per group exceeded');
+          channels.forEach((c) => set.add(c));
+          st.groups.set(channelGroup, set);
+          return {};
+        },
+        async removeChannels({ channelGroup, channels }) {
+          charge('api', 'removeChannels', channelGroup);
+          channels.forEach((c) => st.groups.get(channelGroup)?.delete(c));
+          return {};
+        },
+        async listChannels({ channelGroup }) {
+          charge('api', 'listChannels', channelGroup);
+          return { channels: [...(st.groups.get(channelGroup) || [])] };
+        },
+      },
+    };
+    const live = (key) => {
+      const e = st.kv.get(key);
+      return e && e.expires > st.now() ? e : undefined;
+    };
+    const kvstore = {
+      async get(key) {
+        charge('kv', 'kvstore.get', key);
+        const e = live(key);
+        return e ? JSON.parse(e.value) : null;
+      },
+      async set(key, value, ttl = 1440) {
+        charge('kv', 'kvstore.set', key);
+        const text = JSON.stringify(value);
+        if (text.length > 32000) throw new Error('KV value exceeds 32,000 characters');
+        const minutes = Math.min(Math.max(ttl, 1), 525600); // TTL is in minutes
+        st.kv.set(key, { value: text, expires: st.now() + minutes * 60000 });
+        return null;
+      },
+      async removeItem(key) {
+        charge('kv', 'kvstore.removeItem', key);
+        st.kv.delete(key);
+        return null;
+      },
+      async incrCounter(key, by = 1) {
+        charge('kv', 'kvstore.incrCounter', key);
+        const v = (st.counters.get(key) || 0) + by;
+        st.counters.set(key, v);
+        return v;
+      },
+      async getCounter(key) {
+        charge('kv', 'kvstore.getCounter', key);
+        return st.counters.get(key) || 0;
+      },
+    };
+    return { pubnub, kvstore, used };
+  }
+}

@@ -1,0 +1,67 @@
+// Command line for local-pubnub (see scripts/local-pubnub --help). Runs in the foreground until
+// SIGINT/SIGTERM, printing the URL on its first line so wrappers can read it.
+import { parseArgs } from 'node:util';
+import { startLocalPubNub } from './server.mjs';
+
+const HELP = `usage: local-pubnub [options]
+  --port N                 listen port (default 0 = any free port)
+  --host H                 listen address (default 127.0.0.1)
+  --data-dir DIR           keep KV, App Context and channel groups here (default: in memory)
+  --secret-key KEY         turn Access Manager on (grant tokens, check auth=)
+  --publish-key KEY        publish key that signed requests use (default: learn from publish paths)
+  --functions FILE         Functions manifest (e.g. pkg/functions/manifest.json)
+  --ops-limit 10|3         per-execution op budget: 10 each (default) or 3 combined
+  --announce-max N         presence announce max (default 100)
+  --interval-sec N         presence interval (default 10)
+  --no-deltas              interval events without join/leave/timeout deltas
+  --presence-timeout N     seconds, when a client sends no heartbeat value (default 300)
+  --channel-group-limit N  channels per group (default 2000)
+  --groups-per-subscribe N channel groups per subscribe (default 10)
+  --hold N                 long-poll hold in seconds (default 280)
+  --quiet                  do not log Function executions
+`;
+
+const { values: v } = parseArgs({
+  options: {
+    port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, 'secret-key': { type: 'string' },
+    'publish-key': { type: 'string' }, functions: { type: 'string' }, 'ops-limit': { type: 'string' },
+    'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'no-deltas': { type: 'boolean' },
+    'presence-timeout': { type: 'string' }, 'channel-group-limit': { type: 'string' }, 'groups-per-subscribe': { type: 'string' },
+    hold: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  },
+});
+if (v.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const num = (s) => (s === undefined ? undefined : Number(s));
+if (v['ops-limit'] !== undefined && !['10', '3'].includes(v['ops-limit'])) {
+  process.stderr.write('--ops-limit must be 10 or 3\n');
+  process.exit(2);
+}
+const server = await startLocalPubNub({
+  port: num(v.port) ?? 0,
+  host: v.host,
+  dataDir: v['data-dir'],
+  secretKey: v['secret-key'],
+  publishKey: v['publish-key'],
+  functions: v.functions,
+  opsLimit: num(v['ops-limit']),
+  announceMax: num(v['announce-max']),
+  intervalSec: num(v['interval-sec']),
+  deltas: v['no-deltas'] ? false : undefined,
+  presenceTimeoutDefault: num(v['presence-timeout']),
+  channelGroupLimit: num(v['channel-group-limit']),
+  groupsPerSubscribe: num(v['groups-per-subscribe']),
+  hold: num(v.hold),
+  log: v.quiet ? () => {} : (line) => console.log(line),
+});
+console.log(server.url);
+if (v['secret-key'] && v['publish-key'] === undefined)
+  console.log('[local-pubnub] note: no --publish-key; signatures are checked against publish keys seen in publish paths');
+const stop = async () => {
+  await server.close();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -1,0 +1,2 @@
+// Public entry point of local-pubnub.
+export { startLocalPubNub, LocalPubNub } from './server.mjs';

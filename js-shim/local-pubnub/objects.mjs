@@ -1,0 +1,194 @@
+// App Context (Objects v2): uuid metadata, channel metadata and the memberships between them, with
+// include flags, filter/sort, cursor pagination, totalCount, and eTag / If-Match.
+import { createHash } from 'node:crypto';
+import { compileFilter } from './filter.mjs';
+import { objectsError } from './util.mjs';
+
+const FIELDS = {
+  uuid: ['name', 'externalId', 'profileUrl', 'email'],
+  channel: ['name', 'description'],
+};
+const EXTRA = ['custom', 'status', 'type']; // returned only when `include` asks for them
+const MAX_LIMIT = 100;
+
+export const notFound = () => objectsError(404, 'Requested object was not found.');
+
+export class Objects {
+  constructor() {
+    this.entities = { uuid: new Map(), channel: new Map() };
+    this.byUuid = new Map(); // uuid → Map<channel, membership>
+    this.byChannel = new Map(); // channel → Map<uuid, membership> (same objects)
+  }
+
+  // ---- durable records (applied live and on replay) ----
+  apply(rec) {
+    switch (rec.op) {
+      case 'obj.set': return void this.entities[rec.kind].set(rec.o.id, rec.o);
+      case 'obj.del': return void this.entities[rec.kind].delete(rec.id);
+      case 'mem.set': {
+        link(this.byUuid, rec.u, rec.c, rec.m);
+        link(this.byChannel, rec.c, rec.u, rec.m);
+        return;
+      }
+      case 'mem.del': {
+        unlink(this.byUuid, rec.u, rec.c);
+        unlink(this.byChannel, rec.c, rec.u);
+      }
+    }
+  }
+  *snapshot() {
+    for (const kind of ['uuid', 'channel']) for (const o of this.entities[kind].values()) yield { op: 'obj.set', kind, o };
+    for (const [u, ms] of this.byUuid) for (const [c, m] of ms) yield { op: 'mem.set', u, c, m };
+  }
+
+  // ---- uuid / channel metadata ----
+  get(kind, id, include) {
+    const o = this.entities[kind].get(id);
+    if (!o) throw notFound();
+    return { status: 200, data: project(kind, o, include, '') };
+  }
+
+  /**
+   * PATCH semantics: given properties replace the stored ones (custom wholesale), the id never
+   * changes. Returns the records to log; `ifMatch` must equal the stored eTag when given.
+   */
+  set(kind, id, body, include, ifMatch) {
+    const old = this.entities[kind].get(id);
+    if (ifMatch && old?.eTag !== ifMatch)
+      throw objectsError(412, 'Precondition Failed', [{ message: 'ETag mismatch', location: 'If-Match', locationType: 'header' }]);
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw objectsError(400, 'Request body must be a JSON object');
+    checkCustom(body.custom);
+    const o = { id, ...Object.fromEntries([...FIELDS[kind], ...EXTRA].map((f) => [f, old?.[f] ?? null])) };
+    for (const f of [...FIELDS[kind], ...EXTRA]) if (f in body) o[f] = body[f] ?? null;
+    const rec = stamp(o, old);
+    return { records: rec === old ? [] : [{ op: 'obj.set', kind, o: rec }], reply: () => ({ status: 200, data: project(kind, rec, include, '') }) };
+  }
+
+  remove(kind, id) {
+    return { records: this.entities[kind].has(id) ? [{ op: 'obj.del', kind, id }] : [], reply: () => ({ status: 200, data: null }) };
+  }
+
+  list(kind, q) {
+    const items = [...this.entities[kind].values()];
+    return page(items, q, 'id', (o) => o, (o) => project(kind, o, q.include, ''));
+  }
+
+  // ---- members (side 'uuid', keyed by channel) and memberships (side 'channel', keyed by uuid) ----
+  /** List the uuids of a channel (side 'uuid') or the channels of a uuid (side 'channel'). */
+  relations(side, key, q) {
+    const map = (side === 'uuid' ? this.byChannel : this.byUuid).get(key) ?? new Map();
+    const items = [...map].map(([other, m]) => ({ other, m, entity: this.entities[side].get(other) ?? { id: other } }));
+    return page(
+      items,
+      q,
+      `${side}.id`,
+      // Filters and sorts see the full related object plus the membership's own fields.
+      ({ entity, m }) => ({ [side]: entity, custom: m.custom, status: m.status, type: m.type, updated: m.updated }),
+      ({ entity, m }) => ({
+        [side]: project(side, entity, q.include, side),
+        ...Object.fromEntries(EXTRA.filter((f) => q.include.has(f)).map((f) => [f, m[f] ?? null])),
+        updated: m.updated,
+        eTag: m.eTag,
+      }),
+    );
+  }
+
+  /** Apply `{set:[...], delete:[...]}` to the relations of `key`; returns records then the new list. */
+  setRelations(side, key, body, q) {
+    const records = [];
+    const idOf = (item) => {
+      const id = item?.[side]?.id;
+      if (typeof id !== 'string' || !id) throw objectsError(400, `Each item needs ${side}.id`);
+      return id;
+    };
+    const pair = (other) => (side === 'uuid' ? { u: other, c: key } : { u: key, c: other });
+    const current = (side === 'uuid' ? this.byChannel : this.byUuid).get(key);
+    for (const item of body?.set ?? []) {
+      const other = idOf(item);
+      checkCustom(item.custom);
+      const old = current?.get(other);
+      const m = Object.fromEntries(EXTRA.map((f) => [f, f in item ? item[f] ?? null : old?.[f] ?? null]));
+      const rec = stamp(m, old);
+      if (rec !== old) records.push({ op: 'mem.set', ...pair(other), m: rec });
+    }
+    for (const item of body?.delete ?? []) {
+      const other = idOf(item);
+      if (current?.has(other)) records.push({ op: 'mem.del', ...pair(other) });
+    }
+    return { records, reply: () => this.relations(side, key, q) };
+  }
+}
+
+function link(index, a, b, m) {
+  if (!index.has(a)) index.set(a, new Map());
+  index.get(a).set(b, m);
+}
+function unlink(index, a, b) {
+  const m = index.get(a);
+  m?.delete(b);
+  if (m?.size === 0) index.delete(a);
+}
+
+/** custom holds scalars only (REST doc set-user-metadata). */
+function checkCustom(custom) {
+  if (custom == null) return;
+  if (typeof custom !== 'object' || Array.isArray(custom) || Object.values(custom).some((v) => v !== null && typeof v === 'object'))
+    throw objectsError(400, 'Invalid custom: only a flat object of scalars is allowed');
+}
+
+/** New `updated` + content-derived eTag, or the old object itself when nothing changed. */
+function stamp(o, old) {
+  const content = JSON.stringify(o);
+  const eTag = createHash('sha256').update(content).digest('base64url').slice(0, 22);
+  if (old?.eTag === eTag) return old;
+  return { ...o, updated: new Date().toISOString().replace('Z', '000Z'), eTag };
+}
+
+/**
+ * Project an entity for a reply. At top level (prefix '') the base fields are always there; as the
+ * related side of a membership only `id` is, plus base fields when `include` has e.g. `uuid`.
+ * custom/status/type need their own include flag (`custom` / `uuid.custom` ...). A related object
+ * without metadata is just `{id}`.
+ */
+function project(kind, o, include, prefix) {
+  const out = { id: o.id };
+  if (!o.eTag) return out; // a related uuid/channel that has no metadata of its own
+  const flag = (f) => (prefix ? `${prefix}.${f}` : f);
+  if (!prefix || include.has(prefix)) {
+    for (const f of FIELDS[kind]) out[f] = o[f] ?? null;
+    Object.assign(out, { updated: o.updated, eTag: o.eTag });
+  }
+  for (const f of EXTRA) if (include.has(flag(f))) out[f] = o[f] ?? null;
+  return out;
+}
+
+/** Filter, sort (`path[:asc|desc]`, paths as in filters), then cut one page; cursors are opaque offsets. */
+function page(items, q, defaultSort, view, render) {
+  const keep = compileFilter(q.filter);
+  const keyed = items.map((it) => ({ it, v: view(it) })).filter((k) => keep(k.v));
+  const sorts = [...(q.sort ?? []), defaultSort];
+  keyed.sort((x, y) => {
+    for (const s of sorts) {
+      const [path, dir] = s.split(':');
+      const get = (v) => path.split('.').reduce((a, k) => (a == null ? undefined : a[k]), v);
+      const a = get(x.v) ?? '', b = get(y.v) ?? '';
+      if (a !== b) return (a < b ? -1 : 1) * (dir === 'desc' ? -1 : 1);
+    }
+    return 0;
+  });
+  const rows = keyed.map((k) => k.it);
+  const limit = Math.max(0, Math.min(MAX_LIMIT, Number.isFinite(q.limit) ? q.limit : MAX_LIMIT));
+  let offset = q.start ? cursor(q.start) : 0;
+  if (q.end && !q.start) offset = Math.max(0, cursor(q.end) - limit);
+  const out = { status: 200, data: rows.slice(offset, offset + limit).map(render) };
+  if (q.count) out.totalCount = rows.length;
+  if (offset + limit < rows.length) out.next = Buffer.from(String(offset + limit)).toString('base64url');
+  if (offset > 0) out.prev = Buffer.from(String(offset)).toString('base64url');
+  return out;
+}
+
+function cursor(s) {
+  const n = Number(Buffer.from(s, 'base64url').toString());
+  if (!Number.isInteger(n) || n < 0) throw objectsError(400, 'Invalid page cursor');
+  return n;
+}

@@ -1,0 +1,132 @@
+// Access Manager v3, local edition: grant tokens (CBOR, signed with HMAC-SHA256 over the token
+// without its `sig`), check `auth=` tokens on requests, and let requests signed with the secret
+// key (server SDKs) through. Token layout follows what the SDK's parseToken reads.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { decode, encode, toPlain } from './cbor.mjs';
+import { encodeString, forbidden, serviceError } from './util.mjs';
+
+export const BITS = { read: 1, write: 2, manage: 4, delete: 8, get: 32, update: 64, join: 128 };
+const KINDS = { channels: 'chan', groups: 'grp', uuids: 'uuid' };
+const B = (s) => Buffer.from(s);
+
+export class Pam {
+  constructor({ secretKey, publishKey }) {
+    this.secretKey = secretKey;
+    this.publishKey = publishKey;
+    // Without a configured publish key, signatures are checked against the keys seen in publish
+    // paths, and 'undefined' (what the SDK signs with when it has no publish key).
+    this.seenPublishKeys = new Set(['undefined']);
+  }
+
+  #hmac(data) {
+    return createHmac('sha256', this.secretKey).update(data).digest();
+  }
+
+  /** The body of POST /v3/pam/{sub}/grant → token string. */
+  grant(body) {
+    const p = body?.permissions;
+    const ttl = body?.ttl;
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 43200) throw serviceError(400, 'Invalid ttl: 1..43200 minutes', 'Access Manager');
+    if (!p || typeof p !== 'object') throw serviceError(400, 'Missing permissions', 'Access Manager');
+    const section = (src = {}) => {
+      const m = new Map();
+      // `users`/`spaces` are the legacy names for uuids/channels.
+      const pick = (a, b) => ({ ...(src[b] ?? {}), ...(src[a] ?? {}) });
+      for (const [kind, name] of [['chan', pick('channels', 'spaces')], ['grp', src.groups ?? {}], ['uuid', pick('uuids', 'users')], ['usr', {}], ['spc', {}]])
+        m.set(B(kind), new Map(Object.entries(name).map(([k, v]) => [k, Number(v) | 0])));
+      return m;
+    };
+    const t = new Map([
+      [B('v'), 2],
+      [B('t'), Math.floor(Date.now() / 1000)],
+      [B('ttl'), ttl],
+      [B('res'), section(p.resources)],
+      [B('pat'), section(p.patterns)],
+      [B('meta'), new Map(Object.entries(p.meta ?? {}))],
+    ]);
+    if (p.uuid) t.set(B('uuid'), String(p.uuid));
+    t.set(B('sig'), this.#hmac(encode(t)));
+    return encode(t).toString('base64url');
+  }
+
+  /** Decode and verify a token; returns its plain form or throws a 403. */
+  token(str) {
+    let map;
+    try {
+      map = decode(Buffer.from(str, 'base64url'));
+      if (!(map instanceof Map)) throw new Error('not a map');
+    } catch {
+      throw forbidden({}, 'Invalid token');
+    }
+    const sigKey = [...map.keys()].find((k) => Buffer.isBuffer(k) && k.toString() === 'sig');
+    const sig = map.get(sigKey);
+    map.delete(sigKey);
+    const want = this.#hmac(encode(map));
+    if (!Buffer.isBuffer(sig) || sig.length !== want.length || !timingSafeEqual(sig, want)) throw forbidden({}, 'Token signature does not match');
+    const t = toPlain(map);
+    if ((t.t + t.ttl * 60) * 1000 <= Date.now()) throw forbidden({}, 'Token is expired');
+    return t;
+  }
+
+  /** Is this request signed with our secret key (a server SDK)? Throws 403 on a bad signature. */
+  signed({ method, rawPath, rawQuery, body, query }) {
+    if (!query.signature) return false;
+    const m = rawPath.startsWith('/publish') ? 'GET' : method;
+    const params = new Map();
+    for (const part of rawQuery ? rawQuery.split('&') : []) {
+      const eq = part.indexOf('=');
+      const k = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
+      if (k === 'signature') continue;
+      const v = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1));
+      params.set(k, [...(params.get(k) ?? []), v]);
+    }
+    const qs = [...params.keys()]
+      .sort()
+      .map((k) => params.get(k).sort().map((v) => `${k}=${encodeString(v)}`).join('&'))
+      .join('&');
+    const pathKey = /^\/(publish|signal)\//.test(rawPath) ? decodeURIComponent(rawPath.split('/')[2]) : undefined;
+    const keys = this.publishKey !== undefined ? [this.publishKey] : [...new Set([pathKey, ...this.seenPublishKeys])].filter((k) => k !== undefined);
+    const payload = (m === 'POST' || m === 'PATCH') && body ? body : '';
+    for (const pk of keys) {
+      const input = `${m}\n${pk}\n${rawPath}\n${qs}\n${payload}`;
+      const sig = 'v2.' + createHmac('sha256', this.secretKey).update(input).digest('base64url');
+      if (sig === query.signature) {
+        if (pathKey) this.seenPublishKeys.add(pathKey);
+        return true;
+      }
+    }
+    throw forbidden({}, 'Signature does not match');
+  }
+
+  /**
+   * Check a client request against its token. `needs` lists `[kind, name, bit]` with kind
+   * 'channels' | 'groups' | 'uuids'; `serverOnly` refuses every token (only signed requests pass).
+   */
+  check(query, needs, { serverOnly = false } = {}) {
+    if (!query.auth) throw forbidden({}, 'Forbidden: no auth token');
+    const t = this.token(query.auth);
+    if (t.uuid && query.uuid !== t.uuid) throw forbidden({ uuids: [query.uuid] }, `Token is authorized for uuid ${t.uuid} only`);
+    if (serverOnly) throw forbidden({}, 'Forbidden: this operation needs the secret key');
+    const missing = {};
+    for (const [kind, name, bit] of needs) {
+      // Lenient on presence: read on `x` also covers `x-pnpres` unless that is granted on its own.
+      if (allowed(t, KINDS[kind], name, bit) || (name.endsWith('-pnpres') && allowed(t, KINDS[kind], name.slice(0, -7), bit))) continue;
+      const key = kind === 'groups' ? 'channel-groups' : kind;
+      (missing[key] ??= []).push(kind === 'groups' ? ':' + name : name);
+    }
+    if (Object.keys(missing).length) throw forbidden(missing);
+  }
+}
+
+function allowed(t, kind, name, bit) {
+  if (((t.res?.[kind]?.[name] ?? 0) & bit) === bit) return true;
+  for (const [re, bits] of Object.entries(t.pat?.[kind] ?? {})) {
+    if ((bits & bit) !== bit) continue;
+    try {
+      if (new RegExp(re).test(name)) return true;
+    } catch {
+      // an invalid pattern grants nothing
+    }
+  }
+  return false;
+}

@@ -1,0 +1,560 @@
+// local-pubnub: a single-keyset PubNub look-alike for development and tests. It speaks the HTTP
+// protocol of the `pubnub` JS SDK (see shared/research/pubnub-wire.md) and hosts PubNub Functions.
+// The sub/pub keys in request paths are accepted as they come; there is one namespace.
+import http from 'node:http';
+import zlib from 'node:zlib';
+import { Bus } from './pubsub.mjs';
+import { FunctionsHost } from './functions.mjs';
+import { Groups, validateName } from './groups.mjs';
+import { KvStore } from './kvstore.mjs';
+import { Objects } from './objects.mjs';
+import { BITS, Pam } from './pam.mjs';
+import { Presence } from './presence.mjs';
+import { Store } from './store.mjs';
+import {
+  ApiError, Clock, PNPRES, basePresenceName, isPresenceName, isWildcard, parseTT, pathNames, serviceError, splitList,
+} from './util.mjs';
+
+const CORS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET,POST,PATCH,DELETE,OPTIONS',
+  'Access-Control-Allow-Headers': 'Content-Type,Content-Encoding,If-Match,Accept',
+  'Access-Control-Expose-Headers': 'Date',
+};
+const JSON_TYPE = 'application/json; charset=UTF-8';
+const MAX_BODY = 1 << 20;
+
+const DEFAULTS = {
+  port: 0,
+  host: '127.0.0.1',
+  subscribeKey: 'sub-c-local',
+  presenceTimeoutDefault: 300, // s, when a request carries no `heartbeat`
+  announceMax: 100,
+  intervalSec: 10,
+  deltas: true,
+  refreshBytes: 30000, // interval deltas above this become here_now_refresh
+  channelGroupLimit: 2000,
+  groupsPerSubscribe: 10,
+  channelsPerAdd: 200,
+  holdMs: 280e3, // long-poll hold (PubNub: 280 s)
+  sweepMs: 1000, // presence timeout sweep period
+  bufferSize: 100, // catch-up messages kept per channel
+  bufferAgeMs: 20 * 60e3,
+  maxPerReply: 100,
+  publishMaxBytes: 32768,
+  signalMaxBytes: 64,
+  compactEvery: 20000,
+  fsync: true,
+};
+
+/**
+ * Start a server. Returns the runtime: `{port, url, close(), ...}` plus internal APIs that tests
+ * and the Functions host use (publish, hereNow, commit ...).
+ */
+export async function startLocalPubNub(options = {}) {
+  const rt = new LocalPubNub(options);
+  await rt.start();
+  return rt;
+}
+
+export class LocalPubNub {
+  constructor(options) {
+    const o = (this.opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) });
+    if (options.hold !== undefined) o.holdMs = options.hold * 1000; // `hold` in seconds, as in the brief
+    this.log = o.log ?? ((line) => console.log(line));
+    this.clock = new Clock();
+    this.groups = new Groups(o);
+    this.bus = new Bus(this.groups, o);
+    this.presence = new Presence({ ...o, emit: (ch, payload) => this.#presenceEvent(ch, payload) });
+    this.objects = new Objects();
+    this.kv = new KvStore();
+    this.pam = o.secretKey ? new Pam(o) : null;
+    this.store = new Store(o.dataDir, {
+      apply: (rec) => this.#apply(rec),
+      snapshot: () => this.#snapshot(),
+      compactEvery: o.compactEvery,
+      fsync: o.fsync,
+    });
+    this.functions = new FunctionsHost(this, o);
+    this.closers = new Set(); // open long-polls, answered (empty) on close
+    this.timers = [];
+  }
+
+  async start() {
+    const o = this.opts;
+    await this.functions.load();
+    this.server = http.createServer((req, res) => this.#handle(req, res));
+    this.server.keepAliveTimeout = 65e3;
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(o.port, o.host, resolve);
+    });
+    this.port = this.server.address().port;
+    this.url = `http://${o.host}:${this.port}`;
+    this.origin = `${o.host}:${this.port}`;
+    let sweeps = 0;
+    this.#every(o.sweepMs, () => {
+      this.presence.sweep();
+      if (++sweeps % 60 === 0) this.bus.prune();
+    });
+    this.#every(o.intervalSec * 1000, () => this.presence.interval());
+    this.functions.startIntervals();
+  }
+
+  #every(ms, fn) {
+    const t = setInterval(() => {
+      try {
+        fn();
+      } catch (e) {
+        this.log(`[local-pubnub] timer error: ${e.stack ?? e}`);
+      }
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.functions.close();
+    for (const finish of [...this.closers]) finish([]);
+    await new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    await this.store.close();
+  }
+
+  // ---------------------------------------------------------------- state changes
+  /** Apply records now, and resolve once they are durable (fsync'ed) — then it is safe to reply. */
+  commit(records) {
+    for (const r of records) this.#apply(r);
+    return Promise.all(records.map((r) => this.store.append(r)));
+  }
+  #apply(rec) {
+    const owner = rec.op.startsWith('cg.') ? this.groups : rec.op.startsWith('kv.') ? this.kv : this.objects;
+    owner.apply(rec);
+  }
+  *#snapshot() {
+    yield* this.groups.snapshot();
+    yield* this.objects.snapshot();
+    yield* this.kv.snapshot();
+  }
+
+  // ---------------------------------------------------------------- internal API (HTTP + Functions)
+  /**
+   * Publish, signal or fire. Before Publish Functions may rewrite or abort the message; After
+   * Publish Functions run after delivery. `depth` counts Function-to-Function hops.
+   * @returns {Promise<bigint>} the timetoken
+   */
+  async publish({ channel, message, publisher = '', meta, cmt, verb = 'publish', depth = 0, subKey = this.opts.subscribeKey }) {
+    if (typeof channel !== 'string' || !channel || isPresenceName(channel) || isWildcard(channel) || /[,:*]/.test(channel))
+      throw new ApiError(400, [0, 'Invalid Channel']);
+    const limit = verb === 'signal' ? this.opts.signalMaxBytes : this.opts.publishMaxBytes;
+    if (Buffer.byteLength(JSON.stringify(message) ?? '') > limit)
+      throw new ApiError(400, [0, verb === 'signal' ? 'Signal size too large' : 'Message Too Large']);
+    const event = { channel, message, publisher, meta, verb, depth, subKey };
+    if (verb !== 'signal') event.message = await this.functions.beforePublish(event);
+    const tt = this.clock.next();
+    if (verb !== 'fire') {
+      const env = { a: '1', f: 0, i: publisher, p: { t: String(tt), r: 1 }, k: subKey, c: channel, d: event.message };
+      if (verb === 'signal') env.e = 1; // never e:0 — the SDK reads that as a file event (§0.2)
+      if (meta !== undefined) env.u = meta;
+      if (cmt) env.cmt = cmt;
+      this.bus.push(tt, env);
+    }
+    if (verb !== 'signal') this.functions.afterPublish({ ...event, timetoken: String(tt) });
+    return tt;
+  }
+
+  #presenceEvent(ch, payload) {
+    const tt = this.clock.next();
+    this.bus.push(tt, { a: '1', f: 0, p: { t: String(tt), r: 1 }, k: this.opts.subscribeKey, c: ch + PNPRES, d: payload });
+    this.functions.afterPresence(ch, payload);
+  }
+
+  /** Channels a uuid is present on through a subscribe/heartbeat: direct ones plus group members. */
+  presenceTargets(channels, groups) {
+    const out = new Set(channels.filter((c) => !isPresenceName(c) && !isWildcard(c)));
+    for (const g of groups) if (!isPresenceName(g)) for (const c of this.groups.channelsOf(g)) out.add(c);
+    return [...out];
+  }
+
+  /** Presence state keyed by channel or group name (subscribe/heartbeat `state`). */
+  applyStateParam(uuid, stateJson) {
+    if (!stateJson) return;
+    const state = parseJson(stateJson, 'state');
+    for (const [name, s] of Object.entries(state ?? {})) {
+      const chans = this.groups.groups.has(name) ? [...this.groups.channelsOf(name)] : [name];
+      this.presence.setState(uuid, chans, s);
+    }
+  }
+
+  /** hereNow over channels + groups → `{ch: {occupancy, uuids:[uuid | {uuid,state}]}}`. */
+  hereNow({ channels = [], groups = [], uuids = true, state = false, limit = 1000, offset = 0, all = false }) {
+    const names = all ? this.presence.channels() : [...new Set([...channels, ...groups.flatMap((g) => [...this.groups.channelsOf(g)])])];
+    const out = {};
+    for (const ch of names) {
+      const h = this.presence.hereNow(ch, { limit: Math.min(1000, Math.max(0, limit)), offset });
+      out[ch] = { occupancy: h.occupancy };
+      if (uuids) out[ch].uuids = state ? h.uuids.map((u) => ({ uuid: u, state: h.state(u) ?? null })) : h.uuids;
+    }
+    return out;
+  }
+
+  async groupAdd(group, channels) {
+    if (channels.length > this.opts.channelsPerAdd)
+      throw serviceError(400, `At most ${this.opts.channelsPerAdd} channels per add`, 'channel-registry');
+    this.groups.checkAdd(group, channels);
+    await this.commit([{ op: 'cg.add', g: group, ch: channels }]);
+  }
+  async groupRemove(group, channels) {
+    validateName(group, 'channel group');
+    if (this.groups.groups.has(group)) await this.commit([{ op: 'cg.rm', g: group, ch: channels }]);
+  }
+  async groupDelete(group) {
+    validateName(group, 'channel group');
+    if (this.groups.groups.has(group)) await this.commit([{ op: 'cg.del', g: group }]);
+  }
+
+  /** Run an objects write `{records, reply}` durably, then build the reply from the new state. */
+  async objectsWrite({ records, reply }) {
+    await this.commit(records);
+    return reply();
+  }
+
+  // ---------------------------------------------------------------- HTTP
+  async #handle(req, res) {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...CORS, 'Access-Control-Max-Age': '86400' });
+      return res.end();
+    }
+    try {
+      const q = req.url.indexOf('?');
+      const rawPath = q < 0 ? req.url : req.url.slice(0, q);
+      const rawQuery = q < 0 ? '' : req.url.slice(q + 1);
+      const params = new URLSearchParams(rawQuery);
+      const ctx = {
+        req,
+        res,
+        method: req.method,
+        rawPath,
+        rawQuery,
+        params,
+        query: Object.fromEntries(params),
+        seg: rawPath.split('/'), // split before decoding (§0.9); decode per use
+        body: await readBody(req),
+      };
+      const out = await this.#route(ctx);
+      if (out !== undefined && !res.headersSent) send(res, 200, out);
+    } catch (e) {
+      if (res.headersSent || res.destroyed) return;
+      if (e instanceof ApiError) send(res, e.status, e.body);
+      else {
+        this.log(`[local-pubnub] ${req.method} ${req.url}: ${e.stack ?? e}`);
+        send(res, 500, { status: 500, error: true, message: String(e.message ?? e), service: 'local-pubnub' });
+      }
+    }
+  }
+
+  #route(ctx) {
+    const s = ctx.seg;
+    switch (s[1]) {
+      case 'time':
+        return `[${this.clock.next()}]`;
+      case 'publish':
+      case 'signal':
+        return this.#httpPublish(ctx);
+      case 'v2':
+        if (s[2] === 'subscribe') return this.#httpSubscribe(ctx);
+        if (s[2] === 'presence' && s[3] === 'sub-key') return this.#httpPresence(ctx);
+        if (s[2] === 'objects') return this.#httpObjects(ctx);
+        break;
+      case 'v1':
+        if (s[2] === 'channel-registration' && s[3] === 'sub-key') return this.#httpGroups(ctx);
+        if (s[2] === 'blocks' && s[3] === 'sub-key') return this.functions.onRequest(ctx);
+        break;
+      case 'v3':
+        if (s[2] === 'pam' && s[4] === 'grant' && ctx.method === 'POST') return this.#httpGrant(ctx);
+        break;
+    }
+    throw serviceError(404, 'Not Found', 'local-pubnub');
+  }
+
+  /** Access Manager gate: off without secretKey; signed requests pass; else the token decides. */
+  #auth(ctx, needs, opts) {
+    if (!this.pam || this.pam.signed(ctx)) return;
+    this.pam.check(ctx.query, needs, opts);
+  }
+
+  // /publish/{pub}/{sub}/0/{channel}/0[/{json}]   and   /signal/{pub}/{sub}/0/{channel}/0/{json}
+  async #httpPublish(ctx) {
+    const { seg, query } = ctx;
+    const verb = seg[1] === 'signal' ? 'signal' : query.norep === 'true' && query.store === '0' ? 'fire' : 'publish';
+    if (seg.length < 7) throw new ApiError(400, [0, 'Invalid request']);
+    const channel = decodeURIComponent(seg[5]);
+    this.#auth(ctx, [['channels', channel, BITS.write]]);
+    if (this.pam && seg[2]) this.pam.seenPublishKeys.add(decodeURIComponent(seg[2]));
+    const text = ctx.method === 'POST' ? ctx.body : decodeURIComponent(seg.slice(7).join('/'));
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      throw new ApiError(400, [0, 'Invalid JSON', String(this.clock.current())]);
+    }
+    const meta = query.meta ? parseJson(query.meta, 'meta') : undefined;
+    const tt = await this.publish({
+      channel, message, meta, verb, publisher: query.uuid ?? '', cmt: query.custom_message_type, subKey: decodeURIComponent(seg[3]),
+    });
+    return `[1,"Sent","${tt}"]`;
+  }
+
+  // /v2/subscribe/{sub}/{channels}/0
+  #httpSubscribe(ctx) {
+    const { query, seg, res } = ctx;
+    const channels = pathNames(seg[4]);
+    const groups = splitList(query['channel-group']);
+    const baseGroups = new Set(groups.map(basePresenceName));
+    if (baseGroups.size > this.opts.groupsPerSubscribe)
+      throw serviceError(400, `Too many channel groups in one subscribe: ${baseGroups.size} > ${this.opts.groupsPerSubscribe}`, 'Presence');
+    if (!channels.length && !groups.length) throw serviceError(400, 'No channels or channel groups to subscribe to', 'Presence');
+    this.#auth(ctx, [...channels.map((c) => ['channels', c, BITS.read]), ...groups.map((g) => ['groups', g, BITS.read])]);
+    const uuid = query.uuid ?? '';
+    const since = parseTT(query.tt);
+    const spec = { channels, groups };
+    // Take the cursor before this subscribe's own join events, so the next poll delivers them.
+    const high = this.clock.current();
+    const present = this.presenceTargets(channels, groups);
+    this.applyStateParam(uuid, query.state);
+    this.presence.touch(uuid, present, this.#timeoutParam(query));
+    const reply = (items) => {
+      // When the reply is capped, the cursor is the last delivered message, so the rest follow.
+      const capped = items.length === this.opts.maxPerReply;
+      const t = capped ? items[items.length - 1].tt : this.clock.current();
+      return { t: { t: String(t), r: 1 }, m: items.map((x) => x.env) };
+    };
+    // Handshake (no tt / tt=0): answer at once with a cursor only (the event engine would drop messages).
+    if (since === 0n) return { t: { t: String(high), r: 1 }, m: [] };
+    const ready = this.bus.collect(spec, since);
+    if (ready.length) return reply(ready);
+    return new Promise((resolve) => {
+      let done = false, scheduled = false;
+      const finish = (items) => {
+        if (done) return;
+        done = true;
+        stop();
+        clearTimeout(timer);
+        this.closers.delete(finish);
+        this.presence.pollEnd(uuid, present);
+        resolve(items ? reply(items) : undefined);
+      };
+      const waiter = {
+        channels, groups,
+        // Batch wake-ups from one burst of publishes into one reply.
+        wake: () => {
+          if (scheduled || done) return;
+          scheduled = true;
+          setImmediate(() => {
+            scheduled = false;
+            if (done) return;
+            const items = this.bus.collect(spec, since);
+            if (items.length) finish(items);
+          });
+        },
+      };
+      const stop = this.bus.listen(waiter);
+      const timer = setTimeout(() => finish([]), this.opts.holdMs);
+      this.closers.add(finish);
+      this.presence.pollStart(uuid, present);
+      // An aborted poll (the SDK cancels on every subscription change) is just dropped: no leave.
+      res.on('close', () => finish(null));
+    });
+  }
+
+  #timeoutParam(query) {
+    const n = Number(query.heartbeat);
+    return Number.isFinite(n) && n > 0 ? n : this.opts.presenceTimeoutDefault;
+  }
+
+  // /v2/presence/sub-key/{sub}[/channel/{chs}[/heartbeat|/leave|/uuid/{uuid}[/data]]] | /uuid/{uuid}
+  #httpPresence(ctx) {
+    const { seg, query } = ctx;
+    const ok = (extra = {}) => ({ status: 200, message: 'OK', ...extra, service: 'Presence' });
+    if (seg[5] === 'uuid') {
+      const uuid = decodeURIComponent(seg[6] ?? '');
+      return ok({ payload: { channels: this.presence.whereNow(uuid) } });
+    }
+    const all = seg[5] !== 'channel';
+    const channels = all ? [] : pathNames(seg[6]);
+    const groups = splitList(query['channel-group']);
+    const reads = [...channels.map((c) => ['channels', c, BITS.read]), ...groups.map((g) => ['groups', g, BITS.read])];
+    const uuid = query.uuid ?? '';
+    const action = seg[7];
+    if (action === 'heartbeat') {
+      this.#auth(ctx, reads);
+      this.applyStateParam(uuid, query.state);
+      this.presence.touch(uuid, this.presenceTargets(channels, groups), this.#timeoutParam(query));
+      return ok();
+    }
+    if (action === 'leave') {
+      this.#auth(ctx, []);
+      this.presence.leave(uuid, this.presenceTargets(channels, groups));
+      return ok({ action: 'leave' });
+    }
+    if (action === 'uuid') {
+      this.#auth(ctx, reads);
+      const who = decodeURIComponent(seg[8] ?? '');
+      const targets = this.presenceTargets(channels, groups);
+      if (seg[9] === 'data') {
+        const state = parseJson(query.state ?? '{}', 'state');
+        this.presence.setState(who, targets, state);
+        return ok({ payload: state });
+      }
+      if (channels.length === 1 && !groups.length) return ok({ uuid: who, channel: channels[0], payload: this.presence.getState(who, channels[0]) });
+      return ok({ uuid: who, payload: Object.fromEntries(targets.map((c) => [c, this.presence.getState(who, c)])) });
+    }
+    if (action !== undefined) throw serviceError(404, 'Not Found', 'Presence');
+    // hereNow. The SDK picks the single-channel shape iff the reply has a top-level `occupancy`.
+    if (all) this.#auth(ctx, [], { serverOnly: true });
+    else this.#auth(ctx, reads);
+    const limit = query.limit !== undefined ? Number(query.limit) : 1000;
+    const result = this.hereNow({
+      channels, groups, all, limit, offset: Number(query.offset ?? 0) || 0, uuids: query.disable_uuids !== '1', state: query.state === '1',
+    });
+    if (channels.length === 1 && !groups.length && !all) return ok(result[channels[0]]);
+    // Multi-channel replies list only occupied channels, as PubNub does.
+    const occupied = Object.fromEntries(Object.entries(result).filter(([, v]) => v.occupancy > 0));
+    const total = Object.values(occupied).reduce((n, v) => n + v.occupancy, 0);
+    return ok({ payload: { channels: occupied, total_channels: Object.keys(occupied).length, total_occupancy: total } });
+  }
+
+  // /v1/channel-registration/sub-key/{sub}/channel-group[/{group}[/remove]]
+  async #httpGroups(ctx) {
+    const { seg, query } = ctx;
+    const ok = (payload, extra = {}) => ({ status: 200, ...extra, payload, service: 'channel-registry', error: false });
+    if (seg[5] !== 'channel-group') throw serviceError(404, 'Not Found', 'channel-registry');
+    if (seg[6] === undefined || seg[6] === '') {
+      this.#auth(ctx, [], { serverOnly: true });
+      return ok({ groups: this.groups.list() });
+    }
+    const group = decodeURIComponent(seg[6]);
+    this.#auth(ctx, [['groups', group, BITS.manage]]);
+    if (seg[7] === 'remove') {
+      await this.groupDelete(group);
+      return ok({}, { message: 'OK' });
+    }
+    if (query.add !== undefined) {
+      await this.groupAdd(group, splitList(query.add));
+      return ok({}, { message: 'OK' });
+    }
+    if (query.remove !== undefined) {
+      await this.groupRemove(group, splitList(query.remove));
+      return ok({}, { message: 'OK' });
+    }
+    return ok({ channels: this.groups.listChannels(group), group });
+  }
+
+  // /v2/objects/{sub}/(uuids|channels)[/{id}[/(channels|uuids)]]
+  async #httpObjects(ctx) {
+    const { seg, params, method, req } = ctx;
+    const kind = { uuids: 'uuid', channels: 'channel' }[seg[4]];
+    if (!kind || seg.length > 7) throw serviceError(404, 'Not Found', 'objects');
+    const q = {
+      include: new Set(splitList(params.get('include'))),
+      count: params.get('count') === 'true',
+      limit: params.has('limit') ? Number(params.get('limit')) : undefined,
+      filter: params.get('filter') ?? undefined,
+      sort: params.getAll('sort').flatMap(splitList),
+      start: params.get('start') ?? undefined,
+      end: params.get('end') ?? undefined,
+    };
+    const res = kind === 'uuid' ? 'uuids' : 'channels';
+    if (seg[5] === undefined || seg[5] === '') {
+      if (method !== 'GET') throw serviceError(405, 'Method Not Allowed', 'objects');
+      this.#auth(ctx, [], { serverOnly: true });
+      return this.objects.list(kind, q);
+    }
+    const id = decodeURIComponent(seg[5]);
+    if (seg[6] !== undefined) {
+      // memberships of a uuid (/uuids/{id}/channels) or members of a channel (/channels/{id}/uuids)
+      const side = kind === 'uuid' ? 'channel' : 'uuid';
+      if (seg[6] !== (side === 'uuid' ? 'uuids' : 'channels')) throw serviceError(404, 'Not Found', 'objects');
+      if (method === 'GET') {
+        this.#auth(ctx, [[res, id, BITS.get]]);
+        return this.objects.relations(side, id, q);
+      }
+      if (method !== 'PATCH') throw serviceError(405, 'Method Not Allowed', 'objects');
+      const body = parseJson(ctx.body || '{}', 'body');
+      // Set members: manage on the channel. Set memberships: update on the uuid, join on each channel.
+      const needs = kind === 'channel'
+        ? [['channels', id, BITS.manage]]
+        : [['uuids', id, BITS.update], ...[...(body.set ?? []), ...(body.delete ?? [])].map((m) => ['channels', m?.channel?.id, BITS.join])];
+      this.#auth(ctx, needs);
+      return this.objectsWrite(this.objects.setRelations(side, id, body, q));
+    }
+    if (method === 'GET') {
+      this.#auth(ctx, [[res, id, BITS.get]]);
+      return this.objects.get(kind, id, q.include);
+    }
+    if (method === 'PATCH') {
+      this.#auth(ctx, [[res, id, BITS.update]]);
+      return this.objectsWrite(this.objects.set(kind, id, parseJson(ctx.body || '{}', 'body'), q.include, req.headers['if-match']));
+    }
+    if (method === 'DELETE') {
+      this.#auth(ctx, [[res, id, BITS.delete]]);
+      return this.objectsWrite(this.objects.remove(kind, id));
+    }
+    throw serviceError(405, 'Method Not Allowed', 'objects');
+  }
+
+  // POST /v3/pam/{sub}/grant — only from a client holding the secret key (a signed request).
+  #httpGrant(ctx) {
+    if (!this.pam) throw serviceError(400, 'Access Manager is off: start local-pubnub with a secret key', 'Access Manager');
+    if (!this.pam.signed(ctx)) throw new ApiError(403, { status: 403, error: true, message: 'Missing signature', service: 'Access Manager' });
+    const token = this.pam.grant(parseJson(ctx.body, 'body'));
+    return { status: 200, data: { message: 'Success', token }, service: 'Access Manager' };
+  }
+}
+
+function send(res, status, body) {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-cache', ...CORS });
+  res.end(text);
+}
+
+function parseJson(text, what) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw serviceError(400, `Invalid JSON in ${what}`, 'local-pubnub');
+  }
+}
+
+/** Read the body, inflating `Content-Encoding: deflate|gzip` (the SDK deflates POST publish, §0.7). */
+function readBody(req) {
+  if (req.method === 'GET' || req.method === 'HEAD') return Promise.resolve('');
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(serviceError(413, 'Request body too large', 'local-pubnub'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      try {
+        let buf = Buffer.concat(chunks);
+        const enc = String(req.headers['content-encoding'] ?? '').toLowerCase();
+        if (enc === 'deflate') buf = zlib.inflateSync(buf);
+        else if (enc === 'gzip') buf = zlib.gunzipSync(buf);
+        resolve(buf.toString('utf8'));
+      } catch {
+        reject(serviceError(400, 'Cannot decode request body', 'local-pubnub'));
+      }
+    });
+  });
+}

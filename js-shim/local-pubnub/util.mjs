@@ -1,0 +1,71 @@
+// Small shared helpers: errors in PubNub's reply formats, the timetoken clock, name lists.
+
+/** An error that already knows its HTTP status and PubNub-format JSON body. */
+export class ApiError extends Error {
+  constructor(status, body, message) {
+    super(message ?? (typeof body?.message === 'string' ? body.message : body?.error?.message ?? `HTTP ${status}`));
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** Presence / channel-registry / generic services: `{status, error:true, message, service}`. */
+export const serviceError = (status, message, service, extra = {}) =>
+  new ApiError(status, { status, error: true, message, service, ...extra });
+
+/** App Context errors use a nested error object (SDK fixtures, objects/channel.test.ts). */
+export const objectsError = (status, message, details) =>
+  new ApiError(status, { status, error: { message, source: 'objects', ...(details ? { details } : {}) } });
+
+/** Access Manager 403 body (shape of PubNub's own Go SDK test stubs). */
+export const forbidden = (payload = {}, message = 'Forbidden') =>
+  new ApiError(403, { message, payload, error: true, service: 'Access Manager', status: 403 });
+
+/**
+ * Timetokens: 17-digit wall-clock values (ms × 10⁴), strictly increasing even when the clock
+ * stalls or steps back, because the SDK derives cursors from them (wire doc §0.4).
+ */
+export class Clock {
+  #last = 0n;
+  next() {
+    const now = BigInt(Date.now()) * 10000n;
+    this.#last = now > this.#last ? now : this.#last + 1n;
+    return this.#last;
+  }
+  /** The high-water mark: the newest timetoken handed out so far. */
+  current() {
+    return this.#last === 0n ? this.next() : this.#last;
+  }
+}
+
+/** Parse a `tt` query value; anything that is not a plain integer counts as 0 (handshake). */
+export const parseTT = (s) => (typeof s === 'string' && /^\d{1,20}$/.test(s) ? BigInt(s) : 0n);
+
+/** A comma list from a query value (already percent-decoded); empties dropped. */
+export const splitList = (s) => (s ? s.split(',').filter(Boolean) : []);
+
+/**
+ * A comma list from a raw path segment: split first, then decode each name (wire doc §0.9),
+ * so an encoded `%2C` inside a name stays part of it.
+ */
+export const pathNames = (seg) => (seg ? seg.split(',').filter(Boolean).map(decodeURIComponent) : []);
+
+/** Same percent-encoding as the SDK (`encodeURIComponent` plus `!~*'()`), used for signatures. */
+export const encodeString = (s) =>
+  encodeURIComponent(s).replace(/[!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+export const PNPRES = '-pnpres';
+export const isPresenceName = (name) => name.endsWith(PNPRES);
+export const basePresenceName = (name) => (isPresenceName(name) ? name.slice(0, -PNPRES.length) : name);
+
+/** Wildcard subscription `a.*` or `a.b.*` (PubNub: ends in `.*` at a level boundary). */
+export const isWildcard = (name) => basePresenceName(name).endsWith('.*');
+
+/** Does channel `ch` match the channel pattern of a Function binding (`x.*` or an exact name)? */
+export const channelMatches = (pattern, ch) =>
+  pattern === ch || (pattern.endsWith('.*') && ch.startsWith(pattern.slice(0, -1)) && ch.length > pattern.length - 1);
+
+export const unixSeconds = () => Math.floor(Date.now() / 1000);
+
+/** A deep copy of JSON data (also drops functions and undefined). */
+export const jsonCopy = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));

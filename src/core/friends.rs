@@ -1,0 +1,131 @@
+//! Friend commands (DESIGN.md §3): who may send which command, and the keys and records
+//! that make every command idempotent.
+
+use serde::{Deserialize, Serialize};
+
+use super::Rejection;
+use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
+use crate::domain::{Json, UserId};
+
+pub const REQUESTS_PREFIX: &str = "friend-requests.";
+pub const MANAGEMENT_PREFIX: &str = "friend-management.";
+/// A pending request lasts 30 days (KV TTL is in minutes).
+pub const REQUEST_TTL_MINUTES: u32 = 30 * 24 * 60;
+/// Claim counters only need to outlive retries of the same command.
+pub const CLAIM_TTL_MINUTES: u32 = 7 * 24 * 60;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandKind {
+    /// `friend.request` on `friend-requests.{userA}`: A asks B.
+    Request,
+    /// `friend.request.accepted` on `friend-requests.{userB}`: B accepts A's request.
+    Accept,
+    /// `friend.request.declined` on `friend-requests.{userB}`.
+    Decline,
+    /// `friend.remove` on `friend-management.{userA}`: A removes B.
+    Remove,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    pub kind: CommandKind,
+    pub user_a: UserId,
+    pub user_b: UserId,
+    pub event_id: String,
+}
+
+/// Which binding delivered the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    FriendRequests,
+    FriendManagement,
+}
+
+/// Verifies a command: the channel belongs to the publisher, the publisher is the user the
+/// command type requires, and the body is well formed. `publisher` is `request.params.uuid`,
+/// which PubNub binds to the token's authorized uuid.
+pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, message: &Json) -> Result<Command, Rejection> {
+    let prefix = match binding {
+        Binding::FriendRequests => REQUESTS_PREFIX,
+        Binding::FriendManagement => MANAGEMENT_PREFIX,
+    };
+    let owner = suffix_after(channel, prefix).ok_or_else(|| Rejection::with("not a friend command channel", channel))?;
+    let publisher = publisher.ok_or_else(|| Rejection::new("publisher uuid is missing"))?;
+    if publisher != owner {
+        return Err(Rejection::with("publisher does not own this channel", publisher));
+    }
+    let msg = message.as_object().ok_or_else(|| Rejection::new("message is not a JSON object"))?;
+    let kind_name = msg.str("type").ok_or_else(|| Rejection::new("message has no type"))?;
+    let kind = match (binding, kind_name) {
+        (Binding::FriendRequests, "friend.request") => CommandKind::Request,
+        (Binding::FriendRequests, "friend.request.accepted") => CommandKind::Accept,
+        (Binding::FriendRequests, "friend.request.declined") => CommandKind::Decline,
+        (Binding::FriendManagement, "friend.remove") => CommandKind::Remove,
+        _ => return Err(Rejection::with("unknown command type on this channel", kind_name)),
+    };
+    match msg.str("schemaVersion") {
+        Some(v) if v == "1" || v.starts_with("1.") => {}
+        Some(v) => return Err(Rejection::with("unsupported schemaVersion", v)),
+        None => return Err(Rejection::new("message has no schemaVersion")),
+    }
+    let event_id = match msg.str("eventId") {
+        Some(id) if !id.is_empty() && id.len() <= 128 && !id.contains(':') => id.to_owned(),
+        Some(_) => return Err(Rejection::new("eventId must be 1-128 characters without ':'")),
+        None => return Err(Rejection::new("message has no eventId")),
+    };
+    if !matches!(msg.get("ts"), Some(Json::Str(_)) | Some(Json::Num(_))) {
+        return Err(Rejection::new("message has no ts"));
+    }
+    let payload = msg.get("payload").and_then(Json::as_object).ok_or_else(|| Rejection::new("message has no payload object"))?;
+    let user = |key: &str| -> Result<UserId, Rejection> {
+        let raw = payload.str(key).ok_or_else(|| Rejection::with("payload field missing or not a string", key))?;
+        UserId::parse(raw).map_err(|e| Rejection::with(e.reason(), raw))
+    };
+    let (user_a, user_b) = (user("userA")?, user("userB")?);
+    if user_a == user_b {
+        return Err(Rejection::new("userA and userB are the same user"));
+    }
+    let acting = match kind {
+        CommandKind::Request | CommandKind::Remove => &user_a,
+        CommandKind::Accept | CommandKind::Decline => &user_b,
+    };
+    if acting.as_str() != publisher {
+        return Err(Rejection::new(match kind {
+            CommandKind::Accept | CommandKind::Decline => "only the requested user (userB) can answer a friend request",
+            _ => "userA must be the publisher",
+        }));
+    }
+    Ok(Command { kind, user_a, user_b, event_id })
+}
+
+/// A request from `from` to `to`, waiting for `to`'s answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRequest {
+    pub id: String,
+    pub at: u64,
+}
+
+pub fn request_key(from: &UserId, to: &UserId) -> String {
+    key(&["friend-request", from.as_str(), to.as_str()])
+}
+
+/// The friend-count counter (atomic; the truth behind App Context `friendCount`).
+pub fn count_key(user: &UserId) -> String {
+    key(&["friend-count", user.as_str()])
+}
+
+/// An atomic claim: the execution that takes it first applies the counter changes, so a
+/// duplicated or retried command can complete the idempotent steps but never counts twice.
+pub fn claim_key(what: &str, a: &UserId, b: &UserId, instance: &str) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    key(&["claim", what, lo.as_str(), hi.as_str(), instance])
+}
+
+fn key(parts: &[&str]) -> String {
+    parts.join(":")
+}
+
+/// The group a new friend goes into: the one the `count`-th friend falls in.
+pub fn group_for_count(count: i64) -> usize {
+    (((count.max(1) - 1) as usize) / CHANNELS_PER_GROUP).min(GROUPS_PER_USER - 1)
+}

@@ -1,0 +1,67 @@
+//! Pure decisions: input + state read + now → what to do. No host calls, no clock.
+//! The async shells in `crate::handlers` read what these need and carry out the result.
+
+pub mod count;
+pub mod friends;
+pub mod presence;
+pub mod settle;
+
+use crate::host::OpBudget;
+
+/// Deployment settings shared by every handler.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Config {
+    /// Presence shards (`presence.shard-0` … `presence.shard-{n-1}`); must match the clients.
+    pub shard_count: u32,
+    /// At most one status publish per user per window; the final state is published after it.
+    pub debounce_ms: u64,
+    pub budget: OpBudget,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { shard_count: 100, debounce_ms: 5_000, budget: OpBudget::CURRENT }
+    }
+}
+
+impl Config {
+    /// Users one execution can take to a published status: one batched read, then per user
+    /// one publish, one App Context write and one KV counter read, keeping two API calls for
+    /// an ETag retry and two KV ops to queue what must wait.
+    pub fn users_per_execution(&self) -> usize {
+        match self.budget {
+            OpBudget::Separate { api, publish, kv } => {
+                let by_api = api.saturating_sub(3);
+                let by_kv = kv.saturating_sub(2);
+                by_api.min(publish).min(by_kv).max(1) as usize
+            }
+            OpBudget::Combined(_) => 1,
+        }
+    }
+
+    /// How many `fire`s one execution may use to split work.
+    pub fn fan_out(&self) -> usize {
+        match self.budget {
+            OpBudget::Separate { publish, .. } => publish.clamp(1, 10) as usize,
+            OpBudget::Combined(total) => total.clamp(1, 10) as usize,
+        }
+    }
+}
+
+/// Why an input was refused. Handlers log it and change nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection(pub String);
+
+impl Rejection {
+    pub fn new(reason: &str) -> Self {
+        Rejection(reason.to_owned())
+    }
+
+    pub fn with(reason: &str, detail: &str) -> Self {
+        let mut s = String::from(reason);
+        s.push_str(": ");
+        // Echo at most a short prefix of untrusted text into logs.
+        s.extend(detail.chars().take(100));
+        Rejection(s)
+    }
+}

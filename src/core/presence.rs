@@ -1,0 +1,229 @@
+//! Presence events → per-user observations → status decisions.
+//!
+//! Shards of ~5,000 users are always in interval mode (announce max ≤ 100), so `interval`
+//! events with `join`/`leave`/`timeout` arrays are the normal case, not an edge case.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Config, Rejection};
+use crate::domain::channels::parse_presence_shard;
+use crate::domain::messages::{self, Envelope, FriendOffline, FriendOnline, StatusPayload};
+use crate::domain::time::{iso8601, parse_iso8601};
+use crate::domain::{Json, JsonObject, UserId};
+use crate::host::UserRecord;
+
+/// "User `u` was seen online/offline at `t`" — the unit all presence work is made of.
+/// Short field names: these travel in fired work items and KV queue chunks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    #[serde(rename = "u")]
+    pub user: String,
+    #[serde(rename = "o")]
+    pub online: bool,
+    /// Event time, epoch ms.
+    #[serde(rename = "t")]
+    pub at_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PresenceInput {
+    Observations { shard: u32, observations: Vec<Observation>, skipped: Vec<String> },
+    /// `here_now_refresh: true`: the deltas were dropped; occupancy must be re-read.
+    Refresh { shard: u32 },
+    /// Valid but not ours to act on (e.g. `state-change`).
+    Ignored(&'static str),
+}
+
+/// Reads an After-Presence request: `channel` is the bound channel, `event` the payload.
+pub fn parse_presence_event(channel: &str, event: &Json, now_ms: u64) -> Result<PresenceInput, Rejection> {
+    let Some(shard) = parse_presence_shard(channel) else {
+        return Ok(PresenceInput::Ignored("channel is not a presence shard"));
+    };
+    let Some(event) = event.as_object() else {
+        return Err(Rejection::new("presence event is not an object"));
+    };
+    let Some(action) = event.str("action") else {
+        return Err(Rejection::new("presence event has no action"));
+    };
+    // PubNub presence timestamps are unix seconds; fall back to the clock if absent.
+    let at_ms = match event.get("timestamp") {
+        None | Some(Json::Null) => now_ms,
+        Some(Json::Num(s)) if *s >= 0.0 && *s < 1e11 => (*s * 1000.0) as u64,
+        Some(_) => return Err(Rejection::new("presence timestamp is not a number of seconds")),
+    };
+    match action {
+        "join" | "leave" | "timeout" => {
+            let Some(uuid) = event.str("uuid") else {
+                return Err(Rejection::new("presence event has no uuid"));
+            };
+            let user = UserId::parse(uuid).map_err(|e| Rejection::with(e.reason(), uuid))?;
+            let observations = vec![Observation { user: user.into_string(), online: action == "join", at_ms }];
+            Ok(PresenceInput::Observations { shard, observations, skipped: Vec::new() })
+        }
+        "interval" => {
+            if event.bool("here_now_refresh") == Some(true) {
+                return Ok(PresenceInput::Refresh { shard });
+            }
+            let mut joined = Vec::new();
+            let mut gone = Vec::new();
+            let mut skipped = Vec::new();
+            for (key, online) in [("join", true), ("leave", false), ("timeout", false)] {
+                match event.get(key) {
+                    None | Some(Json::Null) => {}
+                    Some(Json::Arr(items)) => {
+                        for item in items {
+                            match item {
+                                Json::Str(s) if UserId::parse(s).is_ok() => {
+                                    if online { joined.push(s.clone()) } else { gone.push(s.clone()) }
+                                }
+                                // One bad id must not cost the other users their update.
+                                Json::Str(s) => skipped.push(s.chars().take(100).collect()),
+                                _ => skipped.push(String::from("<not a string>")),
+                            }
+                        }
+                    }
+                    Some(_) => return Err(Rejection::with("interval delta is not an array", key)),
+                }
+            }
+            let mut observations = Vec::with_capacity(joined.len() + gone.len());
+            for user in joined {
+                if gone.contains(&user) {
+                    // Joined and left within one interval: the order is unknown, so the
+                    // present state is re-read from presence itself (see handlers::presence).
+                    continue;
+                }
+                push_unique(&mut observations, Observation { user, online: true, at_ms });
+            }
+            for user in gone {
+                push_unique(&mut observations, Observation { user, online: false, at_ms });
+            }
+            Ok(PresenceInput::Observations { shard, observations, skipped })
+        }
+        "state-change" => Ok(PresenceInput::Ignored("state-change does not change online status")),
+        other => Err(Rejection::with("unknown presence action", other)),
+    }
+}
+
+fn push_unique(list: &mut Vec<Observation>, obs: Observation) {
+    if !list.iter().any(|o| o.user == obs.user) {
+        list.push(obs);
+    }
+}
+
+/// The presence fields this system owns in App Context `custom` (seed §5.1).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PresenceFields {
+    pub online: Option<bool>,
+    /// Event time of the last announced change.
+    pub changed_at_ms: Option<u64>,
+    /// Clock time of the last status publish (debounce bookkeeping).
+    pub published_at_ms: Option<u64>,
+}
+
+pub const STATUS_PUBLISHED_AT: &str = "statusPublishedAt";
+
+impl PresenceFields {
+    pub fn read(custom: &JsonObject) -> Self {
+        let last = |k| custom.str(k).and_then(parse_iso8601);
+        PresenceFields {
+            online: custom.bool("online"),
+            changed_at_ms: last("lastOnline").max(last("lastOffline")),
+            published_at_ms: custom.u64(STATUS_PUBLISHED_AT),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StatusDecision {
+    /// Friends already have this state.
+    Unchanged,
+    /// Older than the change already announced (out-of-order delivery).
+    Stale,
+    /// Inside the debounce window: publish the final state at `due_ms` (trailing edge).
+    Defer { due_ms: u64 },
+    /// Publish `message` on `status.{user}`, then write `custom` to App Context.
+    Announce { custom: JsonObject, message: Envelope<StatusPayload> },
+}
+
+pub fn decide_status(obs: &Observation, user: Option<&UserRecord>, shard: u32, now_ms: u64, cfg: &Config) -> StatusDecision {
+    let empty = JsonObject::default();
+    let custom = user.map(|u| &u.custom).unwrap_or(&empty);
+    let fields = PresenceFields::read(custom);
+    if let Some(changed) = fields.changed_at_ms {
+        if obs.at_ms < changed {
+            return StatusDecision::Stale;
+        }
+    }
+    if fields.online == Some(obs.online) {
+        return StatusDecision::Unchanged;
+    }
+    if let Some(published) = fields.published_at_ms {
+        let due = published.saturating_add(cfg.debounce_ms);
+        if now_ms < due {
+            return StatusDecision::Defer { due_ms: due };
+        }
+    }
+    let (custom, message) = announce(obs, user, custom, shard, now_ms);
+    StatusDecision::Announce { custom, message }
+}
+
+/// Re-applies an announcement onto a fresher record after an ETag conflict.
+pub fn merge_announced(obs: &Observation, fresh: &JsonObject, shard: u32, now_ms: u64) -> Option<JsonObject> {
+    let fields = PresenceFields::read(fresh);
+    if fields.changed_at_ms.is_some_and(|c| c > obs.at_ms) {
+        return None; // someone announced a newer change meanwhile
+    }
+    Some(status_custom(obs, fresh, shard, now_ms))
+}
+
+fn status_custom(obs: &Observation, base: &JsonObject, shard: u32, now_ms: u64) -> JsonObject {
+    let at = iso8601(obs.at_ms);
+    let mut custom = base.clone();
+    custom.set("online", Json::Bool(obs.online));
+    custom.set("lastSeen", Json::Str(at.clone()));
+    custom.set(if obs.online { "lastOnline" } else { "lastOffline" }, Json::Str(at));
+    custom.set("shardId", Json::num(shard as u64));
+    custom.set(STATUS_PUBLISHED_AT, Json::num(now_ms));
+    custom
+}
+
+fn announce(obs: &Observation, user: Option<&UserRecord>, base: &JsonObject, shard: u32, now_ms: u64) -> (JsonObject, Envelope<StatusPayload>) {
+    let custom = status_custom(obs, base, shard, now_ms);
+    let name = user.and_then(|u| u.name.clone());
+    let id = crate::domain::messages::UserIdWire(obs.user.clone());
+    let ts = iso8601(obs.at_ms);
+    let message = if obs.online {
+        Envelope::new(
+            messages::FRIEND_ONLINE,
+            messages::event_id("online", Some(&obs.user), obs.at_ms),
+            ts,
+            StatusPayload::Online(FriendOnline {
+                user_id: id,
+                name,
+                profile_url: user.and_then(|u| u.profile_url.clone()),
+                status_message: base.str("statusMessage").map(str::to_owned),
+            }),
+        )
+    } else {
+        Envelope::new(
+            messages::FRIEND_OFFLINE,
+            messages::event_id("offline", Some(&obs.user), obs.at_ms),
+            ts.clone(),
+            StatusPayload::Offline(FriendOffline { user_id: id, name, last_seen: ts }),
+        )
+    };
+    (custom, message)
+}
+
+/// Keeps the latest observation per user (input order breaks ties: later wins).
+pub fn latest_per_user(observations: Vec<Observation>) -> Vec<Observation> {
+    let mut out: Vec<Observation> = Vec::with_capacity(observations.len());
+    for obs in observations {
+        match out.iter_mut().find(|o| o.user == obs.user) {
+            Some(slot) if slot.at_ms <= obs.at_ms => *slot = obs,
+            Some(_) => {}
+            None => out.push(obs),
+        }
+    }
+    out
+}

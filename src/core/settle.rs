@@ -1,0 +1,67 @@
+//! The trailing edge of the debounce, without timers.
+//!
+//! A decision that must wait is written to a KV queue bucketed by due time: each execution
+//! takes a fresh index from an atomic counter (`settle:{slot}`) and writes its whole batch
+//! under `settle:{slot}:{n}` — no shared value is ever read-modified-written. The presence
+//! settler (On Interval) walks the slots that have come due and re-decides every entry
+//! against App Context, so duplicated, reordered or superseded entries are harmless.
+
+use serde::{Deserialize, Serialize};
+
+use super::presence::Observation;
+use crate::domain::channels::push_u64;
+
+/// Slot width. With a 10 s settler interval, a deferred state is published at most
+/// debounce + slot + interval after it was observed (5 + 2.5 + 10 s < 20 s).
+pub const SLOT_MS: u64 = 2_500;
+/// Queue entries outlive any plausible settler outage, then expire (KV TTL is in minutes).
+pub const QUEUE_TTL_MINUTES: u32 = 60;
+/// How far back a settler with no cursor looks.
+pub const FIRST_RUN_LOOKBACK_SLOTS: u64 = 8;
+pub const CURSOR_KEY: &str = "settle:cursor";
+
+pub fn slot_of(due_ms: u64) -> u64 {
+    due_ms.div_ceil(SLOT_MS)
+}
+
+/// Slot `s` is complete (every entry in it is due) once `now ≥ s · SLOT_MS`.
+pub fn last_complete_slot(now_ms: u64) -> u64 {
+    now_ms / SLOT_MS
+}
+
+pub fn counter_key(slot: u64) -> String {
+    let mut s = String::from("settle:");
+    push_u64(&mut s, slot);
+    s
+}
+
+pub fn chunk_key(slot: u64, index: i64) -> String {
+    let mut s = counter_key(slot);
+    s.push(':');
+    push_u64(&mut s, index.max(0) as u64);
+    s
+}
+
+/// One execution's deferred observations.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SettleChunk {
+    #[serde(rename = "e")]
+    pub entries: Vec<Observation>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Every slot ≤ this one has been handed to a worker.
+    pub done: u64,
+}
+
+/// Slots the settler should look at now, at most `max` of them (the rest wait for the next run).
+pub fn slots_to_scan(cursor: Option<Cursor>, now_ms: u64, max: u64) -> core::ops::RangeInclusive<u64> {
+    let last = last_complete_slot(now_ms);
+    let first = match cursor {
+        Some(c) => c.done + 1,
+        None => last.saturating_sub(FIRST_RUN_LOOKBACK_SLOTS),
+    };
+    let end = last.min(first + max.max(1) - 1);
+    first..=end
+}

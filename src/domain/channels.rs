@@ -1,0 +1,85 @@
+//! Channel and channel-group names (DESIGN.md §3). Every name the system uses is built here.
+
+use super::ids::UserId;
+
+pub const STATUS_GLOBAL: &str = "status.global";
+/// Channels per channel group (PubNub default; the keyset can change it).
+pub const CHANNELS_PER_GROUP: usize = 2000;
+/// Groups one subscribe call may carry: with 2,000 channels each, up to 20,000 friends.
+pub const GROUPS_PER_USER: usize = 10;
+pub const MAX_FRIENDS: usize = CHANNELS_PER_GROUP * GROUPS_PER_USER;
+
+pub fn status(user: &UserId) -> String {
+    join("status.", user.as_str())
+}
+
+pub fn inbox(user: &UserId) -> String {
+    join("inbox.", user.as_str())
+}
+
+/// App Context channel whose members are the user's friends.
+pub fn friends(user: &UserId) -> String {
+    join("friends.", user.as_str())
+}
+
+pub fn presence_shard(shard: u32) -> String {
+    let mut s = String::from("presence.shard-");
+    push_u64(&mut s, shard as u64);
+    s
+}
+
+/// Group `index` of a user's friends: `cg-friends-{id}` first, then overflow `cg-friends-{id}-{i}`.
+pub fn friends_group(user: &UserId, index: usize) -> String {
+    let mut s = join("cg-friends-", user.as_str());
+    if index > 0 {
+        s.push('-');
+        push_u64(&mut s, index as u64);
+    }
+    s
+}
+
+/// `presence.shard-17` (or its `-pnpres` form) → 17. Anything else bound by `presence.*` is not ours.
+pub fn parse_presence_shard(channel: &str) -> Option<u32> {
+    let channel = channel.strip_suffix("-pnpres").unwrap_or(channel);
+    let digits = channel.strip_prefix("presence.shard-")?;
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The part of `prefix.{rest}` after the prefix, e.g. the publisher of `friend-requests.{id}`.
+pub fn suffix_after<'a>(channel: &'a str, prefix: &str) -> Option<&'a str> {
+    channel.strip_prefix(prefix).filter(|rest| !rest.is_empty())
+}
+
+fn join(prefix: &str, rest: &str) -> String {
+    let mut s = String::with_capacity(prefix.len() + rest.len());
+    s.push_str(prefix);
+    s.push_str(rest);
+    s
+}
+
+/// Decimal digits without `core::fmt` (keeps the wasm small).
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+pub fn push_i64(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_u64(out, n.unsigned_abs());
+}

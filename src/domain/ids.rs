@@ -1,0 +1,91 @@
+//! User ids and the presence shard a user belongs to.
+
+use core::fmt;
+
+/// PubNub's limit for a User ID (and a channel id) is 92 characters.
+pub const MAX_USER_ID_CHARS: usize = 92;
+
+/// A user id that is safe to embed in every channel and group name the system derives
+/// (`status.{id}`, `inbox.{id}`, `cg-friends-{id}`, ...).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UserId(String);
+
+/// Why a user id was refused. Kept small and `'static` so rejecting needs no formatting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvalidUserId {
+    Empty,
+    TooLong,
+    /// `,` `:` `*` `/` `\` or a space: PubNub forbids them in channel names.
+    ForbiddenChar,
+    /// Control characters, NUL and other non-printables.
+    NonPrintable,
+}
+
+impl InvalidUserId {
+    pub fn reason(self) -> &'static str {
+        match self {
+            InvalidUserId::Empty => "user id is empty",
+            InvalidUserId::TooLong => "user id is longer than 92 characters",
+            InvalidUserId::ForbiddenChar => "user id contains one of , : * / \\ or a space",
+            InvalidUserId::NonPrintable => "user id contains a non-printable character",
+        }
+    }
+}
+
+impl UserId {
+    pub fn parse(raw: &str) -> Result<UserId, InvalidUserId> {
+        if raw.is_empty() {
+            return Err(InvalidUserId::Empty);
+        }
+        // "Characters" as JavaScript counts them (UTF-16 code units), since clients are JS.
+        if raw.encode_utf16().count() > MAX_USER_ID_CHARS {
+            return Err(InvalidUserId::TooLong);
+        }
+        for c in raw.chars() {
+            if matches!(c, ',' | ':' | '*' | '/' | '\\' | ' ') {
+                return Err(InvalidUserId::ForbiddenChar);
+            }
+            if c.is_control() || c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{FEFF}') {
+                return Err(InvalidUserId::NonPrintable);
+            }
+        }
+        Ok(UserId(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for UserId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The seed's JavaScript `hashCode`, bit for bit: it walks UTF-16 code units and wraps to a
+/// signed 32-bit integer after every step (`hash & hash`).
+pub fn js_hash_code(s: &str) -> i32 {
+    let mut hash: i32 = 0;
+    for unit in s.encode_utf16() {
+        hash = (hash << 5).wrapping_sub(hash).wrapping_add(unit as i32);
+    }
+    hash
+}
+
+/// `Math.abs(hashCode(id)) % shardCount`. In JS `Math.abs(-2147483648)` is `2147483648`
+/// (a double), so the absolute value is taken in 64 bits, never wrapped.
+pub fn shard_of(user: &str, shard_count: u32) -> u32 {
+    let abs = (js_hash_code(user) as i64).unsigned_abs();
+    (abs % shard_count.max(1) as u64) as u32
+}

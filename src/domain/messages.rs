@@ -1,0 +1,144 @@
+//! Message contracts (seed §6, plus the inbox messages of DESIGN.md §3). Field names are the
+//! wire names; clients outside this repo parse them.
+
+use serde::Serialize;
+
+use super::channels::push_u64;
+use super::ids::UserId;
+
+pub const SCHEMA_VERSION: &str = "1.0.0";
+
+pub const FRIEND_ONLINE: &str = "friend.online";
+pub const FRIEND_OFFLINE: &str = "friend.offline";
+pub const STATUS_COUNT: &str = "status.count";
+pub const FRIEND_ADDED: &str = "friend.added";
+pub const FRIEND_REMOVED: &str = "friend.removed";
+pub const FRIEND_REQUEST_RECEIVED: &str = "friend.request.received";
+pub const FRIENDS_SYNC: &str = "friends.sync";
+
+/// Every message: `type`, `schemaVersion`, `eventId`, `ts`, `payload`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope<P> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub schema_version: &'static str,
+    pub event_id: String,
+    pub ts: String,
+    pub payload: P,
+}
+
+impl<P> Envelope<P> {
+    pub fn new(kind: &'static str, event_id: String, ts: String, payload: P) -> Self {
+        Envelope { kind, schema_version: SCHEMA_VERSION, event_id, ts, payload }
+    }
+}
+
+/// `evt_{what}_{subject}_{ms}` as in the seed. Deterministic, so a retried execution that
+/// re-sends the same decision produces the same id and clients drop the duplicate.
+pub fn event_id(what: &str, subject: Option<&str>, ms: u64) -> String {
+    let mut s = String::from("evt_");
+    s.push_str(what);
+    s.push('_');
+    if let Some(subject) = subject {
+        s.push_str(subject);
+        s.push('_');
+    }
+    push_u64(&mut s, ms);
+    s
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FriendOnline {
+    pub user_id: UserIdWire,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FriendOffline {
+    pub user_id: UserIdWire,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub last_seen: String,
+}
+
+/// Either status message; one publish per decision on `status.{userId}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum StatusPayload {
+    Online(FriendOnline),
+    Offline(FriendOffline),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusCount {
+    pub online_count: u64,
+    pub delta_from_last: i64,
+    pub peak_today: u64,
+    pub calculated_at: String,
+    pub shards_counted: u32,
+}
+
+/// On `inbox.{userId}`; `userId` is the *other* user (the new friend).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FriendAdded {
+    pub user_id: UserIdWire,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_url: Option<String>,
+    pub online: bool,
+    pub added_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FriendRemoved {
+    pub user_id: UserIdWire,
+    pub removed_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FriendRequestReceived {
+    pub user_id: UserIdWire,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_url: Option<String>,
+    pub requested_at: String,
+}
+
+/// Seed 001's initial-load push, extended with the page of friends it describes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FriendsSync {
+    pub online_friends: Vec<String>,
+    pub total_friends: u64,
+    pub total_online: u64,
+}
+
+/// A user id as it goes on the wire (a plain string).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserIdWire(pub String);
+
+impl From<&UserId> for UserIdWire {
+    fn from(id: &UserId) -> Self {
+        UserIdWire(id.as_str().to_owned())
+    }
+}
+
+impl Serialize for UserIdWire {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}

@@ -1,0 +1,11 @@
+//! The vocabulary of the system: user ids, channel and group names, message contracts, time.
+//! Pure data and pure functions; nothing here talks to a host.
+
+pub mod channels;
+pub mod ids;
+pub mod json;
+pub mod messages;
+pub mod time;
+
+pub use ids::{shard_of, js_hash_code, UserId};
+pub use json::{Json, JsonObject};

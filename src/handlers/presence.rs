@@ -1,0 +1,326 @@
+//! After Presence (`presence.*`), the presence worker (`presence-work.*`, fed by `fire`) and
+//! the presence settler (On Interval). Where a presence event becomes a publish:
+//! `after_presence` → `dispatch` → `apply` → `PubNub::publish(status.{userId})`.
+
+use serde::{Deserialize, Serialize};
+
+use super::{cat, num, Report};
+use crate::core::presence::{decide_status, latest_per_user, parse_presence_event, Observation, PresenceInput, StatusDecision};
+use crate::core::settle::{self, Cursor, SettleChunk};
+use crate::core::{Config, Rejection};
+use crate::domain::channels::{presence_shard, status};
+use crate::domain::{shard_of, Json, UserId};
+use crate::host::{HostError, KvStore, PubNub};
+
+/// Channel prefix the workers are bound to (After Publish on `presence-work.*`).
+pub const WORK_PREFIX: &str = "presence-work.";
+/// Chained executions below the triggering one (PubNub allows 3 hops in all).
+pub const MAX_HOP: u8 = 2;
+pub const PRESENCE_WORK: &str = "presence.work";
+pub const SETTLE_WORK: &str = "settle.work";
+
+/// A slice of presence work handed to another execution with `fire`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkItem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub hop: u8,
+    pub shard: u32,
+    #[serde(default)]
+    pub observations: Vec<Observation>,
+    /// For `settle.work`: queue chunks to read, as `[slot, index]`.
+    #[serde(default)]
+    pub chunks: Vec<(u64, i64)>,
+}
+
+pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, event: &Json, now_ms: u64) -> Report {
+    let mut report = Report::new("after-presence");
+    match parse_presence_event(channel, event, now_ms) {
+        Err(reason) => report.reject(reason),
+        Ok(PresenceInput::Ignored(why)) => report.info(cat(&["ignored: ", why])),
+        Ok(PresenceInput::Refresh { shard }) => refresh_shard(host, cfg, shard, now_ms, &mut report).await,
+        Ok(PresenceInput::Observations { shard, observations, skipped }) => {
+            for bad in &skipped {
+                report.warn(cat(&["skipped an invalid uuid in the interval deltas: ", bad]));
+            }
+            dispatch(host, cfg, shard, observations, 0, now_ms, &mut report).await;
+        }
+    }
+    report
+}
+
+/// `here_now_refresh`: PubNub dropped the deltas, so everyone present now is observed
+/// online (already-online users cost nothing: the decision is `Unchanged`).
+async fn refresh_shard<H: PubNub + KvStore>(host: &H, cfg: &Config, shard: u32, now_ms: u64, report: &mut Report) {
+    let channel = [presence_shard(shard)];
+    let mut observations = Vec::new();
+    let mut offset = 0;
+    // 5 pages of 1,000 cover a 5,000-user shard; each page is one API call.
+    for _ in 0..5 {
+        match host.here_now(&channel, true, 1000, offset).await {
+            Ok(page) => {
+                let uuids: Vec<String> = page.channels.into_iter().flat_map(|c| c.uuids).collect();
+                let n = uuids.len() as u32;
+                observations.extend(uuids.into_iter().filter(|u| UserId::parse(u).is_ok()).map(|user| Observation { user, online: true, at_ms: now_ms }));
+                if n < 1000 {
+                    break;
+                }
+                offset += n;
+            }
+            Err(e) => {
+                report.error(cat(&["hereNow failed during here_now_refresh: ", &e.describe()]));
+                break;
+            }
+        }
+    }
+    report.info(cat(&["here_now_refresh: ", &num(observations.len() as u64), " present"]));
+    dispatch(host, cfg, shard, observations, 0, now_ms, report).await;
+}
+
+/// Applies observations here if they fit this execution's budget, otherwise splits them
+/// across chained executions (≤ fan-out wide, ≤ `MAX_HOP` deep). Nothing is dropped: what
+/// can be neither applied nor handed on goes to the settle queue.
+pub async fn dispatch<H: PubNub + KvStore>(host: &H, cfg: &Config, shard: u32, observations: Vec<Observation>, hop: u8, now_ms: u64, report: &mut Report) {
+    let mut observations = latest_per_user(observations);
+    let cap = cfg.users_per_execution();
+    if observations.len() <= cap {
+        return apply(host, cfg, observations, now_ms, report).await;
+    }
+    if hop >= MAX_HOP {
+        let rest = observations.split_off(cap);
+        report.warn(cat(&["more users than one execution at the last hop; queued ", &num(rest.len() as u64)]));
+        apply(host, cfg, observations, now_ms, report).await;
+        return enqueue(host, rest, now_ms, report).await;
+    }
+    let parts = observations.len().div_ceil(cap).min(cfg.fan_out());
+    let size = observations.len().div_ceil(parts);
+    let channel = cat(&[WORK_PREFIX, &num(shard as u64)]);
+    let mut unsent = Vec::new();
+    while !observations.is_empty() {
+        let part: Vec<Observation> = observations.drain(..size.min(observations.len())).collect();
+        let item = WorkItem { kind: PRESENCE_WORK.into(), hop: hop + 1, shard, observations: part, chunks: Vec::new() };
+        if let Err(e) = host.fire(&channel, &item).await {
+            report.error(cat(&["fire to ", &channel, " failed: ", &e.describe()]));
+            unsent.extend(item.observations);
+        }
+    }
+    report.info(cat(&["split ", &num(parts as u64), " ways at hop ", &num(hop as u64)]));
+    if !unsent.is_empty() {
+        enqueue(host, unsent, now_ms, report).await;
+    }
+}
+
+/// Decides and carries out up to `users_per_execution` observations: 1 batched App Context
+/// read, then per announced user 1 publish and 1 App Context write.
+async fn apply<H: PubNub + KvStore>(host: &H, cfg: &Config, observations: Vec<Observation>, now_ms: u64, report: &mut Report) {
+    if observations.is_empty() {
+        return;
+    }
+    let ids: Vec<UserId> = observations.iter().filter_map(|o| UserId::parse(&o.user).ok()).collect();
+    let users = match host.get_users(&ids).await {
+        Ok(users) => users,
+        Err(e) => {
+            report.error(cat(&["App Context read failed, queued for retry: ", &e.describe()]));
+            return enqueue(host, observations, now_ms, report).await;
+        }
+    };
+    let mut later: Vec<Observation> = Vec::new();
+    let mut due_min = u64::MAX;
+    for obs in observations {
+        let Ok(id) = UserId::parse(&obs.user) else { continue };
+        let record = users.iter().find(|u| u.id == obs.user);
+        // The assigned shard is a pure function of the id (same hash as the clients).
+        let shard = shard_of(&obs.user, cfg.shard_count);
+        match decide_status(&obs, record, shard, now_ms, cfg) {
+            StatusDecision::Unchanged | StatusDecision::Stale => {}
+            StatusDecision::Defer { due_ms } => {
+                due_min = due_min.min(due_ms);
+                later.push(obs);
+            }
+            StatusDecision::Announce { custom, message } => {
+                // Publish first: if the App Context write then fails, the record still says
+                // "not announced" and a retry re-publishes (same eventId, deduped by clients).
+                if let Err(e) = host.publish(&status(&id), &message).await {
+                    report.error(cat(&["publish to status.", id.as_str(), " failed, queued: ", &e.describe()]));
+                    due_min = due_min.min(now_ms);
+                    later.push(obs);
+                    continue;
+                }
+                let etag = record.and_then(|r| r.etag.as_deref());
+                match host.set_user_custom(&id, &custom, etag).await {
+                    Ok(()) => report.info(cat(&[message.kind, " ", id.as_str()])),
+                    Err(e) => {
+                        // 412: someone wrote meanwhile; re-decide against the new record later.
+                        report.warn(cat(&["App Context write for ", id.as_str(), " failed, queued: ", &e.describe()]));
+                        due_min = due_min.min(now_ms);
+                        later.push(obs);
+                    }
+                }
+            }
+        }
+    }
+    if !later.is_empty() {
+        enqueue_at(host, later, due_min, report).await;
+    }
+}
+
+async fn enqueue<H: KvStore>(host: &H, entries: Vec<Observation>, now_ms: u64, report: &mut Report) {
+    enqueue_at(host, entries, now_ms, report).await
+}
+
+/// Two KV ops, whatever the batch size: an atomic index, then one chunk under it.
+async fn enqueue_at<H: KvStore>(host: &H, entries: Vec<Observation>, due_ms: u64, report: &mut Report) {
+    let slot = settle::slot_of(due_ms);
+    let n = entries.len() as u64;
+    let result = async {
+        let index = host.incr_counter(&settle::counter_key(slot), 1).await?;
+        let chunk = SettleChunk { entries };
+        host.set(&settle::chunk_key(slot, index), &chunk, settle::QUEUE_TTL_MINUTES).await
+    }
+    .await;
+    match result {
+        Ok(()) => report.info(cat(&["deferred ", &num(n), " to slot ", &num(slot)])),
+        Err(e) => report.error(cat(&["could not queue ", &num(n), " deferred status changes: ", &e.describe()])),
+    }
+}
+
+/// After Publish on `presence-work.*`: one slice of work from `dispatch` or the settler.
+pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, message: &Json, now_ms: u64) -> Report {
+    let mut report = Report::new("presence-worker");
+    let item = match parse_work_item(message) {
+        Ok(item) => item,
+        Err(reason) => {
+            report.reject(reason);
+            return report;
+        }
+    };
+    match item.kind.as_str() {
+        PRESENCE_WORK => dispatch(host, cfg, item.shard, item.observations, item.hop, now_ms, &mut report).await,
+        _ => settle_chunks(host, cfg, &item.chunks, item.hop, now_ms, &mut report).await,
+    }
+    report
+}
+
+fn parse_work_item(message: &Json) -> Result<WorkItem, Rejection> {
+    let obj = message.as_object().ok_or_else(|| Rejection::new("work item is not an object"))?;
+    let kind = obj.str("type").ok_or_else(|| Rejection::new("work item has no type"))?;
+    if kind != PRESENCE_WORK && kind != SETTLE_WORK {
+        return Err(Rejection::with("unknown work item type", kind));
+    }
+    let hop = obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("work item hop is not 1 or 2"))? as u8;
+    let shard = obj.u64("shard").filter(|s| *s < 1_000_000).ok_or_else(|| Rejection::new("work item shard is not a number"))? as u32;
+    let mut item = WorkItem { kind: kind.to_owned(), hop, shard, observations: Vec::new(), chunks: Vec::new() };
+    if let Some(Json::Arr(list)) = obj.get("observations") {
+        for entry in list {
+            item.observations.push(parse_observation(entry)?);
+        }
+    }
+    if let Some(Json::Arr(list)) = obj.get("chunks") {
+        for entry in list {
+            match entry {
+                Json::Arr(pair) if pair.len() == 2 => match (&pair[0], &pair[1]) {
+                    (Json::Num(s), Json::Num(i)) if *s >= 0.0 && *i >= 0.0 => item.chunks.push((*s as u64, *i as i64)),
+                    _ => return Err(Rejection::new("work item chunk is not [slot, index]")),
+                },
+                _ => return Err(Rejection::new("work item chunk is not [slot, index]")),
+            }
+        }
+    }
+    if item.observations.is_empty() && item.chunks.is_empty() {
+        return Err(Rejection::new("work item carries no work"));
+    }
+    Ok(item)
+}
+
+fn parse_observation(entry: &Json) -> Result<Observation, Rejection> {
+    let obj = entry.as_object().ok_or_else(|| Rejection::new("observation is not an object"))?;
+    let user = obj.str("u").ok_or_else(|| Rejection::new("observation has no user"))?;
+    UserId::parse(user).map_err(|e| Rejection::with(e.reason(), user))?;
+    let online = obj.bool("o").ok_or_else(|| Rejection::new("observation has no online flag"))?;
+    let at_ms = obj.u64("t").ok_or_else(|| Rejection::new("observation has no time"))?;
+    Ok(Observation { user: user.to_owned(), online, at_ms })
+}
+
+/// How many queue slots one settler run inspects (each costs one KV counter read).
+pub const SLOTS_PER_RUN: u64 = 4;
+/// Chunks one settle worker reads (KV), keeping two KV ops to re-queue.
+const CHUNKS_PER_WORKER: usize = 6;
+
+/// On Interval: the trailing edge of the debounce. Walks complete queue slots and hands
+/// their chunks to workers (or reads a couple inline when that is all there is).
+pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_ms: u64) -> Report {
+    let mut report = Report::new("presence-settler");
+    let cursor: Option<Cursor> = match host.get(settle::CURSOR_KEY).await {
+        Ok(c) => c,
+        Err(e) => {
+            report.error(cat(&["cannot read the settle cursor: ", &e.describe()]));
+            return report;
+        }
+    };
+    let slots = settle::slots_to_scan(cursor, now_ms, SLOTS_PER_RUN);
+    if slots.is_empty() {
+        return report;
+    }
+    let mut chunks: Vec<(u64, i64)> = Vec::new();
+    let mut done = cursor.map(|c| c.done);
+    let capacity = CHUNKS_PER_WORKER * cfg.fan_out();
+    for slot in slots {
+        let n = match host.get_counter(&settle::counter_key(slot)).await {
+            Ok(n) => n,
+            Err(e) => {
+                report.error(cat(&["cannot read queue slot ", &num(slot), ": ", &e.describe()]));
+                break;
+            }
+        };
+        if chunks.len() + n.max(0) as usize > capacity && !chunks.is_empty() {
+            break; // the next run continues from here
+        }
+        chunks.extend((1..=n).map(|i| (slot, i)));
+        done = Some(slot);
+    }
+    if chunks.len() <= 2 {
+        settle_chunks(host, cfg, &chunks, 0, now_ms, &mut report).await;
+    } else {
+        let channel = cat(&[WORK_PREFIX, "settle"]);
+        for part in chunks.chunks(CHUNKS_PER_WORKER) {
+            let item = WorkItem { kind: SETTLE_WORK.into(), hop: 1, shard: 0, observations: Vec::new(), chunks: part.to_vec() };
+            if let Err(e) = host.fire(&channel, &item).await {
+                // Stop before the cursor passes work nobody took.
+                report.error(cat(&["fire to settle worker failed: ", &e.describe()]));
+                done = part.first().map(|(slot, _)| slot.saturating_sub(1)).or(done);
+                break;
+            }
+        }
+    }
+    if let Some(done) = done {
+        if let Err(e) = host.set(settle::CURSOR_KEY, &Cursor { done }, 24 * 60).await {
+            report.error(cat(&["cannot advance the settle cursor: ", &e.describe()]));
+        }
+    }
+    report.info(cat(&["settled ", &num(chunks.len() as u64), " queued chunks"]));
+    report
+}
+
+/// Reads queue chunks and re-decides their entries against App Context.
+async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u64, i64)], hop: u8, now_ms: u64, report: &mut Report) {
+    let mut observations: Vec<Observation> = Vec::new();
+    for &(slot, index) in chunks.iter().take(CHUNKS_PER_WORKER) {
+        match host.get::<SettleChunk>(&settle::chunk_key(slot, index)).await {
+            Ok(Some(chunk)) => observations.extend(chunk.entries),
+            Ok(None) => {} // expired or not yet visible (KV is eventually consistent)
+            Err(HostError::BudgetExceeded(k)) => {
+                report.error(cat(&["settle stopped: ", k.name(), " exhausted"]));
+                break;
+            }
+            Err(e) => report.error(cat(&["cannot read queue chunk: ", &e.describe()])),
+        }
+    }
+    if !observations.is_empty() {
+        dispatch(host, cfg, 0, observations, hop.max(1), now_ms, report).await;
+    }
+}
+
+/// The channel a worker item for `shard` is fired on.
+pub fn work_channel(shard: u32) -> String {
+    cat(&[WORK_PREFIX, &num(shard as u64)])
+}

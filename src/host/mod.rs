@@ -1,0 +1,140 @@
+//! What a handler may ask of PubNub Functions, as Rust traits. The wasm adapter
+//! (`crate::wasm`) implements them over the JS `pubnub`/`kvstore` modules; the native fake
+//! (`fake`) implements them in memory, records every call and enforces the op budget.
+
+pub mod budget;
+pub mod shapes;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fake;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::domain::{JsonObject, UserId};
+pub use budget::{OpBudget, OpKind};
+
+/// A failed host call, typed so handlers can react (retry on 412, treat 404 as absent).
+#[derive(Clone, Debug, PartialEq)]
+pub enum HostError {
+    /// 404: the object does not exist.
+    NotFound,
+    /// 412: the `If-Match` ETag no longer matches (someone else wrote first).
+    PreconditionFailed,
+    /// The platform refused the call because this execution used up its budget.
+    BudgetExceeded(OpKind),
+    /// Any other rejection: HTTP-like status when the host gave one, and its message.
+    Rejected { status: u16, message: String },
+    /// The object passed in lacks a method the handler needs.
+    InvalidHost(&'static str),
+    /// The host answered with a shape we do not understand.
+    BadResponse(&'static str),
+}
+
+impl HostError {
+    pub fn describe(&self) -> String {
+        match self {
+            HostError::NotFound => "not found (404)".into(),
+            HostError::PreconditionFailed => "ETag mismatch (412)".into(),
+            HostError::BudgetExceeded(kind) => {
+                let mut s = String::from("execution calls exceeds the per-execution limit for ");
+                s.push_str(kind.name());
+                s
+            }
+            HostError::Rejected { status, message } => {
+                let mut s = String::from("rejected");
+                if *status > 0 {
+                    s.push_str(" (");
+                    crate::domain::channels::push_u64(&mut s, *status as u64);
+                    s.push(')');
+                }
+                s.push_str(": ");
+                s.push_str(message);
+                s
+            }
+            HostError::InvalidHost(what) => {
+                let mut s = String::from("host object is missing ");
+                s.push_str(what);
+                s
+            }
+            HostError::BadResponse(what) => {
+                let mut s = String::from("unexpected response from ");
+                s.push_str(what);
+                s
+            }
+        }
+    }
+}
+
+pub type HostResult<T> = Result<T, HostError>;
+
+/// App Context user (UUID metadata). `custom` is kept whole: writes replace it entirely.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct UserRecord {
+    pub id: String,
+    pub name: Option<String>,
+    pub profile_url: Option<String>,
+    pub custom: JsonObject,
+    pub etag: Option<String>,
+}
+
+/// One member of an App Context channel (a friend on `friends.{userId}`).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Member {
+    pub user: UserRecord,
+    /// The membership's own custom fields (`status`, `addedAt`).
+    pub custom: JsonObject,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct MembersPage {
+    pub members: Vec<Member>,
+    pub next: Option<String>,
+    pub total: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ChannelOccupancy {
+    pub channel: String,
+    pub occupancy: u64,
+    pub uuids: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct HereNow {
+    pub channels: Vec<ChannelOccupancy>,
+    pub total_occupancy: u64,
+}
+
+/// The Functions `pubnub` module. Publish and fire count against the publish budget; the
+/// rest against the PubNub API budget.
+#[allow(async_fn_in_trait)]
+pub trait PubNub {
+    async fn publish<M: Serialize>(&self, channel: &str, message: &M) -> HostResult<()>;
+    /// To Functions only (chained work); subscribers never see it.
+    async fn fire<M: Serialize>(&self, channel: &str, message: &M) -> HostResult<()>;
+    async fn here_now(&self, channels: &[String], include_uuids: bool, limit: u32, offset: u32) -> HostResult<HereNow>;
+    async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>>;
+    /// Up to 100 users in one call (`getAllUUIDMetadata` with an `id == …` filter).
+    async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>>;
+    /// Replaces `custom` (App Context has no partial update); `if_match` makes it conditional.
+    async fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> HostResult<()>;
+    async fn get_members(&self, channel: &str, limit: u32, next: Option<&str>) -> HostResult<MembersPage>;
+    /// The membership of one user on a channel, if any (`uuid.id == …` filter).
+    async fn get_member(&self, channel: &str, user: &UserId) -> HostResult<Option<Member>>;
+    async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()>;
+    async fn remove_members(&self, channel: &str, users: &[UserId]) -> HostResult<()>;
+    async fn add_channels(&self, group: &str, channels: &[String]) -> HostResult<()>;
+    async fn remove_channels(&self, group: &str, channels: &[String]) -> HostResult<()>;
+    async fn list_channels(&self, group: &str) -> HostResult<Vec<String>>;
+}
+
+/// The Functions `kvstore` module. TTLs are in minutes, as the platform defines them.
+#[allow(async_fn_in_trait)]
+pub trait KvStore {
+    async fn get<T: DeserializeOwned>(&self, key: &str) -> HostResult<Option<T>>;
+    async fn set<T: Serialize>(&self, key: &str, value: &T, ttl_minutes: u32) -> HostResult<()>;
+    async fn remove(&self, key: &str) -> HostResult<()>;
+    /// Atomic; returns the new value.
+    async fn incr_counter(&self, key: &str, by: i64) -> HostResult<i64>;
+    async fn get_counter(&self, key: &str) -> HostResult<i64>;
+}

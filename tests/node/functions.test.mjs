@@ -1,0 +1,202 @@
+// Loads each generated pkg/functions/*.js as PubNub would and checks the basic path of each
+// Function against in-memory `pubnub`/`kvstore` modules. Run: node --experimental-vm-modules --test tests/node/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
+import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions');
+const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+const fnFile = (name) => join(dir, manifest.functions.find((f) => f.name === name).file);
+const T0 = Date.UTC(2026, 0, 1);
+
+function world() {
+  const pn = new MemoryPubNub();
+  let now = T0;
+  pn.now = () => now;
+  return { pn, advance: (ms) => { now += ms; }, at: () => now };
+}
+
+// Functions read the clock with Date.now() inside their own context; tests drive it.
+let clock = () => T0;
+const load = (file, opts = {}) => loadFunction(file, { now: () => clock(), ...opts });
+async function withClock(w, body) {
+  clock = w.at;
+  return body();
+}
+
+const snapshot = (pn) => JSON.stringify({
+  kv: [...pn.kv], counters: [...pn.counters], users: [...pn.users], members: [...pn.members].map(([k, v]) => [k, [...v]]),
+  groups: [...pn.groups].map(([k, v]) => [k, [...v]]), published: pn.published, fired: pn.fired,
+});
+
+test('manifest declares every Function with its trigger', () => {
+  const byName = Object.fromEntries(manifest.functions.map((f) => [f.name, f]));
+  assert.equal(byName['after-presence'].type, 'AFTER_PRESENCE');
+  assert.equal(byName['after-presence'].channels, 'presence.*');
+  assert.equal(byName['friend-acceptance'].channels, 'friend-requests.*');
+  assert.equal(byName['friend-removal'].channels, 'friend-management.*');
+  assert.equal(byName['count-aggregator'].type, 'ON_INTERVAL');
+  assert.equal(byName['count-aggregator'].intervalMs, 10000);
+});
+
+test('each bundle is one ES module: export default first, no imports, only built-in requires, wasm inlined', () => {
+  for (const f of manifest.functions) {
+    const src = readFileSync(join(dir, f.file), 'utf8');
+    const code = src.replace(/\/\/.*$/gm, '').trimStart();
+    assert.match(code, /^export default async \(/, f.file);
+    assert.equal((src.match(/^\s*export\s/gm) || []).length, 1, `${f.file}: exactly one export`);
+    assert.doesNotMatch(src, /^\s*import\s[\s\S]*?from\s/m, `${f.file}: no import statements`);
+    const required = [...src.matchAll(/require\('([^']+)'\)/g)].map((m) => m[1]);
+    assert.deepEqual([...new Set(required)].sort(), ['kvstore', 'pubnub'], f.file);
+    assert.match(src, /const WASM_BASE64 = "[A-Za-z0-9+/=]{1000,}"/, f.file);
+  }
+});
+
+test('after-presence: join publishes friend.online once, leave after the debounce friend.offline', async () => {
+  const w = world();
+  w.pn.addUser('alice', 'Alice', { statusMessage: 'Available' });
+  const fn = await load(fnFile('after-presence'));
+  const join = trigger({ channels: ['presence.shard-42'], message: { action: 'join', uuid: 'alice', occupancy: 1, timestamp: T0 / 1000 } });
+  await withClock(w, () => fn.run(join, w.pn.execution()));
+  assert.equal(w.pn.published.length, 1);
+  const { channel, message } = w.pn.published[0];
+  assert.equal(channel, 'status.alice');
+  assert.equal(message.type, 'friend.online');
+  assert.equal(message.schemaVersion, '1.0.0');
+  assert.equal(message.eventId, `evt_online_alice_${T0}`);
+  assert.equal(message.ts, '2026-01-01T00:00:00.000Z');
+  assert.deepEqual(message.payload, { userId: 'alice', name: 'Alice', statusMessage: 'Available' });
+  const custom = w.pn.users.get('alice').custom;
+  assert.equal(custom.online, true);
+  assert.equal(custom.statusMessage, 'Available', 'fields we do not own survive the write');
+  assert.equal(custom.lastOnline, '2026-01-01T00:00:00.000Z');
+
+  await withClock(w, () => fn.run(join, w.pn.execution())); // duplicate event
+  assert.equal(w.pn.published.length, 1, 'a duplicated join publishes nothing');
+
+  w.advance(6000);
+  const leave = trigger({ channels: ['presence.shard-42'], message: { action: 'leave', uuid: 'alice', occupancy: 0, timestamp: w.at() / 1000 } });
+  await withClock(w, () => fn.run(leave, w.pn.execution()));
+  assert.equal(w.pn.published.length, 2);
+  assert.equal(w.pn.published[1].message.type, 'friend.offline');
+  assert.equal(w.pn.published[1].message.payload.lastSeen, '2026-01-01T00:00:06.000Z');
+  assert.equal(w.pn.users.get('alice').custom.online, false);
+});
+
+test('after-presence: interval deltas are handled, not only join/leave', async () => {
+  const w = world();
+  for (const id of ['u1', 'u2', 'u3']) w.pn.addUser(id, id.toUpperCase());
+  const fn = await load(fnFile('after-presence'));
+  const ev = trigger({ channels: ['presence.shard-7'], message: { action: 'interval', occupancy: 5000, timestamp: T0 / 1000, join: ['u1', 'u2'], timeout: ['u3'] } });
+  w.pn.users.get('u3').custom = { online: true, lastOnline: '2025-12-31T00:00:00.000Z' };
+  await withClock(w, () => fn.run(ev, w.pn.execution()));
+  const got = w.pn.published.map((p) => `${p.channel} ${p.message.type}`).sort();
+  assert.deepEqual(got, ['status.u1 friend.online', 'status.u2 friend.online', 'status.u3 friend.offline']);
+});
+
+async function befriend(w, acceptance) {
+  w.pn.addUser('alice', 'Alice');
+  w.pn.addUser('bob', 'Bob', { online: true });
+  const cmd = (type, publisher, userA, userB, id) => trigger({
+    channels: [`friend-requests.${publisher}`], params: { uuid: publisher },
+    message: { type, schemaVersion: '1.0.0', eventId: id, ts: '2026-01-01T00:00:00.000Z', payload: { userA, userB } },
+  });
+  await withClock(w, () => acceptance.run(cmd('friend.request', 'alice', 'alice', 'bob', 'r1'), w.pn.execution()));
+  return cmd;
+}
+
+test('friend-acceptance: request, then only the target accepts; groups, memberships, inbox notices', async () => {
+  const w = world();
+  const fn = await load(fnFile('friend-acceptance'));
+  const cmd = await befriend(w, fn);
+  assert.deepEqual(w.pn.published.map((p) => [p.channel, p.message.type, p.message.payload.userId]), [['inbox.bob', 'friend.request.received', 'alice']]);
+
+  const before = snapshot(w.pn);
+  await withClock(w, () => fn.run(cmd('friend.request.accepted', 'alice', 'alice', 'bob', 'a0'), w.pn.execution()));
+  assert.equal(snapshot(w.pn), before, 'the requester cannot accept its own request');
+  assert.ok(fn.logs.some((l) => /rejected: publisher does not own this channel|only the requested user/.test(l.text)));
+
+  await withClock(w, () => fn.run(cmd('friend.request.accepted', 'bob', 'alice', 'bob', 'a1'), w.pn.execution()));
+  assert.deepEqual([...w.pn.groups.get('cg-friends-alice')], ['status.bob']);
+  assert.deepEqual([...w.pn.groups.get('cg-friends-bob')], ['status.alice']);
+  assert.equal(w.pn.members.get('friends.alice').get('bob').status, 'accepted');
+  assert.equal(w.pn.members.get('friends.bob').has('alice'), true);
+  assert.equal(w.pn.users.get('alice').custom.friendCount, 1);
+  const added = w.pn.published.filter((p) => p.message.type === 'friend.added');
+  assert.deepEqual(added.map((p) => [p.channel, p.message.payload.userId, p.message.payload.online]).sort(),
+    [['inbox.alice', 'bob', true], ['inbox.bob', 'alice', false]]);
+  assert.ok(w.pn.published.every((p) => !p.channel.startsWith('status.')), 'nothing about friendships on status.*');
+});
+
+test('friend-removal: either friend removes; both groups and inboxes updated', async () => {
+  const w = world();
+  const acceptance = await load(fnFile('friend-acceptance'));
+  const cmd = await befriend(w, acceptance);
+  await withClock(w, () => acceptance.run(cmd('friend.request.accepted', 'bob', 'alice', 'bob', 'a1'), w.pn.execution()));
+  const removal = await load(fnFile('friend-removal'));
+  const remove = trigger({ channels: ['friend-management.bob'], params: { uuid: 'bob' },
+    message: { type: 'friend.remove', schemaVersion: '1.0.0', eventId: 'x1', ts: '2026-01-01T00:00:01.000Z', payload: { userA: 'bob', userB: 'alice' } } });
+  await withClock(w, () => removal.run(remove, w.pn.execution()));
+  assert.equal(w.pn.groups.get('cg-friends-alice').size, 0);
+  assert.equal(w.pn.groups.get('cg-friends-bob').size, 0);
+  assert.equal(w.pn.members.get('friends.alice').size, 0);
+  assert.equal(w.pn.users.get('bob').custom.friendCount, 0);
+  const removed = w.pn.published.filter((p) => p.message.type === 'friend.removed');
+  assert.deepEqual(removed.map((p) => [p.channel, p.message.payload.userId]).sort(), [['inbox.alice', 'bob'], ['inbox.bob', 'alice']]);
+});
+
+test('count-aggregator: status.count from shard occupancy', async () => {
+  const w = world();
+  w.pn.occupants.set('presence.shard-0', new Set(['a', 'b']));
+  w.pn.occupants.set('presence.shard-99', new Set(['c']));
+  const fn = await load(fnFile('count-aggregator'));
+  await withClock(w, () => fn.run(trigger({}), w.pn.execution()));
+  const [{ channel, message }] = w.pn.published;
+  assert.equal(channel, 'status.global');
+  assert.equal(message.type, 'status.count');
+  assert.deepEqual(message.payload, { onlineCount: 3, deltaFromLast: 0, peakToday: 3, calculatedAt: '2026-01-01T00:00:00.000Z', shardsCounted: 100 });
+  w.pn.occupants.get('presence.shard-0').delete('a');
+  w.advance(10000);
+  await withClock(w, () => fn.run(trigger({}), w.pn.execution()));
+  assert.equal(w.pn.published[1].message.payload.onlineCount, 2);
+  assert.equal(w.pn.published[1].message.payload.deltaFromLast, -1);
+  assert.equal(w.pn.published[1].message.payload.peakToday, 3);
+});
+
+test('malformed input: every Function returns normally, logs a reason, changes nothing', async () => {
+  const bad = [
+    { channels: ['presence.shard-1'], message: { action: 'join', uuid: 'a,b' } },
+    { channels: ['presence.shard-1'], message: 'not an object' },
+    { channels: ['presence.shard-1'], message: { action: 'join' } },
+    { channels: [], message: null },
+    { channels: ['friend-requests.eve'], params: { uuid: 'eve' }, message: { type: 'friend.request', payload: { userA: 'eve' } } },
+    { channels: ['friend-requests.eve'], params: { uuid: 'mallory' }, message: { type: 'friend.request', schemaVersion: '1.0.0', eventId: 'e', ts: 'x', payload: { userA: 'eve', userB: 'bob' } } },
+    { channels: ['friend-management.eve'], params: {}, message: [1, 2, 3] },
+    { message: { type: 'presence.work', hop: 9 } },
+  ];
+  for (const f of manifest.functions.filter((f) => f.type !== 'ON_INTERVAL')) {
+    const fn = await load(join(dir, f.file));
+    for (const fields of bad) {
+      const w = world();
+      w.pn.addUser('bob', 'Bob');
+      const before = snapshot(w.pn);
+      const result = await withClock(w, () => fn.run(trigger(fields), w.pn.execution()));
+      assert.deepEqual(result, { ok: true }, `${f.file} returned ok`);
+      assert.equal(snapshot(w.pn), before, `${f.file} changed state on ${JSON.stringify(fields)}`);
+    }
+    assert.ok(fn.logs.some((l) => l.level !== 'info' && /rejected|ignored|not a presence shard/.test(l.text)) || fn.logs.some((l) => /ignored/.test(l.text)), `${f.file} logged a reason`);
+  }
+});
+
+test('without WebAssembly a Function logs one clear error and returns normally', async () => {
+  const fn = await load(fnFile('after-presence'), { withoutWebAssembly: true });
+  const w = world();
+  const result = await fn.run(trigger({ channels: ['presence.shard-1'], message: { action: 'join', uuid: 'a' } }), w.pn.execution());
+  assert.deepEqual(result, { ok: true });
+  assert.equal(w.pn.published.length, 0);
+  assert.ok(fn.logs.some((l) => l.level === 'error' && /has no WebAssembly/.test(l.text)));
+});
