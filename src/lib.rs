@@ -14,4 +14,4 @@ pub mod handlers;
 pub mod host;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;

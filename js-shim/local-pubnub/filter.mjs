@@ -1,4 +1,5 @@
-// PubNub's App Context filter language, enough of it for local use:
+// PubNub's filter language, enough of it for local use — App Context `filter=` and subscribe
+// `filter-expr` share it:
 //   expr   := or
 //   or     := and ('||' and)*
 //   and    := unary ('&&' unary)*
@@ -49,7 +50,7 @@ export function compileFilter(src) {
     const field = toks[i++];
     if (field?.t !== 'id') fail('expected a field name');
     const op = toks[i++];
-    if (!op || !['==', '!=', '<', '<=', '>', '>=', 'LIKE'].includes(op.v.toUpperCase?.() ?? op.v)) fail('expected an operator');
+    if (!op || !['==', '!=', '<', '<=', '>', '>=', 'LIKE'].includes(op.v.toUpperCase())) fail('expected an operator');
     const val = toks[i++];
     if (!val || !['str', 'num', 'id'].includes(val.t)) fail('expected a value');
     const value = val.t === 'id' ? literal(val.v, fail) : val.value;

@@ -108,9 +108,12 @@ export class FunctionsHost {
   }
 
   afterPublish(ev) {
-    if (ev.depth >= this.maxChain) return this.#chainLimit(ev.channel, ev.depth, 'AFTER_PUBLISH');
-    for (const fn of this.#bound('AFTER_PUBLISH', ev.channel))
-      this.#execute(fn, ev.channel, ev.depth, (realm) => realm.request(JSON.stringify(requestFields(ev)), {}));
+    const fns = this.#bound('AFTER_PUBLISH', ev.channel);
+    if (ev.depth >= this.maxChain) {
+      if (fns.length) this.rt.log(`[functions] chain limit: AFTER_PUBLISH on ${ev.channel} not run (hop ${ev.depth + 1} > ${this.maxChain})`);
+      return;
+    }
+    for (const fn of fns) this.#execute(fn, ev.channel, ev.depth, (realm) => realm.request(JSON.stringify(requestFields(ev)), {}));
   }
 
   /** After Presence: `message` is the presence payload, `channels` the (non -pnpres) channel. */
@@ -119,10 +122,6 @@ export class FunctionsHost {
       const fields = requestFields({ channel, message: payload, publisher: payload.uuid, verb: 'presence', subKey: this.rt.opts.subscribeKey });
       this.#execute(fn, channel, 0, (realm) => realm.request(JSON.stringify(fields), {}));
     }
-  }
-
-  #chainLimit(channel, depth, type) {
-    if (this.#bound(type, channel).length) this.rt.log(`[functions] chain limit: ${type} on ${channel} not run (hop ${depth + 1} > ${this.maxChain})`);
   }
 
   startIntervals() {
@@ -166,12 +165,12 @@ export class FunctionsHost {
           }
         }),
       });
-      const res = vm.runInContext('({ status: 200, headers: {} })', fn.context);
-      res.send = (body, status) => {
-        Object.assign(response, { body, status: status ?? res.status, headers: { ...res.headers }, sent: true });
+      const resp = vm.runInContext('({ status: 200, headers: {} })', fn.context);
+      resp.send = (body, status) => {
+        Object.assign(response, { body, status: status ?? resp.status, headers: { ...resp.headers }, sent: true });
         return realm.promise((ok) => ok());
       };
-      return [request, outcome, res];
+      return [request, outcome, resp];
     });
     const { res } = ctx;
     if (!response.sent) {
@@ -210,7 +209,6 @@ export class FunctionsHost {
         error = e?.message ?? String(e);
       } finally {
         clearTimeout(timer);
-        delete fn.context.__lpCall;
       }
       const ms = Math.round(performance.now() - started);
       const ops = exec.ops;
@@ -287,7 +285,6 @@ export class FunctionsHost {
         },
         (tt) => realm.sent(tt), // `[1,"Sent",tt]`, with `.timetoken` for SDK-shaped callers
       );
-    const sdkInclude = sdkIncludeFlags;
     return {
       publish: publishing('publish'),
       fire: publishing('fire'),
@@ -335,10 +332,10 @@ export class FunctionsHost {
         setChannelMetadata: api(async (p) => rt.objectsWrite(rt.objects.set('channel', need(p, 'channel'), p.data, entityInclude(p), p.ifMatchesEtag))),
         removeChannelMetadata: api(async (p) => rt.objectsWrite(rt.objects.remove('channel', need(p, 'channel')))),
         getAllChannelMetadata: api(async (p = {}) => rt.objects.list('channel', listQuery(p, entityInclude(p, false)))),
-        getChannelMembers: api(async (p) => rt.objects.relations('uuid', need(p, 'channel'), listQuery(p, sdkInclude(p.include, 'uuid')))),
+        getChannelMembers: api(async (p) => rt.objects.relations('uuid', need(p, 'channel'), listQuery(p, sdkIncludeFlags(p.include, 'uuid')))),
         setChannelMembers: api(async (p) => relationsWrite(rt, 'uuid', need(p, 'channel'), 'set', p.uuids, p)),
         removeChannelMembers: api(async (p) => relationsWrite(rt, 'uuid', need(p, 'channel'), 'delete', p.uuids, p)),
-        getMemberships: api(async (p) => rt.objects.relations('channel', need(p, 'uuid'), listQuery(p, sdkInclude(p.include, 'channel')))),
+        getMemberships: api(async (p) => rt.objects.relations('channel', need(p, 'uuid'), listQuery(p, sdkIncludeFlags(p.include, 'channel')))),
         setMemberships: api(async (p) => relationsWrite(rt, 'channel', need(p, 'uuid'), 'set', p.channels, p)),
         removeMemberships: api(async (p) => relationsWrite(rt, 'channel', need(p, 'uuid'), 'delete', p.channels, p)),
       },

@@ -37,12 +37,14 @@ export class Bus {
    * Envelopes newer than `since` for a subscription, oldest first, at most maxPerReply.
    * Each message is sent once even if several subscriptions match it; `b` names the subscription
    * that matched when it is not the channel itself (the SDK drops envelopes without it, §0.3).
+   * `filter` is the subscriber's compiled filter-expr.
    */
-  collect({ channels, groups }, since) {
+  collect({ channels, groups, filter }, since) {
     const picked = new Map(); // buffer item → b
     const take = (buf, b) => {
       if (!buf) return;
-      for (let i = buf.length - 1; i >= 0 && buf[i].tt > since; i--) if (!picked.has(buf[i])) picked.set(buf[i], b);
+      for (let i = buf.length - 1; i >= 0 && buf[i].tt > since; i--)
+        if (!picked.has(buf[i]) && (!filter || passes(filter, buf[i].env))) picked.set(buf[i], b);
     };
     for (const ch of channels) {
       if (!isWildcard(ch)) take(this.buffers.get(ch), undefined);
@@ -88,4 +90,14 @@ export class Bus {
 function wildcardMatches(sub, ch) {
   if (isPresenceName(sub) !== isPresenceName(ch)) return false;
   return basePresenceName(ch).startsWith(basePresenceName(sub).slice(0, -1));
+}
+
+/**
+ * Subscribe filters read `data.*` and `meta.*`; bare names are the older style for meta fields.
+ * Presence events are never filtered out.
+ */
+function passes(filter, env) {
+  if (isPresenceName(env.c)) return true;
+  const meta = env.u && typeof env.u === 'object' ? env.u : {};
+  return filter({ ...meta, data: env.d, meta });
 }

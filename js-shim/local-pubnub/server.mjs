@@ -3,6 +3,7 @@
 // The sub/pub keys in request paths are accepted as they come; there is one namespace.
 import http from 'node:http';
 import zlib from 'node:zlib';
+import { compileFilter } from './filter.mjs';
 import { Bus } from './pubsub.mjs';
 import { FunctionsHost } from './functions.mjs';
 import { Groups, validateName } from './groups.mjs';
@@ -53,7 +54,12 @@ const DEFAULTS = {
  */
 export async function startLocalPubNub(options = {}) {
   const rt = new LocalPubNub(options);
-  await rt.start();
+  try {
+    await rt.start();
+  } catch (e) {
+    await rt.store.close(); // e.g. port in use or a broken Function: release the data dir
+    throw e;
+  }
   return rt;
 }
 
@@ -119,6 +125,7 @@ export class LocalPubNub {
     for (const t of this.timers) clearInterval(t);
     await this.functions.close();
     for (const finish of [...this.closers]) finish([]);
+    await new Promise((r) => setImmediate(r)); // let those empty replies go out
     await new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -251,6 +258,7 @@ export class LocalPubNub {
     } catch (e) {
       if (res.headersSent || res.destroyed) return;
       if (e instanceof ApiError) send(res, e.status, e.body);
+      else if (e instanceof URIError) send(res, 400, { status: 400, error: true, message: 'Malformed percent-encoding', service: 'local-pubnub' });
       else {
         this.log(`[local-pubnub] ${req.method} ${req.url}: ${e.stack ?? e}`);
         send(res, 500, { status: 500, error: true, message: String(e.message ?? e), service: 'local-pubnub' });
@@ -322,7 +330,7 @@ export class LocalPubNub {
     this.#auth(ctx, [...channels.map((c) => ['channels', c, BITS.read]), ...groups.map((g) => ['groups', g, BITS.read])]);
     const uuid = query.uuid ?? '';
     const since = parseTT(query.tt);
-    const spec = { channels, groups };
+    const spec = { channels, groups, filter: query['filter-expr'] ? compileFilter(query['filter-expr']) : undefined };
     // Take the cursor before this subscribe's own join events, so the next poll delivers them.
     const high = this.clock.current();
     const present = this.presenceTargets(channels, groups);
@@ -382,6 +390,7 @@ export class LocalPubNub {
     const { seg, query } = ctx;
     const ok = (extra = {}) => ({ status: 200, message: 'OK', ...extra, service: 'Presence' });
     if (seg[5] === 'uuid') {
+      this.#auth(ctx, []); // whereNow needs no resource permission, only a valid token
       const uuid = decodeURIComponent(seg[6] ?? '');
       return ok({ payload: { channels: this.presence.whereNow(uuid) } });
     }

@@ -25,13 +25,13 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Users one execution can take to a published status: one batched read, then per user
-    /// one publish, one App Context write and one KV counter read, keeping two API calls for
-    /// an ETag retry and two KV ops to queue what must wait.
+    /// Users one execution can take to a published status: one batched App Context read,
+    /// then per user one publish and one App Context write; one API call and two KV ops stay
+    /// spare (queueing what must wait). A conflict is re-queued, not retried inline.
     pub fn users_per_execution(&self) -> usize {
         match self.budget {
             OpBudget::Separate { api, publish, kv } => {
-                let by_api = api.saturating_sub(3);
+                let by_api = api.saturating_sub(2);
                 let by_kv = kv.saturating_sub(2);
                 by_api.min(publish).min(by_kv).max(1) as usize
             }

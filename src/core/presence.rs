@@ -133,10 +133,17 @@ impl PresenceFields {
     }
 }
 
+/// After a publish, how long a deferred entry may still be waiting in the settle queue:
+/// debounce window + slot + settler interval, with margin.
+pub const SETTLE_HORIZON_MS: u64 = 20_000;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum StatusDecision {
     /// Friends already have this state.
     Unchanged,
+    /// Friends already have this state, but a deferred opposite state may still be queued:
+    /// this observation is queued too (due with it), so the settler sees the latest state.
+    UnchangedQueued { due_ms: u64 },
     /// Older than the change already announced (out-of-order delivery).
     Stale,
     /// Inside the debounce window: publish the final state at `due_ms` (trailing edge).
@@ -155,7 +162,12 @@ pub fn decide_status(obs: &Observation, user: Option<&UserRecord>, shard: u32, n
         }
     }
     if fields.online == Some(obs.online) {
-        return StatusDecision::Unchanged;
+        return match fields.published_at_ms {
+            Some(p) if now_ms < p.saturating_add(SETTLE_HORIZON_MS) => {
+                StatusDecision::UnchangedQueued { due_ms: p.saturating_add(cfg.debounce_ms).max(now_ms) }
+            }
+            _ => StatusDecision::Unchanged,
+        };
     }
     if let Some(published) = fields.published_at_ms {
         let due = published.saturating_add(cfg.debounce_ms);

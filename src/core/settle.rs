@@ -17,7 +17,7 @@ pub const SLOT_MS: u64 = 2_500;
 /// Queue entries outlive any plausible settler outage, then expire (KV TTL is in minutes).
 pub const QUEUE_TTL_MINUTES: u32 = 60;
 /// How far back a settler with no cursor looks.
-pub const FIRST_RUN_LOOKBACK_SLOTS: u64 = 8;
+pub const FIRST_RUN_LOOKBACK_SLOTS: u64 = 4;
 pub const CURSOR_KEY: &str = "settle:cursor";
 
 pub fn slot_of(due_ms: u64) -> u64 {
@@ -42,17 +42,23 @@ pub fn chunk_key(slot: u64, index: i64) -> String {
     s
 }
 
-/// One execution's deferred observations.
+/// One execution's deferred work: presence observations, and users whose App Context
+/// `friendCount` lost an ETag race and must be re-copied from their atomic counter.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SettleChunk {
-    #[serde(rename = "e")]
+    #[serde(rename = "e", default)]
     pub entries: Vec<Observation>,
+    #[serde(rename = "c", default, skip_serializing_if = "Vec::is_empty")]
+    pub friend_counts: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
     /// Every slot ≤ this one has been handed to a worker.
     pub done: u64,
+    /// Chunks of slot `done + 1` already handed out (a slot too big for one run).
+    #[serde(default)]
+    pub partial: i64,
 }
 
 /// Slots the settler should look at now, at most `max` of them (the rest wait for the next run).

@@ -8,6 +8,8 @@ use crate::domain::channels::{friends, friends_group, inbox, status, MAX_FRIENDS
 use crate::domain::messages::{self, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, UserIdWire};
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject, UserId};
+use crate::core::settle::SettleChunk;
+use crate::handlers::presence::enqueue_chunk;
 use crate::host::{HostError, KvStore, PubNub, UserRecord};
 
 pub async fn friend_requests<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, publisher: Option<&str>, message: &Json, now_ms: u64) -> Report {
@@ -122,7 +124,7 @@ async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
     let (count_a, count_b) = counts(host, a_id, b_id, if owner { 1 } else { 0 }, report).await;
 
     let added_at = iso8601(now_ms);
-    let mut spare_api = 3u32;
+    let mut spare_api = 1u32;
     for (me, other, count) in [(a_id, b_id, count_a), (b_id, a_id, count_b)] {
         let mut group = fr::group_for_count(count);
         loop {
@@ -150,7 +152,7 @@ async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
         }
     }
     for (user, count) in [(&a, count_a), (&b, count_b)] {
-        write_friend_count(host, user, count, &mut spare_api, report).await;
+        write_friend_count(host, user, count, now_ms, report).await;
     }
     for (to, other) in [(a_id, &b), (b_id, &a)] {
         let note = Envelope::new(
@@ -191,26 +193,39 @@ async fn counts<H: KvStore>(host: &H, a: &UserId, b: &UserId, delta: i64, report
 }
 
 /// App Context `friendCount` mirrors the atomic counter. `custom` is replaced as a whole, so
-/// this is an ETag-conditional read-modify-write, retried while the budget allows.
-async fn write_friend_count<H: PubNub>(host: &H, user: &UserRecord, count: i64, spare_api: &mut u32, report: &mut Report) {
+/// this is an ETag-conditional write; if another writer got there first, the user is queued
+/// and the settler copies the counter's value then (convergent, never a stale overwrite).
+async fn write_friend_count<H: PubNub + KvStore>(host: &H, user: &UserRecord, count: i64, now_ms: u64, report: &mut Report) {
     let Ok(id) = UserId::parse(&user.id) else { return };
-    let mut record = user.clone();
-    loop {
-        let mut custom = record.custom.clone();
-        custom.set("friendCount", Json::num(count as u64));
-        match host.set_user_custom(&id, &custom, record.etag.as_deref()).await {
-            Ok(()) => return,
-            Err(HostError::PreconditionFailed) if *spare_api >= 2 => {
-                *spare_api -= 2;
-                match host.get_user(&id).await {
-                    Ok(Some(fresh)) => record = fresh,
-                    _ => return,
-                }
+    let mut custom = user.custom.clone();
+    custom.set("friendCount", Json::num(count as u64));
+    match host.set_user_custom(&id, &custom, user.etag.as_deref()).await {
+        Ok(()) => {}
+        Err(e) => {
+            report.info(cat(&["friendCount of ", &user.id, " queued for refresh: ", &e.describe()]));
+            let chunk = SettleChunk { entries: Vec::new(), friend_counts: vec![user.id.clone()] };
+            if let Err(e) = enqueue_chunk(host, chunk, now_ms).await {
+                report.error(cat(&["friendCount refresh not queued: ", &e.describe()]));
             }
-            Err(e) => {
-                report.warn(cat(&["friendCount of ", &user.id, " not updated: ", &e.describe()]));
-                return;
-            }
+        }
+    }
+}
+
+/// Settler side: copies each user's friend counter into App Context (≤ 2 users per call to
+/// stay inside one execution: 1 KV + 2 API each).
+pub(crate) async fn refresh_friend_counts<H: PubNub + KvStore>(host: &H, users: &[String], report: &mut Report) {
+    for user in users.iter().take(2) {
+        let Ok(id) = UserId::parse(user) else { continue };
+        let result = async {
+            let count = host.get_counter(&fr::count_key(&id)).await?;
+            let Some(record) = host.get_user(&id).await? else { return Ok(()) };
+            let mut custom = record.custom.clone();
+            custom.set("friendCount", Json::num(count.max(0) as u64));
+            host.set_user_custom(&id, &custom, record.etag.as_deref()).await
+        }
+        .await;
+        if let Err(e) = result {
+            report.warn(cat(&["friendCount refresh of ", user, " failed: ", &e.describe()]));
         }
     }
 }
@@ -239,11 +254,10 @@ async fn remove<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
             return Ok(());
         }
     }
-    let mut spare_api = 1u32;
     if let Ok(users) = host.get_users(&[a_id.clone(), b_id.clone()]).await {
         for (id, count) in [(a_id, count_a), (b_id, count_b)] {
             if let Some(user) = users.iter().find(|u| u.id == id.as_str()) {
-                write_friend_count(host, user, count, &mut spare_api, report).await;
+                write_friend_count(host, user, count, now_ms, report).await;
             }
         }
     }

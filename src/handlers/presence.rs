@@ -133,7 +133,7 @@ async fn apply<H: PubNub + KvStore>(host: &H, cfg: &Config, observations: Vec<Ob
         let shard = shard_of(&obs.user, cfg.shard_count);
         match decide_status(&obs, record, shard, now_ms, cfg) {
             StatusDecision::Unchanged | StatusDecision::Stale => {}
-            StatusDecision::Defer { due_ms } => {
+            StatusDecision::Defer { due_ms } | StatusDecision::UnchangedQueued { due_ms } => {
                 due_min = due_min.min(due_ms);
                 later.push(obs);
             }
@@ -170,18 +170,19 @@ async fn enqueue<H: KvStore>(host: &H, entries: Vec<Observation>, now_ms: u64, r
 
 /// Two KV ops, whatever the batch size: an atomic index, then one chunk under it.
 async fn enqueue_at<H: KvStore>(host: &H, entries: Vec<Observation>, due_ms: u64, report: &mut Report) {
-    let slot = settle::slot_of(due_ms);
     let n = entries.len() as u64;
-    let result = async {
-        let index = host.incr_counter(&settle::counter_key(slot), 1).await?;
-        let chunk = SettleChunk { entries };
-        host.set(&settle::chunk_key(slot, index), &chunk, settle::QUEUE_TTL_MINUTES).await
-    }
-    .await;
+    let slot = settle::slot_of(due_ms);
+    let result = enqueue_chunk(host, SettleChunk { entries, friend_counts: Vec::new() }, due_ms).await;
     match result {
         Ok(()) => report.info(cat(&["deferred ", &num(n), " to slot ", &num(slot)])),
         Err(e) => report.error(cat(&["could not queue ", &num(n), " deferred status changes: ", &e.describe()])),
     }
+}
+
+pub(crate) async fn enqueue_chunk<H: KvStore>(host: &H, chunk: SettleChunk, due_ms: u64) -> Result<(), HostError> {
+    let slot = settle::slot_of(due_ms);
+    let index = host.incr_counter(&settle::counter_key(slot), 1).await?;
+    host.set(&settle::chunk_key(slot, index), &chunk, settle::QUEUE_TTL_MINUTES).await
 }
 
 /// After Publish on `presence-work.*`: one slice of work from `dispatch` or the settler.
@@ -241,8 +242,9 @@ fn parse_observation(entry: &Json) -> Result<Observation, Rejection> {
     Ok(Observation { user: user.to_owned(), online, at_ms })
 }
 
-/// How many queue slots one settler run inspects (each costs one KV counter read).
-pub const SLOTS_PER_RUN: u64 = 4;
+/// How many queue slots one settler run inspects (each costs one KV counter read). Real time
+/// advances 4 slots per 10 s run; 6 lets a settler that fell behind catch up.
+pub const SLOTS_PER_RUN: u64 = 6;
 /// Chunks one settle worker reads (KV), keeping two KV ops to re-queue.
 const CHUNKS_PER_WORKER: usize = 6;
 
@@ -262,38 +264,45 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         return report;
     }
     let mut chunks: Vec<(u64, i64)> = Vec::new();
-    let mut done = cursor.map(|c| c.done);
-    let capacity = CHUNKS_PER_WORKER * cfg.fan_out();
+    let mut next = cursor;
+    let mut skip = cursor.map(|c| c.partial).unwrap_or(0);
+    let capacity = (CHUNKS_PER_WORKER * cfg.fan_out()) as i64;
     for slot in slots {
         let n = match host.get_counter(&settle::counter_key(slot)).await {
-            Ok(n) => n,
+            Ok(n) => n.max(0),
             Err(e) => {
                 report.error(cat(&["cannot read queue slot ", &num(slot), ": ", &e.describe()]));
                 break;
             }
         };
-        if chunks.len() + n.max(0) as usize > capacity && !chunks.is_empty() {
-            break; // the next run continues from here
+        let room = capacity - chunks.len() as i64;
+        let available = (n - skip).max(0);
+        if available > room {
+            // Hand out what fits; the next run continues inside this slot.
+            chunks.extend((skip + 1..=skip + room).map(|i| (slot, i)));
+            next = Some(Cursor { done: slot.saturating_sub(1), partial: skip + room });
+            break;
         }
-        chunks.extend((1..=n).map(|i| (slot, i)));
-        done = Some(slot);
+        chunks.extend((skip + 1..=n).map(|i| (slot, i)));
+        next = Some(Cursor { done: slot, partial: 0 });
+        skip = 0;
     }
-    if chunks.len() <= 2 {
-        settle_chunks(host, cfg, &chunks, 0, now_ms, &mut report).await;
-    } else {
+    // Workers read the chunks: the settler itself stays at ≤ 8 KV ops (cursor, 6 slots, cursor).
+    {
         let channel = cat(&[WORK_PREFIX, "settle"]);
         for part in chunks.chunks(CHUNKS_PER_WORKER) {
             let item = WorkItem { kind: SETTLE_WORK.into(), hop: 1, shard: 0, observations: Vec::new(), chunks: part.to_vec() };
             if let Err(e) = host.fire(&channel, &item).await {
                 // Stop before the cursor passes work nobody took.
                 report.error(cat(&["fire to settle worker failed: ", &e.describe()]));
-                done = part.first().map(|(slot, _)| slot.saturating_sub(1)).or(done);
+                next = part.first().map(|&(slot, index)| Cursor { done: slot.saturating_sub(1), partial: index - 1 }).or(next);
                 break;
             }
         }
     }
-    if let Some(done) = done {
-        if let Err(e) = host.set(settle::CURSOR_KEY, &Cursor { done }, 24 * 60).await {
+    if next != cursor {
+        let next = next.expect("set whenever it differs from the stored cursor");
+        if let Err(e) = host.set(settle::CURSOR_KEY, &next, 24 * 60).await {
             report.error(cat(&["cannot advance the settle cursor: ", &e.describe()]));
         }
     }
@@ -304,9 +313,17 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
 /// Reads queue chunks and re-decides their entries against App Context.
 async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u64, i64)], hop: u8, now_ms: u64, report: &mut Report) {
     let mut observations: Vec<Observation> = Vec::new();
+    let mut counts: Vec<String> = Vec::new();
     for &(slot, index) in chunks.iter().take(CHUNKS_PER_WORKER) {
         match host.get::<SettleChunk>(&settle::chunk_key(slot, index)).await {
-            Ok(Some(chunk)) => observations.extend(chunk.entries),
+            Ok(Some(chunk)) => {
+                observations.extend(chunk.entries);
+                for user in chunk.friend_counts {
+                    if !counts.contains(&user) {
+                        counts.push(user);
+                    }
+                }
+            }
             Ok(None) => {} // expired or not yet visible (KV is eventually consistent)
             Err(HostError::BudgetExceeded(k)) => {
                 report.error(cat(&["settle stopped: ", k.name(), " exhausted"]));
@@ -314,6 +331,9 @@ async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u
             }
             Err(e) => report.error(cat(&["cannot read queue chunk: ", &e.describe()])),
         }
+    }
+    if !counts.is_empty() {
+        crate::handlers::friends::refresh_friend_counts(host, &counts, report).await;
     }
     if !observations.is_empty() {
         dispatch(host, cfg, 0, observations, hop.max(1), now_ms, report).await;

@@ -76,6 +76,21 @@ for (const [sdk, extra] of FLAVOURS) {
       assert.equal(leave.occupancy, 1);
     });
 
+    test('subscribe filter expressions (meta.* and data.*) drop messages server-side', async () => {
+      const ch = `filtered-${++n}`;
+      const bob = client(sdk, srv, 'bob', extra);
+      bob.setFilterExpression('meta.kind == "keep" || data.urgent == true');
+      const ev = events(bob);
+      bob.subscribe({ channels: [ch] });
+      await connected(ev);
+      await bob.publish({ channel: ch, message: { i: 1 }, meta: { kind: 'drop' } });
+      await bob.publish({ channel: ch, message: { i: 2 }, meta: { kind: 'keep' } });
+      await bob.publish({ channel: ch, message: { i: 3, urgent: true } });
+      await bob.publish({ channel: ch, message: { i: 4, last: true }, meta: { kind: 'keep' } });
+      await ev.next('message', (e) => e.message.last);
+      assert.deepEqual(ev.seen.message.map((e) => e.message.i), [2, 3, 4]);
+    });
+
     test('fire() is acknowledged but not delivered', async () => {
       const ch = `fire-${++n}`;
       const bob = client(sdk, srv, 'bob', extra);

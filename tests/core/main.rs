@@ -1,0 +1,36 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! Native tests of the handlers against the recording fake host. Every test ends with
+//! `assert_within_budget`: an execution that exceeds its op budget fails the test.
+
+mod domain;
+mod friends;
+mod presence;
+
+use friends_presence::core::Config;
+use friends_presence::domain::Json;
+use friends_presence::host::fake::{block_on, FakeHost};
+use friends_presence::handlers::{presence as ph, Report};
+use serde_json::Value;
+
+pub const T0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+pub fn json(v: Value) -> Json {
+    serde_json::from_value(v).unwrap()
+}
+
+/// Delivers fired work items to the presence worker until none are left, each as its own
+/// execution, and returns the reports.
+pub fn drain_fired(host: &FakeHost, cfg: &Config) -> Vec<Report> {
+    let mut reports = Vec::new();
+    loop {
+        let fired = host.take_fired();
+        if fired.is_empty() {
+            return reports;
+        }
+        for (channel, message) in fired {
+            assert!(channel.starts_with("presence-work."), "fired to an unbound channel {channel}");
+            let exec = host.execution();
+            reports.push(block_on(ph::presence_worker(&exec, cfg, &json(message), host.now())));
+        }
+    }
+}
