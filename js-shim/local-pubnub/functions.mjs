@@ -147,7 +147,7 @@ export class FunctionsHost {
   /** /v1/blocks/sub-key/{sub}/{path...} → the On Request Function bound to that path. */
   async onRequest(ctx) {
     const rest = ctx.seg.slice(5).join('/');
-    const fn = this.fns.find((f) => f.type === 'ON_REQUEST' && (rest === f.path || rest.startsWith(f.path + '/')));
+    const fn = this.fns.find((f) => f.type === 'ON_REQUEST' && typeof f.path === 'string' && (rest === f.path || rest.startsWith(f.path + '/')));
     if (!fn) throw new ApiError(404, { status: 404, error: true, message: `No On Request Function at ${rest}`, service: 'Functions' });
     const { req } = ctx;
     const fields = {

@@ -63,7 +63,7 @@ export const isWildcard = (name) => basePresenceName(name).endsWith('.*');
 
 /** Does channel `ch` match the channel pattern of a Function binding (`x.*` or an exact name)? */
 export const channelMatches = (pattern, ch) =>
-  pattern === ch || (pattern.endsWith('.*') && ch.startsWith(pattern.slice(0, -1)) && ch.length > pattern.length - 1);
+  typeof pattern === 'string' && (pattern === ch || (pattern.endsWith('.*') && ch.startsWith(pattern.slice(0, -1)) && ch.length > pattern.length - 1));
 
 export const unixSeconds = () => Math.floor(Date.now() / 1000);
 
