@@ -104,7 +104,7 @@ async fn decline<H: KvStore>(host: &H, cmd: &Command, report: &mut Report) -> Re
 /// B accepts A's request. Every step is idempotent and the counters move only for the
 /// claimant, so a duplicate or a retry after a failure completes the friendship without
 /// counting twice. The pending request is removed last: until then a retry can finish.
-/// Ops: ≤ 10 API (7 + fallbacks), 5 KV, 2 publishes.
+/// Ops: ≤ 8 API (7 + one group-full fallback), ≤ 9 KV (5 + 2 per queued friendCount refresh), 2 publishes.
 async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
     let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
     let key = fr::request_key(a_id, b_id);
@@ -197,9 +197,7 @@ async fn counts<H: KvStore>(host: &H, a: &UserId, b: &UserId, delta: i64, report
 /// and the settler copies the counter's value then (convergent, never a stale overwrite).
 async fn write_friend_count<H: PubNub + KvStore>(host: &H, user: &UserRecord, count: i64, now_ms: u64, report: &mut Report) {
     let Ok(id) = UserId::parse(&user.id) else { return };
-    let mut custom = user.custom.clone();
-    custom.set("friendCount", Json::num(count as u64));
-    match host.set_user_custom(&id, &custom, user.etag.as_deref()).await {
+    match set_friend_count(host, &id, user, count).await {
         Ok(()) => {}
         Err(e) => {
             report.info(cat(&["friendCount of ", &user.id, " queued for refresh: ", &e.describe()]));
@@ -211,6 +209,13 @@ async fn write_friend_count<H: PubNub + KvStore>(host: &H, user: &UserRecord, co
     }
 }
 
+/// Writes `friendCount` into the record's `custom` (kept whole), conditional on its ETag.
+async fn set_friend_count<H: PubNub>(host: &H, id: &UserId, record: &UserRecord, count: i64) -> Result<(), HostError> {
+    let mut custom = record.custom.clone();
+    custom.set("friendCount", Json::num(count.max(0) as u64));
+    host.set_user_custom(id, &custom, record.etag.as_deref()).await
+}
+
 /// Settler side: copies each user's friend counter into App Context (≤ 2 users per call to
 /// stay inside one execution: 1 KV + 2 API each).
 pub(crate) async fn refresh_friend_counts<H: PubNub + KvStore>(host: &H, users: &[String], report: &mut Report) {
@@ -219,9 +224,7 @@ pub(crate) async fn refresh_friend_counts<H: PubNub + KvStore>(host: &H, users: 
         let result = async {
             let count = host.get_counter(&fr::count_key(&id)).await?;
             let Some(record) = host.get_user(&id).await? else { return Ok(()) };
-            let mut custom = record.custom.clone();
-            custom.set("friendCount", Json::num(count.max(0) as u64));
-            host.set_user_custom(&id, &custom, record.etag.as_deref()).await
+            set_friend_count(host, &id, &record, count).await
         }
         .await;
         if let Err(e) = result {
@@ -230,7 +233,7 @@ pub(crate) async fn refresh_friend_counts<H: PubNub + KvStore>(host: &H, users: 
     }
 }
 
-/// A removes B (either friend may). Ops: ≤ 9 API, 3 KV, 2 publishes.
+/// A removes B (either friend may). Ops: ≤ 9 API, ≤ 7 KV (3 + 2 per queued refresh), 2 publishes.
 async fn remove<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
     let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
     let m_a = host.get_member(&friends(a_id), b_id).await.map_err(|e| failed("membership read", e))?;

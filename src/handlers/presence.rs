@@ -288,20 +288,17 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         skip = 0;
     }
     // Workers read the chunks: the settler itself stays at ≤ 8 KV ops (cursor, 6 slots, cursor).
-    {
-        let channel = cat(&[WORK_PREFIX, "settle"]);
-        for part in chunks.chunks(CHUNKS_PER_WORKER) {
-            let item = WorkItem { kind: SETTLE_WORK.into(), hop: 1, shard: 0, observations: Vec::new(), chunks: part.to_vec() };
-            if let Err(e) = host.fire(&channel, &item).await {
-                // Stop before the cursor passes work nobody took.
-                report.error(cat(&["fire to settle worker failed: ", &e.describe()]));
-                next = part.first().map(|&(slot, index)| Cursor { done: slot.saturating_sub(1), partial: index - 1 }).or(next);
-                break;
-            }
+    let channel = cat(&[WORK_PREFIX, "settle"]);
+    for part in chunks.chunks(CHUNKS_PER_WORKER) {
+        let item = WorkItem { kind: SETTLE_WORK.into(), hop: 1, shard: 0, observations: Vec::new(), chunks: part.to_vec() };
+        if let Err(e) = host.fire(&channel, &item).await {
+            // Stop before the cursor passes work nobody took.
+            report.error(cat(&["fire to settle worker failed: ", &e.describe()]));
+            next = part.first().map(|&(slot, index)| Cursor { done: slot.saturating_sub(1), partial: index - 1 }).or(next);
+            break;
         }
     }
-    if next != cursor {
-        let next = next.expect("set whenever it differs from the stored cursor");
+    if let Some(next) = next.filter(|n| Some(*n) != cursor) {
         if let Err(e) = host.set(settle::CURSOR_KEY, &next, 24 * 60).await {
             report.error(cat(&["cannot advance the settle cursor: ", &e.describe()]));
         }
