@@ -1,0 +1,199 @@
+//! Wire messages → typed client events. Every message is an envelope (`type`,
+//! `schemaVersion`, `eventId`, `ts`, `payload`; seed §6 and DESIGN.md §3). Anything malformed
+//! is refused with a reason; nothing here panics on input.
+
+use crate::domain::messages::{
+    FRIENDS_SYNC, FRIEND_ADDED, FRIEND_OFFLINE, FRIEND_ONLINE, FRIEND_REMOVED, FRIEND_REQUEST_RECEIVED, STATUS_COUNT,
+};
+use crate::domain::time::parse_iso8601;
+use crate::domain::{Json, JsonObject, UserId};
+
+/// One accepted envelope.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Incoming {
+    pub event_id: String,
+    /// `ts` in epoch milliseconds.
+    pub ts_ms: u64,
+    pub event: ClientEvent,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientEvent {
+    Online { user: UserId, name: Option<String>, profile_url: Option<String>, status_message: Option<String> },
+    Offline { user: UserId, name: Option<String>, last_seen_ms: Option<u64> },
+    Added { user: UserId, name: Option<String>, profile_url: Option<String>, online: bool },
+    Removed { user: UserId },
+    RequestReceived { user: UserId, name: Option<String>, profile_url: Option<String>, requested_at_ms: Option<u64> },
+    Count { online_count: u64, delta_from_last: Option<i64>, peak_today: Option<u64>, calculated_at_ms: Option<u64> },
+    Sync(SyncPage),
+}
+
+/// One page of the initial load (`GET …/friends-sync`, or a `friends.sync` push on the inbox).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncPage {
+    /// Whose friends these are: must be the signed-in user.
+    pub user_id: String,
+    pub friends: Vec<SyncFriend>,
+    /// Entries refused (bad user id, not an object); the rest of the page still applies.
+    pub skipped: usize,
+    pub total_friends: Option<u64>,
+    pub total_online: Option<u64>,
+    /// Cursor of the next page; `None` on the last one.
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncFriend {
+    pub user: UserId,
+    pub name: Option<String>,
+    pub profile_url: Option<String>,
+    pub status_message: Option<String>,
+    pub online: bool,
+    /// The time of the friend's last status change (App Context `lastSeen`).
+    pub last_seen_ms: Option<u64>,
+}
+
+/// Why a message was not turned into an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotAnEvent {
+    /// A well-formed message of a type this client does not handle (newer servers may add some).
+    UnknownType(String),
+    Rejected(String),
+}
+
+fn reject(reason: &str) -> NotAnEvent {
+    NotAnEvent::Rejected(reason.to_owned())
+}
+
+fn reject_with(reason: &str, detail: &str) -> NotAnEvent {
+    let mut s = String::from(reason);
+    s.push_str(": ");
+    s.push_str(detail);
+    NotAnEvent::Rejected(s)
+}
+
+/// `ts` as the Functions write it (ISO-8601), or epoch milliseconds.
+pub fn parse_ts(v: Option<&Json>) -> Option<u64> {
+    match v? {
+        Json::Str(s) => parse_iso8601(s),
+        Json::Num(n) if n.is_finite() && *n >= 0.0 && *n < 9.0e15 => Some(*n as u64),
+        _ => None,
+    }
+}
+
+fn opt_str(o: &JsonObject, key: &str) -> Option<String> {
+    o.str(key).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+fn user_field(o: &JsonObject, key: &str) -> Result<UserId, NotAnEvent> {
+    let raw = o.str(key).ok_or_else(|| reject_with("payload field missing or not a string", key))?;
+    UserId::parse(raw).map_err(|e| reject_with(e.reason(), raw))
+}
+
+fn time_field(o: &JsonObject, key: &str) -> Option<u64> {
+    o.get(key).and_then(|v| parse_ts(Some(v)))
+}
+
+pub fn parse(message: &Json) -> Result<Incoming, NotAnEvent> {
+    let msg = message.as_object().ok_or_else(|| reject("message is not a JSON object"))?;
+    if let Some(error) = msg.str("error") {
+        // The friends-sync endpoint answers 4xx with `{"error": reason}`.
+        return Err(reject_with("server refused", error));
+    }
+    let kind = msg.str("type").ok_or_else(|| reject("message has no type"))?;
+    match msg.str("schemaVersion") {
+        Some(v) if v == "1" || v.starts_with("1.") => {}
+        Some(v) => return Err(reject_with("unsupported schemaVersion", v)),
+        None => return Err(reject("message has no schemaVersion")),
+    }
+    let event_id = match msg.str("eventId") {
+        Some(id) if !id.is_empty() && id.len() <= 256 => id.to_owned(),
+        Some(_) => return Err(reject("eventId must be 1-256 characters")),
+        None => return Err(reject("message has no eventId")),
+    };
+    let ts_ms = parse_ts(msg.get("ts")).ok_or_else(|| reject("ts is missing or not an ISO-8601 time"))?;
+    let payload = msg.get("payload").and_then(Json::as_object).ok_or_else(|| reject("message has no payload object"))?;
+    let event = match kind {
+        FRIEND_ONLINE => ClientEvent::Online {
+            user: user_field(payload, "userId")?,
+            name: opt_str(payload, "name"),
+            profile_url: opt_str(payload, "profileUrl"),
+            status_message: opt_str(payload, "statusMessage"),
+        },
+        FRIEND_OFFLINE => ClientEvent::Offline {
+            user: user_field(payload, "userId")?,
+            name: opt_str(payload, "name"),
+            last_seen_ms: time_field(payload, "lastSeen"),
+        },
+        FRIEND_ADDED => ClientEvent::Added {
+            user: user_field(payload, "userId")?,
+            name: opt_str(payload, "name"),
+            profile_url: opt_str(payload, "profileUrl"),
+            online: payload.bool("online").unwrap_or(false),
+        },
+        FRIEND_REMOVED => ClientEvent::Removed { user: user_field(payload, "userId")? },
+        FRIEND_REQUEST_RECEIVED => ClientEvent::RequestReceived {
+            user: user_field(payload, "userId")?,
+            name: opt_str(payload, "name"),
+            profile_url: opt_str(payload, "profileUrl"),
+            requested_at_ms: time_field(payload, "requestedAt"),
+        },
+        STATUS_COUNT => ClientEvent::Count {
+            online_count: payload.u64("onlineCount").ok_or_else(|| reject("onlineCount is missing or not a count"))?,
+            delta_from_last: match payload.get("deltaFromLast") {
+                Some(Json::Num(n)) if n.fract() == 0.0 && n.abs() < 9.0e15 => Some(*n as i64),
+                _ => None,
+            },
+            peak_today: payload.u64("peakToday"),
+            calculated_at_ms: time_field(payload, "calculatedAt"),
+        },
+        FRIENDS_SYNC => ClientEvent::Sync(sync_page(payload)?),
+        other => return Err(NotAnEvent::UnknownType(other.to_owned())),
+    };
+    Ok(Incoming { event_id, ts_ms, event })
+}
+
+fn sync_page(p: &JsonObject) -> Result<SyncPage, NotAnEvent> {
+    let user_id = p.str("userId").ok_or_else(|| reject("friends.sync has no userId"))?.to_owned();
+    let listed = match p.get("friends") {
+        Some(Json::Arr(items)) => items.as_slice(),
+        None | Some(Json::Null) => &[],
+        Some(_) => return Err(reject("friends.sync friends is not an array")),
+    };
+    let online_ids: Vec<&str> = match p.get("onlineFriends") {
+        Some(Json::Arr(ids)) => ids
+            .iter()
+            .filter_map(|v| match v {
+                Json::Str(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut friends = Vec::with_capacity(listed.len());
+    let mut skipped = 0;
+    for item in listed {
+        let Some(o) = item.as_object() else {
+            skipped += 1;
+            continue;
+        };
+        let Some(user) = o.str("userId").and_then(|raw| UserId::parse(raw).ok()) else {
+            skipped += 1;
+            continue;
+        };
+        let online = o.bool("online").unwrap_or_else(|| online_ids.contains(&user.as_str()));
+        friends.push(SyncFriend {
+            name: opt_str(o, "name"),
+            profile_url: opt_str(o, "profileUrl"),
+            status_message: opt_str(o, "statusMessage"),
+            online,
+            last_seen_ms: time_field(o, "lastSeen"),
+            user,
+        });
+    }
+    let next = match p.get("next") {
+        Some(Json::Str(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    Ok(SyncPage { user_id, friends, skipped, total_friends: p.u64("totalFriends"), total_online: p.u64("totalOnline"), next })
+}

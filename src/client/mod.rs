@@ -1,0 +1,16 @@
+//! The web client's core: what a signed-in user subscribes to, and the friends view kept
+//! from the messages the Functions send. Pure Rust over [`crate::domain`]; the browser build
+//! wraps it in `crate::wasm::client`, and the same code is tested natively.
+//!
+//! - [`plan`]: the subscribe plan for a user (shard channel, `status.global`, inbox, groups).
+//! - [`event`]: a wire message (envelope) → a typed [`event::ClientEvent`], or a reason why not.
+//! - [`view`]: [`view::FriendsView`], which applies events with de-duplication by `eventId`
+//!   and per-subject ordering by `ts`, and answers the ordered list and the global count.
+
+pub mod event;
+pub mod plan;
+pub mod view;
+
+pub use event::{ClientEvent, Incoming};
+pub use plan::SubscribePlan;
+pub use view::{Friend, FriendsView, Outcome};

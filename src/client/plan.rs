@@ -1,0 +1,46 @@
+//! What a signed-in client subscribes to (DESIGN.md §3).
+
+use serde::Serialize;
+
+use crate::domain::channels::{friends_group, inbox, presence_shard, GROUPS_PER_USER, STATUS_GLOBAL};
+use crate::domain::ids::InvalidUserId;
+use crate::domain::{shard_of, UserId};
+
+/// Shards the deployment uses unless told otherwise (must match the Functions' `shardCount`).
+pub const DEFAULT_SHARD_COUNT: u32 = 100;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribePlan {
+    pub user_id: String,
+    pub shard: u32,
+    /// `presence.shard-{N}`: being subscribed here is what makes the user online. Leave only
+    /// this channel to appear offline while still watching friends.
+    pub presence_channel: String,
+    /// Every channel to subscribe to, the presence channel first.
+    pub channels: Vec<String>,
+    /// `cg-friends-{id}` and every overflow group `cg-friends-{id}-{i}`.
+    pub groups: Vec<String>,
+}
+
+impl SubscribePlan {
+    /// All friends groups, always: a new friend's group depends on the friend count at the
+    /// moment of acceptance and removals leave holes, so a friend may sit in an overflow group
+    /// even when the count alone would not need it. Empty groups cost nothing, and the ten of
+    /// them are exactly PubNub's groups-per-subscribe limit.
+    pub fn for_user(user: &UserId, shard_count: u32) -> SubscribePlan {
+        let shard = shard_of(user.as_str(), shard_count.max(1));
+        let presence_channel = presence_shard(shard);
+        SubscribePlan {
+            user_id: user.as_str().to_owned(),
+            shard,
+            channels: vec![presence_channel.clone(), STATUS_GLOBAL.to_owned(), inbox(user)],
+            presence_channel,
+            groups: (0..GROUPS_PER_USER).map(|i| friends_group(user, i)).collect(),
+        }
+    }
+
+    pub fn parse(raw: &str, shard_count: u32) -> Result<SubscribePlan, InvalidUserId> {
+        UserId::parse(raw).map(|u| SubscribePlan::for_user(&u, shard_count))
+    }
+}

@@ -1,0 +1,593 @@
+//! The friends view a client keeps: who the friends are, who is online, the global count.
+//!
+//! Messages reach a client more than once (reconnect catch-up, retried Function executions)
+//! and out of order (different channels, groups, the initial load racing live events), so:
+//! - every accepted `eventId` is remembered (bounded) and a repeat is a no-op;
+//! - presence is ordered per friend by the time of the status change (`ts` of
+//!   `friend.online`/`friend.offline`, `lastSeen` in the initial load): older is stale;
+//! - friendship is ordered per user by `ts` (`friend.added`, `friend.removed`, sync pages), with
+//!   a bounded tombstone per removed user, so a late `friend.added` or an older sync page cannot
+//!   bring back someone removed since;
+//! - status of a user who is not (yet) a friend is kept aside (bounded): `friend.added` can
+//!   arrive after the new friend's first `friend.online` from the group.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde::Serialize;
+
+use super::event::{self, ClientEvent, Incoming, NotAnEvent, SyncPage};
+use super::plan::{SubscribePlan, DEFAULT_SHARD_COUNT};
+use crate::domain::channels::{inbox, status, STATUS_GLOBAL};
+use crate::domain::time::iso8601;
+use crate::domain::{Json, UserId};
+
+/// Event ids remembered for de-duplication (a reconnect replays at most PubNub's catch-up).
+pub const SEEN_EVENTS: usize = 20_000;
+/// Removed users remembered, against late `friend.added` / stale sync pages.
+pub const TOMBSTONES: usize = 10_000;
+/// Status notes kept for users who are not friends yet.
+pub const STRANGERS: usize = 1_000;
+/// Pending incoming friend requests kept.
+pub const REQUESTS: usize = 500;
+/// The global-count chart covers this much time before the newest point.
+pub const HISTORY_MS: u64 = 10 * 60_000;
+const HISTORY_POINTS: usize = 1_000;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Friend {
+    pub user_id: String,
+    pub name: Option<String>,
+    pub profile_url: Option<String>,
+    pub status_message: Option<String>,
+    pub online: bool,
+    /// ISO-8601 time of the last status change (for an online friend: when they came online).
+    pub last_seen: Option<String>,
+    #[serde(skip)]
+    pub last_seen_ms: Option<u64>,
+    /// Time of the presence information held; 0 = only a hint (`friend.added`'s `online`).
+    #[serde(skip)]
+    presence_ts: u64,
+    /// Time of the friendship information held.
+    #[serde(skip)]
+    member_ts: u64,
+}
+
+impl Friend {
+    fn new(user: &UserId, member_ts: u64) -> Friend {
+        Friend {
+            user_id: user.as_str().to_owned(),
+            name: None,
+            profile_url: None,
+            status_message: None,
+            online: false,
+            last_seen: None,
+            last_seen_ms: None,
+            presence_ts: 0,
+            member_ts,
+        }
+    }
+
+    /// The name shown and sorted by: the name, else the user id.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.user_id)
+    }
+
+    fn set_presence(&mut self, online: bool, at: u64, last_seen_ms: Option<u64>) {
+        self.online = online;
+        self.presence_ts = at;
+        if let Some(ms) = last_seen_ms {
+            self.last_seen_ms = Some(ms);
+            self.last_seen = Some(iso8601(ms));
+        }
+    }
+
+    fn set_profile(&mut self, name: &Option<String>, profile_url: &Option<String>) {
+        if name.is_some() {
+            self.name.clone_from(name);
+        }
+        if profile_url.is_some() {
+            self.profile_url.clone_from(profile_url);
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FriendRequest {
+    pub user_id: String,
+    pub name: Option<String>,
+    pub profile_url: Option<String>,
+    pub requested_at: Option<String>,
+    #[serde(skip)]
+    ts: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GlobalCount {
+    pub online_count: u64,
+    pub delta_from_last: Option<i64>,
+    pub peak_today: Option<u64>,
+    pub calculated_at: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CountPoint {
+    /// Epoch milliseconds.
+    pub t: u64,
+    pub count: u64,
+}
+
+/// What applying one message did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// Same `eventId` seen before.
+    Duplicate,
+    /// Older than what the view holds for that subject.
+    Stale,
+    /// Well-formed but not for this view (unknown type, a stranger's status, …).
+    Ignored(String),
+    /// Malformed or not allowed: the reason.
+    Rejected(String),
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Stale => "stale",
+            Outcome::Ignored(_) => "ignored",
+            Outcome::Rejected(_) => "rejected",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Ignored(r) | Outcome::Rejected(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    pub fn changed(&self) -> bool {
+        *self == Outcome::Applied
+    }
+}
+
+fn ignored(reason: &str) -> Outcome {
+    Outcome::Ignored(reason.to_owned())
+}
+
+fn rejected(reason: &str) -> Outcome {
+    Outcome::Rejected(reason.to_owned())
+}
+
+/// A map that forgets its oldest entries past `cap`.
+#[derive(Clone, Debug)]
+struct Bounded<V> {
+    cap: usize,
+    map: HashMap<String, (u64, V)>,
+    order: VecDeque<(String, u64)>,
+    seq: u64,
+}
+
+impl<V> Bounded<V> {
+    fn new(cap: usize) -> Self {
+        Bounded { cap, map: HashMap::new(), order: VecDeque::new(), seq: 0 }
+    }
+
+    fn get(&self, key: &str) -> Option<&V> {
+        self.map.get(key).map(|(_, v)| v)
+    }
+
+    fn insert(&mut self, key: &str, value: V) {
+        self.seq += 1;
+        self.map.insert(key.to_owned(), (self.seq, value));
+        self.order.push_back((key.to_owned(), self.seq));
+        while self.map.len() > self.cap || self.order.len() > self.cap.saturating_mul(2) {
+            let Some((old, seq)) = self.order.pop_front() else { break };
+            // Re-inserted keys leave older order entries behind: only the newest one evicts.
+            if self.map.get(&old).is_some_and(|(s, _)| *s == seq) {
+                self.map.remove(&old);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &str) -> Option<V> {
+        self.map.remove(key).map(|(_, v)| v)
+    }
+}
+
+/// Status of a non-friend, kept in case they become a friend.
+#[derive(Clone, Debug)]
+struct Note {
+    online: bool,
+    at: u64,
+    last_seen_ms: Option<u64>,
+}
+
+/// An initial load in progress: which friends its pages listed.
+#[derive(Clone, Debug, Default)]
+struct SyncRun {
+    seen: HashSet<String>,
+    first_ts: Option<u64>,
+    next: Option<String>,
+    pages: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct FriendsView {
+    me: UserId,
+    shard_count: u32,
+    friends: HashMap<String, Friend>,
+    removed: Bounded<u64>,
+    strangers: Bounded<Note>,
+    seen: Bounded<()>,
+    count: Option<(u64, GlobalCount)>,
+    history: VecDeque<CountPoint>,
+    run: Option<SyncRun>,
+    synced: bool,
+    total_friends: Option<u64>,
+    total_online: Option<u64>,
+    requests: Vec<FriendRequest>,
+    version: u64,
+}
+
+impl FriendsView {
+    pub fn new(me: UserId) -> FriendsView {
+        FriendsView::with_shards(me, DEFAULT_SHARD_COUNT)
+    }
+
+    pub fn with_shards(me: UserId, shard_count: u32) -> FriendsView {
+        FriendsView {
+            me,
+            shard_count: shard_count.max(1),
+            friends: HashMap::new(),
+            removed: Bounded::new(TOMBSTONES),
+            strangers: Bounded::new(STRANGERS),
+            seen: Bounded::new(SEEN_EVENTS),
+            count: None,
+            history: VecDeque::new(),
+            run: None,
+            synced: false,
+            total_friends: None,
+            total_online: None,
+            requests: Vec::new(),
+            version: 0,
+        }
+    }
+
+    pub fn me(&self) -> &UserId {
+        &self.me
+    }
+
+    pub fn plan(&self) -> SubscribePlan {
+        SubscribePlan::for_user(&self.me, self.shard_count)
+    }
+
+    /// Bumped by every change; a UI re-renders only when it moved.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    /// Online friends first, then by name (case-insensitive), then by user id.
+    pub fn ordered(&self) -> Vec<&Friend> {
+        let mut list: Vec<(&Friend, String)> = self.friends.values().map(|f| (f, f.display_name().to_lowercase())).collect();
+        list.sort_by(|(a, ka), (b, kb)| b.online.cmp(&a.online).then_with(|| ka.cmp(kb)).then_with(|| a.user_id.cmp(&b.user_id)));
+        list.into_iter().map(|(f, _)| f).collect()
+    }
+
+    pub fn friend(&self, user: &str) -> Option<&Friend> {
+        self.friends.get(user)
+    }
+
+    pub fn friend_count(&self) -> usize {
+        self.friends.len()
+    }
+
+    pub fn online_count(&self) -> usize {
+        self.friends.values().filter(|f| f.online).count()
+    }
+
+    pub fn global_count(&self) -> Option<&GlobalCount> {
+        self.count.as_ref().map(|(_, c)| c)
+    }
+
+    /// Count points of the last [`HISTORY_MS`] before the newest, oldest first.
+    pub fn count_history(&self) -> impl Iterator<Item = &CountPoint> {
+        self.history.iter()
+    }
+
+    pub fn requests(&self) -> &[FriendRequest] {
+        &self.requests
+    }
+
+    /// `totalFriends` / `totalOnline` of the newest sync page.
+    pub fn sync_totals(&self) -> (Option<u64>, Option<u64>) {
+        (self.total_friends, self.total_online)
+    }
+
+    /// True once a complete initial load has been applied.
+    pub fn synced(&self) -> bool {
+        self.synced
+    }
+
+    // ------------------------------------------------------------------ initial load
+
+    /// Starts an initial load: the pages applied until one without `next` form one snapshot,
+    /// and friends it does not list (and not added since) are dropped at its end.
+    pub fn begin_sync(&mut self) {
+        self.run = Some(SyncRun::default());
+    }
+
+    /// Cursor of the next page of the load in progress, if any.
+    pub fn sync_next(&self) -> Option<&str> {
+        self.run.as_ref().and_then(|r| r.next.as_deref())
+    }
+
+    /// Whether a load is in progress (begun, last page not applied yet).
+    pub fn syncing(&self) -> bool {
+        self.run.is_some()
+    }
+
+    // ------------------------------------------------------------------ applying
+
+    /// Applies one message. `channel` is where it arrived (`None` for the friends-sync HTTP
+    /// reply); when given it must be the channel the message type belongs on.
+    pub fn apply(&mut self, channel: Option<&str>, message: &Json) -> Outcome {
+        let incoming = match event::parse(message) {
+            Ok(i) => i,
+            Err(NotAnEvent::UnknownType(kind)) => {
+                let mut r = String::from("unknown message type: ");
+                r.push_str(&kind);
+                return Outcome::Ignored(r);
+            }
+            Err(NotAnEvent::Rejected(reason)) => return Outcome::Rejected(reason),
+        };
+        if let Some(channel) = channel.filter(|c| !c.is_empty()) {
+            if let Err(reason) = self.check_channel(channel, &incoming.event) {
+                return Outcome::Rejected(reason);
+            }
+        }
+        if self.seen.get(&incoming.event_id).is_some() {
+            return Outcome::Duplicate;
+        }
+        let Incoming { event_id, ts_ms, event } = incoming;
+        let outcome = self.apply_event(ts_ms, event);
+        if !matches!(outcome, Outcome::Rejected(_)) {
+            self.seen.insert(&event_id, ());
+        }
+        if outcome.changed() {
+            self.version += 1;
+        }
+        outcome
+    }
+
+    fn check_channel(&self, channel: &str, event: &ClientEvent) -> Result<(), String> {
+        let expected = match event {
+            ClientEvent::Online { user, .. } | ClientEvent::Offline { user, .. } => status(user),
+            ClientEvent::Count { .. } => STATUS_GLOBAL.to_owned(),
+            _ => inbox(&self.me),
+        };
+        if channel == expected {
+            return Ok(());
+        }
+        let mut r = String::from("message arrived on ");
+        r.push_str(channel);
+        r.push_str(", expected ");
+        r.push_str(&expected);
+        Err(r)
+    }
+
+    fn apply_event(&mut self, ts: u64, event: ClientEvent) -> Outcome {
+        match event {
+            ClientEvent::Online { user, name, profile_url, status_message } => {
+                let out = self.presence(&user, true, ts, Some(ts));
+                if let (Outcome::Applied, Some(f)) = (&out, self.friends.get_mut(user.as_str())) {
+                    f.set_profile(&name, &profile_url);
+                    f.status_message = status_message;
+                }
+                out
+            }
+            ClientEvent::Offline { user, name, last_seen_ms } => {
+                let out = self.presence(&user, false, ts, Some(last_seen_ms.unwrap_or(ts)));
+                if let (Outcome::Applied, Some(f)) = (&out, self.friends.get_mut(user.as_str())) {
+                    f.set_profile(&name, &None);
+                }
+                out
+            }
+            ClientEvent::Added { user, name, profile_url, online } => self.added(&user, ts, &name, &profile_url, online),
+            ClientEvent::Removed { user } => self.removed(&user, ts),
+            ClientEvent::RequestReceived { user, name, profile_url, requested_at_ms } => {
+                if user == self.me {
+                    return rejected("a friend request from the user itself");
+                }
+                if self.friends.contains_key(user.as_str()) {
+                    return ignored("already friends");
+                }
+                if self.requests.iter().any(|r| r.user_id == user.as_str() && r.ts > ts) {
+                    return Outcome::Stale;
+                }
+                self.requests.retain(|r| r.user_id != user.as_str());
+                self.requests.push(FriendRequest {
+                    user_id: user.into_string(),
+                    name,
+                    profile_url,
+                    requested_at: Some(iso8601(requested_at_ms.unwrap_or(ts))),
+                    ts,
+                });
+                if self.requests.len() > REQUESTS {
+                    self.requests.remove(0);
+                }
+                Outcome::Applied
+            }
+            ClientEvent::Count { online_count, delta_from_last, peak_today, calculated_at_ms } => {
+                if self.count.as_ref().is_some_and(|(held, _)| ts < *held) {
+                    return Outcome::Stale;
+                }
+                let at = calculated_at_ms.unwrap_or(ts);
+                self.count = Some((ts, GlobalCount { online_count, delta_from_last, peak_today, calculated_at: iso8601(at) }));
+                self.record_point(at, online_count);
+                Outcome::Applied
+            }
+            ClientEvent::Sync(page) => self.sync_page(ts, page),
+        }
+    }
+
+    fn presence(&mut self, user: &UserId, online: bool, ts: u64, last_seen_ms: Option<u64>) -> Outcome {
+        if *user == self.me {
+            return ignored("the user's own status");
+        }
+        if let Some(f) = self.friends.get_mut(user.as_str()) {
+            if ts < f.presence_ts {
+                return Outcome::Stale;
+            }
+            f.set_presence(online, ts, last_seen_ms);
+            return Outcome::Applied;
+        }
+        if self.removed.get(user.as_str()).is_some() {
+            return ignored("not a friend");
+        }
+        if self.strangers.get(user.as_str()).is_some_and(|n| n.at > ts) {
+            return Outcome::Stale;
+        }
+        self.strangers.insert(user.as_str(), Note { online, at: ts, last_seen_ms });
+        ignored("not a friend (yet): kept for a friend.added")
+    }
+
+    fn added(&mut self, user: &UserId, ts: u64, name: &Option<String>, profile_url: &Option<String>, online: bool) -> Outcome {
+        if *user == self.me {
+            return rejected("friend.added names the user itself");
+        }
+        if self.removed.get(user.as_str()).is_some_and(|at| *at > ts) {
+            return Outcome::Stale;
+        }
+        self.removed.remove(user.as_str());
+        self.requests.retain(|r| r.user_id != user.as_str());
+        let note = self.strangers.remove(user.as_str());
+        let f = self.friends.entry(user.as_str().to_owned()).or_insert_with(|| {
+            let mut f = Friend::new(user, ts);
+            // `online` was read when the friendship was made: a hint any status event overrides.
+            f.set_presence(online, 0, None);
+            f
+        });
+        f.member_ts = f.member_ts.max(ts);
+        f.set_profile(name, profile_url);
+        if let Some(n) = note.filter(|n| n.at >= f.presence_ts) {
+            f.set_presence(n.online, n.at, n.last_seen_ms);
+        }
+        Outcome::Applied
+    }
+
+    fn removed(&mut self, user: &UserId, ts: u64) -> Outcome {
+        if self.friends.get(user.as_str()).is_some_and(|f| f.member_ts > ts) {
+            return Outcome::Stale; // re-added after this removal
+        }
+        let at = self.removed.get(user.as_str()).copied().unwrap_or(0).max(ts);
+        self.removed.insert(user.as_str(), at);
+        self.strangers.remove(user.as_str());
+        match self.friends.remove(user.as_str()) {
+            Some(_) => Outcome::Applied,
+            None => ignored("not a friend"),
+        }
+    }
+
+    fn sync_page(&mut self, ts: u64, page: SyncPage) -> Outcome {
+        if page.user_id != self.me.as_str() {
+            return rejected("friends.sync is for another user");
+        }
+        let mut listed: Vec<String> = Vec::with_capacity(page.friends.len());
+        for entry in page.friends {
+            if entry.user == self.me {
+                continue;
+            }
+            let key = entry.user.as_str().to_owned();
+            if self.removed.get(&key).is_some_and(|at| *at > ts) {
+                continue; // removed after this snapshot was taken
+            }
+            self.removed.remove(&key);
+            let note = self.strangers.remove(&key);
+            let f = self.friends.entry(key.clone()).or_insert_with(|| Friend::new(&entry.user, ts));
+            f.member_ts = f.member_ts.max(ts);
+            f.set_profile(&entry.name, &entry.profile_url);
+            if entry.status_message.is_some() {
+                f.status_message = entry.status_message;
+            }
+            // The entry's state dates from the friend's last change (`lastSeen`); unknown = oldest.
+            let entry_at = entry.last_seen_ms.unwrap_or(0);
+            if entry_at >= f.presence_ts {
+                f.set_presence(entry.online, entry_at, entry.last_seen_ms);
+            }
+            if let Some(n) = note.filter(|n| n.at >= f.presence_ts) {
+                f.set_presence(n.online, n.at, n.last_seen_ms);
+            }
+            listed.push(key);
+        }
+        let newest_totals = self.run.as_ref().is_none_or(|r| r.first_ts.is_none_or(|t| ts >= t));
+        if newest_totals {
+            self.total_friends = page.total_friends.or(self.total_friends);
+            self.total_online = page.total_online.or(self.total_online);
+        }
+        let complete_alone = page.next.is_none() && page.total_friends == Some((listed.len() + page.skipped) as u64);
+        match self.run.as_mut() {
+            Some(run) => {
+                run.pages += 1;
+                run.first_ts = Some(run.first_ts.map_or(ts, |t| t.min(ts)));
+                run.seen.extend(listed);
+                run.next = page.next;
+                if run.next.is_none() {
+                    let (seen, first) = (std::mem::take(&mut run.seen), run.first_ts.unwrap_or(ts));
+                    self.run = None;
+                    self.reconcile(&seen, first);
+                }
+            }
+            // A page outside a load (a push) is a whole snapshot only if it says so.
+            None if complete_alone => {
+                let seen: HashSet<String> = listed.into_iter().collect();
+                self.reconcile(&seen, ts);
+            }
+            None => {}
+        }
+        Outcome::Applied
+    }
+
+    /// End of a snapshot: friends it did not list, and not (re)added after it, are gone.
+    fn reconcile(&mut self, seen: &HashSet<String>, snapshot_ts: u64) {
+        self.friends.retain(|id, f| seen.contains(id) || f.member_ts > snapshot_ts);
+        self.synced = true;
+    }
+
+    /// Forgets an incoming request (after declining it).
+    pub fn dismiss_request(&mut self, user: &str) -> bool {
+        let before = self.requests.len();
+        self.requests.retain(|r| r.user_id != user);
+        let changed = self.requests.len() != before;
+        if changed {
+            self.version += 1;
+        }
+        changed
+    }
+
+    fn record_point(&mut self, at: u64, count: u64) {
+        match self.history.back() {
+            Some(last) if last.t > at => {
+                // A late point: insert in time order (rare; the aggregator runs every 10 s).
+                let i = self.history.iter().position(|p| p.t > at).unwrap_or(self.history.len());
+                self.history.insert(i, CountPoint { t: at, count });
+            }
+            Some(last) if last.t == at => {
+                let i = self.history.len() - 1;
+                self.history[i].count = count;
+            }
+            _ => self.history.push_back(CountPoint { t: at, count }),
+        }
+        let newest = self.history.back().map_or(at, |p| p.t);
+        while self.history.front().is_some_and(|p| p.t + HISTORY_MS < newest) || self.history.len() > HISTORY_POINTS {
+            self.history.pop_front();
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The web client core for JavaScript (`pkg/web`): `subscribePlan(userId)` and the
+//! `FriendsView` class over [`crate::client`]. Nothing here throws: bad input comes back as
+//! `{error}` (creation) or `{outcome: "rejected", reason}` (messages).
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::client::plan::DEFAULT_SHARD_COUNT;
+use crate::client::{FriendsView, SubscribePlan};
+use crate::domain::json::to_text;
+use crate::domain::{Json, UserId};
+
+/// Rust → JS through JSON text (the crate's own writer; no serde-wasm-bindgen in the build).
+fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
+    to_text(value).ok().and_then(|text| js_sys::JSON::parse(&text).ok()).unwrap_or(JsValue::NULL)
+}
+
+fn field(target: &JsValue, key: &str) -> JsValue {
+    if !target.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    js_sys::Reflect::get(target, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in entries {
+        let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
+fn error(reason: &str) -> JsValue {
+    object(&[("error", JsValue::from_str(reason))])
+}
+
+/// `{shardCount}` from an options object; the Functions' default otherwise.
+fn shard_count(options: &JsValue) -> u32 {
+    field(options, "shardCount").as_f64().filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= 100_000.0).map_or(DEFAULT_SHARD_COUNT, |n| n as u32)
+}
+
+fn user_id(raw: &JsValue) -> Result<UserId, &'static str> {
+    let s = raw.as_string().ok_or("userId must be a string")?;
+    UserId::parse(&s).map_err(|e| e.reason())
+}
+
+/// A message as the SDK hands it (an object) or as text (JSON).
+fn message(raw: &JsValue) -> Result<Json, &'static str> {
+    let text = match raw.as_string() {
+        Some(text) => text,
+        // undefined, functions and symbols stringify to undefined; cycles and BigInts throw.
+        None => js_sys::JSON::stringify(raw).ok().and_then(|s| s.as_string()).ok_or("message is not JSON data")?,
+    };
+    Json::parse(&text)
+}
+
+/// `subscribePlan(userId, {shardCount})` → `{userId, shard, presenceChannel, channels, groups}`
+/// or `{error}`.
+#[wasm_bindgen(js_name = subscribePlan)]
+pub fn subscribe_plan(user: JsValue, options: JsValue) -> JsValue {
+    match user_id(&user) {
+        Ok(u) => to_js(&SubscribePlan::for_user(&u, shard_count(&options))),
+        Err(reason) => error(reason),
+    }
+}
+
+/// One signed-in user's friends view.
+#[wasm_bindgen(js_name = FriendsView)]
+pub struct JsFriendsView {
+    view: FriendsView,
+}
+
+#[wasm_bindgen(js_class = FriendsView)]
+impl JsFriendsView {
+    /// `FriendsView.create(userId, {shardCount})` → `{view}` or `{error}`.
+    pub fn create(user: JsValue, options: JsValue) -> JsValue {
+        match user_id(&user) {
+            Ok(u) => {
+                let view = JsFriendsView { view: FriendsView::with_shards(u, shard_count(&options)) };
+                object(&[("view", view.into())])
+            }
+            Err(reason) => error(reason),
+        }
+    }
+
+    #[wasm_bindgen(js_name = userId, getter)]
+    pub fn user_id(&self) -> String {
+        self.view.me().as_str().to_owned()
+    }
+
+    /// Bumped by every change.
+    #[wasm_bindgen(getter)]
+    pub fn version(&self) -> f64 {
+        self.view.version() as f64
+    }
+
+    pub fn plan(&self) -> JsValue {
+        to_js(&self.view.plan())
+    }
+
+    /// Applies a message (object or JSON text). `channel` is where it arrived (the SDK's
+    /// `event.channel`); omit it for the friends-sync HTTP reply. → `{outcome, reason, changed}`
+    /// with outcome `applied` | `duplicate` | `stale` | `ignored` | `rejected`.
+    pub fn apply(&mut self, msg: JsValue, channel: JsValue) -> JsValue {
+        let outcome = match message(&msg) {
+            Ok(m) => self.view.apply(channel.as_string().as_deref(), &m),
+            Err(reason) => crate::client::Outcome::Rejected(reason.to_owned()),
+        };
+        object(&[
+            ("outcome", JsValue::from_str(outcome.name())),
+            ("reason", outcome.reason().map_or(JsValue::NULL, JsValue::from_str)),
+            ("changed", JsValue::from_bool(outcome.changed())),
+        ])
+    }
+
+    /// Starts an initial load; apply its pages, following `syncNext()` until it is `null`.
+    #[wasm_bindgen(js_name = beginSync)]
+    pub fn begin_sync(&mut self) {
+        self.view.begin_sync();
+    }
+
+    #[wasm_bindgen(js_name = syncNext)]
+    pub fn sync_next(&self) -> Option<String> {
+        self.view.sync_next().map(str::to_owned)
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn syncing(&self) -> bool {
+        self.view.syncing()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn synced(&self) -> bool {
+        self.view.synced()
+    }
+
+    /// `[{userId, name, profileUrl, statusMessage, online, lastSeen}]`, online first, then by name.
+    pub fn friends(&self) -> JsValue {
+        to_js(&self.view.ordered())
+    }
+
+    pub fn friend(&self, user: JsValue) -> JsValue {
+        user.as_string().and_then(|u| self.view.friend(&u).map(to_js)).unwrap_or(JsValue::NULL)
+    }
+
+    #[wasm_bindgen(js_name = friendCount, getter)]
+    pub fn friend_count(&self) -> u32 {
+        self.view.friend_count() as u32
+    }
+
+    #[wasm_bindgen(js_name = onlineCount, getter)]
+    pub fn online_count(&self) -> u32 {
+        self.view.online_count() as u32
+    }
+
+    /// `{totalFriends, totalOnline}` as the newest sync page reported them.
+    pub fn totals(&self) -> JsValue {
+        let (friends, online) = self.view.sync_totals();
+        let num = |n: Option<u64>| n.map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64));
+        object(&[("totalFriends", num(friends)), ("totalOnline", num(online))])
+    }
+
+    /// `{onlineCount, deltaFromLast, peakToday, calculatedAt}` or `null`.
+    #[wasm_bindgen(js_name = globalCount)]
+    pub fn global_count(&self) -> JsValue {
+        self.view.global_count().map_or(JsValue::NULL, to_js)
+    }
+
+    /// `[{t, count}]` (epoch ms), oldest first, the last ten minutes before the newest point.
+    #[wasm_bindgen(js_name = countHistory)]
+    pub fn count_history(&self) -> JsValue {
+        to_js(&self.view.count_history().collect::<Vec<_>>())
+    }
+
+    /// Incoming friend requests: `[{userId, name, profileUrl, requestedAt}]`.
+    pub fn requests(&self) -> JsValue {
+        to_js(self.view.requests())
+    }
+
+    /// Forgets an incoming request (after declining it). → whether it was listed.
+    #[wasm_bindgen(js_name = dismissRequest)]
+    pub fn dismiss_request(&mut self, user: JsValue) -> bool {
+        user.as_string().is_some_and(|u| self.view.dismiss_request(&u))
+    }
+}

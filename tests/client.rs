@@ -1,0 +1,376 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! The web client core, natively: the subscribe plan and the friends view's event handling
+//! (duplicates, stale and out-of-order events, removals, large paged loads, bad input).
+
+use friends_presence::client::view::HISTORY_MS;
+use friends_presence::client::{FriendsView, Outcome, SubscribePlan};
+use friends_presence::domain::time::iso8601;
+use friends_presence::domain::{shard_of, Json, UserId};
+use serde_json::{json, Value};
+
+const T0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+fn j(v: Value) -> Json {
+    serde_json::from_value(v).unwrap()
+}
+
+fn id(s: &str) -> UserId {
+    UserId::parse(s).unwrap()
+}
+
+fn env(kind: &str, event_id: &str, at: u64, payload: Value) -> Json {
+    j(json!({"type": kind, "schemaVersion": "1.0.0", "eventId": event_id, "ts": iso8601(at), "payload": payload}))
+}
+
+fn online(user: &str, at: u64) -> Json {
+    env("friend.online", &format!("evt_online_{user}_{at}"), at, json!({"userId": user, "name": user.to_uppercase()}))
+}
+
+fn offline(user: &str, at: u64) -> Json {
+    env("friend.offline", &format!("evt_offline_{user}_{at}"), at, json!({"userId": user, "lastSeen": iso8601(at)}))
+}
+
+fn added(user: &str, at: u64, is_online: bool) -> Json {
+    env("friend.added", &format!("evt_added_{user}_{at}"), at, json!({"userId": user, "name": user, "online": is_online, "addedAt": iso8601(at)}))
+}
+
+fn removed(user: &str, at: u64) -> Json {
+    env("friend.removed", &format!("evt_removed_{user}_{at}"), at, json!({"userId": user, "removedAt": iso8601(at)}))
+}
+
+/// One friends-sync page, as the friends-sync Function answers (contract in the issue).
+fn sync_page(me: &str, at: u64, friends: &[(String, bool, u64)], total: usize, next: Option<&str>) -> Json {
+    let list: Vec<Value> = friends
+        .iter()
+        .map(|(u, on, seen)| json!({"userId": u, "name": format!("Name {u}"), "online": on, "lastSeen": iso8601(*seen)}))
+        .collect();
+    let online_ids: Vec<&String> = friends.iter().filter(|f| f.1).map(|f| &f.0).collect();
+    env(
+        "friends.sync",
+        &format!("evt_sync_{me}_{at}_{}", next.unwrap_or("end")),
+        at,
+        json!({"userId": me, "friends": list, "onlineFriends": online_ids, "totalFriends": total,
+               "totalOnline": online_ids.len(), "next": next}),
+    )
+}
+
+fn view_with(me: &str, friends: &[(&str, bool)]) -> FriendsView {
+    let mut v = FriendsView::new(id(me));
+    let list: Vec<(String, bool, u64)> = friends.iter().map(|(u, on)| (u.to_string(), *on, T0 - 60_000)).collect();
+    assert_eq!(v.apply(None, &sync_page(me, T0, &list, list.len(), None)), Outcome::Applied);
+    v
+}
+
+fn names(v: &FriendsView) -> Vec<(String, bool)> {
+    v.ordered().iter().map(|f| (f.user_id.clone(), f.online)).collect()
+}
+
+// ---------------------------------------------------------------------------- plan
+
+#[test]
+fn plan_lists_shard_global_inbox_and_every_friends_group() {
+    let plan = SubscribePlan::for_user(&id("alice"), 100);
+    let shard = shard_of("alice", 100);
+    assert_eq!(plan.shard, shard);
+    assert_eq!(plan.presence_channel, format!("presence.shard-{shard}"));
+    assert_eq!(plan.channels, vec![format!("presence.shard-{shard}"), "status.global".into(), "inbox.alice".into()]);
+    let mut expected = vec!["cg-friends-alice".to_string()];
+    expected.extend((1..10).map(|i| format!("cg-friends-alice-{i}")));
+    assert_eq!(plan.groups, expected);
+    // Another shard count moves the shard, nothing else.
+    let p7 = SubscribePlan::for_user(&id("alice"), 7);
+    assert_eq!(p7.presence_channel, format!("presence.shard-{}", shard_of("alice", 7)));
+    assert_eq!(p7.groups, plan.groups);
+}
+
+#[test]
+fn plan_refuses_ids_that_cannot_be_channel_names() {
+    for bad in ["", "a,b", "a b", "x:y", "a/b"] {
+        assert!(SubscribePlan::parse(bad, 100).is_err(), "{bad:?}");
+    }
+    assert_eq!(SubscribePlan::parse("bob", 100).unwrap().channels[2], "inbox.bob");
+}
+
+// ---------------------------------------------------------------------------- duplicates and ordering
+
+#[test]
+fn a_repeated_event_id_changes_nothing() {
+    let mut v = view_with("me", &[("bob", false)]);
+    assert_eq!(v.apply(Some("status.bob"), &online("bob", T0 + 1000)), Outcome::Applied);
+    let version = v.version();
+    assert_eq!(v.apply(Some("status.bob"), &online("bob", T0 + 1000)), Outcome::Duplicate);
+    assert_eq!(v.version(), version);
+    // A replay of an old event after a newer one stays a no-op even at an equal ts.
+    assert_eq!(v.apply(Some("status.bob"), &offline("bob", T0 + 1000)), Outcome::Applied);
+    assert_eq!(v.apply(Some("status.bob"), &online("bob", T0 + 1000)), Outcome::Duplicate);
+    assert!(!v.friend("bob").unwrap().online);
+}
+
+#[test]
+fn an_older_status_event_is_stale() {
+    let mut v = view_with("me", &[("bob", false), ("carol", false)]);
+    assert_eq!(v.apply(None, &offline("bob", T0 + 5000)), Outcome::Applied);
+    assert_eq!(v.apply(None, &online("bob", T0 + 4000)), Outcome::Stale);
+    assert!(!v.friend("bob").unwrap().online);
+    // Another friend's clock is separate.
+    assert_eq!(v.apply(None, &online("carol", T0 + 4000)), Outcome::Applied);
+    assert!(v.friend("carol").unwrap().online);
+    assert_eq!(v.online_count(), 1);
+    // A stale event is remembered: replaying it is a duplicate.
+    assert_eq!(v.apply(None, &online("bob", T0 + 4000)), Outcome::Duplicate);
+}
+
+#[test]
+fn a_sync_page_older_than_a_held_event_keeps_the_event() {
+    let mut v = view_with("me", &[("bob", false)]);
+    assert_eq!(v.apply(None, &online("bob", T0 + 10_000)), Outcome::Applied);
+    // A reload whose snapshot predates bob's change (lastSeen T0+3s, offline).
+    let page = sync_page("me", T0 + 11_000, &[("bob".into(), false, T0 + 3000)], 1, None);
+    assert_eq!(v.apply(None, &page), Outcome::Applied);
+    assert!(v.friend("bob").unwrap().online, "the older snapshot must not undo the newer event");
+    // A later change in a later snapshot does apply.
+    let page = sync_page("me", T0 + 30_000, &[("bob".into(), false, T0 + 20_000)], 1, None);
+    v.apply(None, &page);
+    let bob = v.friend("bob").unwrap();
+    assert!(!bob.online);
+    assert_eq!(bob.last_seen.as_deref(), Some(iso8601(T0 + 20_000).as_str()));
+}
+
+#[test]
+fn the_list_is_online_first_then_by_name() {
+    let mut v = FriendsView::new(id("me"));
+    let page = env(
+        "friends.sync",
+        "s1",
+        T0,
+        json!({"userId": "me", "totalFriends": 5, "next": null, "friends": [
+            {"userId": "u1", "name": "zoe", "online": false},
+            {"userId": "u2", "name": "Adam", "online": false},
+            {"userId": "u3", "name": "bea", "online": true},
+            {"userId": "u4", "online": true},
+            {"userId": "u5", "name": "Ann", "online": true},
+        ]}),
+    );
+    assert_eq!(v.apply(None, &page), Outcome::Applied);
+    let order: Vec<&str> = v.ordered().iter().map(|f| f.user_id.as_str()).collect();
+    // Online: Ann, bea, u4 (no name: sorted by id); then offline: Adam, zoe.
+    assert_eq!(order, ["u5", "u3", "u4", "u2", "u1"]);
+    assert_eq!((v.friend_count(), v.online_count()), (5, 3));
+    v.apply(None, &offline("u5", T0 + 1));
+    let order: Vec<&str> = v.ordered().iter().map(|f| f.user_id.as_str()).collect();
+    assert_eq!(order, ["u3", "u4", "u2", "u5", "u1"]);
+}
+
+// ---------------------------------------------------------------------------- friendship changes
+
+#[test]
+fn removing_an_online_friend_takes_them_out_and_keeps_them_out() {
+    let mut v = view_with("me", &[("bob", true), ("carol", true)]);
+    assert_eq!(v.online_count(), 2);
+    assert_eq!(v.apply(Some("inbox.me"), &removed("bob", T0 + 1000)), Outcome::Applied);
+    assert_eq!(names(&v), vec![("carol".into(), true)]);
+    assert_eq!(v.online_count(), 1);
+    // bob's status still reaches the group for a moment: it must not bring bob back.
+    assert!(matches!(v.apply(Some("status.bob"), &offline("bob", T0 + 2000)), Outcome::Ignored(_)));
+    assert!(matches!(v.apply(Some("status.bob"), &online("bob", T0 + 3000)), Outcome::Ignored(_)));
+    assert!(v.friend("bob").is_none());
+    // A delayed friend.added from before the removal is stale; an older snapshot too.
+    assert_eq!(v.apply(Some("inbox.me"), &added("bob", T0 + 500, true)), Outcome::Stale);
+    let old = sync_page("me", T0 + 900, &[("bob".into(), true, T0), ("carol".into(), true, T0)], 2, None);
+    v.apply(None, &old);
+    assert!(v.friend("bob").is_none());
+    assert_eq!(v.friend_count(), 1);
+    // Becoming friends again later works.
+    assert_eq!(v.apply(Some("inbox.me"), &added("bob", T0 + 5000, false)), Outcome::Applied);
+    assert!(v.friend("bob").is_some());
+}
+
+#[test]
+fn a_removal_older_than_the_friendship_is_stale() {
+    let mut v = FriendsView::new(id("me"));
+    assert_eq!(v.apply(None, &added("bob", T0 + 5000, true)), Outcome::Applied);
+    assert_eq!(v.apply(None, &removed("bob", T0 + 1000)), Outcome::Stale);
+    assert!(v.friend("bob").is_some());
+}
+
+#[test]
+fn status_before_friend_added_is_kept_for_the_new_friend() {
+    let mut v = FriendsView::new(id("me"));
+    // The group delivers dan's friend.online before the inbox delivers friend.added.
+    assert!(matches!(v.apply(Some("status.dan"), &online("dan", T0 + 2000)), Outcome::Ignored(_)));
+    assert_eq!(v.friend_count(), 0);
+    // friend.added read dan as offline a moment earlier: the status event wins.
+    assert_eq!(v.apply(Some("inbox.me"), &added("dan", T0 + 2500, false)), Outcome::Applied);
+    assert!(v.friend("dan").unwrap().online);
+    // Without a held status, friend.added's online flag is used, and any status event overrides it.
+    assert_eq!(v.apply(None, &added("eve", T0 + 3000, true)), Outcome::Applied);
+    assert!(v.friend("eve").unwrap().online);
+    assert_eq!(v.apply(None, &offline("eve", T0 + 1000)), Outcome::Applied);
+    assert!(!v.friend("eve").unwrap().online);
+}
+
+#[test]
+fn incoming_requests_are_listed_until_answered() {
+    let mut v = view_with("me", &[("bob", false)]);
+    let req = |user: &str, at: u64| {
+        env("friend.request.received", &format!("evt_request_{user}_{at}"), at, json!({"userId": user, "name": "Fay", "requestedAt": iso8601(at)}))
+    };
+    assert_eq!(v.apply(Some("inbox.me"), &req("fay", T0)), Outcome::Applied);
+    assert_eq!(v.apply(Some("inbox.me"), &req("gus", T0)), Outcome::Applied);
+    assert!(matches!(v.apply(Some("inbox.me"), &req("bob", T0)), Outcome::Ignored(_)), "bob is already a friend");
+    let ids: Vec<&str> = v.requests().iter().map(|r| r.user_id.as_str()).collect();
+    assert_eq!(ids, ["fay", "gus"]);
+    // Accepted: friend.added clears the request; declined: dismissed by the page.
+    v.apply(Some("inbox.me"), &added("fay", T0 + 10, false));
+    assert!(v.dismiss_request("gus"));
+    assert!(v.requests().is_empty());
+    assert!(v.friend("fay").is_some());
+}
+
+// ---------------------------------------------------------------------------- initial load
+
+#[test]
+fn thousands_of_friends_across_groups_load_in_pages() {
+    // 2,500 friends: more than one channel group (2,000 channels each) holds them.
+    let me = "big";
+    let all: Vec<(String, bool, u64)> = (0..2500).map(|i| (format!("f{i:04}"), i % 3 == 0, T0 - 100_000 + i as u64)).collect();
+    let mut v = FriendsView::new(id(me));
+    v.begin_sync();
+    // Online friends come first across pages, as the endpoint sends them.
+    let mut sorted = all.clone();
+    sorted.sort_by_key(|f| !f.1);
+    let pages: Vec<&[(String, bool, u64)]> = sorted.chunks(100).collect();
+    for (i, chunk) in pages.iter().enumerate() {
+        let next = (i + 1 < pages.len()).then(|| format!("c{}", i + 1));
+        assert_eq!(v.apply(None, &sync_page(me, T0 + i as u64, chunk, 2500, next.as_deref())), Outcome::Applied);
+        assert_eq!(v.sync_next(), next.as_deref());
+    }
+    assert!(!v.syncing() && v.synced());
+    assert_eq!(v.friend_count(), 2500);
+    let expect_online = all.iter().filter(|f| f.1).count();
+    assert_eq!(v.online_count(), expect_online);
+    assert_eq!(v.sync_totals(), (Some(2500), Some(0)), "totals of the newest page");
+    let list = v.ordered();
+    assert!(list[..expect_online].iter().all(|f| f.online) && list[expect_online..].iter().all(|f| !f.online));
+    assert!(list.windows(2).all(|w| w[0].online != w[1].online || w[0].display_name().to_lowercase() <= w[1].display_name().to_lowercase()));
+    // Status of a friend who sits in an overflow group (friend #2,300) arrives via that group.
+    let plan = v.plan();
+    assert_eq!(plan.groups.len(), 10);
+    assert_eq!(v.apply(Some("status.f2300"), &online("f2300", T0 + 1_000_000)), Outcome::Applied);
+    assert!(v.friend("f2300").unwrap().online);
+    assert_eq!(v.online_count(), expect_online + usize::from(!all[2300].1));
+
+    // A later full load that no longer lists f0001..f0010 drops them; f2300 keeps its newer state.
+    v.begin_sync();
+    let rest: Vec<(String, bool, u64)> = all.iter().filter(|f| !(1..=10).any(|k| f.0 == format!("f{k:04}"))).cloned().collect();
+    let chunks: Vec<_> = rest.chunks(100).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let next = (i + 1 < chunks.len()).then(|| format!("d{i}"));
+        v.apply(None, &sync_page(me, T0 + 2_000_000 + i as u64, chunk, rest.len(), next.as_deref()));
+    }
+    assert_eq!(v.friend_count(), 2490);
+    assert!(v.friend("f0005").is_none());
+    assert!(v.friend("f2300").unwrap().online);
+}
+
+#[test]
+fn a_friend_added_during_a_load_survives_its_end() {
+    let mut v = FriendsView::new(id("me"));
+    v.begin_sync();
+    v.apply(None, &sync_page("me", T0, &[("a".into(), false, T0 - 1)], 2, Some("p2")));
+    assert_eq!(v.apply(Some("inbox.me"), &added("new", T0 + 50, true)), Outcome::Applied);
+    v.apply(None, &sync_page("me", T0 + 10, &[("b".into(), true, T0 - 1)], 2, None));
+    let mut ids: Vec<String> = v.ordered().iter().map(|f| f.user_id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, ["a", "b", "new"]);
+}
+
+#[test]
+fn a_partial_push_adds_but_never_drops() {
+    let mut v = view_with("me", &[("a", false), ("b", false)]);
+    // A pushed page (no load begun) that is not the whole list: upsert only.
+    v.apply(Some("inbox.me"), &sync_page("me", T0 + 100, &[("c".into(), true, T0 + 50)], 3, Some("more")));
+    assert_eq!(v.friend_count(), 3);
+    // A pushed page that is the whole list replaces it.
+    v.apply(Some("inbox.me"), &sync_page("me", T0 + 200, &[("c".into(), true, T0 + 50)], 1, None));
+    assert_eq!(names(&v), vec![("c".into(), true)]);
+}
+
+// ---------------------------------------------------------------------------- global count
+
+#[test]
+fn global_count_ignores_older_counts_and_keeps_a_window_of_history() {
+    let mut v = FriendsView::new(id("me"));
+    let count = |n: u64, at: u64| {
+        env("status.count", &format!("evt_count_{at}"), at, json!({"onlineCount": n, "deltaFromLast": 1, "peakToday": n, "calculatedAt": iso8601(at), "shardsCounted": 100}))
+    };
+    assert_eq!(v.apply(Some("status.global"), &count(10, T0)), Outcome::Applied);
+    assert_eq!(v.apply(Some("status.global"), &count(20, T0 + 10_000)), Outcome::Applied);
+    assert_eq!(v.apply(Some("status.global"), &count(15, T0 + 5_000)), Outcome::Stale);
+    assert_eq!(v.global_count().unwrap().online_count, 20);
+    for k in 2..100u64 {
+        v.apply(Some("status.global"), &count(k, T0 + k * 10_000));
+    }
+    let points: Vec<_> = v.count_history().copied().collect();
+    let newest = points.last().unwrap().t;
+    assert_eq!(newest, T0 + 99 * 10_000);
+    assert!(points.iter().all(|p| p.t + HISTORY_MS >= newest));
+    assert_eq!(points.len(), (HISTORY_MS / 10_000 + 1) as usize);
+    assert!(points.windows(2).all(|w| w[0].t < w[1].t));
+}
+
+// ---------------------------------------------------------------------------- bad input
+
+#[test]
+fn bad_input_is_refused_with_a_reason_and_changes_nothing() {
+    let mut v = view_with("me", &[("bob", false)]);
+    let version = v.version();
+    let cases: Vec<(Option<&str>, Json)> = vec![
+        (None, j(json!("text"))),
+        (None, j(json!(null))),
+        (None, j(json!({"type": "friend.online"}))),
+        (None, j(json!({"type": "friend.online", "schemaVersion": "2.0.0", "eventId": "x", "ts": iso8601(T0), "payload": {"userId": "bob"}}))),
+        (None, j(json!({"type": "friend.online", "schemaVersion": "1.0.0", "ts": iso8601(T0), "payload": {"userId": "bob"}}))),
+        (None, j(json!({"type": "friend.online", "schemaVersion": "1.0.0", "eventId": "x", "ts": "yesterday", "payload": {"userId": "bob"}}))),
+        (None, j(json!({"type": "friend.online", "schemaVersion": "1.0.0", "eventId": "x", "ts": iso8601(T0), "payload": {"userId": "b o b"}}))),
+        (None, j(json!({"type": "friend.online", "schemaVersion": "1.0.0", "eventId": "x", "ts": iso8601(T0), "payload": []}))),
+        (None, j(json!({"type": "status.count", "schemaVersion": "1.0.0", "eventId": "x", "ts": iso8601(T0), "payload": {"onlineCount": -3}}))),
+        (None, j(json!({"error": "userId is not a known user"}))),
+        // Right message, wrong channel: a status event must come from the subject's channel.
+        (Some("status.mallory"), online("bob", T0 + 1)),
+        (Some("inbox.someone-else"), removed("bob", T0 + 1)),
+        (Some("status.bob"), removed("bob", T0 + 1)),
+        // Somebody else's friend list.
+        (None, sync_page("other", T0 + 1, &[("x".into(), true, T0)], 1, None)),
+        (None, added("me", T0 + 1, true)),
+    ];
+    for (channel, msg) in cases {
+        let out = v.apply(channel, &msg);
+        assert!(matches!(out, Outcome::Rejected(ref r) if !r.is_empty()), "{msg:?} on {channel:?}: {out:?}");
+    }
+    assert_eq!(v.version(), version);
+    assert_eq!(names(&v), vec![("bob".into(), false)]);
+    // A well-formed message of an unknown type is ignored (newer servers), not an error.
+    let future = env("friend.typing", "t1", T0, json!({"userId": "bob"}));
+    assert!(matches!(v.apply(None, &future), Outcome::Ignored(_)));
+    // A refused message is not remembered: once correct, the same id applies.
+    let fixed = online("bob", T0 + 1);
+    assert!(matches!(v.apply(Some("status.mallory"), &fixed), Outcome::Rejected(_)));
+    assert_eq!(v.apply(Some("status.bob"), &fixed), Outcome::Applied);
+}
+
+#[test]
+fn sync_entries_with_bad_ids_are_skipped_not_fatal() {
+    let mut v = FriendsView::new(id("me"));
+    let page = env(
+        "friends.sync",
+        "s",
+        T0,
+        json!({"userId": "me", "totalFriends": 4, "next": null, "friends": [
+            {"userId": "ok1", "online": true}, {"userId": "bad id"}, 7, {"userId": "ok2"}
+        ], "onlineFriends": ["ok2"]}),
+    );
+    assert_eq!(v.apply(None, &page), Outcome::Applied);
+    assert_eq!(names(&v), vec![("ok1".into(), true), ("ok2".into(), true)], "onlineFriends fills a missing online flag");
+    assert!(v.synced(), "a complete page (2 listed + 2 skipped = totalFriends) is a snapshot");
+}

@@ -1,0 +1,206 @@
+//! The client core as JavaScript sees it (`pkg/web`), in Node: `cargo test --target
+//! wasm32-unknown-unknown --test wasm_client` (the runner is set in .cargo/config.toml).
+#![cfg(target_arch = "wasm32")]
+
+use friends_presence::wasm::client::{subscribe_plan, JsFriendsView};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+#[wasm_bindgen(inline_js = r#"
+const iso = (ms) => new Date(ms).toISOString();
+export function msg(type, eventId, ms, payload) {
+  return { type, schemaVersion: '1.0.0', eventId, ts: iso(ms), payload };
+}
+export function status(type, user, ms) {
+  return msg(type, `evt_${type}_${user}_${ms}`, ms, type === 'friend.offline' ? { userId: user, lastSeen: iso(ms) } : { userId: user, name: user.toUpperCase() });
+}
+export function syncPage(me, ms, friends, total, next) {
+  return msg('friends.sync', `evt_sync_${me}_${ms}`, ms, {
+    userId: me,
+    friends: friends.map(([userId, online]) => ({ userId, name: 'N ' + userId, online, lastSeen: iso(ms - 60000) })),
+    onlineFriends: friends.filter((f) => f[1]).map((f) => f[0]),
+    totalFriends: total, totalOnline: friends.filter((f) => f[1]).length, next,
+  });
+}
+export function manyFriends(n) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push([`f${String(i).padStart(4, '0')}`, i % 4 === 0]);
+  return out;
+}
+export function slice(list, from, to) { return list.slice(from, to); }
+export function get(o, k) { return o == null ? undefined : o[k]; }
+export function json(v) { return JSON.stringify(v); }
+export function cyclic() { const o = { type: 'friend.online' }; o.self = o; return o; }
+export function view(created) { return created.view; }
+"#)]
+extern "C" {
+    fn msg(kind: &str, event_id: &str, ms: f64, payload: JsValue) -> JsValue;
+    fn status(kind: &str, user: &str, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = syncPage)]
+    fn sync_page(me: &str, ms: f64, friends: JsValue, total: u32, next: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = manyFriends)]
+    fn many_friends(n: u32) -> JsValue;
+    fn slice(list: &JsValue, from: u32, to: u32) -> JsValue;
+    fn get(o: &JsValue, k: &str) -> JsValue;
+    fn json(v: &JsValue) -> String;
+    fn cyclic() -> JsValue;
+    fn view(created: &JsValue) -> JsFriendsView;
+}
+
+const T0: f64 = 1_767_225_600_000.0;
+
+fn pairs(list: &[(&str, bool)]) -> JsValue {
+    let arr = js_sys::Array::new();
+    for (u, on) in list {
+        let p = js_sys::Array::new();
+        p.push(&JsValue::from_str(u));
+        p.push(&JsValue::from_bool(*on));
+        arr.push(&p);
+    }
+    arr.into()
+}
+
+fn make(me: &str) -> JsFriendsView {
+    let created = JsFriendsView::create(JsValue::from_str(me), JsValue::UNDEFINED);
+    assert!(get(&created, "error").is_undefined(), "{}", json(&created));
+    view(&created)
+}
+
+fn outcome(result: &JsValue) -> String {
+    get(result, "outcome").as_string().unwrap()
+}
+
+fn ids(v: &JsFriendsView) -> Vec<String> {
+    let list: js_sys::Array = v.friends().dyn_into().unwrap();
+    list.iter().map(|f| get(&f, "userId").as_string().unwrap()).collect()
+}
+
+#[wasm_bindgen_test]
+fn plan_is_a_plain_object_or_an_error() {
+    let plan = subscribe_plan(JsValue::from_str("alice"), JsValue::UNDEFINED);
+    let channels: js_sys::Array = get(&plan, "channels").dyn_into().unwrap();
+    let groups: js_sys::Array = get(&plan, "groups").dyn_into().unwrap();
+    assert_eq!(channels.length(), 3);
+    assert_eq!(channels.get(0).as_string(), get(&plan, "presenceChannel").as_string());
+    assert_eq!(channels.get(2).as_string().as_deref(), Some("inbox.alice"));
+    assert_eq!(groups.length(), 10);
+    assert_eq!(groups.get(9).as_string().as_deref(), Some("cg-friends-alice-9"));
+    // alice's shard with 100 shards is 40 (the seed's JS hashCode; see tests/core/domain.rs).
+    assert_eq!(get(&plan, "shard").as_f64(), Some(40.0));
+    let opts = js_sys::JSON::parse(r#"{"shardCount": 7}"#).unwrap();
+    assert_eq!(get(&subscribe_plan(JsValue::from_str("alice"), opts), "shard").as_f64(), Some(6.0));
+    for bad in [JsValue::from_str("a b"), JsValue::from_f64(7.0), JsValue::NULL] {
+        let out = subscribe_plan(bad, JsValue::UNDEFINED);
+        assert!(get(&out, "error").as_string().is_some_and(|r| !r.is_empty()));
+    }
+    assert!(get(&JsFriendsView::create(JsValue::from_str(""), JsValue::UNDEFINED), "error").is_string());
+}
+
+#[wasm_bindgen_test]
+fn events_apply_once_and_in_order() {
+    let mut v = make("me");
+    let page = sync_page("me", T0, pairs(&[("bob", false), ("amy", false)]), 2, JsValue::NULL);
+    assert_eq!(outcome(&v.apply(page, JsValue::UNDEFINED)), "applied");
+    assert_eq!(ids(&v), ["amy", "bob"]);
+    let on = status("friend.online", "bob", T0 + 2000.0);
+    assert_eq!(outcome(&v.apply(on.clone(), JsValue::from_str("status.bob"))), "applied");
+    assert_eq!(ids(&v), ["bob", "amy"], "online first");
+    let version = v.version();
+    assert_eq!(outcome(&v.apply(on, JsValue::from_str("status.bob"))), "duplicate");
+    assert_eq!(v.version(), version);
+    let older = status("friend.offline", "bob", T0 + 1000.0);
+    assert_eq!(outcome(&v.apply(older, JsValue::from_str("status.bob"))), "stale");
+    assert_eq!(v.online_count(), 1);
+    // JSON text works as well as an object.
+    let text = json(&status("friend.offline", "bob", T0 + 3000.0));
+    assert_eq!(outcome(&v.apply(JsValue::from_str(&text), JsValue::from_str("status.bob"))), "applied");
+    assert_eq!(v.online_count(), 0);
+    let bob = v.friend(JsValue::from_str("bob"));
+    assert_eq!(get(&bob, "lastSeen").as_string().as_deref(), Some("2026-01-01T00:00:03.000Z"));
+}
+
+#[wasm_bindgen_test]
+fn removing_an_online_friend() {
+    let mut v = make("me");
+    v.apply(sync_page("me", T0, pairs(&[("bob", true), ("cy", true)]), 2, JsValue::NULL), JsValue::UNDEFINED);
+    assert_eq!(v.online_count(), 2);
+    let removed = msg("friend.removed", "r1", T0 + 10.0, js_sys::JSON::parse(r#"{"userId":"bob","removedAt":"2026-01-01T00:00:00.010Z"}"#).unwrap());
+    assert_eq!(outcome(&v.apply(removed, JsValue::from_str("inbox.me"))), "applied");
+    assert_eq!(ids(&v), ["cy"]);
+    assert_eq!(v.online_count(), 1);
+    let late = status("friend.online", "bob", T0 + 20.0);
+    assert_eq!(outcome(&v.apply(late, JsValue::from_str("status.bob"))), "ignored");
+    assert_eq!(v.friend_count(), 1);
+}
+
+#[wasm_bindgen_test]
+fn a_paged_load_of_2500_friends() {
+    let mut v = make("big");
+    let all = many_friends(2500);
+    v.begin_sync();
+    assert!(v.syncing());
+    for page in 0..25u32 {
+        let next = if page < 24 { JsValue::from_str(&format!("c{}", page + 1)) } else { JsValue::NULL };
+        let out = v.apply(sync_page("big", T0 + page as f64, slice(&all, page * 100, page * 100 + 100), 2500, next), JsValue::UNDEFINED);
+        assert_eq!(outcome(&out), "applied");
+    }
+    assert!(!v.syncing() && v.synced());
+    assert_eq!(v.sync_next(), None);
+    assert_eq!((v.friend_count(), v.online_count()), (2500, 625));
+    let list: js_sys::Array = v.friends().dyn_into().unwrap();
+    assert_eq!(list.length(), 2500);
+    assert_eq!(get(&list.get(624), "online").as_bool(), Some(true));
+    assert_eq!(get(&list.get(625), "online").as_bool(), Some(false));
+    assert_eq!(get(&v.totals(), "totalFriends").as_f64(), Some(2500.0));
+}
+
+#[wasm_bindgen_test]
+fn bad_input_never_throws() {
+    let mut v = make("me");
+    let inputs = [
+        JsValue::UNDEFINED,
+        JsValue::NULL,
+        JsValue::from_f64(3.0),
+        JsValue::from_str("{not json"),
+        js_sys::Function::new_no_args("return 1").into(),
+        cyclic(),
+        js_sys::JSON::parse(r#"{"type":"friend.online","schemaVersion":"1.0.0","eventId":"e","ts":"2026-01-01T00:00:00.000Z","payload":{"userId":"x y"}}"#).unwrap(),
+    ];
+    for input in inputs {
+        let out = v.apply(input, JsValue::UNDEFINED);
+        assert_eq!(outcome(&out), "rejected", "{}", json(&out));
+        assert!(get(&out, "reason").as_string().is_some_and(|r| !r.is_empty()));
+        assert_eq!(get(&out, "changed").as_bool(), Some(false));
+    }
+    // A message on a channel it does not belong to, and a channel that is not a string.
+    let on = status("friend.online", "bob", T0);
+    assert_eq!(outcome(&v.apply(on.clone(), JsValue::from_str("status.eve"))), "rejected");
+    assert_eq!(outcome(&v.apply(on, JsValue::from_f64(1.0))), "ignored", "no channel check without a string; bob is no friend");
+    assert_eq!(v.version(), 0.0);
+    assert!(v.friend(JsValue::from_f64(1.0)).is_null());
+    assert!(!v.dismiss_request(JsValue::UNDEFINED));
+}
+
+#[wasm_bindgen_test]
+fn count_and_requests() {
+    let mut v = make("me");
+    let count = |n: u32, ms: f64| {
+        let p = js_sys::JSON::parse(&format!(r#"{{"onlineCount":{n},"deltaFromLast":-2,"peakToday":{n},"calculatedAt":"{}","shardsCounted":100}}"#, js_sys::Date::new(&JsValue::from_f64(ms)).to_iso_string())).unwrap();
+        msg("status.count", &format!("c{ms}"), ms, p)
+    };
+    assert_eq!(outcome(&v.apply(count(5, T0), JsValue::from_str("status.global"))), "applied");
+    assert_eq!(outcome(&v.apply(count(9, T0 + 10_000.0), JsValue::from_str("status.global"))), "applied");
+    let g = v.global_count();
+    assert_eq!(get(&g, "onlineCount").as_f64(), Some(9.0));
+    assert_eq!(get(&g, "deltaFromLast").as_f64(), Some(-2.0));
+    let history: js_sys::Array = v.count_history().dyn_into().unwrap();
+    assert_eq!(history.length(), 2);
+    assert_eq!(get(&history.get(0), "t").as_f64(), Some(T0));
+    let req = msg("friend.request.received", "q1", T0, js_sys::JSON::parse(r#"{"userId":"fay","name":"Fay"}"#).unwrap());
+    assert_eq!(outcome(&v.apply(req, JsValue::from_str("inbox.me"))), "applied");
+    let list: js_sys::Array = v.requests().dyn_into().unwrap();
+    assert_eq!(get(&list.get(0), "name").as_string().as_deref(), Some("Fay"));
+    assert!(v.dismiss_request(JsValue::from_str("fay")));
+    assert_eq!(js_sys::Array::from(&v.requests()).length(), 0);
+}
