@@ -1,0 +1,101 @@
+// Builds the web client package pkg/web (ES module + wasm + TypeScript types) from the
+// wasm-bindgen output of scripts/build (one build of the whole crate, --target web).
+//
+//   node scripts/build-web.mjs [target/bindgen] [pkg/web]
+//
+// The crate's wasm also carries the Functions' entry points; the browser needs only the client
+// API, so those exports are dropped with wasm-metadce (binaryen from npm: Debian's wasm-opt 108
+// breaks wasm-bindgen's externref table) and the package's entry re-exports only the client.
+// The result is loaded once in Node before the build counts as done.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const from = path.resolve(ROOT, process.argv[2] ?? 'target/bindgen');
+const out = path.resolve(ROOT, process.argv[3] ?? 'pkg/web');
+const NAME = 'friends_presence';
+// What the page uses; everything wasm-bindgen needs internally starts with `__` or `wasm_bindgen`.
+const CLIENT = ['FriendsView', 'subscribePlan'];
+const keepExport = (name) =>
+  name === 'memory' || name.startsWith('__') || name.startsWith('wasm_bindgen') || name.startsWith('friendsview_') || name === 'subscribePlan';
+const FEATURES = [
+  '--enable-bulk-memory', '--enable-sign-ext', '--enable-mutable-globals',
+  '--enable-nontrapping-float-to-int', '--enable-reference-types', '--enable-multivalue',
+];
+
+for (const f of [`${NAME}.js`, `${NAME}_bg.wasm`, `${NAME}.d.ts`]) {
+  if (!fs.existsSync(path.join(from, f))) {
+    console.error(`build-web: ${path.join(from, f)} is missing; run scripts/build first`);
+    process.exit(1);
+  }
+}
+const glue = fs.readFileSync(path.join(from, `${NAME}.js`), 'utf8');
+for (const name of CLIENT) {
+  if (!new RegExp(`export (class|function) ${name}\\b`).test(glue)) {
+    console.error(`build-web: ${name} is not exported by ${NAME}.js (was the crate built with the std feature?)`);
+    process.exit(1);
+  }
+}
+
+fs.rmSync(out, { recursive: true, force: true });
+fs.mkdirSync(out, { recursive: true });
+
+// Reachability graph for wasm-metadce: client exports are roots, the rest may go.
+const wasmIn = path.join(from, `${NAME}_bg.wasm`);
+const mod = new WebAssembly.Module(fs.readFileSync(wasmIn));
+const graph = [
+  ...WebAssembly.Module.exports(mod).map((e, i) => ({ name: `e${i}`, export: e.name, ...(keepExport(e.name) ? { root: true } : {}) })),
+  ...WebAssembly.Module.imports(mod).map((m, i) => ({ name: `i${i}`, import: [m.module, m.name] })),
+];
+const graphFile = path.join(out, '.metadce.json');
+fs.writeFileSync(graphFile, JSON.stringify(graph));
+const wasmOut = path.join(out, `${NAME}_bg.wasm`);
+const trimmed = path.join(out, '.trimmed.wasm');
+execFileSync(path.join(ROOT, 'node_modules/.bin/wasm-metadce'), [...FEATURES, '-f', graphFile, wasmIn, '-o', trimmed], {
+  stdio: ['ignore', 'ignore', 'inherit'], // stdout lists what became unused; the JS keeps its imports either way
+});
+// metadce only cuts the graph; the size comes from the optimizer run afterwards.
+execFileSync(path.join(ROOT, 'node_modules/.bin/wasm-opt'), ['-Oz', ...FEATURES, trimmed, '-o', wasmOut], { stdio: 'inherit' });
+fs.rmSync(graphFile);
+fs.rmSync(trimmed);
+
+fs.writeFileSync(path.join(out, `${NAME}.js`), glue);
+fs.copyFileSync(path.join(from, `${NAME}.d.ts`), path.join(out, `${NAME}.d.ts`));
+const entry = `export { default, initSync, ${CLIENT.join(', ')} } from './${NAME}.js';\n`;
+fs.writeFileSync(path.join(out, 'index.js'), `// The web client core: subscribe plan and friends view (see README).\n${entry}`);
+fs.writeFileSync(path.join(out, 'index.d.ts'), entry);
+const version = /^version\s*=\s*"([^"]+)"/m.exec(fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'))?.[1] ?? '0.0.0';
+const pkg = {
+  name: 'friends-presence-web',
+  version,
+  description: 'Friends-presence web client core (Rust → WebAssembly): subscribe plan and friends view',
+  type: 'module',
+  main: 'index.js',
+  types: 'index.d.ts',
+  exports: { '.': { types: './index.d.ts', default: './index.js' } },
+  files: ['index.js', 'index.d.ts', `${NAME}.js`, `${NAME}.d.ts`, `${NAME}_bg.wasm`],
+  sideEffects: false,
+  license: 'MIT',
+};
+fs.writeFileSync(path.join(out, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
+
+// Self-check: the trimmed wasm still links against the glue and answers.
+const web = await import(pathToFileURL(path.join(out, 'index.js')).href);
+web.initSync({ module: fs.readFileSync(wasmOut) });
+const plan = web.subscribePlan('alice');
+const made = web.FriendsView.create('alice');
+if (!Array.isArray(plan?.groups) || plan.groups.length !== 10 || !made.view || made.view.apply({}).outcome !== 'rejected') {
+  console.error('build-web: the built package does not work:', JSON.stringify(plan));
+  process.exit(1);
+}
+made.view.free();
+
+const size = (f) => fs.statSync(f).size;
+const wasmBytes = fs.readFileSync(wasmOut);
+console.log(
+  `pkg/web: ${NAME}_bg.wasm ${size(wasmOut)} bytes (gzip ${zlib.gzipSync(wasmBytes, { level: 9 }).length}; ` +
+    `from ${size(wasmIn)} before trimming), ${NAME}.js ${size(path.join(out, `${NAME}.js`))} bytes`,
+);
