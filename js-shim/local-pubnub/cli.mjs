@@ -18,6 +18,7 @@ const HELP = `usage: local-pubnub [options]
   --channel-group-limit N  channels per group (default 2000)
   --groups-per-subscribe N channel groups per subscribe (default 10)
   --hold N                 long-poll hold in seconds (default 280)
+  --static PREFIX=DIR      serve DIR's files under URL PREFIX (e.g. /demo/=js-shim/demo); repeatable
   --quiet                  do not log Function executions
 `;
 
@@ -27,7 +28,7 @@ const { values: v } = parseArgs({
     'publish-key': { type: 'string' }, functions: { type: 'string' }, 'ops-limit': { type: 'string' },
     'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'no-deltas': { type: 'boolean' },
     'presence-timeout': { type: 'string' }, 'channel-group-limit': { type: 'string' }, 'groups-per-subscribe': { type: 'string' },
-    hold: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    hold: { type: 'string' }, static: { type: 'string', multiple: true }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   },
 });
 if (v.help) {
@@ -54,6 +55,7 @@ const server = await startLocalPubNub({
   channelGroupLimit: num(v['channel-group-limit']),
   groupsPerSubscribe: num(v['groups-per-subscribe']),
   hold: num(v.hold),
+  static: v.static?.length ? Object.fromEntries(v.static.map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)])) : undefined,
   log: v.quiet ? () => {} : (line) => console.log(line),
 });
 console.log(server.url);

@@ -44,6 +44,20 @@ export class Presence {
   }
 
   /**
+   * Make a uuid present without presence events, as if it had been there all along: restoring
+   * a simulated population after a restart (App Context already says it is online).
+   */
+  restore(uuid, channels, timeoutSec) {
+    const timeoutMs = timeoutSec * 1000;
+    for (const ch of channels) {
+      if (!this.occupants.has(ch)) this.occupants.set(ch, new Map());
+      this.occupants.get(ch).set(uuid, { timeoutMs, expires: Date.now() + timeoutMs, polls: 0 });
+      if (!this.byUuid.has(uuid)) this.byUuid.set(uuid, new Set());
+      this.byUuid.get(uuid).add(ch);
+    }
+  }
+
+  /**
    * A held long-poll keeps its uuid present for as long as it is open (PubNub counts an open
    * subscribe as a heartbeat); the timeout clock restarts when the poll ends.
    */

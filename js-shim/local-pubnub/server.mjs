@@ -1,7 +1,9 @@
 // local-pubnub: a single-keyset PubNub look-alike for development and tests. It speaks the HTTP
 // protocol of the `pubnub` JS SDK (see shared/research/pubnub-wire.md) and hosts PubNub Functions.
 // The sub/pub keys in request paths are accepted as they come; there is one namespace.
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import { compileFilter } from './filter.mjs';
 import { Bus } from './pubsub.mjs';
@@ -23,6 +25,11 @@ const CORS = {
   'Access-Control-Expose-Headers': 'Date',
 };
 const JSON_TYPE = 'application/json; charset=UTF-8';
+const STATIC_TYPES = {
+  '.html': 'text/html; charset=UTF-8', '.js': 'text/javascript; charset=UTF-8', '.mjs': 'text/javascript; charset=UTF-8',
+  '.css': 'text/css; charset=UTF-8', '.json': 'application/json; charset=UTF-8', '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.ts': 'text/plain; charset=UTF-8', '.map': 'application/json',
+};
 const MAX_BODY = 1 << 20;
 
 const DEFAULTS = {
@@ -138,6 +145,18 @@ export class LocalPubNub {
   commit(records) {
     for (const r of records) this.#apply(r);
     return Promise.all(records.map((r) => this.store.append(r)));
+  }
+  /**
+   * Bulk load (seeding a demo population): apply records now and write the whole state as one
+   * snapshot, instead of one log append per record and a full compaction every `compactEvery`.
+   * Only while nothing else writes.
+   */
+  bulkLoad(records) {
+    for (const r of records) this.#apply(r);
+  }
+  async snapshotNow() {
+    await this.store.flushing;
+    this.store.compact();
   }
   #apply(rec) {
     const owner = rec.op.startsWith('cg.') ? this.groups : rec.op.startsWith('kv.') ? this.kv : this.objects;
@@ -268,6 +287,10 @@ export class LocalPubNub {
 
   #route(ctx) {
     const s = ctx.seg;
+    if (this.opts.static && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+      const served = this.#serveStatic(ctx);
+      if (served !== undefined) return served;
+    }
     switch (s[1]) {
       case 'time':
         return `[${this.clock.next()}]`;
@@ -288,6 +311,43 @@ export class LocalPubNub {
         break;
     }
     throw serviceError(404, 'Not Found', 'local-pubnub');
+  }
+
+  /**
+   * Static files (the demo page, pkg/web, the browser SDK): `static` maps a URL prefix such as
+   * `/demo/` to a directory; `/` redirects to the first prefix. PubNub's own paths never collide
+   * (they start with /time, /publish, /signal, /v1, /v2, /v3).
+   */
+  #serveStatic(ctx) {
+    const { res, rawPath } = ctx;
+    const prefixes = Object.keys(this.opts.static);
+    if (rawPath === '/' && prefixes.length) {
+      res.writeHead(302, { Location: prefixes[0] });
+      res.end();
+      return null;
+    }
+    const prefix = prefixes.find((p) => rawPath.startsWith(p) || rawPath + '/' === p);
+    if (!prefix) return undefined;
+    if (rawPath + '/' === prefix) {
+      res.writeHead(301, { Location: prefix });
+      res.end();
+      return null;
+    }
+    const root = path.resolve(this.opts.static[prefix]);
+    let rel = decodeURIComponent(rawPath.slice(prefix.length)) || 'index.html';
+    if (rel.endsWith('/')) rel += 'index.html';
+    const file = path.resolve(root, rel);
+    if (file !== root && !file.startsWith(root + path.sep)) throw serviceError(403, 'Forbidden', 'local-pubnub');
+    let body;
+    try {
+      body = fs.readFileSync(file);
+    } catch {
+      throw serviceError(404, 'Not Found', 'local-pubnub');
+    }
+    const type = STATIC_TYPES[path.extname(file)] ?? 'application/octet-stream';
+    res.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': 'no-cache', ...CORS });
+    res.end(ctx.method === 'HEAD' ? undefined : body);
+    return null;
   }
 
   /** Access Manager gate: off without secretKey; signed requests pass; else the token decides. */

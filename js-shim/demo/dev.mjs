@@ -1,0 +1,154 @@
+// scripts/dev: the whole system live on one machine. Starts the local runtime with the built
+// Functions deployed and the demo page served, seeds a population once (kept on disk), runs the
+// churn simulator and prints a live one-line summary. Ctrl-C stops cleanly; the next start
+// reuses the saved state.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import PubNub from 'pubnub11';
+import { startLocalPubNub } from '../local-pubnub/index.mjs';
+import { Churn } from './churn.mjs';
+import { seedPopulation, userIds } from './seed.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const HELP = `usage: scripts/dev [options]
+  --users N        demo users (default 2000)
+  --friends N      friends per user, about (default 200)
+  --online F       share of users online (default 0.3)
+  --churn N        status changes per second (default 20)
+  --port N         port of the runtime and the page (default 8090; taken: any free port)
+  --state-dir DIR  where populations are kept (default .dev)
+  --seed N         random seed of the population (default 42)
+  --reset          seed the population again
+`;
+
+const { values: v } = parseArgs({
+  options: {
+    users: { type: 'string' }, friends: { type: 'string' }, online: { type: 'string' }, churn: { type: 'string' },
+    port: { type: 'string' }, 'state-dir': { type: 'string' }, seed: { type: 'string' }, reset: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (v.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const num = (s, def, min, max) => {
+  const n = s === undefined ? def : Number(s);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    process.stderr.write(`dev: ${s} is out of range (${min}…${max})\n${HELP}`);
+    process.exit(2);
+  }
+  return n;
+};
+const o = {
+  users: Math.floor(num(v.users, 2000, 2, 1_000_000)),
+  friends: Math.floor(num(v.friends, 200, 0, 20_000)),
+  online: num(v.online, 0.3, 0, 1),
+  churn: num(v.churn, 20, 0, 10_000),
+  port: Math.floor(num(v.port, 8090, 0, 65535)),
+  seed: Math.floor(num(v.seed, 42, 0, 2 ** 31)),
+};
+const stateDir = path.resolve(ROOT, v['state-dir'] ?? '.dev', `${o.users}u-${o.friends}f-s${o.seed}`);
+const marker = path.join(stateDir, 'seeded.json');
+const manifest = path.join(ROOT, 'pkg/functions/manifest.json');
+for (const need of [manifest, path.join(ROOT, 'pkg/web/index.js')]) {
+  if (!fs.existsSync(need)) {
+    process.stderr.write(`dev: ${path.relative(ROOT, need)} is missing; run scripts/build (scripts/dev does)\n`);
+    process.exit(1);
+  }
+}
+if (v.reset || !fs.existsSync(marker)) fs.rmSync(stateDir, { recursive: true, force: true }); // half-seeded state is not reused
+fs.mkdirSync(stateDir, { recursive: true });
+
+const tty = process.stderr.isTTY;
+function bar(phase, done, total) {
+  const width = 30;
+  const filled = Math.round((done / Math.max(1, total)) * width);
+  const line = `seeding [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round((done / Math.max(1, total)) * 100)).padStart(3)}% ${phase}`;
+  if (tty) process.stderr.write(`\r${line.padEnd(78)}`);
+  else if (done === total) process.stderr.write(`${line}\n`);
+}
+
+// Function executions log a line each: to a file, so the terminal keeps the summary.
+const logFile = fs.createWriteStream(path.join(stateDir, 'runtime.log'), { flags: 'a' });
+const options = {
+  host: '127.0.0.1',
+  dataDir: stateDir,
+  functions: manifest,
+  static: {
+    '/demo/': path.join(ROOT, 'js-shim/demo/page'),
+    '/pkg/web/': path.join(ROOT, 'pkg/web'),
+    '/vendor/pubnub/': path.join(ROOT, 'node_modules/pubnub11/dist/web'),
+  },
+  log: (line) => logFile.write(line + '\n'),
+};
+let rt;
+try {
+  rt = await startLocalPubNub({ ...options, port: o.port });
+} catch (e) {
+  if (e.code !== 'EADDRINUSE') throw e;
+  process.stderr.write(`dev: port ${o.port} is in use; using a free one\n`);
+  rt = await startLocalPubNub({ ...options, port: 0 });
+}
+
+const ids = userIds(o.users);
+if (fs.existsSync(marker)) {
+  process.stderr.write(`dev: reusing ${o.users} users from ${path.relative(ROOT, stateDir)}\n`);
+} else {
+  const t0 = Date.now();
+  const seeded = await seedPopulation(rt, { users: o.users, friends: o.friends, online: o.online, seed: o.seed, progress: bar });
+  if (tty) process.stderr.write('\n');
+  fs.writeFileSync(marker, JSON.stringify({ ...o, friendships: seeded.friendships, at: new Date().toISOString() }));
+  process.stderr.write(`dev: seeded ${o.users} users, ${seeded.friendships} friendships in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+const churn = new Churn(rt, { ids, rate: o.churn, online: o.online });
+const restored = churn.restore();
+
+// A real SDK subscriber on every status channel: what the notification latency is measured on.
+const watcher = new PubNub({ publishKey: 'pub-c-local', subscribeKey: 'sub-c-local', userId: 'dev-watcher', origin: rt.origin, ssl: false });
+let globalCount = null;
+watcher.addListener({
+  message: (m) => {
+    if (m.channel === 'status.global') globalCount = m.message?.payload?.onlineCount ?? globalCount;
+    else churn.observe(m.message);
+  },
+});
+watcher.subscribe({ channels: ['status.*'] });
+churn.start();
+
+const page = `${rt.url}/demo/?user=${ids[0]}`;
+console.log(`friends-presence demo: ${o.users} users, ~${o.friends} friends each, ${restored} online, ${o.churn} changes/s`);
+console.log(`page: ${page}`);
+console.log(`state: ${path.relative(ROOT, stateDir)} (runtime log: runtime.log there) · Ctrl-C stops`);
+
+const summary = setInterval(() => {
+  const s = churn.stats();
+  const p99 = s.p99 === null ? '–' : `${s.p99} ms`;
+  const count = globalCount === null ? '' : ` (status.count ${globalCount})`;
+  const line = `online ${s.online}${count} · ${s.perSecond.toFixed(1)} status changes/s · p99 notification ${p99} (${s.samples} in 1 min)`;
+  if (process.stdout.isTTY) process.stdout.write(`\r${line.padEnd(100)}`);
+  else if (Date.now() % 10_000 < 1000) console.log(line);
+}, 1000);
+
+let stopping = false;
+async function stop() {
+  if (stopping) process.exit(1); // a second Ctrl-C: do not wait
+  stopping = true;
+  clearInterval(summary);
+  churn.stop();
+  if (process.stdout.isTTY) process.stdout.write('\n');
+  try {
+    watcher.destroy(true);
+  } catch {
+    // already gone
+  }
+  await rt.close(); // lets running Functions finish and flushes the state to disk
+  logFile.end();
+  console.log(`dev: stopped; state kept in ${path.relative(ROOT, stateDir)}`);
+  process.exit(0);
+}
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -1,0 +1,237 @@
+// The demo page: the real PubNub browser SDK (global `PubNub`) for transport, the Rust client
+// core (pkg/web) for every decision about what the friends list shows.
+import init, { FriendsView, subscribePlan } from '/pkg/web/index.js';
+
+const SUB_KEY = 'sub-c-local';
+const PUB_KEY = 'pub-c-local';
+const SHOWN = 1000; // friends rendered at once; the filter finds the rest
+const $ = (id) => document.getElementById(id);
+
+const params = new URLSearchParams(location.search);
+const userId = params.get('user') || localStorage.getItem('friends-presence.user') || 'user-0001';
+
+let view, plan, pubnub;
+const pending = new Set(); // requests answered here, waiting for the Function's outcome
+
+function fail(text) {
+  $('error').textContent = text;
+}
+
+function escape(s) {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+
+function ago(iso) {
+  if (!iso) return 'never seen';
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+// ------------------------------------------------------------------ rendering
+
+let frame = 0;
+let rendered = -1;
+function render(force = false) {
+  if (frame) return;
+  frame = requestAnimationFrame(() => {
+    frame = 0;
+    if (!force && rendered === view.version) return;
+    rendered = view.version;
+    renderFriends();
+    renderRequests();
+    renderCount();
+  });
+}
+
+function renderFriends() {
+  const needle = $('filter').value.trim().toLowerCase();
+  const all = view.friends();
+  const list = needle ? all.filter((f) => (f.name ?? f.userId).toLowerCase().includes(needle) || f.userId.includes(needle)) : all;
+  $('friends').innerHTML = list
+    .slice(0, SHOWN)
+    .map(
+      (f) => `<li class="friend${f.online ? ' online' : ''}" data-user="${escape(f.userId)}">
+        <span class="dot" title="${f.online ? 'online' : 'offline'}"></span>
+        <span class="who"><span class="name">${escape(f.name ?? f.userId)}</span>
+          <span class="seen">${escape(f.userId)} · ${f.online ? 'online' : 'last seen ' + ago(f.lastSeen)}</span></span>
+        <button class="danger" data-remove="${escape(f.userId)}" title="Remove friend">Remove</button>
+      </li>`,
+    )
+    .join('');
+  $('friends-more').textContent = list.length > SHOWN ? `and ${list.length - SHOWN} more — filter to find them` : '';
+  const totals = view.totals();
+  const loading = view.syncing ? ` · loading ${view.friendCount} of ${totals.totalFriends ?? '…'}` : '';
+  $('friends-summary').textContent = `${view.onlineCount} online of ${view.friendCount}${loading}`;
+  document.body.dataset.synced = String(view.synced);
+}
+
+function renderRequests() {
+  $('requests').innerHTML = view
+    .requests()
+    .map(
+      (r) => `<li class="request" data-request="${escape(r.userId)}">
+        <span class="who"><span class="name">${escape(r.name ?? r.userId)}</span>
+          <span class="seen">${escape(r.userId)} · asked ${ago(r.requestedAt)}</span></span>
+        <button data-accept="${escape(r.userId)}" ${pending.has(r.userId) ? 'disabled' : ''}>Accept</button>
+        <button class="secondary" data-decline="${escape(r.userId)}">Decline</button>
+      </li>`,
+    )
+    .join('');
+}
+
+function renderCount() {
+  const count = view.globalCount();
+  if (!count) return;
+  $('global-count').textContent = count.onlineCount.toLocaleString('en-US');
+  const points = view.countHistory();
+  const newest = points.length ? points[points.length - 1].t : Date.now();
+  const from = newest - 10 * 60e3;
+  const max = Math.max(1, ...points.map((p) => p.count)) * 1.1;
+  $('chart-line').setAttribute('points', points.map((p) => `${(((p.t - from) / (newest - from)) * 600).toFixed(1)},${(120 - (p.count / max) * 116).toFixed(1)}`).join(' '));
+  const peak = count.peakToday != null ? ` · peak today ${count.peakToday.toLocaleString('en-US')}` : '';
+  $('count-note').textContent = `last ${Math.round((newest - points[0].t) / 60e3)} min · updated ${ago(count.calculatedAt)}${peak}`;
+}
+
+// ------------------------------------------------------------------ messages in
+
+function apply(message, channel) {
+  const out = view.apply(message, channel);
+  if (out.outcome === 'rejected') console.warn('message refused:', out.reason, message);
+  if (out.changed) render();
+  return out;
+}
+
+/** The initial load: pages of friends-sync (online friends first) until `next` is null. */
+async function loadFriends() {
+  view.beginSync();
+  let cursor = null;
+  do {
+    const q = new URLSearchParams({ userId, limit: '100', ...(cursor ? { page: cursor } : {}) });
+    const res = await fetch(`/v1/blocks/sub-key/${SUB_KEY}/friends-sync?${q}`);
+    const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
+    if (res.status === 404 && !body.type) throw new Error('the friends-sync Function is not deployed (pkg/functions/manifest.json)');
+    const out = apply(body);
+    if (out.outcome === 'rejected') throw new Error(`friends-sync: ${out.reason}`);
+    cursor = view.syncNext();
+  } while (cursor);
+  render(true);
+}
+
+// ------------------------------------------------------------------ commands out
+
+function command(type, channel, payload) {
+  const eventId = `${type.replace(/\./g, '-')}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  return pubnub.publish({ channel, message: { type, schemaVersion: '1.0.0', eventId, ts: new Date().toISOString(), payload } });
+}
+
+async function act(what, run) {
+  try {
+    fail('');
+    await run();
+  } catch (e) {
+    fail(`${what} failed: ${e?.status?.errorData?.message ?? e?.message ?? e}`);
+  }
+}
+
+function wireUi() {
+  $('user').value = userId;
+  $('picker').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const next = $('user').value.trim();
+    if (next && next !== userId) location.search = `?user=${encodeURIComponent(next)}`;
+  });
+  $('online').addEventListener('change', (e) => {
+    if (e.target.checked) pubnub.subscribe({ channels: [plan.presenceChannel] });
+    else pubnub.unsubscribe({ channels: [plan.presenceChannel] });
+  });
+  $('filter').addEventListener('input', () => render(true));
+  $('request-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const to = $('request-to').value.trim();
+    if (!to) return;
+    act('friend request', async () => {
+      await command('friend.request', `friend-requests.${userId}`, { userA: userId, userB: to });
+      $('request-to').value = '';
+      $('request-note').textContent = `request sent to ${to}`;
+    });
+  });
+  $('requests').addEventListener('click', (e) => {
+    const accept = e.target.dataset?.accept;
+    const decline = e.target.dataset?.decline;
+    if (accept) {
+      pending.add(accept);
+      render(true);
+      // The friend appears when friend.added arrives on the inbox.
+      act('accept', () => command('friend.request.accepted', `friend-requests.${userId}`, { userA: accept, userB: userId }));
+    } else if (decline) {
+      act('decline', async () => {
+        await command('friend.request.declined', `friend-requests.${userId}`, { userA: decline, userB: userId });
+        view.dismissRequest(decline);
+        render();
+      });
+    }
+  });
+  $('friends').addEventListener('click', (e) => {
+    const friend = e.target.dataset?.remove;
+    if (friend) act('remove', () => command('friend.remove', `friend-management.${userId}`, { userA: userId, userB: friend }));
+  });
+  setInterval(() => render(true), 30e3); // "last seen" ages
+}
+
+async function fillPicker() {
+  try {
+    const res = await pubnub.objects.getAllUUIDMetadata({ limit: 100, include: { customFields: true } });
+    $('users').innerHTML = res.data
+      .map((u) => `<option value="${escape(u.id)}">${escape(u.name ?? '')}${u.custom?.online ? ' (online)' : ''}</option>`)
+      .join('');
+  } catch {
+    // the picker is a convenience; any id can be typed
+  }
+}
+
+// ------------------------------------------------------------------ start
+
+async function main() {
+  await init();
+  const made = FriendsView.create(userId);
+  if (made.error) return fail(`cannot sign in as ${JSON.stringify(userId)}: ${made.error}`);
+  view = made.view;
+  plan = subscribePlan(userId);
+  localStorage.setItem('friends-presence.user', userId);
+  document.title = `${userId} · friends-presence`;
+  window.demo = { view, plan }; // for the console
+
+  pubnub = new PubNub({
+    publishKey: PUB_KEY,
+    subscribeKey: SUB_KEY,
+    userId,
+    origin: location.host,
+    ssl: location.protocol === 'https:',
+    presenceTimeout: 20, // closing the tab makes you offline within seconds, not minutes
+  });
+  pubnub.addListener({
+    message: (e) => apply(e.message, e.channel),
+    status: (s) => {
+      $('conn').textContent = `${userId} · ${s.category.replace(/^PN|Category$/g, '')}`;
+      // After a gap, load again: the core drops what is stale and dedupes the rest.
+      if (s.category === 'PNReconnectedCategory') loadFriends().catch((e) => fail(e.message));
+    },
+  });
+  wireUi();
+  const channels = plan.channels.filter((c) => $('online').checked || c !== plan.presenceChannel);
+  // Subscribe before loading, so nothing between the snapshot and the live stream is missed.
+  pubnub.subscribe({ channels, channelGroups: plan.groups });
+  addEventListener('pagehide', () => pubnub.unsubscribeAll());
+  fillPicker();
+  render(true);
+  try {
+    await loadFriends();
+  } catch (e) {
+    fail(e.message);
+  }
+}
+
+main().catch((e) => fail(String(e?.message ?? e)));
