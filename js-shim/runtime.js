@@ -1,6 +1,6 @@
-// Runtime for a deployable Function bundle, placed after the wasm-bindgen glue by
+// Runtime for a deployable Function bundle, placed before the wasm-bindgen glue by
 // scripts/bundle.mjs. The Functions sandbox is not Node: no Buffer, and TextEncoder,
-// TextDecoder and atob are not documented, so small fallbacks stand in when they are absent.
+// TextDecoder are not documented, so small fallbacks stand in when they are absent.
 
 const TextEncoder = globalThis.TextEncoder || class {
   encode(s) {
@@ -36,28 +36,15 @@ const TextDecoder = globalThis.TextDecoder || class {
   }
 };
 
-// Four characters per iteration: keeps the loop count far below the 100,000 limit.
-function decodeBase64(text) {
-  if (typeof atob === 'function') {
-    const bin = atob(text);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
+// The inlined wasm is deflated and base85-encoded (scripts/bundle.mjs): 5 characters per 4
+// bytes, alphabet `#`..`[` then `]`..`x`. One loop iteration per 4 bytes.
+function decodeBase85(text, size) {
+  const view = new DataView(new ArrayBuffer(Math.ceil(size / 4) * 4));
+  const digit = (i) => { const c = text.charCodeAt(i); return c < 0x5c ? c - 0x23 : c - 0x5d + 57; };
+  for (let i = 0, o = 0; o < view.byteLength; i += 5, o += 4) {
+    view.setUint32(o, (((digit(i) * 85 + digit(i + 1)) * 85 + digit(i + 2)) * 85 + digit(i + 3)) * 85 + digit(i + 4));
   }
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  const val = new Uint8Array(128);
-  for (let i = 0; i < 64; i++) val[alphabet.charCodeAt(i)] = i;
-  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - pad);
-  let o = 0;
-  for (let i = 0; i < text.length; i += 4) {
-    const n = (val[text.charCodeAt(i)] << 18) | (val[text.charCodeAt(i + 1)] << 12) |
-      (val[text.charCodeAt(i + 2)] << 6) | val[text.charCodeAt(i + 3)];
-    if (o < out.length) out[o++] = n >> 16;
-    if (o < out.length) out[o++] = (n >> 8) & 255;
-    if (o < out.length) out[o++] = n & 255;
-  }
-  return out;
+  return new Uint8Array(view.buffer, 0, size);
 }
 
 const NO_WASM = 'friends-presence: this PubNub Functions runtime has no WebAssembly, so the handler cannot run. ' +
@@ -70,7 +57,7 @@ function loadCore() {
     console.error(NO_WASM);
     return false;
   }
-  initSync({ module: decodeBase64(WASM_BASE64) });
+  initSync({ module: inflateRaw(decodeBase85(WASM_DEFLATED, WASM_DEFLATED_SIZE), WASM_SIZE) });
   return true;
 }
 

@@ -7,11 +7,23 @@
 //! - [`handlers`]: one async shell per Function: read, decide, act.
 //! - `wasm` (wasm32 only): bindings to the JS `pubnub`/`kvstore` modules and the exports the
 //!   shims in `js-shim/` call.
+//!
+//! A deployable Function is built for wasm32 without the `std` feature: then the crate is
+//! `no_std` with its own panic handler and allocator (`bundle`), which keeps `core::fmt`
+//! panic formatting and dlmalloc out of a bundle that must fit in PubNub's ~64 KB.
+
+#![cfg_attr(all(target_arch = "wasm32", not(feature = "std")), no_std)]
+
+extern crate alloc;
 
 pub mod core;
 pub mod domain;
 pub mod handlers;
 pub mod host;
+pub mod prelude;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+mod bundle;

@@ -2,6 +2,7 @@
 //! wasm32-unknown-unknown --test wasm`; the runner is set in .cargo/config.toml).
 #![cfg(target_arch = "wasm32")]
 
+use friends_presence::core::friends::PendingRequest;
 use friends_presence::domain::{Json, JsonObject, UserId};
 use friends_presence::host::{HostError, KvStore, OpKind, PubNub};
 use friends_presence::wasm::adapter::{JsHost, JsKvStore, JsPubNub};
@@ -94,8 +95,14 @@ async fn sdk_errors_become_typed_errors() {
 #[wasm_bindgen_test]
 async fn kv_round_trips_values_and_counters() {
     let host = JsHost { pubnub: JsPubNub::new(&JsValue::NULL), kv: JsKvStore::new(&memoryKv()) };
-    host.set("k", &(3u64, true), 5).await.unwrap();
-    assert_eq!(host.get::<(u64, bool)>("k").await.unwrap(), Some((3, true)));
+    let pending = PendingRequest { id: "evt_1".into(), at: 1_767_225_600_000 };
+    host.set("k", &pending, 5).await.unwrap();
+    assert_eq!(host.get::<PendingRequest>("k").await.unwrap(), Some(pending));
+    // Numbers this system does not read (fractions, exponents) and any text round-trip exactly
+    // (beyond 2^53 JS itself rounds, as on the platform).
+    let foreign = Json::parse(r#"{"rating":4.75,"tiny":1.5e-7,"s":"é\u0000\"x"}"#).unwrap();
+    host.set("j", &foreign, 5).await.unwrap();
+    assert_eq!(host.get::<Json>("j").await.unwrap(), Some(foreign));
     assert_eq!(host.get::<u64>("missing").await.unwrap(), None);
     assert_eq!(host.incr_counter("c", 2).await.unwrap(), 2);
     assert_eq!(host.incr_counter("c", -1).await.unwrap(), 1);

@@ -1,9 +1,12 @@
 //! The global online count: a snapshot sum of shard occupancies (no increment/decrement
 //! counting, so a lost presence event can never make it drift).
 
-use serde::{Deserialize, Serialize};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use serde::Serialize;
 
 use crate::domain::channels::presence_shard;
+use crate::domain::json::{FromJson, Json};
 use crate::domain::messages::{self, Envelope, StatusCount};
 use crate::domain::time::{iso8601, utc_day};
 
@@ -17,10 +20,17 @@ pub fn peak_key(now_ms: u64) -> String {
     s
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct LastCount {
     pub count: u64,
     pub at: u64,
+}
+
+impl FromJson for LastCount {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        let obj = v.as_object().ok_or("last count is not an object")?;
+        Ok(LastCount { count: obj.field("count")?, at: obj.field("at")? })
+    }
 }
 
 /// Shard channels in `hereNow` batches.

@@ -1,10 +1,13 @@
 //! Friend commands (DESIGN.md §3): who may send which command, and the keys and records
 //! that make every command idempotent.
 
-use serde::{Deserialize, Serialize};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use serde::Serialize;
 
 use super::Rejection;
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
+use crate::domain::json::FromJson;
 use crate::domain::{Json, UserId};
 
 pub const REQUESTS_PREFIX: &str = "friend-requests.";
@@ -99,10 +102,17 @@ pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, m
 }
 
 /// A request from `from` to `to`, waiting for `to`'s answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PendingRequest {
     pub id: String,
     pub at: u64,
+}
+
+impl FromJson for PendingRequest {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        let obj = v.as_object().ok_or("pending request is not an object")?;
+        Ok(PendingRequest { id: obj.field("id")?, at: obj.field("at")? })
+    }
 }
 
 pub fn request_key(from: &UserId, to: &UserId) -> String {

@@ -1,6 +1,8 @@
 //! Pure decisions: input + state read + now → what to do. No host calls, no clock.
 //! The async shells in `crate::handlers` read what these need and carry out the result.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 pub mod count;
 pub mod friends;
 pub mod presence;

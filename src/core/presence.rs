@@ -3,18 +3,21 @@
 //! Shards of ~5,000 users are always in interval mode (announce max ≤ 100), so `interval`
 //! events with `join`/`leave`/`timeout` arrays are the normal case, not an edge case.
 
-use serde::{Deserialize, Serialize};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use serde::Serialize;
 
 use super::{Config, Rejection};
 use crate::domain::channels::parse_presence_shard;
 use crate::domain::messages::{self, Envelope, FriendOffline, FriendOnline, StatusPayload};
 use crate::domain::time::{iso8601, parse_iso8601};
+use crate::domain::json::FromJson;
 use crate::domain::{Json, JsonObject, UserId};
 use crate::host::UserRecord;
 
 /// "User `u` was seen online/offline at `t`" — the unit all presence work is made of.
 /// Short field names: these travel in fired work items and KV queue chunks.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Observation {
     #[serde(rename = "u")]
     pub user: String,
@@ -23,6 +26,19 @@ pub struct Observation {
     /// Event time, epoch ms.
     #[serde(rename = "t")]
     pub at_ms: u64,
+}
+
+/// Work items and queue chunks are written by this system, but KV and `fire` are still
+/// input: an entry with an invalid user id is refused, not acted on.
+impl FromJson for Observation {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        let obj = v.as_object().ok_or("observation is not an object")?;
+        let user: String = obj.field("u").map_err(|_| "observation has no user")?;
+        UserId::parse(&user).map_err(|e| e.reason())?;
+        let online = obj.bool("o").ok_or("observation has no online flag")?;
+        let at_ms = obj.u64("t").ok_or("observation has no time")?;
+        Ok(Observation { user, online, at_ms })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

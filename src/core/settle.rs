@@ -6,10 +6,13 @@
 //! settler (On Interval) walks the slots that have come due and re-decides every entry
 //! against App Context, so duplicated, reordered or superseded entries are harmless.
 
-use serde::{Deserialize, Serialize};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use serde::Serialize;
 
 use super::presence::Observation;
 use crate::domain::channels::push_u64;
+use crate::domain::json::{FromJson, Json};
 
 /// Slot width. With a 10 s settler interval, a deferred state is published at most
 /// debounce + slot + interval after it was observed (5 + 2.5 + 10 s < 20 s).
@@ -44,7 +47,7 @@ pub fn chunk_key(slot: u64, index: i64) -> String {
 
 /// One execution's deferred work: presence observations, and users whose App Context
 /// `friendCount` lost an ETag race and must be re-copied from their atomic counter.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SettleChunk {
     #[serde(rename = "e", default)]
     pub entries: Vec<Observation>,
@@ -52,13 +55,26 @@ pub struct SettleChunk {
     pub friend_counts: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Cursor {
     /// Every slot ≤ this one has been handed to a worker.
     pub done: u64,
     /// Chunks of slot `done + 1` already handed out (a slot too big for one run).
-    #[serde(default)]
     pub partial: i64,
+}
+
+impl FromJson for SettleChunk {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        let obj = v.as_object().ok_or("settle chunk is not an object")?;
+        Ok(SettleChunk { entries: obj.field_or("e", Vec::new())?, friend_counts: obj.field_or("c", Vec::new())? })
+    }
+}
+
+impl FromJson for Cursor {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        let obj = v.as_object().ok_or("settle cursor is not an object")?;
+        Ok(Cursor { done: obj.field("done")?, partial: obj.field_or::<u64>("partial", 0)? as i64 })
+    }
 }
 
 /// Slots the settler should look at now, at most `max` of them (the rest wait for the next run).

@@ -1,5 +1,7 @@
 //! Channel and channel-group names (DESIGN.md §3). Every name the system uses is built here.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::ids::UserId;
 
 pub const STATUS_GLOBAL: &str = "status.global";

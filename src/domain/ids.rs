@@ -1,5 +1,7 @@
 //! User ids and the presence shard a user belongs to.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 /// PubNub's limit for a User ID (and a channel id) is 92 characters.

@@ -1,6 +1,8 @@
 //! Message contracts (seed §6, plus the inbox messages of DESIGN.md §3). Field names are the
 //! wire names; clients outside this repo parse them.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::Serialize;
 
 use super::channels::push_u64;

@@ -1,6 +1,8 @@
 //! The vocabulary of the system: user ids, channel and group names, message contracts, time.
 //! Pure data and pure functions; nothing here talks to a host.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 pub mod channels;
 pub mod ids;
 pub mod json;

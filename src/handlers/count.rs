@@ -1,5 +1,7 @@
 //! count-aggregator (On Interval, every 10 s): `status.count` on `status.global`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::{cat, num, Report};
 use crate::core::count::{decide_count, peak_key, shard_batches, LastCount, LAST_KEY};
 use crate::core::Config;

@@ -1,6 +1,8 @@
 //! friend-acceptance (After Publish on `friend-requests.*`: request, accept, decline) and
 //! friend-removal (After Publish on `friend-management.*`).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::{cat, Report};
 use crate::core::friends::{self as fr, Binding, Command, CommandKind, PendingRequest};
 use crate::core::{Config, Rejection};

@@ -1,6 +1,8 @@
 //! Async shells: read what a decision needs, call the pure core, carry out its effects
 //! through the host traits. One public `async fn` per deployable Function.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 pub mod count;
 pub mod friends;
 pub mod presence;

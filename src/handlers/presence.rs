@@ -2,13 +2,16 @@
 //! the presence settler (On Interval). Where a presence event becomes a publish:
 //! `after_presence` → `dispatch` → `apply` → `PubNub::publish(status.{userId})`.
 
-use serde::{Deserialize, Serialize};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use serde::Serialize;
 
 use super::{cat, num, Report};
 use crate::core::presence::{decide_status, latest_per_user, parse_presence_event, Observation, PresenceInput, StatusDecision};
 use crate::core::settle::{self, Cursor, SettleChunk};
 use crate::core::{Config, Rejection};
 use crate::domain::channels::{presence_shard, status};
+use crate::domain::json::FromJson;
 use crate::domain::{shard_of, Json, UserId};
 use crate::host::{HostError, KvStore, PubNub};
 
@@ -20,16 +23,14 @@ pub const PRESENCE_WORK: &str = "presence.work";
 pub const SETTLE_WORK: &str = "settle.work";
 
 /// A slice of presence work handed to another execution with `fire`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WorkItem {
     #[serde(rename = "type")]
     pub kind: String,
     pub hop: u8,
     pub shard: u32,
-    #[serde(default)]
     pub observations: Vec<Observation>,
     /// For `settle.work`: queue chunks to read, as `[slot, index]`.
-    #[serde(default)]
     pub chunks: Vec<(u64, i64)>,
 }
 
@@ -213,7 +214,7 @@ fn parse_work_item(message: &Json) -> Result<WorkItem, Rejection> {
     let mut item = WorkItem { kind: kind.to_owned(), hop, shard, observations: Vec::new(), chunks: Vec::new() };
     if let Some(Json::Arr(list)) = obj.get("observations") {
         for entry in list {
-            item.observations.push(parse_observation(entry)?);
+            item.observations.push(Observation::from_json(entry).map_err(Rejection::new)?);
         }
     }
     if let Some(Json::Arr(list)) = obj.get("chunks") {
@@ -233,14 +234,6 @@ fn parse_work_item(message: &Json) -> Result<WorkItem, Rejection> {
     Ok(item)
 }
 
-fn parse_observation(entry: &Json) -> Result<Observation, Rejection> {
-    let obj = entry.as_object().ok_or_else(|| Rejection::new("observation is not an object"))?;
-    let user = obj.str("u").ok_or_else(|| Rejection::new("observation has no user"))?;
-    UserId::parse(user).map_err(|e| Rejection::with(e.reason(), user))?;
-    let online = obj.bool("o").ok_or_else(|| Rejection::new("observation has no online flag"))?;
-    let at_ms = obj.u64("t").ok_or_else(|| Rejection::new("observation has no time"))?;
-    Ok(Observation { user: user.to_owned(), online, at_ms })
-}
 
 /// How many queue slots one settler run inspects (each costs one KV counter read). Real time
 /// advances 4 slots per 10 s run; 6 lets a settler that fell behind catch up.

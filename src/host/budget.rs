@@ -1,5 +1,7 @@
 //! Per-execution operation limits of PubNub Functions (DESIGN.md §1).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpKind {
     /// hereNow, whereNow, App Context, channel groups.

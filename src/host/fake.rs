@@ -9,7 +9,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -17,6 +16,7 @@ use super::budget::OpsUsed;
 use super::*;
 use crate::domain::channels::CHANNELS_PER_GROUP;
 use crate::domain::time::MINUTE_MS;
+use crate::domain::json::{to_text, FromJson};
 use crate::domain::Json;
 
 pub const KV_VALUE_MAX_CHARS: usize = 32_000;
@@ -261,8 +261,11 @@ impl Exec<'_> {
     }
 }
 
+/// Values go through the same JSON text writer the wasm build uses; serde_json then checks
+/// that the text is valid JSON (a test fails if the writer ever produces anything else).
 fn to_json<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).expect("serializable")
+    let text = to_text(v).expect("the handlers only write serializable values");
+    serde_json::from_str(&text).expect("the JSON writer produced invalid JSON")
 }
 
 fn custom_to_json(custom: &JsonObject) -> Value {
@@ -422,11 +425,15 @@ impl PubNub for Exec<'_> {
 }
 
 impl KvStore for Exec<'_> {
-    async fn get<T: DeserializeOwned>(&self, key: &str) -> HostResult<Option<T>> {
+    async fn get<T: FromJson>(&self, key: &str) -> HostResult<Option<T>> {
         self.call("kvstore.get", key, OpKind::Kv).await?;
         match self.host.kv_value(key) {
             None => Ok(None),
-            Some(v) => serde_json::from_value(v).map(Some).map_err(|_| HostError::BadResponse("kvstore.get")),
+            // Read back through the wasm build's own parser and `FromJson`.
+            Some(v) => {
+                let json = Json::parse(&v.to_string()).map_err(HostError::BadResponse)?;
+                T::from_json(&json).map(Some).map_err(HostError::BadResponse)
+            }
         }
     }
 

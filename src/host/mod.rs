@@ -2,14 +2,16 @@
 //! (`crate::wasm`) implements them over the JS `pubnub`/`kvstore` modules; the native fake
 //! (`fake`) implements them in memory, records every call and enforces the op budget.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 pub mod budget;
 pub mod shapes;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fake;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::domain::json::FromJson;
 use crate::domain::{JsonObject, UserId};
 pub use budget::{OpBudget, OpKind};
 
@@ -131,7 +133,7 @@ pub trait PubNub {
 /// The Functions `kvstore` module. TTLs are in minutes, as the platform defines them.
 #[allow(async_fn_in_trait)]
 pub trait KvStore {
-    async fn get<T: DeserializeOwned>(&self, key: &str) -> HostResult<Option<T>>;
+    async fn get<T: FromJson>(&self, key: &str) -> HostResult<Option<T>>;
     async fn set<T: Serialize>(&self, key: &str, value: &T, ttl_minutes: u32) -> HostResult<()>;
     async fn remove(&self, key: &str) -> HostResult<()>;
     /// Atomic; returns the new value.

@@ -2,6 +2,8 @@
 //! undocumented (DESIGN.md §1): it may return the JS SDK's normalized objects or the raw
 //! REST payloads, so each reader accepts both. Pure, so it is tested natively.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use super::{ChannelOccupancy, HereNow, HostError, Member, MembersPage, UserRecord};
 use crate::domain::{Json, JsonObject};
 

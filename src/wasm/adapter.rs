@@ -1,22 +1,22 @@
 //! `PubNub` and `KvStore` over the JS modules PubNub Functions hands to the shims.
 
-use serde::de::DeserializeOwned;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-use super::sys::{get, object, string_array, Method};
+use super::sys::{self, get, object, string_array, Method};
+use crate::domain::json::FromJson;
 use crate::domain::{Json, JsonObject, UserId};
 use crate::host::{shapes, HereNow, HostError, HostResult, KvStore, Member, MembersPage, OpKind, PubNub, UserRecord};
 
 fn to_js<T: Serialize + ?Sized>(v: &T) -> HostResult<JsValue> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|_| HostError::BadResponse("serializing a value"))
+    sys::to_js(v).map_err(HostError::BadResponse)
 }
 
 fn to_json(v: &JsValue, what: &'static str) -> HostResult<Json> {
-    if v.is_undefined() {
-        return Ok(Json::Null);
-    }
-    serde_wasm_bindgen::from_value(v.clone()).map_err(|_| HostError::BadResponse(what))
+    sys::to_json(v, what).map_err(HostError::BadResponse)
 }
 
 /// The `pubnub` module, methods looked up once.
@@ -214,12 +214,12 @@ fn number(v: &JsValue, what: &'static str) -> HostResult<i64> {
 }
 
 impl KvStore for JsKvStore {
-    async fn get<T: DeserializeOwned>(&self, key: &str) -> HostResult<Option<T>> {
+    async fn get<T: FromJson>(&self, key: &str) -> HostResult<Option<T>> {
         let v = self.get.call(&[JsValue::from_str(key)]).await?;
         if v.is_null() || v.is_undefined() {
             return Ok(None);
         }
-        serde_wasm_bindgen::from_value(v).map(Some).map_err(|_| HostError::BadResponse("kvstore.get"))
+        T::from_json(&to_json(&v, "kvstore.get")?).map(Some).map_err(HostError::BadResponse)
     }
 
     async fn set<T: Serialize>(&self, key: &str, value: &T, ttl_minutes: u32) -> HostResult<()> {
@@ -265,7 +265,7 @@ impl PubNub for JsHost {
 }
 
 impl KvStore for JsHost {
-    async fn get<T: DeserializeOwned>(&self, k: &str) -> HostResult<Option<T>> { self.kv.get(k).await }
+    async fn get<T: FromJson>(&self, k: &str) -> HostResult<Option<T>> { self.kv.get(k).await }
     async fn set<T: Serialize>(&self, k: &str, v: &T, t: u32) -> HostResult<()> { self.kv.set(k, v, t).await }
     async fn remove(&self, k: &str) -> HostResult<()> { self.kv.remove(k).await }
     async fn incr_counter(&self, k: &str, b: i64) -> HostResult<i64> { self.kv.incr_counter(k, b).await }

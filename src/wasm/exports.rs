@@ -2,6 +2,11 @@
 //! object and `Date.now()`, logs what happened, and resolves to a report object. None of
 //! them throws: bad input is a logged rejection.
 
+// A one-Function build uses only some of the helpers below.
+#![cfg_attr(not(feature = "all-functions"), allow(dead_code, unused_imports))]
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 use wasm_bindgen::prelude::*;
 
 use super::adapter::{JsHost, JsKvStore, JsPubNub};
@@ -36,7 +41,7 @@ fn now(now_ms: f64) -> u64 {
 
 /// The trigger's payload as JSON; a value that is not JSON-like becomes `null` (rejected later).
 fn message(request: &JsValue) -> Json {
-    serde_wasm_bindgen::from_value(get(request, "message")).unwrap_or(Json::Null)
+    super::sys::to_json(&get(request, "message"), "message").unwrap_or(Json::Null)
 }
 
 fn first_channel(request: &JsValue) -> String {

@@ -1,11 +1,14 @@
 //! Raw access to the JS objects the shims pass in. Each method is looked up once when the
 //! binding is made; a missing one becomes `HostError::InvalidHost` at the first call.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::domain::json::{to_text, Json};
 use crate::host::{HostError, OpKind};
 
 #[wasm_bindgen]
@@ -18,6 +21,25 @@ extern "C" {
     pub fn console_error(s: &str);
     #[wasm_bindgen(js_namespace = JSON, js_name = stringify, catch)]
     pub fn json_stringify(v: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    pub fn json_parse(text: &str) -> Result<JsValue, JsValue>;
+}
+
+/// A JS value as [`Json`], through `JSON.stringify` and this crate's parser (no
+/// serde-wasm-bindgen: see `domain::json`). `undefined` is `null`; a value JSON cannot
+/// express (a cycle, a BigInt) is an error with `what` as its reason.
+pub fn to_json(v: &JsValue, what: &'static str) -> Result<Json, &'static str> {
+    if v.is_undefined() {
+        return Ok(Json::Null);
+    }
+    let text = json_stringify(v).ok().and_then(|t| t.as_string()).ok_or(what)?;
+    Json::parse(&text).map_err(|_| what)
+}
+
+/// A Rust value as a plain JS value, through JSON text.
+pub fn to_js<T: serde::Serialize + ?Sized>(v: &T) -> Result<JsValue, &'static str> {
+    let text = to_text(v).map_err(|e| e.0)?;
+    json_parse(&text).map_err(|_| "a serialized value was not valid JSON")
 }
 
 pub fn get(obj: &JsValue, key: &str) -> JsValue {

@@ -58,3 +58,73 @@ fn timestamps_round_trip() {
     assert_eq!(parse_iso8601("2026-13-01T00:00:00Z"), None);
     assert_eq!(parse_iso8601("yesterday"), None);
 }
+
+// The wasm build's own JSON text codec (no serde_json, no float code in the bundles);
+// serde_json is the reference it is checked against.
+#[test]
+fn json_text_round_trips_and_agrees_with_serde_json() {
+    use friends_presence::domain::Json;
+    let samples = [
+        r#"{"a":1,"b":[true,false,null],"c":{"d":"x\"y\\z\n\u0001é😀"},"e":-42,"f":4.75,"g":1.5e-7,"h":12345678901234567890}"#,
+        r#"[]"#,
+        r#"{}"#,
+        r#""\ud83d\ude00 \u00e9 \/""#,
+        r#"9007199254740992"#,
+        r#"  [ 1 , { "k" : [ ] } ]  "#,
+    ];
+    for text in samples {
+        let ours = Json::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let written = ours.to_text();
+        // Same value as serde_json sees it, and a fixed point of parse ∘ write.
+        let a: serde_json::Value = serde_json::from_str(text).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&written).unwrap();
+        assert_eq!(a, b, "{text} -> {written}");
+        assert_eq!(Json::parse(&written).unwrap(), ours, "{written}");
+    }
+    // Numbers this system does not read keep their exact text.
+    assert_eq!(Json::parse("12345678901234567890").unwrap(), Json::Raw("12345678901234567890".into()));
+    assert_eq!(Json::parse("4.75").unwrap().to_text(), "4.75");
+    assert_eq!(Json::parse("-17").unwrap(), Json::Num(-17.0));
+    // As JSON.stringify does.
+    assert_eq!(Json::parse("-0").unwrap().to_text(), "0");
+}
+
+#[test]
+fn malformed_json_text_is_an_error_with_a_reason_never_a_panic() {
+    use friends_presence::domain::Json;
+    let bad = [
+        "", " ", "{", "[1,", "[1 2]", "{\"a\" 1}", "{a:1}", "01", "1.", "1e", "-", "+1", ".5", "tru", "nul",
+        "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\\u0041\"", "\"a\u{1}b\"", "[1]]", "{\"a\":1,}", "[,1]", "NaN", "Infinity",
+    ];
+    for text in bad {
+        assert!(Json::parse(text).is_err(), "{text:?} should be rejected");
+    }
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    assert_eq!(Json::parse(&deep), Err("JSON nested too deeply"));
+    assert!(Json::parse(&"[".repeat(64).to_string()).is_err());
+}
+
+#[test]
+fn typed_values_serialize_to_the_same_json_as_serde_json() {
+    use friends_presence::core::settle::SettleChunk;
+    use friends_presence::core::presence::Observation;
+    use friends_presence::domain::json::{to_text, FromJson};
+    use friends_presence::domain::messages::{Envelope, FriendOnline, StatusPayload, UserIdWire};
+    use friends_presence::domain::Json;
+    let msg = Envelope::new(
+        "friend.online",
+        "evt_online_a_1".into(),
+        "2026-01-01T00:00:00.000Z".into(),
+        StatusPayload::Online(FriendOnline { user_id: UserIdWire("a\"b".into()), name: Some("Ä".into()), profile_url: None, status_message: None }),
+    );
+    let ours: serde_json::Value = serde_json::from_str(&to_text(&msg).unwrap()).unwrap();
+    assert_eq!(ours, serde_json::to_value(&msg).unwrap());
+    let chunk = SettleChunk { entries: vec![Observation { user: "u1".into(), online: true, at_ms: 1_767_225_600_000 }], friend_counts: vec!["u2".into()] };
+    let text = to_text(&chunk).unwrap();
+    assert_eq!(SettleChunk::from_json(&Json::parse(&text).unwrap()).unwrap(), chunk);
+    // A queue entry naming an invalid user is refused when read back.
+    let forged = Json::parse(r#"{"e":[{"u":"a b","o":true,"t":1}]}"#).unwrap();
+    assert!(SettleChunk::from_json(&forged).is_err());
+    // Fractions are refused by the writer rather than silently rounded.
+    assert!(to_text(&1.5f64).is_err());
+}

@@ -43,7 +43,7 @@ test('manifest declares every Function with its trigger', () => {
   assert.equal(byName['count-aggregator'].intervalMs, 10000);
 });
 
-test('each bundle is one ES module: export default first, no imports, only built-in requires, wasm inlined', () => {
+test('each bundle is one ES module of at most 64 KB: export default first, no imports, only built-in requires, wasm inlined', () => {
   for (const f of manifest.functions) {
     const src = readFileSync(join(dir, f.file), 'utf8');
     const code = src.replace(/\/\/.*$/gm, '').trimStart();
@@ -52,7 +52,10 @@ test('each bundle is one ES module: export default first, no imports, only built
     assert.doesNotMatch(src, /^\s*import\s[\s\S]*?from\s/m, `${f.file}: no import statements`);
     const required = [...src.matchAll(/require\('([^']+)'\)/g)].map((m) => m[1]);
     assert.deepEqual([...new Set(required)].sort(), ['kvstore', 'pubnub'], f.file);
-    assert.match(src, /const WASM_BASE64 = "[A-Za-z0-9+/=]{1000,}"/, f.file);
+    // Deflated wasm in base85 (printable ASCII without `"` and `\`), decoded by the runtime.
+    assert.match(src, /const WASM_DEFLATED = "[#-[\]-x]{1000,}"/, f.file);
+    // PubNub's ~64 KB ceiling for a Function's source: a bundle over it cannot be deployed.
+    assert.ok(Buffer.byteLength(src) <= 64 * 1024, `${f.file}: ${Buffer.byteLength(src)} bytes, over 64 KB`);
   }
 });
 

@@ -1,16 +1,41 @@
 //! A small JSON value. App Context `custom` is replaced as a whole on every write, so the
 //! fields this system does not own (e.g. `statusMessage`) must survive read-modify-write
 //! untouched: they are carried in this type, in their original order.
+//!
+//! Values cross the wasm boundary as JSON text (`text`), typed values are written with a
+//! serde `Serializer` (`ser`) and read back with [`FromJson`]: no serde-wasm-bindgen and no
+//! float code in the bundles.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+pub mod ser;
+pub mod text;
+
+pub use ser::{to_text, SerError};
+
+/// `v` as an integer if it is one within ±2^53 (where `f64` and JS numbers are exact).
+/// Written without `f64::fract`/`abs`, which `core` lacks.
+pub fn safe_integer(v: f64) -> Option<i64> {
+    const LIMIT: f64 = 9_007_199_254_740_992.0;
+    (v >= -LIMIT && v <= LIMIT && (v as i64) as f64 == v).then_some(v as i64)
+}
+
+/// Newtype-struct name by which `Json::Raw` tells the text serializer "write me verbatim".
+pub const RAW_NUMBER: &str = "$friends_presence::RawNumber";
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Json {
     #[default]
     Null,
     Bool(bool),
+    /// An integer within ±2^53 (the numbers this system reads: counts, epoch ms, ids).
     Num(f64),
+    /// Any other number (fraction, exponent, beyond 2^53), kept as its JSON text so a
+    /// field this system does not own round-trips exactly.
+    Raw(String),
     Str(String),
     Arr(Vec<Json>),
     Obj(JsonObject),
@@ -49,13 +74,24 @@ impl JsonObject {
     /// A non-negative integral number (ids, counts, epoch milliseconds).
     pub fn u64(&self, key: &str) -> Option<u64> {
         match self.get(key)? {
-            Json::Num(n) if *n >= 0.0 && n.fract() == 0.0 && *n < 9.007e15 => Some(*n as u64),
+            Json::Num(n) => safe_integer(*n).filter(|i| *i >= 0).map(|i| i as u64),
             _ => None,
         }
     }
 }
 
 impl Json {
+    /// Parses JSON text; malformed text is an error with a static reason, never a panic.
+    pub fn parse(text: &str) -> Result<Json, &'static str> {
+        text::parse(text)
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        text::write(self, &mut out);
+        out
+    }
+
     pub fn str(s: &str) -> Json {
         Json::Str(s.to_owned())
     }
@@ -78,8 +114,9 @@ impl Serialize for Json {
             Json::Null => s.serialize_unit(),
             Json::Bool(b) => s.serialize_bool(*b),
             // Integral values go out as integers so JSON text has no ".0".
-            Json::Num(n) if n.fract() == 0.0 && n.abs() < 9.007e15 => s.serialize_i64(*n as i64),
+            Json::Num(n) if safe_integer(*n).is_some() => s.serialize_i64(*n as i64),
             Json::Num(n) => s.serialize_f64(*n),
+            Json::Raw(text) => s.serialize_newtype_struct(RAW_NUMBER, text),
             Json::Str(v) => s.serialize_str(v),
             Json::Arr(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
@@ -123,14 +160,19 @@ impl<'de> Visitor<'de> for JsonVisitor {
     fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
         Ok(Json::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
-        Ok(Json::Num(v as f64))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
+        self.visit_f64(v as f64)
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
-        Ok(Json::Num(v as f64))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json, E> {
+        self.visit_f64(v as f64)
     }
     fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
-        Ok(Json::Num(v))
+        // Keeps the `Num` invariant for values that come through serde (native tests only).
+        if safe_integer(v).is_some() {
+            Ok(Json::Num(v))
+        } else {
+            Ok(Json::Raw(format!("{v}")))
+        }
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
         Ok(Json::Str(v.to_owned()))
@@ -166,6 +208,62 @@ impl<'de> Deserialize<'de> for JsonObject {
             Json::Obj(o) => Ok(o),
             Json::Null => Ok(JsonObject::default()),
             _ => Err(de::Error::custom("expected an object")),
+        }
+    }
+}
+
+/// Reading a typed value back from JSON (KV values, fired work items). Hand-written per type
+/// instead of serde's `Deserialize`: smaller in wasm, and every failure has a domain reason.
+pub trait FromJson: Sized {
+    fn from_json(v: &Json) -> Result<Self, &'static str>;
+}
+
+impl FromJson for Json {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        Ok(v.clone())
+    }
+}
+
+impl FromJson for u64 {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        match v {
+            Json::Num(n) if *n >= 0.0 => Ok(*n as u64),
+            _ => Err("expected a non-negative integer"),
+        }
+    }
+}
+
+impl FromJson for String {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        match v {
+            Json::Str(s) => Ok(s.clone()),
+            _ => Err("expected a string"),
+        }
+    }
+}
+
+impl<T: FromJson> FromJson for Vec<T> {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        match v {
+            Json::Arr(items) => items.iter().map(T::from_json).collect(),
+            _ => Err("expected an array"),
+        }
+    }
+}
+
+impl JsonObject {
+    /// A field read with [`FromJson`]; a missing field is `default`.
+    pub fn field_or<T: FromJson>(&self, key: &str, default: T) -> Result<T, &'static str> {
+        match self.get(key) {
+            None | Some(Json::Null) => Ok(default),
+            Some(v) => T::from_json(v),
+        }
+    }
+
+    pub fn field<T: FromJson>(&self, key: &str) -> Result<T, &'static str> {
+        match self.get(key) {
+            None => Err("a required field is missing"),
+            Some(v) => T::from_json(v),
         }
     }
 }
