@@ -61,9 +61,13 @@ export class FunctionsHost {
   }
 
   async #compile(name, file) {
+    // A module required inside a handler belongs to that execution: its ops count there even
+    // when the Function's own scheduler (e.g. wasm-bindgen-futures' single task queue) runs the
+    // call from another execution's async context. Required at top level, it has no owner and
+    // the async context decides.
     const require = (id) => {
-      if (id === 'pubnub') return this.#pubnubModule(realm);
-      if (id === 'kvstore') return this.#kvModule(realm);
+      if (id === 'pubnub') return this.#pubnubModule(realm, this.als.getStore());
+      if (id === 'kvstore') return this.#kvModule(realm, this.als.getStore());
       throw new Error(`Cannot find module '${id}' (Functions offer 'pubnub' and 'kvstore' here)`);
     };
     const context = vm.createContext({ console: this.#console(name), require }, { name: `function:${name}` });
@@ -221,9 +225,9 @@ export class FunctionsHost {
     return run;
   }
 
-  /** Count one op of `kind` for the current execution; throw once its budget is spent. */
-  #spend(kind) {
-    const exec = this.als.getStore();
+  /** Count one op of `kind` for `owner` (or the current execution); throw once its budget is spent. */
+  #spend(kind, owner) {
+    const exec = owner ?? this.als.getStore();
     if (!exec) return; // module top level: not inside an execution
     const o = exec.ops;
     if (this.opsLimit === 3 ? o.api + o.publish + o.kv >= 3 : o[kind] >= this.opsLimit) {
@@ -234,12 +238,12 @@ export class FunctionsHost {
   }
 
   /** Wrap a host call as a context-realm promise: args copied in, results and errors copied out. */
-  #wrap(realm, kind, fn, shape = (v) => realm.copy(JSON.stringify(v))) {
+  #wrap(realm, owner, kind, fn, shape = (v) => realm.copy(JSON.stringify(v))) {
     return (...args) =>
       realm.promise((resolve, reject) => {
         Promise.resolve()
           .then(() => {
-            this.#spend(kind);
+            this.#spend(kind, owner);
             return fn(...args.map(jsonCopy));
           })
           .then((v) => resolve(shape(v)), (e) => reject(toRealmError(realm, e)));
@@ -247,9 +251,9 @@ export class FunctionsHost {
   }
 
   // ------------------------------------------------------------------ modules
-  #kvModule(realm) {
+  #kvModule(realm, owner) {
     const { rt } = this;
-    const w = (fn, shape) => this.#wrap(realm, 'kv', fn, shape);
+    const w = (fn, shape) => this.#wrap(realm, owner, 'kv', fn, shape);
     const set = async (key, value, ttl) => void (await rt.commit(rt.kv.set(key, value, ttl)));
     const kv = {
       get: w(async (key) => rt.kv.get(key)),
@@ -271,15 +275,16 @@ export class FunctionsHost {
     return kv;
   }
 
-  #pubnubModule(realm) {
+  #pubnubModule(realm, owner) {
     const { rt } = this;
-    const api = (fn) => this.#wrap(realm, 'api', fn);
+    const api = (fn) => this.#wrap(realm, owner, 'api', fn);
     const publishing = (verb) =>
       this.#wrap(
         realm,
+        owner,
         'publish',
         async (p = {}) => {
-          const depth = (this.als.getStore()?.depth ?? -1) + 1;
+          const depth = ((owner ?? this.als.getStore())?.depth ?? -1) + 1;
           const tt = await rt.publish({ channel: p.channel, message: p.message, meta: p.meta, verb, depth, cmt: p.customMessageType, publisher: 'pn-functions' });
           return String(tt);
         },
