@@ -5,6 +5,7 @@
 //! - [`core`]: pure decisions (input + state read + now → effects).
 //! - [`host`]: the `PubNub`/`KvStore` traits, op budgets, and the native fake host.
 //! - [`handlers`]: one async shell per Function: read, decide, act.
+//! - [`client`]: the web client's core (subscribe plan, friends view); `pkg/web` in the browser.
 //! - `wasm` (wasm32 only): bindings to the JS `pubnub`/`kvstore` modules and the exports the
 //!   shims in `js-shim/` call.
 //!
@@ -16,6 +17,8 @@
 
 extern crate alloc;
 
+#[cfg(feature = "std")]
+pub mod client;
 pub mod core;
 pub mod domain;
 pub mod handlers;

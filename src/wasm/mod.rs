@@ -4,5 +4,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 pub mod adapter;
+#[cfg(feature = "std")]
+pub mod client;
 pub mod exports;
 mod sys;
