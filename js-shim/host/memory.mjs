@@ -84,14 +84,23 @@ export class MemoryPubNub {
           st.users.set(uuid, next);
           return { status: 200, data: userObject(next) };
         },
-        async getChannelMembers({ channel, filter = '', limit = 100 }) {
+        // Filters: `uuid.id` lists, and the online / not-online split friends.sync pages by.
+        // `page.next` is an offset; totalCount counts what the filter matches, as PubNub's does.
+        async getChannelMembers({ channel, filter = '', limit = 100, page }) {
           charge('api', 'getChannelMembers', channel);
           const all = [...(st.members.get(channel) || new Map())];
-          const only = filter ? filterIds(filter, 'uuid.id') : null;
-          const rows = all.filter(([id]) => !only || only.includes(id)).slice(0, limit);
+          const online = ([id]) => st.users.get(id)?.custom?.online === true;
+          let matched;
+          if (filter === 'uuid.custom.online == true') matched = all.filter(online);
+          else if (filter === '!(uuid.custom.online == true)') matched = all.filter((m) => !online(m));
+          else if (filter) { const only = filterIds(filter, 'uuid.id'); matched = all.filter(([id]) => only.includes(id)); }
+          else matched = all;
+          const start = Number(page?.next || 0);
+          const rows = matched.slice(start, start + limit);
           return {
             status: 200,
-            totalCount: all.length,
+            totalCount: matched.length,
+            next: start + limit < matched.length ? String(start + limit) : undefined,
             data: rows.map(([id, custom]) => ({ uuid: st.users.has(id) ? userObject(st.users.get(id)) : { id }, custom: structuredClone(custom) })),
           };
         },

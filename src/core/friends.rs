@@ -27,6 +27,9 @@ pub enum CommandKind {
     Decline,
     /// `friend.remove` on `friend-management.{userA}`: A removes B.
     Remove,
+    /// `friends.sync.request` on `friend-management.{userA}`: A asks for a page of its
+    /// friends on its own inbox (`userB` is A as well; `page` is the cursor).
+    Sync,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +38,38 @@ pub struct Command {
     pub user_a: UserId,
     pub user_b: UserId,
     pub event_id: String,
+    /// `friends.sync.request` only: the `next` cursor of the previous page.
+    pub page: Option<SyncCursor>,
+}
+
+/// Where a `friends.sync` page starts: online friends first, then the rest. The wire form
+/// is `o:{token}` / `r:{token}` (App Context's own page token; empty for the first page).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncCursor {
+    pub online: bool,
+    pub token: Option<String>,
+}
+
+impl SyncCursor {
+    pub const FIRST: SyncCursor = SyncCursor { online: true, token: None };
+
+    pub fn parse(raw: &str) -> Result<SyncCursor, Rejection> {
+        let (online, token) = match (raw.get(..2), raw.get(2..)) {
+            (Some("o:"), Some(t)) => (true, t),
+            (Some("r:"), Some(t)) => (false, t),
+            _ => return Err(Rejection::new("page cursor must start with o: or r:")),
+        };
+        if token.len() > 512 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Rejection::new("page cursor is not a page token"));
+        }
+        Ok(SyncCursor { online, token: (!token.is_empty()).then(|| token.to_owned()) })
+    }
+
+    pub fn to_wire(&self) -> String {
+        let mut s = String::from(if self.online { "o:" } else { "r:" });
+        s.push_str(self.token.as_deref().unwrap_or(""));
+        s
+    }
 }
 
 /// Which binding delivered the message.
@@ -64,6 +99,7 @@ pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, m
         (Binding::FriendRequests, "friend.request.accepted") => CommandKind::Accept,
         (Binding::FriendRequests, "friend.request.declined") => CommandKind::Decline,
         (Binding::FriendManagement, "friend.remove") => CommandKind::Remove,
+        (Binding::FriendManagement, "friends.sync.request") => CommandKind::Sync,
         _ => return Err(Rejection::with("unknown command type on this channel", kind_name)),
     };
     match msg.str("schemaVersion") {
@@ -84,12 +120,24 @@ pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, m
         let raw = payload.str(key).ok_or_else(|| Rejection::with("payload field missing or not a string", key))?;
         UserId::parse(raw).map_err(|e| Rejection::with(e.reason(), raw))
     };
+    if kind == CommandKind::Sync {
+        let me = user("userA")?;
+        if me.as_str() != publisher {
+            return Err(Rejection::new("userA must be the publisher"));
+        }
+        let page = match payload.get("page") {
+            None | Some(Json::Null) => None,
+            Some(Json::Str(raw)) => Some(SyncCursor::parse(raw)?),
+            Some(_) => return Err(Rejection::new("page must be a string")),
+        };
+        return Ok(Command { kind, user_a: me.clone(), user_b: me, event_id, page });
+    }
     let (user_a, user_b) = (user("userA")?, user("userB")?);
     if user_a == user_b {
         return Err(Rejection::new("userA and userB are the same user"));
     }
     let acting = match kind {
-        CommandKind::Request | CommandKind::Remove => &user_a,
+        CommandKind::Request | CommandKind::Remove | CommandKind::Sync => &user_a,
         CommandKind::Accept | CommandKind::Decline => &user_b,
     };
     if acting.as_str() != publisher {
@@ -98,7 +146,7 @@ pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, m
             _ => "userA must be the publisher",
         }));
     }
-    Ok(Command { kind, user_a, user_b, event_id })
+    Ok(Command { kind, user_a, user_b, event_id, page: None })
 }
 
 /// A request from `from` to `to`, waiting for `to`'s answer.

@@ -120,13 +120,33 @@ pub struct FriendRequestReceived {
     pub requested_at: String,
 }
 
-/// Seed 001's initial-load push, extended with the page of friends it describes.
+/// Seed 001's initial-load push, extended with the page of friends it describes. Sent on
+/// `inbox.{userId}` (only that user can read it) in answer to a `friends.sync.request`;
+/// online friends come first across pages, `next` asks for the following page.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FriendsSync {
+    pub user_id: UserIdWire,
+    pub request_id: String,
+    pub friends: Vec<SyncedFriend>,
     pub online_friends: Vec<String>,
     pub total_friends: u64,
-    pub total_online: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_online: Option<u64>,
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncedFriend {
+    pub user_id: UserIdWire,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_url: Option<String>,
+    pub online: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
 }
 
 /// A user id as it goes on the wire (a plain string).

@@ -7,12 +7,12 @@ use super::{cat, Report};
 use crate::core::friends::{self as fr, Binding, Command, CommandKind, PendingRequest};
 use crate::core::{Config, Rejection};
 use crate::domain::channels::{friends, friends_group, inbox, status, MAX_FRIENDS};
-use crate::domain::messages::{self, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, UserIdWire};
+use crate::domain::messages::{self, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, SyncedFriend, UserIdWire};
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject, UserId};
 use crate::core::settle::SettleChunk;
 use crate::handlers::presence::enqueue_chunk;
-use crate::host::{HostError, KvStore, PubNub, UserRecord};
+use crate::host::{HostError, KvStore, MemberFilter, PubNub, UserRecord};
 
 pub async fn friend_requests<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, publisher: Option<&str>, message: &Json, now_ms: u64) -> Report {
     let mut report = Report::new("friend-acceptance");
@@ -37,7 +37,11 @@ pub async fn friend_management<H: PubNub + KvStore>(host: &H, cfg: &Config, chan
     match fr::parse_command(Binding::FriendManagement, channel, publisher, message) {
         Err(reason) => report.reject(reason),
         Ok(cmd) => {
-            if let Err(reason) = remove(host, cfg, &cmd, now_ms, &mut report).await {
+            let result = match cmd.kind {
+                CommandKind::Sync => sync(host, &cmd, now_ms, &mut report).await,
+                _ => remove(host, cfg, &cmd, now_ms, &mut report).await,
+            };
+            if let Err(reason) = result {
                 report.reject(reason);
             }
         }
@@ -233,6 +237,62 @@ pub(crate) async fn refresh_friend_counts<H: PubNub + KvStore>(host: &H, users: 
             report.warn(cat(&["friendCount refresh of ", user, " failed: ", &e.describe()]));
         }
     }
+}
+
+/// One page (≤ 100) of A's friends, online ones first, published on A's private inbox:
+/// the initial load. Reads only, so a failure changes nothing. Ops: 1 API, 1 KV, 1 publish.
+async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
+    let me = &cmd.user_a;
+    let cursor = cmd.page.clone().unwrap_or(fr::SyncCursor::FIRST);
+    let filter = if cursor.online { MemberFilter::Online } else { MemberFilter::NotOnline };
+    let page = host
+        .get_members(&friends(me), filter, 100, cursor.token.as_deref())
+        .await
+        .map_err(|e| failed("friends list read", e))?;
+    // The atomic counter is the exact friend count (App Context `friendCount` may lag).
+    let total_friends = host.get_counter(&fr::count_key(me)).await.map_err(|e| failed("friend count read", e))?.max(0) as u64;
+    let mut friends = Vec::with_capacity(page.members.len());
+    let mut online_friends = Vec::new();
+    for m in &page.members {
+        let online = m.user.custom.bool("online") == Some(true);
+        if online {
+            online_friends.push(m.user.id.clone());
+        }
+        friends.push(SyncedFriend {
+            user_id: UserIdWire(m.user.id.clone()),
+            name: m.user.name.clone(),
+            profile_url: m.user.profile_url.clone(),
+            online,
+            last_seen: m.user.custom.str("lastSeen").map(str::to_owned),
+        });
+    }
+    // Online friends first: when they run out, the next page starts the others.
+    let total_online = page.total.map(|t| if cursor.online { t } else { total_friends.saturating_sub(t) });
+    let next = match (cursor.online, page.next) {
+        (online, Some(token)) => Some(fr::SyncCursor { online, token: Some(token) }),
+        (true, None) if total_online.map_or(true, |o| o < total_friends) => Some(fr::SyncCursor { online: false, token: None }),
+        _ => None,
+    };
+    let count = friends.len();
+    let message = Envelope::new(
+        messages::FRIENDS_SYNC,
+        messages::event_id("sync", Some(me.as_str()), now_ms),
+        iso8601(now_ms),
+        FriendsSync {
+            user_id: me.into(),
+            request_id: cmd.event_id.clone(),
+            friends,
+            online_friends,
+            total_friends,
+            total_online,
+            next: next.as_ref().map(fr::SyncCursor::to_wire),
+        },
+    );
+    host.publish(&inbox(me), &message).await.map_err(|e| failed("friends.sync publish", e))?;
+    let mut n = String::new();
+    crate::domain::channels::push_u64(&mut n, count as u64);
+    report.info(cat(&["friends.sync to ", me.as_str(), ": ", &n, if next.is_some() { " friends, more to come" } else { " friends, last page" }]));
+    Ok(())
 }
 
 /// A removes B (either friend may). Ops: ≤ 9 API, ≤ 7 KV (3 + 2 per queued refresh), 2 publishes.

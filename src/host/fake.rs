@@ -346,10 +346,22 @@ impl PubNub for Exec<'_> {
         Ok(())
     }
 
-    async fn get_members(&self, channel: &str, limit: u32, next: Option<&str>) -> HostResult<MembersPage> {
+    async fn get_members(&self, channel: &str, filter: MemberFilter, limit: u32, next: Option<&str>) -> HostResult<MembersPage> {
         self.call("getChannelMembers", channel, OpKind::Api).await?;
         let st = self.host.state.borrow();
-        let all = st.members.get(channel).cloned().unwrap_or_default();
+        let online = |uuid: &str| st.users.get(uuid).map(|u| u.custom.get("online") == Some(&Value::Bool(true))).unwrap_or(false);
+        let all: Vec<(String, Value)> = st
+            .members
+            .get(channel)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(uuid, _)| match filter {
+                MemberFilter::All => true,
+                MemberFilter::Online => online(uuid),
+                MemberFilter::NotOnline => !online(uuid),
+            })
+            .collect();
         let start: usize = next.and_then(|n| n.parse().ok()).unwrap_or(0);
         let limit = limit.clamp(1, 100) as usize;
         let members = all

@@ -87,6 +87,28 @@ pub struct Member {
     pub custom: JsonObject,
 }
 
+/// Which members of a `friends.{userId}` list to read: online first, then the rest, is how
+/// `friends.sync` pages a list of up to 20,000 without sorting it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberFilter {
+    All,
+    /// `uuid.custom.online == true`
+    Online,
+    /// `!(uuid.custom.online == true)`
+    NotOnline,
+}
+
+impl MemberFilter {
+    /// The App Context filter expression.
+    pub fn expression(self) -> Option<&'static str> {
+        match self {
+            MemberFilter::All => None,
+            MemberFilter::Online => Some("uuid.custom.online == true"),
+            MemberFilter::NotOnline => Some("!(uuid.custom.online == true)"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct MembersPage {
     pub members: Vec<Member>,
@@ -120,7 +142,7 @@ pub trait PubNub {
     async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>>;
     /// Replaces `custom` (App Context has no partial update); `if_match` makes it conditional.
     async fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> HostResult<()>;
-    async fn get_members(&self, channel: &str, limit: u32, next: Option<&str>) -> HostResult<MembersPage>;
+    async fn get_members(&self, channel: &str, filter: MemberFilter, limit: u32, next: Option<&str>) -> HostResult<MembersPage>;
     /// The membership of one user on a channel, if any (`uuid.id == …` filter).
     async fn get_member(&self, channel: &str, user: &UserId) -> HostResult<Option<Member>>;
     async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()>;

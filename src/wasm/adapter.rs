@@ -9,7 +9,7 @@ use wasm_bindgen::JsValue;
 use super::sys::{self, get, object, string_array, Method};
 use crate::domain::json::FromJson;
 use crate::domain::{Json, JsonObject, UserId};
-use crate::host::{shapes, HereNow, HostError, HostResult, KvStore, Member, MembersPage, OpKind, PubNub, UserRecord};
+use crate::host::{shapes, HereNow, HostError, HostResult, KvStore, Member, MemberFilter, MembersPage, OpKind, PubNub, UserRecord};
 
 fn to_js<T: Serialize + ?Sized>(v: &T) -> HostResult<JsValue> {
     sys::to_js(v).map_err(HostError::BadResponse)
@@ -120,7 +120,7 @@ impl PubNub for JsPubNub {
         self.set_uuid.call(&[object(&params)]).await.map(|_| ())
     }
 
-    async fn get_members(&self, channel: &str, limit: u32, next: Option<&str>) -> HostResult<MembersPage> {
+    async fn get_members(&self, channel: &str, filter: MemberFilter, limit: u32, next: Option<&str>) -> HostResult<MembersPage> {
         let mut params = vec![
             ("channel", JsValue::from_str(channel)),
             ("limit", JsValue::from_f64(limit.clamp(1, 100) as f64)),
@@ -136,6 +136,9 @@ impl PubNub for JsPubNub {
         ];
         if let Some(next) = next {
             params.push(("page", object(&[("next", JsValue::from_str(next))])));
+        }
+        if let Some(expr) = filter.expression() {
+            params.push(("filter", JsValue::from_str(expr)));
         }
         let result = self.get_members.call(&[object(&params)]).await?;
         shapes::members_response(&to_json(&result, "getChannelMembers")?)
@@ -255,7 +258,7 @@ impl PubNub for JsHost {
     async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>> { self.pubnub.get_user(id).await }
     async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>> { self.pubnub.get_users(ids).await }
     async fn set_user_custom(&self, id: &UserId, c: &JsonObject, m: Option<&str>) -> HostResult<()> { self.pubnub.set_user_custom(id, c, m).await }
-    async fn get_members(&self, c: &str, l: u32, n: Option<&str>) -> HostResult<MembersPage> { self.pubnub.get_members(c, l, n).await }
+    async fn get_members(&self, c: &str, f: MemberFilter, l: u32, n: Option<&str>) -> HostResult<MembersPage> { self.pubnub.get_members(c, f, l, n).await }
     async fn get_member(&self, c: &str, u: &UserId) -> HostResult<Option<Member>> { self.pubnub.get_member(c, u).await }
     async fn set_members(&self, c: &str, m: &[(UserId, JsonObject)]) -> HostResult<()> { self.pubnub.set_members(c, m).await }
     async fn remove_members(&self, c: &str, u: &[UserId]) -> HostResult<()> { self.pubnub.remove_members(c, u).await }

@@ -143,3 +143,81 @@ fn removal_by_either_friend_unlinks_and_notifies() {
     assert_eq!(host.counter("friend-count:alice"), 0);
     host.assert_within_budget();
 }
+
+fn sync_request(me: &str, id: &str, page: Option<&str>) -> Value {
+    json!({ "type": "friends.sync.request", "schemaVersion": "1.0.0", "eventId": id, "ts": "2026-01-01T00:00:00.000Z",
+            "payload": { "userA": me, "page": page } })
+}
+
+/// Friendships laid out as the accept handler leaves them (members, counters), seeded directly.
+fn seed_friends(host: &FakeHost, me: &str, n: usize, online_every: usize) {
+    use friends_presence::domain::{JsonObject, UserId};
+    use friends_presence::host::{KvStore, PubNub};
+    host.add_user(me, me);
+    for i in 0..n {
+        let id = format!("f{i:04}");
+        host.add_user(&id, &format!("Friend {i}"));
+        let online = i % online_every == 0;
+        host.set_user_custom_raw(&id, json!({ "online": online, "lastSeen": "2026-01-01T00:00:00.000Z" }));
+        let exec = host.execution();
+        let mut custom = JsonObject::default();
+        custom.set("status", friends_presence::domain::Json::str("accepted"));
+        block_on(exec.set_members(&format!("friends.{me}"), &[(UserId::parse(&id).unwrap(), custom)])).unwrap();
+        block_on(exec.incr_counter(&format!("friend-count:{me}"), 1)).unwrap();
+    }
+}
+
+#[test]
+fn friends_sync_pages_the_list_online_first_on_the_private_inbox() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    seed_friends(&host, "alice", 250, 3); // 84 online
+    let mut seen = Vec::new();
+    let mut page: Option<String> = None;
+    for round in 0..10 {
+        let r = on_management(&host, "alice", sync_request("alice", &format!("s{round}"), page.as_deref()));
+        assert!(r.rejected.is_none(), "{r:?}");
+        let got = host.published_on("inbox.alice");
+        let msg = got.last().unwrap();
+        assert_eq!(msg["type"], "friends.sync");
+        assert_eq!(msg["payload"]["requestId"], format!("s{round}"));
+        assert_eq!(msg["payload"]["totalFriends"], 250);
+        assert_eq!(msg["payload"]["totalOnline"], 84);
+        for f in msg["payload"]["friends"].as_array().unwrap() {
+            seen.push((f["userId"].as_str().unwrap().to_owned(), f["online"].as_bool().unwrap()));
+            assert_eq!(f["lastSeen"], "2026-01-01T00:00:00.000Z");
+        }
+        match msg["payload"]["next"].as_str() {
+            Some(next) => page = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 250, "every friend exactly once");
+    let ids: std::collections::BTreeSet<_> = seen.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids.len(), 250);
+    // Online first across pages: no online friend after the first offline one.
+    let first_offline = seen.iter().position(|(_, on)| !on).unwrap();
+    assert_eq!(first_offline, 84);
+    assert!(seen[first_offline..].iter().all(|(_, on)| !on));
+    // Nothing but the caller's own inbox is ever written.
+    assert!(host.published().iter().all(|(c, _)| c == "inbox.alice"));
+    host.assert_within_budget();
+}
+
+#[test]
+fn friends_sync_for_someone_else_or_with_a_bad_cursor_changes_nothing() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    seed_friends(&host, "alice", 3, 1);
+    host.add_user("mallory", "Mallory");
+    let before = host.snapshot();
+    // Mallory asks for Alice's friends on her own channel, or on Alice's.
+    assert!(on_management(&host, "mallory", sync_request("alice", "m1", None)).is_rejected());
+    let exec = host.execution();
+    let r = block_on(fh::friend_management(&exec, &Config::default(), "friend-management.alice", Some("mallory"), &json(sync_request("alice", "m2", None)), T0));
+    assert!(r.is_rejected());
+    for bad in ["x:abc", "o:has space", "", "o"] {
+        assert!(on_management(&host, "alice", sync_request("alice", "b1", Some(bad))).is_rejected(), "{bad:?}");
+    }
+    assert_eq!(host.snapshot(), before);
+}

@@ -152,6 +152,45 @@ test('friend-removal: either friend removes; both groups and inboxes updated', a
   assert.deepEqual(removed.map((p) => [p.channel, p.message.payload.userId]).sort(), [['inbox.alice', 'bob'], ['inbox.bob', 'alice']]);
 });
 
+test('friend-removal: friends.sync.request pages the friends, online first, on the private inbox', async () => {
+  const w = world();
+  w.pn.addUser('alice', 'Alice');
+  w.pn.members.set('friends.alice', new Map());
+  for (let i = 0; i < 130; i++) {
+    const id = `f${String(i).padStart(3, '0')}`;
+    w.pn.addUser(id, `Friend ${i}`, { online: i % 4 === 0, lastSeen: '2026-01-01T00:00:00.000Z' });
+    w.pn.members.get('friends.alice').set(id, { status: 'accepted' });
+  }
+  w.pn.counters.set('friend-count:alice', 130);
+  const removal = await load(fnFile('friend-removal'));
+  const seen = [];
+  let page = null;
+  for (let round = 0; round < 5; round++) {
+    const req = trigger({ channels: ['friend-management.alice'], params: { uuid: 'alice' },
+      message: { type: 'friends.sync.request', schemaVersion: '1.0.0', eventId: `s${round}`, ts: '2026-01-01T00:00:01.000Z', payload: { userA: 'alice', page } } });
+    const before = w.pn.published.length;
+    await withClock(w, () => removal.run(req, w.pn.execution()));
+    assert.equal(w.pn.published.length, before + 1, 'one page per request');
+    const { channel, message } = w.pn.published.at(-1);
+    assert.equal(channel, 'inbox.alice');
+    assert.equal(message.type, 'friends.sync');
+    assert.equal(message.payload.totalFriends, 130);
+    assert.equal(message.payload.totalOnline, 33);
+    seen.push(...message.payload.friends.map((f) => f.online));
+    page = message.payload.next;
+    if (page === null) break;
+  }
+  assert.equal(seen.length, 130);
+  assert.equal(seen.indexOf(false), 33, 'all 33 online friends come first');
+  assert.ok(seen.slice(33).every((on) => !on));
+  // Someone else cannot ask for Alice's list.
+  const forged = trigger({ channels: ['friend-management.alice'], params: { uuid: 'mallory' },
+    message: { type: 'friends.sync.request', schemaVersion: '1.0.0', eventId: 'm1', ts: '2026-01-01T00:00:01.000Z', payload: { userA: 'alice' } } });
+  const n = w.pn.published.length;
+  await withClock(w, () => removal.run(forged, w.pn.execution()));
+  assert.equal(w.pn.published.length, n);
+});
+
 test('count-aggregator: status.count from shard occupancy', async () => {
   const w = world();
   w.pn.occupants.set('presence.shard-0', new Set(['a', 'b']));
