@@ -59,8 +59,25 @@ for (const need of [manifest, path.join(ROOT, 'pkg/web/index.js')]) {
     process.exit(1);
   }
 }
+// One runtime per state directory: two would interleave their appends to the same log.
+const lock = path.join(stateDir, 'dev.pid');
+const holder = fs.existsSync(lock) ? Number(fs.readFileSync(lock, 'utf8')) : 0;
+if (holder && holder !== process.pid && alive(holder)) {
+  process.stderr.write(`dev: ${path.relative(ROOT, stateDir)} is in use by process ${holder}\n`);
+  process.exit(1);
+}
 if (v.reset || !fs.existsSync(marker)) fs.rmSync(stateDir, { recursive: true, force: true }); // half-seeded state is not reused
 fs.mkdirSync(stateDir, { recursive: true });
+fs.writeFileSync(lock, String(process.pid));
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
 
 const tty = process.stderr.isTTY;
 function bar(phase, done, total) {
@@ -147,6 +164,7 @@ async function stop() {
   }
   await rt.close(); // lets running Functions finish and flushes the state to disk
   logFile.end();
+  fs.rmSync(lock, { force: true });
   console.log(`dev: stopped; state kept in ${path.relative(ROOT, stateDir)}`);
   process.exit(0);
 }

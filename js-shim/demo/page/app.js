@@ -56,7 +56,7 @@ function renderFriends() {
       (f) => `<li class="friend${f.online ? ' online' : ''}" data-user="${escape(f.userId)}">
         <span class="dot" title="${f.online ? 'online' : 'offline'}"></span>
         <span class="who"><span class="name">${escape(f.name ?? f.userId)}</span>
-          <span class="seen">${escape(f.userId)} · ${f.online ? 'online' : 'last seen ' + ago(f.lastSeen)}</span></span>
+          <span class="seen">${escape(f.userId)} · ${f.online ? 'online' : f.lastSeen ? 'last seen ' + ago(f.lastSeen) : 'offline'}</span></span>
         <button class="danger" data-remove="${escape(f.userId)}" title="Remove friend">Remove</button>
       </li>`,
     )
@@ -88,11 +88,19 @@ function renderCount() {
   $('global-count').textContent = count.onlineCount.toLocaleString('en-US');
   const points = view.countHistory();
   const newest = points.length ? points[points.length - 1].t : Date.now();
-  const from = newest - 10 * 60e3;
-  const max = Math.max(1, ...points.map((p) => p.count)) * 1.1;
-  $('chart-line').setAttribute('points', points.map((p) => `${(((p.t - from) / (newest - from)) * 600).toFixed(1)},${(120 - (p.count / max) * 116).toFixed(1)}`).join(' '));
+  // The last ten minutes, or as much as there is so far.
+  const from = Math.min(newest - 1, Math.max(newest - 10 * 60e3, points.length ? points[0].t : newest));
+  // Scale to the range seen, so a churn of a few percent is visible.
+  const lo = Math.min(...points.map((p) => p.count));
+  const hi = Math.max(...points.map((p) => p.count));
+  const pad = Math.max(1, (hi - lo) * 0.15);
+  const y = (c) => (114 - ((c - lo + pad) / (hi - lo + 2 * pad)) * 108).toFixed(1);
+  const xy = points.map((p) => `${(((p.t - from) / (newest - from)) * 600).toFixed(1)},${y(p.count)}`);
+  if (xy.length === 1) xy.unshift(`0,${y(points[0].count)}`); // one point: a flat line so far
+  $('chart-line').setAttribute('points', xy.join(' '));
   const peak = count.peakToday != null ? ` · peak today ${count.peakToday.toLocaleString('en-US')}` : '';
-  $('count-note').textContent = `last ${Math.round((newest - points[0].t) / 60e3)} min · updated ${ago(count.calculatedAt)}${peak}`;
+  const span = Math.max(1, Math.round((newest - points[0].t) / 60e3));
+  $('count-note').textContent = `last ${span} min: ${lo.toLocaleString('en-US')}–${hi.toLocaleString('en-US')} · updated ${ago(count.calculatedAt)}${peak}`;
 }
 
 // ------------------------------------------------------------------ messages in
