@@ -44,6 +44,10 @@ pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel
             for bad in &skipped {
                 report.warn(cat(&["skipped an invalid uuid in the interval deltas: ", bad]));
             }
+            if observations.is_empty() && skipped.is_empty() {
+                // Deltas off (or nothing changed): say so, a silent interval hides a misconfiguration.
+                report.info("ignored: interval event without join/leave/timeout deltas (enable presence deltas)");
+            }
             dispatch(host, cfg, shard, observations, 0, now_ms, &mut report).await;
         }
     }

@@ -4,6 +4,7 @@
 
 mod domain;
 mod friends;
+mod fuzz;
 mod presence;
 
 use friends_presence::core::Config;

@@ -242,3 +242,79 @@ test('without WebAssembly a Function logs one clear error and returns normally',
   assert.equal(w.pn.published.length, 0);
   assert.ok(fn.logs.some((l) => l.level === 'error' && /has no WebAssembly/.test(l.text)));
 });
+
+// The same property as tests/core/fuzz.rs, through the built bundles: malformed-by-construction
+// inputs (random JSON whose strings are never valid ids, or a valid message with a breaking
+// mutation) make every Function return normally, log a reason, and change nothing.
+test('fuzz: 2,000 malformed inputs per Function through the bundles change nothing and log a reason', async () => {
+  let seed = 0x2545f491;
+  const rand = (n) => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % n; };
+  const pick = (xs) => xs[rand(xs.length)];
+  const badString = () => { const parts = ['a', 'Z', '9', '.', 'é', '用', '😀', '\u0000', 'presence.shard-']; let s = ''; for (let i = rand(8); i > 0; i--) s += pick(parts); return s + pick([',', ':', ' ', '*', '/']); };
+  const keys = ['action', 'uuid', 'join', 'leave', 'timeout', 'type', 'hop', 'shard', 'observations', 'u', 'o', 't', 'schemaVersion', 'eventId', 'ts', 'payload', 'userA', 'userB', 'page'];
+  const words = ['join', 'leave', 'interval', 'presence.work', 'friend.request', 'friend.request.accepted', 'friend.remove', 'friends.sync.request', '1.0.0'];
+  const randomJson = (depth = 0) => {
+    switch (rand(depth > 3 ? 5 : 7)) {
+      case 0: return null;
+      case 1: return rand(2) === 0;
+      case 2: return rand(2000001) - 1000000;
+      case 3: return 1.5;
+      case 4: return badString();
+      case 5: return Array.from({ length: rand(4) }, () => randomJson(depth + 1));
+      default: {
+        const o = {};
+        for (let i = rand(6); i > 0; i--) { const k = pick(keys); o[k] = ['action', 'type', 'schemaVersion'].includes(k) && rand(2) ? pick(words) : randomJson(depth + 1); }
+        return o;
+      }
+    }
+  };
+  // A value that breaks the field it replaces (event ids only refuse ':' and emptiness).
+  const broken = (k) => k === 'eventId' ? pick([undefined, null, -1, [], {}, '', 'a:b']) : pick([undefined, null, -1, [], {}, badString()]);
+  const inputs = {
+    'after-presence': () => {
+      if (rand(3) === 0) return { channels: [rand(5) ? 'presence.shard-3' : badString()], message: randomJson() };
+      const ev = { action: pick(['join', 'leave', 'timeout']), uuid: 'bob', occupancy: 1, timestamp: T0 / 1000 };
+      ev.uuid = broken();
+      return { channels: ['presence.shard-3'], message: ev };
+    },
+    'presence-worker': () => {
+      if (rand(3) === 0) return { channels: ['presence-work.3'], message: randomJson() };
+      const item = { type: 'presence.work', hop: 1, shard: 3, observations: [{ u: 'bob', o: true, t: T0 }] };
+      const k = pick(['type', 'hop', 'shard', 'u', 'o', 't']);
+      if (['u', 'o', 't'].includes(k)) item.observations[0][k] = broken(); else item[k] = k === 'hop' ? 3 + rand(5) : broken();
+      return { channels: ['presence-work.3'], message: item };
+    },
+    'friend-acceptance': () => {
+      const msg = { type: pick(['friend.request', 'friend.request.declined']), schemaVersion: '1.0.0', eventId: 'e1', ts: '2026-01-01T00:00:00.000Z', payload: { userA: 'alice', userB: 'bob' } };
+      if (rand(3) === 0) return { channels: ['friend-requests.alice'], params: { uuid: 'alice' }, message: randomJson() };
+      const k = pick(['type', 'schemaVersion', 'eventId', 'userA', 'userB', 'publisher']);
+      if (k === 'publisher') return { channels: ['friend-requests.alice'], params: { uuid: 'mallory' }, message: msg };
+      if (k.startsWith('user')) msg.payload[k] = broken(k); else msg[k] = broken(k);
+      return { channels: ['friend-requests.alice'], params: { uuid: 'alice' }, message: msg };
+    },
+    'friend-removal': () => {
+      const msg = { type: pick(['friend.remove', 'friends.sync.request']), schemaVersion: '1.0.0', eventId: 'e1', ts: '2026-01-01T00:00:00.000Z', payload: { userA: 'alice', userB: 'bob' } };
+      if (rand(3) === 0) return { channels: ['friend-management.alice'], params: { uuid: 'alice' }, message: randomJson() };
+      const k = pick(['type', 'schemaVersion', 'eventId', 'userA', 'publisher']);
+      if (k === 'publisher') return { channels: ['friend-management.alice'], params: { uuid: 'mallory' }, message: msg };
+      if (k === 'userA') msg.payload.userA = broken(k); else msg[k] = broken(k);
+      return { channels: ['friend-management.alice'], params: { uuid: 'alice' }, message: msg };
+    },
+  };
+  for (const [name, make] of Object.entries(inputs)) {
+    const fn = await load(fnFile(name));
+    const w = world();
+    w.pn.addUser('alice', 'Alice');
+    w.pn.addUser('bob', 'Bob');
+    const before = snapshot(w.pn);
+    for (let i = 0; i < 2000; i++) {
+      const fields = make();
+      const logsBefore = fn.logs.length;
+      const result = await withClock(w, () => fn.run(trigger(fields), w.pn.execution()));
+      assert.deepEqual(result, { ok: true }, `${name} case ${i}`);
+      assert.equal(snapshot(w.pn), before, `${name} case ${i} changed state on ${JSON.stringify(fields)}`);
+      const said = fn.logs.slice(logsBefore);
+      assert.ok(said.some((l) => l.level !== 'info' || /ignored|rejected/.test(l.text)), `${name} case ${i}: no logged reason for ${JSON.stringify(fields)}: ${JSON.stringify(said)}`);
+    }
+  }
+});
