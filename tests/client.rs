@@ -374,3 +374,111 @@ fn sync_entries_with_bad_ids_are_skipped_not_fatal() {
     assert_eq!(names(&v), vec![("ok1".into(), true), ("ok2".into(), true)], "onlineFriends fills a missing online flag");
     assert!(v.synced(), "a complete page (2 listed + 2 skipped = totalFriends) is a snapshot");
 }
+
+// ---------------------------------------------------------------------------- the inbox sync protocol
+
+fn request_id(msg: &Json) -> String {
+    msg.as_object().unwrap().str("eventId").unwrap().to_owned()
+}
+
+#[test]
+fn sync_requests_are_well_formed_commands() {
+    let mut v = FriendsView::new(id("alice"));
+    assert!(!v.syncing());
+    let msg = v.sync_request(None, T0, 7);
+    assert!(v.syncing() && v.sync_awaiting(), "a request begins a load and waits for its page");
+    let o = msg.as_object().unwrap();
+    assert_eq!(o.str("type"), Some("friends.sync.request"));
+    assert_eq!(o.str("schemaVersion"), Some("1.0.0"));
+    assert_eq!(o.str("ts"), Some(iso8601(T0).as_str()));
+    let id = request_id(&msg);
+    assert!(!id.contains(':') && id.len() <= 128, "{id}");
+    let payload = o.get("payload").and_then(Json::as_object).unwrap();
+    assert_eq!(payload.str("userA"), Some("alice"));
+    assert_eq!(payload.get("page"), Some(&Json::Null));
+    let next = v.sync_request(Some("o:abc"), T0, 8);
+    assert_ne!(request_id(&next), id);
+    assert_eq!(next.as_object().unwrap().get("payload").and_then(Json::as_object).unwrap().str("page"), Some("o:abc"));
+}
+
+#[test]
+fn a_page_answering_another_request_neither_advances_nor_ends_the_load() {
+    let mut v = view_with("me", &[("old", false)]);
+    v.begin_sync();
+    let mine = request_id(&v.sync_request(None, T0, 1));
+    let page = |req: &str, at: u64, friends: &[(String, bool, u64)], next: Option<&str>| {
+        let mut p: Value = serde_json::to_value(sync_json(&sync_page("me", at, friends, 2, next))).unwrap();
+        p["payload"]["requestId"] = json!(req);
+        p["eventId"] = json!(format!("evt_sync_{req}_{at}"));
+        j(p)
+    };
+    // Another tab's last page: its friends are applied, this load goes on and drops no one.
+    assert_eq!(v.apply(Some("inbox.me"), &page("other-tab", T0 + 1, &[("a".into(), true, T0)], None)), Outcome::Applied);
+    assert!(v.syncing() && v.sync_awaiting());
+    assert!(v.friend("old").is_some() && v.friend("a").is_some());
+    // The answer to this load's request advances it.
+    assert_eq!(v.apply(Some("inbox.me"), &page(&mine, T0 + 2, &[("a".into(), true, T0)], Some("r:"))), Outcome::Applied);
+    assert!(v.syncing() && !v.sync_awaiting());
+    assert_eq!(v.sync_next(), Some("r:"));
+    let second = request_id(&v.sync_request(v.sync_next().map(str::to_owned).as_deref(), T0 + 3, 2));
+    assert_eq!(v.apply(Some("inbox.me"), &page(&second, T0 + 4, &[("b".into(), false, T0)], None)), Outcome::Applied);
+    assert!(!v.syncing() && v.synced());
+    let mut ids: Vec<String> = v.ordered().iter().map(|f| f.user_id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, ["a", "b"], "the finished load dropped the friend it did not list");
+}
+
+/// Json → serde_json (tests only), to edit a built message.
+fn sync_json(v: &Json) -> Value {
+    serde_json::from_str(&v.to_text()).unwrap()
+}
+
+/// The client core driving the real friends.sync handler (friend-removal Function) on the fake
+/// host: every page it publishes on the inbox is applied until the load ends.
+#[test]
+fn the_core_loads_what_the_friends_sync_function_publishes() {
+    use friends_presence::core::Config;
+    use friends_presence::domain::JsonObject;
+    use friends_presence::handlers::friends as fh;
+    use friends_presence::host::fake::{block_on, FakeHost};
+    use friends_presence::host::{KvStore, PubNub};
+
+    let host = FakeHost::default();
+    host.set_now(T0);
+    host.add_user("alice", "Alice");
+    let n = 260;
+    for i in 0..n {
+        let f = format!("f{i:04}");
+        host.add_user(&f, &format!("Friend {i:04}"));
+        host.set_user_custom_raw(&f, json!({"online": i % 4 == 1, "lastSeen": iso8601(T0 - 60_000 - i as u64)}));
+        let exec = host.execution();
+        let mut custom = JsonObject::default();
+        custom.set("status", Json::str("accepted"));
+        block_on(exec.set_members("friends.alice", &[(id(&f), custom)])).unwrap();
+        block_on(exec.incr_counter("friend-count:alice", 1)).unwrap();
+    }
+    let mut v = FriendsView::new(id("alice"));
+    v.begin_sync();
+    let mut rounds = 0;
+    while v.syncing() {
+        rounds += 1;
+        assert!(rounds < 20, "the load never ended");
+        let cursor = v.sync_next().map(str::to_owned);
+        let request = v.sync_request(cursor.as_deref(), host.now(), rounds);
+        let exec = host.execution();
+        let report = block_on(fh::friend_management(&exec, &Config::default(), "friend-management.alice", Some("alice"), &request, host.now()));
+        assert!(report.rejected.is_none(), "{report:?}");
+        let page = host.published_on("inbox.alice").pop().unwrap();
+        assert_eq!(v.apply(Some("inbox.alice"), &j(page)), Outcome::Applied);
+        host.advance(5);
+    }
+    assert!(v.synced());
+    assert_eq!(v.friend_count(), n);
+    assert_eq!(v.online_count(), n / 4);
+    assert_eq!(v.sync_totals().0, Some(n as u64));
+    let list = v.ordered();
+    assert!(list[..n / 4].iter().all(|f| f.online) && list[n / 4..].iter().all(|f| !f.online));
+    assert_eq!(list[n / 4].name.as_deref(), Some("Friend 0000"), "offline friends by name");
+    assert_eq!(list[n / 4].last_seen.as_deref(), Some(iso8601(T0 - 60_000).as_str()));
+    host.assert_within_budget();
+}

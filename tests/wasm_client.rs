@@ -204,3 +204,22 @@ fn count_and_requests() {
     assert!(v.dismiss_request(JsValue::from_str("fay")));
     assert_eq!(js_sys::Array::from(&v.requests()).length(), 0);
 }
+
+#[wasm_bindgen_test]
+fn sync_request_messages_and_their_answers() {
+    let mut v = make("me");
+    let req = v.sync_request(JsValue::NULL, T0, 42.0);
+    assert_eq!(get(&req, "type").as_string().as_deref(), Some("friends.sync.request"));
+    assert_eq!(get(&get(&req, "payload"), "userA").as_string().as_deref(), Some("me"));
+    assert!(get(&get(&req, "payload"), "page").is_null());
+    assert!(v.syncing() && v.sync_awaiting());
+    let page = sync_page("me", T0 + 5.0, pairs(&[("bob", true)]), 1, JsValue::NULL);
+    let payload = get(&page, "payload");
+    js_sys::Reflect::set(&payload, &JsValue::from_str("requestId"), &get(&req, "eventId")).unwrap();
+    assert_eq!(outcome(&v.apply(page, JsValue::from_str("inbox.me"))), "applied");
+    assert!(!v.syncing() && v.synced());
+    assert_eq!(ids(&v), ["bob"]);
+    // Garbage arguments still give a message, never a throw.
+    let odd = v.sync_request(JsValue::from_f64(3.0), f64::NAN, -1.0);
+    assert_eq!(get(&odd, "type").as_string().as_deref(), Some("friends.sync.request"));
+}

@@ -28,11 +28,18 @@ pub enum ClientEvent {
     Sync(SyncPage),
 }
 
-/// One page of the initial load (`GET …/friends-sync`, or a `friends.sync` push on the inbox).
+/// The command a client publishes on `friend-management.{userId}` to get one page of its
+/// friends as a `friends.sync` message on its inbox (payload `{userA, page}`).
+pub const FRIENDS_SYNC_REQUEST: &str = "friends.sync.request";
+
+/// One page of the initial load: a `friends.sync` on the inbox (the answer to a
+/// `friends.sync.request`, or a push), or the same envelope as an HTTP reply.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SyncPage {
     /// Whose friends these are: must be the signed-in user.
     pub user_id: String,
+    /// The `eventId` of the `friends.sync.request` this page answers, if any.
+    pub request_id: Option<String>,
     pub friends: Vec<SyncFriend>,
     /// Entries refused (bad user id, not an object); the rest of the page still applies.
     pub skipped: usize,
@@ -195,5 +202,6 @@ fn sync_page(p: &JsonObject) -> Result<SyncPage, NotAnEvent> {
         Some(Json::Str(s)) if !s.is_empty() => Some(s.clone()),
         _ => None,
     };
-    Ok(SyncPage { user_id, friends, skipped, total_friends: p.u64("totalFriends"), total_online: p.u64("totalOnline"), next })
+    let request_id = p.str("requestId").map(str::to_owned);
+    Ok(SyncPage { user_id, request_id, friends, skipped, total_friends: p.u64("totalFriends"), total_online: p.u64("totalOnline"), next })
 }

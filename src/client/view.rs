@@ -17,9 +17,10 @@ use serde::Serialize;
 
 use super::event::{self, ClientEvent, Incoming, NotAnEvent, SyncPage};
 use super::plan::{SubscribePlan, DEFAULT_SHARD_COUNT};
-use crate::domain::channels::{inbox, status, STATUS_GLOBAL};
+use crate::domain::channels::{inbox, push_u64, status, STATUS_GLOBAL};
+use crate::domain::messages::SCHEMA_VERSION;
 use crate::domain::time::iso8601;
-use crate::domain::{Json, UserId};
+use crate::domain::{Json, JsonObject, UserId};
 
 /// Event ids remembered for de-duplication (a reconnect replays at most PubNub's catch-up).
 pub const SEEN_EVENTS: usize = 20_000;
@@ -215,6 +216,9 @@ struct SyncRun {
     first_ts: Option<u64>,
     next: Option<String>,
     pages: u32,
+    /// The `friends.sync.request` whose answer is awaited: pages answering other requests (the
+    /// same user in another tab) are applied but neither advance nor end this load.
+    expect: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -332,6 +336,36 @@ impl FriendsView {
     /// Whether a load is in progress (begun, last page not applied yet).
     pub fn syncing(&self) -> bool {
         self.run.is_some()
+    }
+
+    /// Whether the load waits for the answer to a `friends.sync.request` it made.
+    pub fn sync_awaiting(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.expect.is_some())
+    }
+
+    /// The `friends.sync.request` for the page at `cursor` (`None`: the first page), to publish
+    /// on `friend-management.{userId}`; the load then waits for the page answering it. Begins
+    /// a load if none is in progress. `nonce` makes the event id unique (a counter, a random
+    /// number); an id must be 1–128 characters without `:`.
+    pub fn sync_request(&mut self, cursor: Option<&str>, now_ms: u64, nonce: u64) -> Json {
+        let mut event_id = String::from("sync-");
+        event_id.push_str(self.me.as_str());
+        event_id.push('-');
+        push_u64(&mut event_id, now_ms);
+        event_id.push('-');
+        push_u64(&mut event_id, nonce);
+        let run = self.run.get_or_insert_with(SyncRun::default);
+        run.expect = Some(event_id.clone());
+        let mut payload = JsonObject::default();
+        payload.set("userA", Json::str(self.me.as_str()));
+        payload.set("page", cursor.map_or(Json::Null, Json::str));
+        let mut msg = JsonObject::default();
+        msg.set("type", Json::str(event::FRIENDS_SYNC_REQUEST));
+        msg.set("schemaVersion", Json::str(SCHEMA_VERSION));
+        msg.set("eventId", Json::Str(event_id));
+        msg.set("ts", Json::Str(iso8601(now_ms)));
+        msg.set("payload", Json::Obj(payload));
+        Json::Obj(msg)
     }
 
     // ------------------------------------------------------------------ applying
@@ -533,8 +567,14 @@ impl FriendsView {
             self.total_online = page.total_online.or(self.total_online);
         }
         let complete_alone = page.next.is_none() && page.total_friends == Some((listed.len() + page.skipped) as u64);
-        match self.run.as_mut() {
+        let ours = |run: &SyncRun| match (&run.expect, &page.request_id) {
+            (None, _) => true,
+            (Some(want), Some(got)) => want == got,
+            (Some(_), None) => false,
+        };
+        match self.run.as_mut().filter(|run| ours(run)) {
             Some(run) => {
+                run.expect = None;
                 run.pages += 1;
                 run.first_ts = Some(run.first_ts.map_or(ts, |t| t.min(ts)));
                 run.seen.extend(listed);

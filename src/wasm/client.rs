@@ -124,6 +124,20 @@ impl JsFriendsView {
         self.view.sync_next().map(str::to_owned)
     }
 
+    /// The `friends.sync.request` to publish on `friend-management.{userId}` for the page at
+    /// `cursor` (`null`: the first); the load waits for the `friends.sync` on the inbox that
+    /// answers it (`syncAwaiting`). `nonce`: any number that makes the request id unique.
+    #[wasm_bindgen(js_name = syncRequest)]
+    pub fn sync_request(&mut self, cursor: JsValue, now_ms: f64, nonce: f64) -> JsValue {
+        let clamp = |n: f64| if n.is_finite() && n > 0.0 && n < 9.0e15 { n as u64 } else { 0 };
+        to_js(&self.view.sync_request(cursor.as_string().as_deref(), clamp(now_ms), clamp(nonce.trunc())))
+    }
+
+    #[wasm_bindgen(js_name = syncAwaiting, getter)]
+    pub fn sync_awaiting(&self) -> bool {
+        self.view.sync_awaiting()
+    }
+
     #[wasm_bindgen(getter)]
     pub fn syncing(&self) -> bool {
         self.view.syncing()

@@ -112,20 +112,32 @@ function apply(message, channel) {
   return out;
 }
 
-/** The initial load: pages of friends-sync (online friends first) until `next` is null. */
-async function loadFriends() {
-  view.beginSync();
-  let cursor = null;
-  do {
-    const q = new URLSearchParams({ userId, limit: '100', ...(cursor ? { page: cursor } : {}) });
-    const res = await fetch(`/v1/blocks/sub-key/${SUB_KEY}/friends-sync?${q}`);
-    const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
-    if (res.status === 404 && !body.type) throw new Error('the friends-sync Function is not deployed (pkg/functions/manifest.json)');
-    const out = apply(body);
-    if (out.outcome === 'rejected') throw new Error(`friends-sync: ${out.reason}`);
-    cursor = view.syncNext();
-  } while (cursor);
-  render(true);
+let loading = null;
+/**
+ * The initial load: the friend-removal Function answers each `friends.sync.request` published on
+ * `friend-management.{me}` with one page (online friends first) on the private inbox, where the
+ * listener applies it. A page that does not come within 5 s is asked for again.
+ */
+function loadFriends() {
+  loading ??= (async () => {
+    view.beginSync();
+    for (let tries = 0; view.syncing; ) {
+      const request = view.syncRequest(view.syncNext(), Date.now(), Math.floor(Math.random() * 1e9));
+      await pubnub.publish({ channel: `friend-management.${userId}`, message: request });
+      if (await until(() => !view.syncAwaiting, 5000)) tries = 0;
+      else if (++tries >= 5) throw new Error('friends.sync: no answer from the friend-removal Function');
+    }
+    render(true);
+  })().finally(() => (loading = null));
+  return loading;
+}
+
+function until(check, ms) {
+  return new Promise((resolve) => {
+    const end = Date.now() + ms;
+    const poll = () => (check() ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(poll, 20));
+    poll();
+  });
 }
 
 // ------------------------------------------------------------------ commands out
@@ -230,12 +242,15 @@ async function main() {
   });
   wireUi();
   const channels = plan.channels.filter((c) => $('online').checked || c !== plan.presenceChannel);
-  // Subscribe before loading, so nothing between the snapshot and the live stream is missed.
+  // Subscribed before loading: the pages come on the inbox, and nothing between the snapshot
+  // and the live stream is missed (the core drops what is stale).
+  const connected = new Promise((resolve) => pubnub.addListener({ status: (s) => s.category === 'PNConnectedCategory' && resolve() }));
   pubnub.subscribe({ channels, channelGroups: plan.groups });
   addEventListener('pagehide', () => pubnub.unsubscribeAll());
   fillPicker();
   render(true);
   try {
+    await connected;
     await loadFriends();
   } catch (e) {
     fail(e.message);
