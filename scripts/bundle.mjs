@@ -129,8 +129,8 @@ for (const fn of shims) {
   manifest.functions.push({ channels: null, intervalMs: null, path: null, ...entry });
 
   // Inflate once here, as the bundle will: proves the payload and measures the loop count.
-  const ctx = vm.createContext({});
-  vm.runInContext(`${inflater}\nthis.out = inflateRaw(new Uint8Array(${JSON.stringify([...deflated])}), ${wasm.length}); this.loops = inflateRaw.loops;`, ctx);
+  const ctx = vm.createContext({ payload: new Uint8Array(deflated) });
+  vm.runInContext(`${inflater}\nthis.out = inflateRaw(payload, ${wasm.length}); this.loops = inflateRaw.loops;`, ctx);
   if (Buffer.compare(Buffer.from(ctx.out), wasm) !== 0) throw new Error(`${fn.name}: inflating the payload does not give the wasm back`);
 
   rows.push({

@@ -3,7 +3,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::{cat, Report};
+use super::{cat, num, Report};
 use crate::core::friends::{self as fr, Binding, Command, CommandKind, PendingRequest};
 use crate::core::{Config, Rejection};
 use crate::domain::channels::{friends, friends_group, inbox, status, MAX_FRIENDS};
@@ -273,7 +273,7 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report:
         (true, None) if total_online.map_or(true, |o| o < total_friends) => Some(fr::SyncCursor { online: false, token: None }),
         _ => None,
     };
-    let count = friends.len();
+    let count = num(friends.len() as u64);
     let message = Envelope::new(
         messages::FRIENDS_SYNC,
         messages::event_id("sync", Some(me.as_str()), now_ms),
@@ -289,9 +289,7 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report:
         },
     );
     host.publish(&inbox(me), &message).await.map_err(|e| failed("friends.sync publish", e))?;
-    let mut n = String::new();
-    crate::domain::channels::push_u64(&mut n, count as u64);
-    report.info(cat(&["friends.sync to ", me.as_str(), ": ", &n, if next.is_some() { " friends, more to come" } else { " friends, last page" }]));
+    report.info(cat(&["friends.sync to ", me.as_str(), ": ", &count, if next.is_some() { " friends, more to come" } else { " friends, last page" }]));
     Ok(())
 }
 

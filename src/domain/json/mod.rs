@@ -227,7 +227,7 @@ impl FromJson for Json {
 impl FromJson for u64 {
     fn from_json(v: &Json) -> Result<Self, &'static str> {
         match v {
-            Json::Num(n) if *n >= 0.0 => Ok(*n as u64),
+            Json::Num(n) => safe_integer(*n).filter(|i| *i >= 0).map(|i| i as u64).ok_or("expected a non-negative integer"),
             _ => Err("expected a non-negative integer"),
         }
     }

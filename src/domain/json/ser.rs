@@ -8,7 +8,7 @@ use core::fmt;
 
 use serde::ser::{self, Serialize};
 
-use super::text::write_str;
+use super::text::{write_i64, write_str};
 use crate::domain::channels::push_u64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,16 +41,9 @@ struct Writer {
 }
 
 impl Writer {
-    fn int(&mut self, v: i64) {
-        if v < 0 {
-            self.out.push('-');
-        }
-        push_u64(&mut self.out, v.unsigned_abs());
-    }
-
     fn float(&mut self, v: f64) -> Result<(), SerError> {
         let n = super::safe_integer(v).ok_or(SerError("fractional numbers are not serialized"))?;
-        self.int(n);
+        write_i64(n, &mut self.out);
         Ok(())
     }
 }
@@ -107,7 +100,7 @@ impl<'a> ser::Serializer for &'a mut Writer {
         self.serialize_i64(v.into())
     }
     fn serialize_i64(self, v: i64) -> Result<(), SerError> {
-        self.int(v);
+        write_i64(v, &mut self.out);
         Ok(())
     }
     fn serialize_u8(self, v: u8) -> Result<(), SerError> {

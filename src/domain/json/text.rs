@@ -261,7 +261,10 @@ pub fn write(v: &Json, out: &mut String) {
 /// `Json::Num` holds integers only (see its doc); anything else would be a bug upstream.
 fn write_integer(n: f64, out: &mut String) {
     debug_assert!(super::safe_integer(n).is_some(), "Json::Num must hold a safe integer");
-    let n = n as i64;
+    write_i64(n as i64, out);
+}
+
+pub fn write_i64(n: i64, out: &mut String) {
     if n < 0 {
         out.push('-');
     }
