@@ -2,6 +2,8 @@
 // JS SDK's method names and response shapes and the platform's per-execution op limits.
 // For tests: every call is recorded.
 
+import { compileFilter } from '../local-pubnub/filter.mjs';
+
 const sdkError = (statusCode, message) => Object.assign(new Error(message), { status: { statusCode, category: 'PNBadRequestCategory' } });
 
 export class MemoryPubNub {
@@ -71,10 +73,19 @@ export class MemoryPubNub {
           if (!u) throw sdkError(404, 'Requested object was not found.');
           return { status: 200, data: userObject(u) };
         },
-        async getAllUUIDMetadata({ filter = '' }) {
+        // `id == …` lists (batched reads), or any filter with id order and offset pages
+        // (the shard reconciliation's `custom.shardId == N && custom.online == true`).
+        async getAllUUIDMetadata({ filter = '', limit = 100, page }) {
           charge('api', 'getAllUUIDMetadata', filter);
-          const ids = filterIds(filter, 'id');
-          return { status: 200, data: ids.filter((id) => st.users.has(id)).map((id) => userObject(st.users.get(id))) };
+          if (/^id == "/.test(filter)) {
+            const ids = filterIds(filter, 'id');
+            return { status: 200, data: ids.filter((id) => st.users.has(id)).map((id) => userObject(st.users.get(id))) };
+          }
+          const keep = compileFilter(filter);
+          const all = [...st.users.values()].filter((u) => keep(u)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+          const start = Number(page?.next || 0);
+          const next = start + limit < all.length ? String(start + limit) : undefined;
+          return { status: 200, data: all.slice(start, start + limit).map(userObject), next, totalCount: all.length };
         },
         async setUUIDMetadata({ uuid, data, ifMatchesEtag }) {
           charge('api', 'setUUIDMetadata', uuid);

@@ -6,6 +6,7 @@ use crate::prelude::*;
 pub mod count;
 pub mod friends;
 pub mod presence;
+pub mod reconcile;
 pub mod settle;
 
 use crate::host::OpBudget;

@@ -43,6 +43,9 @@ impl FromJson for Observation {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum PresenceInput {
+    /// `join`/`leave`/`timeout`: one user, one execution (shards under announce max).
+    Single { shard: u32, observation: Observation },
+    /// `interval` deltas.
     Observations { shard: u32, observations: Vec<Observation>, skipped: Vec<String> },
     /// `here_now_refresh: true`: the deltas were dropped; occupancy must be re-read.
     Refresh { shard: u32 },
@@ -61,10 +64,12 @@ pub fn parse_presence_event(channel: &str, event: &Json, now_ms: u64) -> Result<
     let Some(action) = event.str("action") else {
         return Err(Rejection::new("presence event has no action"));
     };
-    // PubNub presence timestamps are unix seconds; fall back to the clock if absent.
+    // PubNub presence timestamps are unix seconds; fall back to the clock if absent. The
+    // event happened somewhere in that second: it is dated to the end of it, so it wins over
+    // a shard reconciliation that read presence earlier in the same second.
     let at_ms = match event.get("timestamp") {
         None | Some(Json::Null) => now_ms,
-        Some(Json::Num(s)) if *s >= 0.0 && *s < 1e11 => (*s * 1000.0) as u64,
+        Some(Json::Num(s)) if *s >= 0.0 && *s < 1e11 => *s as u64 * 1000 + 999,
         Some(_) => return Err(Rejection::new("presence timestamp is not a number of seconds")),
     };
     match action {
@@ -73,8 +78,7 @@ pub fn parse_presence_event(channel: &str, event: &Json, now_ms: u64) -> Result<
                 return Err(Rejection::new("presence event has no uuid"));
             };
             let user = UserId::parse(uuid).map_err(|e| Rejection::with(e.reason(), uuid))?;
-            let observations = vec![Observation { user: user.into_string(), online: action == "join", at_ms }];
-            Ok(PresenceInput::Observations { shard, observations, skipped: Vec::new() })
+            Ok(PresenceInput::Single { shard, observation: Observation { user: user.into_string(), online: action == "join", at_ms } })
         }
         "interval" => {
             if event.bool("here_now_refresh") == Some(true) {

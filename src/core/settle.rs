@@ -45,36 +45,87 @@ pub fn chunk_key(slot: u64, index: i64) -> String {
     s
 }
 
-/// One execution's deferred work: presence observations, and users whose App Context
-/// `friendCount` lost an ETag race and must be re-copied from their atomic counter.
+/// One execution's deferred presence observations.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SettleChunk {
     #[serde(rename = "e", default)]
     pub entries: Vec<Observation>,
-    #[serde(rename = "c", default, skip_serializing_if = "Vec::is_empty")]
-    pub friend_counts: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// Where the settler is in each queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Cursor {
     /// Every slot ≤ this one has been handed to a worker.
     pub done: u64,
     /// Chunks of slot `done + 1` already handed out (a slot too big for one run).
     pub partial: i64,
+    /// Jobs of the FIFO queues handed out so far (their counters' values then).
+    pub scans: i64,
+    pub recounts: i64,
 }
 
 impl FromJson for SettleChunk {
     fn from_json(v: &Json) -> Result<Self, &'static str> {
         let obj = v.as_object().ok_or("settle chunk is not an object")?;
-        Ok(SettleChunk { entries: obj.field_or("e", Vec::new())?, friend_counts: obj.field_or("c", Vec::new())? })
+        Ok(SettleChunk { entries: obj.field_or("e", Vec::new())? })
     }
 }
 
 impl FromJson for Cursor {
     fn from_json(v: &Json) -> Result<Self, &'static str> {
         let obj = v.as_object().ok_or("settle cursor is not an object")?;
-        Ok(Cursor { done: obj.field("done")?, partial: obj.field_or::<u64>("partial", 0)? as i64 })
+        let count = |k| obj.field_or::<u64>(k, 0).map(|n| n as i64);
+        Ok(Cursor { done: obj.field("done")?, partial: count("partial")?, scans: count("scans")?, recounts: count("recounts")? })
     }
+}
+
+/// Work that is not due at a time but in order: FIFO queues beside the settle slots, each an
+/// atomic counter (`{queue}`) handing out indices and one KV value per job (`{queue}:{n}`).
+/// They keep slow maintenance out of the presence slots: a backlog there never delays a
+/// deferred status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobQueue {
+    /// Shard reconciliation steps still to run ([`super::reconcile::ScanState`]).
+    Scans,
+    /// Users whose App Context `friendCount` lost an ETag race and must be re-copied from
+    /// their atomic counter (a [`Recount`]).
+    Recounts,
+}
+
+impl JobQueue {
+    pub fn counter_key(self) -> &'static str {
+        match self {
+            JobQueue::Scans => "scan",
+            JobQueue::Recounts => "recount",
+        }
+    }
+
+    pub fn job_key(self, index: i64) -> String {
+        let mut s = String::from(self.counter_key());
+        s.push(':');
+        push_u64(&mut s, index.max(0) as u64);
+        s
+    }
+}
+
+/// A recount job: users whose `friendCount` must be refreshed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Recount {
+    #[serde(rename = "u")]
+    pub users: Vec<String>,
+}
+
+impl FromJson for Recount {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        let obj = v.as_object().ok_or("recount job is not an object")?;
+        Ok(Recount { users: obj.field("u")? })
+    }
+}
+
+/// Job indices `(handed, available]`, at most `max` of them.
+pub fn new_jobs(handed: i64, available: i64, max: usize) -> core::ops::RangeInclusive<i64> {
+    let end = available.min(handed.saturating_add(max as i64));
+    handed + 1..=end
 }
 
 /// Slots the settler should look at now, at most `max` of them (the rest wait for the next run).

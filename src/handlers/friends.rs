@@ -10,8 +10,8 @@ use crate::domain::channels::{friends, friends_group, inbox, status, MAX_FRIENDS
 use crate::domain::messages::{self, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, SyncedFriend, UserIdWire};
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject, UserId};
-use crate::core::settle::SettleChunk;
-use crate::handlers::presence::enqueue_chunk;
+use crate::core::settle::{JobQueue, Recount};
+use crate::handlers::queues::push_job;
 use crate::host::{HostError, KvStore, MemberFilter, PubNub, UserRecord};
 
 pub async fn friend_requests<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, publisher: Option<&str>, message: &Json, now_ms: u64) -> Report {
@@ -158,7 +158,7 @@ async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
         }
     }
     for (user, count) in [(&a, count_a), (&b, count_b)] {
-        write_friend_count(host, user, count, now_ms, report).await;
+        write_friend_count(host, user, count, report).await;
     }
     for (to, other) in [(a_id, &b), (b_id, &a)] {
         let note = Envelope::new(
@@ -199,44 +199,24 @@ async fn counts<H: KvStore>(host: &H, a: &UserId, b: &UserId, delta: i64, report
 }
 
 /// App Context `friendCount` mirrors the atomic counter. `custom` is replaced as a whole, so
-/// this is an ETag-conditional write; if another writer got there first, the user is queued
-/// and the settler copies the counter's value then (convergent, never a stale overwrite).
-async fn write_friend_count<H: PubNub + KvStore>(host: &H, user: &UserRecord, count: i64, now_ms: u64, report: &mut Report) {
+/// this is an ETag-conditional write; if another writer got there first, the user goes to the
+/// recount queue and a reconcile worker copies the counter's value then (convergent, never a
+/// stale overwrite).
+async fn write_friend_count<H: PubNub + KvStore>(host: &H, user: &UserRecord, count: i64, report: &mut Report) {
     let Ok(id) = UserId::parse(&user.id) else { return };
-    match set_friend_count(host, &id, user, count).await {
-        Ok(()) => {}
-        Err(e) => {
-            report.info(cat(&["friendCount of ", &user.id, " queued for refresh: ", &e.describe()]));
-            let chunk = SettleChunk { entries: Vec::new(), friend_counts: vec![user.id.clone()] };
-            if let Err(e) = enqueue_chunk(host, chunk, now_ms).await {
-                report.error(cat(&["friendCount refresh not queued: ", &e.describe()]));
-            }
+    if let Err(e) = set_friend_count(host, &id, user, count).await {
+        report.info(cat(&["friendCount of ", &user.id, " queued for a recount: ", &e.describe()]));
+        if let Err(e) = push_job(host, JobQueue::Recounts, &Recount { users: vec![user.id.clone()] }).await {
+            report.error(cat(&["friendCount recount not queued: ", &e.describe()]));
         }
     }
 }
 
 /// Writes `friendCount` into the record's `custom` (kept whole), conditional on its ETag.
-async fn set_friend_count<H: PubNub>(host: &H, id: &UserId, record: &UserRecord, count: i64) -> Result<(), HostError> {
+pub(crate) async fn set_friend_count<H: PubNub>(host: &H, id: &UserId, record: &UserRecord, count: i64) -> Result<(), HostError> {
     let mut custom = record.custom.clone();
     custom.set("friendCount", Json::num(count.max(0) as u64));
     host.set_user_custom(id, &custom, record.etag.as_deref()).await
-}
-
-/// Settler side: copies each user's friend counter into App Context (≤ 2 users per call to
-/// stay inside one execution: 1 KV + 2 API each).
-pub(crate) async fn refresh_friend_counts<H: PubNub + KvStore>(host: &H, users: &[String], report: &mut Report) {
-    for user in users.iter().take(2) {
-        let Ok(id) = UserId::parse(user) else { continue };
-        let result = async {
-            let count = host.get_counter(&fr::count_key(&id)).await?;
-            let Some(record) = host.get_user(&id).await? else { return Ok(()) };
-            set_friend_count(host, &id, &record, count).await
-        }
-        .await;
-        if let Err(e) = result {
-            report.warn(cat(&["friendCount refresh of ", user, " failed: ", &e.describe()]));
-        }
-    }
 }
 
 /// One page (≤ 100) of A's friends, online ones first, published on A's private inbox:
@@ -320,7 +300,7 @@ async fn remove<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
     if let Ok(users) = host.get_users(&[a_id.clone(), b_id.clone()]).await {
         for (id, count) in [(a_id, count_a), (b_id, count_b)] {
             if let Some(user) = users.iter().find(|u| u.id == id.as_str()) {
-                write_friend_count(host, user, count, now_ms, report).await;
+                write_friend_count(host, user, count, report).await;
             }
         }
     }

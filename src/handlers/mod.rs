@@ -6,6 +6,8 @@ use crate::prelude::*;
 pub mod count;
 pub mod friends;
 pub mod presence;
+pub(crate) mod queues;
+pub mod reconcile;
 
 /// What one execution did, for the Function's log. Handlers never panic or throw: a bad
 /// input ends as a `Rejected` report with the reason, and no state changed.

@@ -8,9 +8,12 @@ use serde::Serialize;
 
 use super::{cat, num, Report};
 use crate::core::presence::{decide_status, latest_per_user, parse_presence_event, Observation, PresenceInput, StatusDecision};
-use crate::core::settle::{self, Cursor, SettleChunk};
+use crate::core::reconcile::{storm_key, storm_mode, ScanState, StormMode};
+use crate::core::settle::{self, Cursor, JobQueue, SettleChunk};
+use crate::handlers::queues::{enqueue_chunk, push_job};
+use crate::handlers::reconcile::{RecountItem, ScanItem, RECONCILE_PREFIX, RECONCILE_WORK, RECOUNT_WORK};
 use crate::core::{Config, Rejection};
-use crate::domain::channels::{presence_shard, status};
+use crate::domain::channels::status;
 use crate::domain::json::FromJson;
 use crate::domain::{shard_of, Json, UserId};
 use crate::host::{HostError, KvStore, PubNub};
@@ -39,7 +42,18 @@ pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel
     match parse_presence_event(channel, event, now_ms) {
         Err(reason) => report.reject(reason),
         Ok(PresenceInput::Ignored(why)) => report.info(cat(&["ignored: ", why])),
-        Ok(PresenceInput::Refresh { shard }) => refresh_shard(host, cfg, shard, now_ms, &mut report).await,
+        // PubNub dropped the deltas: nobody knows who left, so the shard is reconciled.
+        Ok(PresenceInput::Refresh { shard }) => {
+            report.info("here_now_refresh: reconciling the shard");
+            start_scan(host, ScanState::shard(shard), &mut report).await;
+        }
+        Ok(PresenceInput::Single { shard, observation }) => {
+            // Under the legacy 3-op budget the counter would cost a third of the execution.
+            let counted = matches!(cfg.budget, crate::host::OpBudget::Separate { .. });
+            if !counted || !storm_batched(host, shard, now_ms, &mut report).await {
+                dispatch(host, cfg, shard, vec![observation], 0, now_ms, &mut report).await;
+            }
+        }
         Ok(PresenceInput::Observations { shard, observations, skipped }) => {
             for bad in &skipped {
                 report.warn(cat(&["skipped an invalid uuid in the interval deltas: ", bad]));
@@ -54,32 +68,52 @@ pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel
     report
 }
 
-/// `here_now_refresh`: PubNub dropped the deltas, so everyone present now is observed
-/// online (already-online users cost nothing: the decision is `Unchanged`).
-async fn refresh_shard<H: PubNub + KvStore>(host: &H, cfg: &Config, shard: u32, now_ms: u64, report: &mut Report) {
-    let channel = [presence_shard(shard)];
-    let mut observations = Vec::new();
-    let mut offset = 0;
-    // 5 pages of 1,000 cover a 5,000-user shard; each page is one API call.
-    for _ in 0..5 {
-        match host.here_now(&channel, true, 1000, offset).await {
-            Ok(page) => {
-                let uuids: Vec<String> = page.channels.into_iter().flat_map(|c| c.uuids).collect();
-                let n = uuids.len() as u32;
-                observations.extend(uuids.into_iter().filter(|u| UserId::parse(u).is_ok()).map(|user| Observation { user, online: true, at_ms: now_ms }));
-                if n < 1000 {
-                    break;
+/// Storms: a shard's individual events are counted per settle slot (1 KV). Past the threshold
+/// they are not decided one by one; the first one over schedules a reconciliation of the
+/// shard for the end of the slot, which reads everyone's final state from presence at once.
+/// Returns whether this event was batched.
+async fn storm_batched<H: KvStore>(host: &H, shard: u32, now_ms: u64, report: &mut Report) -> bool {
+    let slot = settle::last_complete_slot(now_ms);
+    let n = match host.incr_counter(&storm_key(shard, slot), 1).await {
+        Ok(n) => n,
+        Err(e) => {
+            report.warn(cat(&["storm counter unavailable, deciding this event alone: ", &e.describe()]));
+            return false;
+        }
+    };
+    match storm_mode(n) {
+        StormMode::Single => false,
+        StormMode::Batched => {
+            report.info("storm: batched into the shard's reconciliation");
+            true
+        }
+        StormMode::Begin => {
+            let scan = ScanState { due_ms: Some((slot + 1) * settle::SLOT_MS), ..ScanState::shard(shard) };
+            match push_job(host, JobQueue::Scans, &scan).await {
+                Ok(()) => {
+                    report.warn(cat(&["storm on shard ", &num(shard as u64), ": batching until the slot ends"]));
+                    true
                 }
-                offset += n;
-            }
-            Err(e) => {
-                report.error(cat(&["hereNow failed during here_now_refresh: ", &e.describe()]));
-                break;
+                // No reconciliation scheduled: nothing may be batched into it.
+                Err(e) => {
+                    report.error(cat(&["storm reconciliation not queued, deciding alone: ", &e.describe()]));
+                    false
+                }
             }
         }
     }
-    report.info(cat(&["here_now_refresh: ", &num(observations.len() as u64), " present"]));
-    dispatch(host, cfg, shard, observations, 0, now_ms, report).await;
+}
+
+/// Hands a shard reconciliation to the reconcile worker (1 fire), or queues it.
+async fn start_scan<H: PubNub + KvStore>(host: &H, scan: ScanState, report: &mut Report) {
+    let channel = cat(&[RECONCILE_PREFIX, &num(scan.shard as u64)]);
+    let item = ScanItem { kind: RECONCILE_WORK, hop: 1, scan: Some(&scan), job: None };
+    if let Err(e) = host.fire(&channel, &item).await {
+        report.warn(cat(&["fire to ", &channel, " failed, reconciliation queued: ", &e.describe()]));
+        if let Err(e) = push_job(host, JobQueue::Scans, &scan).await {
+            report.error(cat(&["reconciliation of the shard lost: ", &e.describe()]));
+        }
+    }
 }
 
 /// Applies observations here if they fit this execution's budget, otherwise splits them
@@ -173,21 +207,14 @@ async fn enqueue<H: KvStore>(host: &H, entries: Vec<Observation>, now_ms: u64, r
     enqueue_at(host, entries, now_ms, report).await
 }
 
-/// Two KV ops, whatever the batch size: an atomic index, then one chunk under it.
-async fn enqueue_at<H: KvStore>(host: &H, entries: Vec<Observation>, due_ms: u64, report: &mut Report) {
+/// Two KV ops, whatever the batch size (≤ 250 observations keep a chunk under KV's 32,000 chars).
+pub(crate) async fn enqueue_at<H: KvStore>(host: &H, entries: Vec<Observation>, due_ms: u64, report: &mut Report) {
     let n = entries.len() as u64;
     let slot = settle::slot_of(due_ms);
-    let result = enqueue_chunk(host, SettleChunk { entries, friend_counts: Vec::new() }, due_ms).await;
-    match result {
+    match enqueue_chunk(host, &SettleChunk { entries }, due_ms).await {
         Ok(()) => report.info(cat(&["deferred ", &num(n), " to slot ", &num(slot)])),
         Err(e) => report.error(cat(&["could not queue ", &num(n), " deferred status changes: ", &e.describe()])),
     }
-}
-
-pub(crate) async fn enqueue_chunk<H: KvStore>(host: &H, chunk: SettleChunk, due_ms: u64) -> Result<(), HostError> {
-    let slot = settle::slot_of(due_ms);
-    let index = host.incr_counter(&settle::counter_key(slot), 1).await?;
-    host.set(&settle::chunk_key(slot, index), &chunk, settle::QUEUE_TTL_MINUTES).await
 }
 
 /// After Publish on `presence-work.*`: one slice of work from `dispatch` or the settler.
@@ -240,13 +267,20 @@ fn parse_work_item(message: &Json) -> Result<WorkItem, Rejection> {
 
 
 /// How many queue slots one settler run inspects (each costs one KV counter read). Real time
-/// advances 4 slots per 10 s run; 6 lets a settler that fell behind catch up.
+/// advances 4 slots per 10 s run; 6 lets a settler that fell behind catch up. With the cursor
+/// read and write and the two job counters, a run is exactly at the 10 KV limit.
 pub const SLOTS_PER_RUN: u64 = 6;
 /// Chunks one settle worker reads (KV), keeping two KV ops to re-queue.
 const CHUNKS_PER_WORKER: usize = 6;
+/// Recount jobs one reconcile worker takes.
+pub const RECOUNTS_PER_WORKER: usize = 4;
+/// Fires held back from the presence slots while scans are waiting: a storm's outcome is as
+/// urgent as a deferred status.
+const SCAN_FIRES: usize = 3;
 
-/// On Interval: the trailing edge of the debounce. Walks complete queue slots and hands
-/// their chunks to workers (or reads a couple inline when that is all there is).
+/// On Interval: the trailing edge of the debounce, and the clock of the job queues. Walks the
+/// complete queue slots and the new jobs, and hands them to workers with `fire`; it reads no
+/// queue value itself. Ops: ≤ 10 KV (cursor, 6 slots, 2 job counters, cursor), ≤ 10 fires.
 pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_ms: u64) -> Report {
     let mut report = Report::new("presence-settler");
     let cursor: Option<Cursor> = match host.get(settle::CURSOR_KEY).await {
@@ -257,13 +291,23 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         }
     };
     let slots = settle::slots_to_scan(cursor, now_ms, SLOTS_PER_RUN);
-    if slots.is_empty() {
-        return report;
+    let mut next = cursor.unwrap_or(Cursor { done: slots.start().saturating_sub(1), ..Cursor::default() });
+    let mut available = [0i64; 2];
+    for (i, queue) in [JobQueue::Scans, JobQueue::Recounts].into_iter().enumerate() {
+        match host.get_counter(queue.counter_key()).await {
+            Ok(n) => available[i] = n,
+            Err(e) => report.error(cat(&["cannot read the ", queue.counter_key(), " queue: ", &e.describe()])),
+        }
     }
+    let scans = settle::new_jobs(next.scans, available[0], cfg.fan_out());
+    let recounts = settle::new_jobs(next.recounts, available[1], cfg.fan_out() * RECOUNTS_PER_WORKER);
+    let held = scans.clone().count().min(SCAN_FIRES) + usize::from(!recounts.is_empty());
+    let mut fires = cfg.fan_out();
+
+    // 1. Deferred statuses: complete slots, in order.
     let mut chunks: Vec<(u64, i64)> = Vec::new();
-    let mut next = cursor;
-    let mut skip = cursor.map(|c| c.partial).unwrap_or(0);
-    let capacity = (CHUNKS_PER_WORKER * cfg.fan_out()) as i64;
+    let mut skip = next.partial;
+    let capacity = (CHUNKS_PER_WORKER * fires.saturating_sub(held).max(1)) as i64;
     for slot in slots {
         let n = match host.get_counter(&settle::counter_key(slot)).await {
             Ok(n) => n.max(0),
@@ -277,47 +321,78 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         if available > room {
             // Hand out what fits; the next run continues inside this slot.
             chunks.extend((skip + 1..=skip + room).map(|i| (slot, i)));
-            next = Some(Cursor { done: slot.saturating_sub(1), partial: skip + room });
+            next.done = slot.saturating_sub(1);
+            next.partial = skip + room;
             break;
         }
         chunks.extend((skip + 1..=n).map(|i| (slot, i)));
-        next = Some(Cursor { done: slot, partial: 0 });
+        next.done = slot;
+        next.partial = 0;
         skip = 0;
     }
-    // Workers read the chunks: the settler itself stays at ≤ 8 KV ops (cursor, 6 slots, cursor).
-    let channel = cat(&[WORK_PREFIX, "settle"]);
+    let settle_channel = cat(&[WORK_PREFIX, "settle"]);
+    let mut stopped = false;
     for part in chunks.chunks(CHUNKS_PER_WORKER) {
         let item = WorkItem { kind: SETTLE_WORK.into(), hop: 1, shard: 0, observations: Vec::new(), chunks: part.to_vec() };
-        if let Err(e) = host.fire(&channel, &item).await {
+        if !fired(host, &settle_channel, &item, &mut fires, &mut report).await {
             // Stop before the cursor passes work nobody took.
-            report.error(cat(&["fire to settle worker failed: ", &e.describe()]));
-            next = part.first().map(|&(slot, index)| Cursor { done: slot.saturating_sub(1), partial: index - 1 }).or(next);
+            let (slot, index) = part[0];
+            next.done = slot.saturating_sub(1);
+            next.partial = index - 1;
+            stopped = true;
             break;
         }
     }
-    if let Some(next) = next.filter(|n| Some(*n) != cursor) {
+    // 2. Shard reconciliations (storms, here_now_refresh continuations), one worker each.
+    let scan_channel = cat(&[RECONCILE_PREFIX, "scan"]);
+    for job in scans {
+        let item = ScanItem { kind: RECONCILE_WORK, hop: 1, scan: None, job: Some(job) };
+        if stopped || !fired(host, &scan_channel, &item, &mut fires, &mut report).await {
+            stopped = true;
+            break;
+        }
+        next.scans = job;
+    }
+    // 3. friendCount refreshes, several per worker.
+    let recount_channel = cat(&[RECONCILE_PREFIX, "recount"]);
+    let recount_jobs: Vec<i64> = recounts.collect();
+    for part in recount_jobs.chunks(RECOUNTS_PER_WORKER) {
+        let item = RecountItem { kind: RECOUNT_WORK, hop: 1, jobs: part };
+        if stopped || !fired(host, &recount_channel, &item, &mut fires, &mut report).await {
+            break;
+        }
+        next.recounts = part[part.len() - 1];
+    }
+    if Some(next) != cursor {
         if let Err(e) = host.set(settle::CURSOR_KEY, &next, 24 * 60).await {
             report.error(cat(&["cannot advance the settle cursor: ", &e.describe()]));
         }
     }
-    report.info(cat(&["settled ", &num(chunks.len() as u64), " queued chunks"]));
+    report.info(cat(&["handed out ", &num(chunks.len() as u64), " queued chunks, scans to #", &num(next.scans as u64), ", recounts to #", &num(next.recounts as u64)]));
     report
+}
+
+/// One `fire` from the settler's budget; false (logged) when it failed or none is left.
+async fn fired<H: PubNub, M: Serialize>(host: &H, channel: &str, item: &M, fires: &mut usize, report: &mut Report) -> bool {
+    if *fires == 0 {
+        return false;
+    }
+    *fires -= 1;
+    match host.fire(channel, item).await {
+        Ok(()) => true,
+        Err(e) => {
+            report.error(cat(&["fire to ", channel, " failed: ", &e.describe()]));
+            false
+        }
+    }
 }
 
 /// Reads queue chunks and re-decides their entries against App Context.
 async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u64, i64)], hop: u8, now_ms: u64, report: &mut Report) {
     let mut observations: Vec<Observation> = Vec::new();
-    let mut counts: Vec<String> = Vec::new();
     for &(slot, index) in chunks.iter().take(CHUNKS_PER_WORKER) {
         match host.get::<SettleChunk>(&settle::chunk_key(slot, index)).await {
-            Ok(Some(chunk)) => {
-                observations.extend(chunk.entries);
-                for user in chunk.friend_counts {
-                    if !counts.contains(&user) {
-                        counts.push(user);
-                    }
-                }
-            }
+            Ok(Some(chunk)) => observations.extend(chunk.entries),
             Ok(None) => {} // expired or not yet visible (KV is eventually consistent)
             Err(HostError::BudgetExceeded(k)) => {
                 report.error(cat(&["settle stopped: ", k.name(), " exhausted"]));
@@ -325,9 +400,6 @@ async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u
             }
             Err(e) => report.error(cat(&["cannot read queue chunk: ", &e.describe()])),
         }
-    }
-    if !counts.is_empty() {
-        crate::handlers::friends::refresh_friend_counts(host, &counts, report).await;
     }
     if !observations.is_empty() {
         dispatch(host, cfg, 0, observations, hop.max(1), now_ms, report).await;

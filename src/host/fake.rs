@@ -329,6 +329,25 @@ impl PubNub for Exec<'_> {
         Ok(ids.iter().filter_map(|id| st.users.get(id.as_str()).map(|u| user_record(id.as_str(), u))).collect())
     }
 
+    async fn list_users(&self, filter: UserFilter, limit: u32, next: Option<&str>) -> HostResult<UsersPage> {
+        self.call("getAllUUIDMetadata", &filter.expression(), OpKind::Api).await?;
+        let st = self.host.state.borrow();
+        let UserFilter::OnlineInShard(shard) = filter;
+        let mut ids: Vec<&String> = st
+            .users
+            .iter()
+            .filter(|(_, u)| u.custom.get("online") == Some(&Value::Bool(true)) && u.custom.get("shardId").and_then(Value::as_u64) == Some(shard as u64))
+            .map(|(id, _)| id)
+            .collect();
+        // App Context's order (the JS one: UTF-16 code units), which the reconciliation relies on.
+        ids.sort_by(|a, b| crate::core::reconcile::id_order(a, b));
+        let start: usize = next.and_then(|n| n.parse().ok()).unwrap_or(0);
+        let limit = limit.clamp(1, 100) as usize;
+        let users = ids.iter().skip(start).take(limit).map(|id| user_record(id, &st.users[*id])).collect();
+        let next = (start + limit < ids.len()).then(|| (start + limit).to_string());
+        Ok(UsersPage { users, next })
+    }
+
     async fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> HostResult<()> {
         self.call("setUUIDMetadata", id.as_str(), OpKind::Api).await?;
         let mut st = self.host.state.borrow_mut();

@@ -109,6 +109,33 @@ impl MemberFilter {
     }
 }
 
+/// Which users to list with `getAllUUIDMetadata` (sorted by id, 100 per page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserFilter {
+    /// Users App Context marks online in one presence shard: the set a shard
+    /// reconciliation compares with who presence says is there.
+    OnlineInShard(u32),
+}
+
+impl UserFilter {
+    pub fn expression(self) -> String {
+        match self {
+            UserFilter::OnlineInShard(shard) => {
+                let mut s = String::from("custom.shardId == ");
+                crate::domain::channels::push_u64(&mut s, shard as u64);
+                s.push_str(" && custom.online == true");
+                s
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct UsersPage {
+    pub users: Vec<UserRecord>,
+    pub next: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct MembersPage {
     pub members: Vec<Member>,
@@ -140,6 +167,8 @@ pub trait PubNub {
     async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>>;
     /// Up to 100 users in one call (`getAllUUIDMetadata` with an `id == …` filter).
     async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>>;
+    /// One page (≤ 100) of the users matching `filter`, in ascending id order.
+    async fn list_users(&self, filter: UserFilter, limit: u32, next: Option<&str>) -> HostResult<UsersPage>;
     /// Replaces `custom` (App Context has no partial update); `if_match` makes it conditional.
     async fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> HostResult<()>;
     async fn get_members(&self, channel: &str, filter: MemberFilter, limit: u32, next: Option<&str>) -> HostResult<MembersPage>;

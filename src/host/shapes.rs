@@ -4,7 +4,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::{ChannelOccupancy, HereNow, HostError, Member, MembersPage, UserRecord};
+use super::{ChannelOccupancy, HereNow, HostError, Member, MembersPage, UserRecord, UsersPage};
 use crate::domain::{Json, JsonObject};
 
 /// `publish`/`fire`: `[1,"Sent","<tt>"]` (raw) or `{timetoken}` (SDK). `[0,"reason"]` failed.
@@ -88,6 +88,13 @@ pub fn users_response(v: &Json) -> Result<Vec<UserRecord>, HostError> {
         Some(Json::Arr(items)) => Ok(items.iter().filter_map(user).collect()),
         _ => Err(HostError::BadResponse("getAllUUIDMetadata")),
     }
+}
+
+/// `{data: [...], next}` of `getAllUUIDMetadata`, keeping the page cursor.
+pub fn users_page(v: &Json) -> Result<UsersPage, HostError> {
+    let users = users_response(v)?;
+    let next = v.as_object().and_then(|o| o.str("next")).map(str::to_owned);
+    Ok(UsersPage { users, next })
 }
 
 pub fn members_response(v: &Json) -> Result<MembersPage, HostError> {

@@ -9,7 +9,7 @@ use wasm_bindgen::JsValue;
 use super::sys::{self, get, object, string_array, Method};
 use crate::domain::json::FromJson;
 use crate::domain::{Json, JsonObject, UserId};
-use crate::host::{shapes, HereNow, HostError, HostResult, KvStore, Member, MemberFilter, MembersPage, OpKind, PubNub, UserRecord};
+use crate::host::{shapes, HereNow, HostError, HostResult, KvStore, Member, MemberFilter, MembersPage, OpKind, PubNub, UserFilter, UserRecord, UsersPage};
 
 fn to_js<T: Serialize + ?Sized>(v: &T) -> HostResult<JsValue> {
     sys::to_js(v).map_err(HostError::BadResponse)
@@ -107,6 +107,20 @@ impl PubNub for JsPubNub {
         ]);
         let result = self.get_all_uuid.call(&[params]).await?;
         shapes::users_response(&to_json(&result, "getAllUUIDMetadata")?)
+    }
+
+    async fn list_users(&self, filter: UserFilter, limit: u32, next: Option<&str>) -> HostResult<UsersPage> {
+        let mut params = vec![
+            ("filter", JsValue::from_str(&filter.expression())),
+            ("sort", object(&[("id", JsValue::from_str("asc"))])),
+            ("include", include_custom()),
+            ("limit", JsValue::from_f64(limit.clamp(1, 100) as f64)),
+        ];
+        if let Some(next) = next {
+            params.push(("page", object(&[("next", JsValue::from_str(next))])));
+        }
+        let result = self.get_all_uuid.call(&[object(&params)]).await?;
+        shapes::users_page(&to_json(&result, "getAllUUIDMetadata")?)
     }
 
     async fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> HostResult<()> {
@@ -257,6 +271,7 @@ impl PubNub for JsHost {
     async fn here_now(&self, c: &[String], u: bool, l: u32, o: u32) -> HostResult<HereNow> { self.pubnub.here_now(c, u, l, o).await }
     async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>> { self.pubnub.get_user(id).await }
     async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>> { self.pubnub.get_users(ids).await }
+    async fn list_users(&self, f: UserFilter, l: u32, n: Option<&str>) -> HostResult<UsersPage> { self.pubnub.list_users(f, l, n).await }
     async fn set_user_custom(&self, id: &UserId, c: &JsonObject, m: Option<&str>) -> HostResult<()> { self.pubnub.set_user_custom(id, c, m).await }
     async fn get_members(&self, c: &str, f: MemberFilter, l: u32, n: Option<&str>) -> HostResult<MembersPage> { self.pubnub.get_members(c, f, l, n).await }
     async fn get_member(&self, c: &str, u: &UserId) -> HostResult<Option<Member>> { self.pubnub.get_member(c, u).await }

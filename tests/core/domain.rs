@@ -119,9 +119,20 @@ fn typed_values_serialize_to_the_same_json_as_serde_json() {
     );
     let ours: serde_json::Value = serde_json::from_str(&to_text(&msg).unwrap()).unwrap();
     assert_eq!(ours, serde_json::to_value(&msg).unwrap());
-    let chunk = SettleChunk { entries: vec![Observation { user: "u1".into(), online: true, at_ms: 1_767_225_600_000 }], friend_counts: vec!["u2".into()] };
+    let chunk = SettleChunk { entries: vec![Observation { user: "u1".into(), online: true, at_ms: 1_767_225_600_000 }] };
     let text = to_text(&chunk).unwrap();
     assert_eq!(SettleChunk::from_json(&Json::parse(&text).unwrap()).unwrap(), chunk);
+    // Queue values round-trip: a shard scan (ids, cursor, due time) and a recount job.
+    use friends_presence::core::reconcile::ScanState;
+    use friends_presence::core::settle::{Cursor, Recount};
+    let scan = ScanState { shard: 7, after: Some("ü-\"q".into()), page: Some("tok".into()), due_ms: Some(1_767_225_602_500) };
+    assert_eq!(ScanState::from_json(&Json::parse(&to_text(&scan).unwrap()).unwrap()).unwrap(), scan);
+    assert_eq!(ScanState::from_json(&Json::parse(r#"{"s":3}"#).unwrap()).unwrap(), ScanState::shard(3));
+    assert!(ScanState::from_json(&Json::parse(r#"{"s":3,"a":"a b"}"#).unwrap()).is_err(), "a forged id is refused");
+    let cursor = Cursor { done: 9, partial: 2, scans: 4, recounts: 11 };
+    assert_eq!(Cursor::from_json(&Json::parse(&to_text(&cursor).unwrap()).unwrap()).unwrap(), cursor);
+    let recount = Recount { users: vec!["u2".into()] };
+    assert_eq!(Recount::from_json(&Json::parse(&to_text(&recount).unwrap()).unwrap()).unwrap(), recount);
     // A queue entry naming an invalid user is refused when read back.
     let forged = Json::parse(r#"{"e":[{"u":"a b","o":true,"t":1}]}"#).unwrap();
     assert!(SettleChunk::from_json(&forged).is_err());

@@ -29,9 +29,16 @@ pub fn drain_fired(host: &FakeHost, cfg: &Config) -> Vec<Report> {
             return reports;
         }
         for (channel, message) in fired {
-            assert!(channel.starts_with("presence-work."), "fired to an unbound channel {channel}");
             let exec = host.execution();
-            reports.push(block_on(ph::presence_worker(&exec, cfg, &json(message), host.now())));
+            let report = if channel.starts_with("presence-work.") {
+                block_on(ph::presence_worker(&exec, cfg, &json(message), host.now()))
+            } else if channel.starts_with("reconcile-work.") {
+                block_on(friends_presence::handlers::reconcile::reconcile_worker(&exec, cfg, &json(message), host.now()))
+            } else {
+                panic!("fired to an unbound channel {channel}");
+            };
+            assert!(report.rejected.is_none(), "our own work item was rejected: {report:?}");
+            reports.push(report);
         }
     }
 }

@@ -242,6 +242,16 @@ impl FromJson for String {
     }
 }
 
+/// `null` is absent (read through `field_or(key, None)`).
+impl<T: FromJson> FromJson for Option<T> {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        match v {
+            Json::Null => Ok(None),
+            v => T::from_json(v).map(Some),
+        }
+    }
+}
+
 impl<T: FromJson> FromJson for Vec<T> {
     fn from_json(v: &Json) -> Result<Self, &'static str> {
         match v {

@@ -1,0 +1,285 @@
+//! The reconcile worker (After Publish on `reconcile-work.*`, fed by `fire`): shard
+//! reconciliation steps (`here_now_refresh`, storms) and friendCount recounts. Where a
+//! dropped delta becomes a publish: `reconcile_worker` → `scan_step` → `presence.work` items
+//! → `presence::dispatch` → `PubNub::publish(status.{userId})`.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+use serde::Serialize;
+
+use super::presence::{enqueue_at, work_channel, WorkItem, MAX_HOP, PRESENCE_WORK, RECOUNTS_PER_WORKER};
+use super::queues::push_job;
+use super::{cat, num, Report};
+use crate::core::presence::Observation;
+use crate::core::reconcile::{diff_range, id_order, observed_at, ScanState};
+use crate::core::settle::{JobQueue, Recount};
+use crate::core::{Config, Rejection};
+use crate::domain::channels::presence_shard;
+use crate::domain::{Json, UserId};
+use crate::host::{KvStore, PubNub, UserFilter};
+
+/// Channel prefix the reconcile worker is bound to.
+pub const RECONCILE_PREFIX: &str = "reconcile-work.";
+pub const RECONCILE_WORK: &str = "reconcile.work";
+pub const RECOUNT_WORK: &str = "recount.work";
+
+/// hereNow pages (1,000 occupants each) a step may read: it must see the whole shard, and
+/// keep at least one API call for App Context. Size shards below 8,000 (`shardCount`).
+const MAX_HERE_NOW_PAGES: u32 = 8;
+/// API calls a step may spend in all (one stays spare).
+const STEP_API_CALLS: u32 = 9;
+/// Observations per fired `presence.work` item (≤ 125 × ~110 bytes stays far below 32 KB),
+/// and items per step: the other fire continues the scan.
+const OBS_PER_ITEM: usize = 125;
+const ITEMS_PER_STEP: usize = 8;
+/// At the last hop changes go to the settle queue: ≤ 250 per chunk (KV's 32,000 chars), 3 chunks.
+const OBS_PER_CHUNK: usize = 250;
+const CHUNKS_PER_STEP: usize = 3;
+/// Users one worker recounts: each costs 1 KV (counter) and 1 API (write).
+const RECOUNT_USERS: usize = 3;
+
+/// `reconcile.work`: a scan step carried inline (`scan`) or queued (`job`, an index).
+#[derive(Serialize)]
+pub struct ScanItem<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub hop: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<&'a ScanState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<i64>,
+}
+
+/// `recount.work`: indices of queued recount jobs.
+#[derive(Serialize)]
+pub struct RecountItem<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub hop: u8,
+    pub jobs: &'a [i64],
+}
+
+enum Item {
+    Scan { hop: u8, scan: Option<ScanState>, job: Option<i64> },
+    Recount { jobs: Vec<i64> },
+}
+
+fn parse_item(message: &Json) -> Result<Item, Rejection> {
+    let obj = message.as_object().ok_or_else(|| Rejection::new("reconcile item is not an object"))?;
+    let hop = obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("reconcile item hop is not 1 or 2"))? as u8;
+    match obj.str("type") {
+        Some(RECONCILE_WORK) => {
+            let scan: Option<ScanState> = obj.field_or("scan", None).map_err(Rejection::new)?;
+            let job = obj.u64("job").map(|n| n as i64);
+            if scan.is_none() == job.is_none() {
+                return Err(Rejection::new("reconcile item needs exactly one of scan or job"));
+            }
+            Ok(Item::Scan { hop, scan, job })
+        }
+        Some(RECOUNT_WORK) => {
+            let jobs: Vec<u64> = obj.field("jobs").map_err(|_| Rejection::new("recount item has no job list"))?;
+            if jobs.is_empty() || jobs.len() > RECOUNTS_PER_WORKER {
+                return Err(Rejection::new("recount item job list is empty or too long"));
+            }
+            Ok(Item::Recount { jobs: jobs.into_iter().map(|n| n as i64).collect() })
+        }
+        Some(other) => Err(Rejection::with("unknown reconcile item type", other)),
+        None => Err(Rejection::new("reconcile item has no type")),
+    }
+}
+
+pub async fn reconcile_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, message: &Json, now_ms: u64) -> Report {
+    let mut report = Report::new("reconcile-worker");
+    match parse_item(message) {
+        Err(reason) => report.reject(reason),
+        Ok(Item::Recount { jobs }) => recount(host, &jobs, &mut report).await,
+        Ok(Item::Scan { hop, scan: Some(scan), .. }) => scan_step(host, cfg, scan, hop, now_ms, &mut report).await,
+        Ok(Item::Scan { hop, job: Some(job), .. }) => match host.get::<ScanState>(&JobQueue::Scans.job_key(job)).await {
+            Ok(Some(scan)) => scan_step(host, cfg, scan, hop, now_ms, &mut report).await,
+            Ok(None) => report.warn(cat(&["scan job #", &num(job as u64), " is gone (expired)"])),
+            Err(e) => report.error(cat(&["cannot read scan job #", &num(job as u64), ": ", &e.describe()])),
+        },
+        Ok(Item::Scan { .. }) => {}
+    }
+    report
+}
+
+/// One step of a shard reconciliation. Ops: ≤ 9 API (hereNow pages + App Context pages),
+/// ≤ 9 fires (8 work items + the continuation) or, at the last hop, ≤ 8 KV (3 chunks + the
+/// continuation job).
+async fn scan_step<H: PubNub + KvStore>(host: &H, _cfg: &Config, scan: ScanState, hop: u8, now_ms: u64, report: &mut Report) {
+    let shard = scan.shard;
+    if scan.due_ms.is_some_and(|due| now_ms < due) {
+        // A storm's slot is still running: events batched into it may yet arrive.
+        return requeue(host, &scan, report).await;
+    }
+    let channel = [presence_shard(shard)];
+    let mut present: Vec<String> = Vec::new();
+    let mut here_now_pages = 0;
+    loop {
+        if here_now_pages == MAX_HERE_NOW_PAGES {
+            // Departures read from a partial list would be false: change nothing.
+            report.error(cat(&["shard ", &num(shard as u64), " has more than 8,000 occupants; not reconciled (raise shardCount)"]));
+            return;
+        }
+        match host.here_now(&channel, true, 1000, present.len() as u32).await {
+            Ok(page) => {
+                here_now_pages += 1;
+                let before = present.len();
+                present.extend(page.channels.into_iter().flat_map(|c| c.uuids).filter(|u| UserId::parse(u).is_ok()));
+                if present.len() - before < 1000 {
+                    break;
+                }
+            }
+            Err(e) => {
+                report.error(cat(&["hereNow failed, reconciliation queued: ", &e.describe()]));
+                return requeue(host, &scan, report).await;
+            }
+        }
+    }
+    present.sort_by(|a, b| id_order(a, b));
+    present.dedup();
+
+    let at_ms = observed_at(now_ms);
+    let cap = if hop < MAX_HOP { OBS_PER_ITEM * ITEMS_PER_STEP } else { OBS_PER_CHUNK * CHUNKS_PER_STEP };
+    let mut changes: Vec<Observation> = Vec::new();
+    let mut cursor = scan;
+    let mut next = None;
+    for _ in here_now_pages..STEP_API_CALLS {
+        let page = match host.list_users(UserFilter::OnlineInShard(shard), 100, cursor.page.as_deref()).await {
+            Ok(page) => page,
+            Err(e) => {
+                report.error(cat(&["App Context read failed, reconciliation continues later: ", &e.describe()]));
+                next = Some(cursor.clone());
+                break;
+            }
+        };
+        let mut online: Vec<&str> = page.users.iter().map(|u| u.id.as_str()).collect();
+        online.sort_by(|a, b| id_order(a, b));
+        // This page covers ids up to its last one; the last page covers the rest.
+        let hi = match page.next {
+            Some(_) => online.last().map(|s| String::from(*s)).or_else(|| cursor.after.clone()),
+            None => None,
+        };
+        if let Some(stop) = diff_range(&present, &online, cursor.after.as_deref(), hi.as_deref(), at_ms, cap, &mut changes) {
+            // Full: the next step re-reads this page from just after `stop`.
+            next = Some(ScanState { after: Some(stop), ..cursor.clone() });
+            break;
+        }
+        match page.next {
+            None => {
+                next = None;
+                break;
+            }
+            Some(token) => {
+                cursor = ScanState { after: hi, page: Some(token), ..cursor };
+                next = Some(cursor.clone());
+            }
+        }
+    }
+    let joined = changes.iter().filter(|o| o.online).count() as u64;
+    report.info(cat(&[
+        "reconciled shard ",
+        &num(shard as u64),
+        ": ",
+        &num(present.len() as u64),
+        " present, ",
+        &num(joined),
+        " joined, ",
+        &num(changes.len() as u64 - joined),
+        " left",
+        if next.is_some() { ", continuing" } else { ", done" },
+    ]));
+    hand_off(host, shard, changes, hop, now_ms, report).await;
+    if let Some(next) = next {
+        continue_scan(host, next, hop, report).await;
+    }
+}
+
+/// Changes go to presence workers (`fire`) while hops remain, otherwise to the settle queue
+/// due now: either way they are decided like any event, debounce included.
+async fn hand_off<H: PubNub + KvStore>(host: &H, shard: u32, mut changes: Vec<Observation>, hop: u8, now_ms: u64, report: &mut Report) {
+    if hop < MAX_HOP {
+        let channel = work_channel(shard);
+        let mut unsent = Vec::new();
+        for part in changes.chunks(OBS_PER_ITEM) {
+            let item = WorkItem { kind: PRESENCE_WORK.into(), hop: hop + 1, shard, observations: part.to_vec(), chunks: Vec::new() };
+            if let Err(e) = host.fire(&channel, &item).await {
+                report.error(cat(&["fire to ", &channel, " failed, queued: ", &e.describe()]));
+                unsent.extend(item.observations);
+            }
+        }
+        changes = unsent;
+    }
+    for part in changes.chunks(OBS_PER_CHUNK) {
+        enqueue_at(host, part.to_vec(), now_ms, report).await;
+    }
+}
+
+async fn continue_scan<H: PubNub + KvStore>(host: &H, next: ScanState, hop: u8, report: &mut Report) {
+    if hop < MAX_HOP {
+        let channel = cat(&[RECONCILE_PREFIX, &num(next.shard as u64)]);
+        let item = ScanItem { kind: RECONCILE_WORK, hop: hop + 1, scan: Some(&next), job: None };
+        match host.fire(&channel, &item).await {
+            Ok(()) => return,
+            Err(e) => report.warn(cat(&["fire to ", &channel, " failed, scan queued: ", &e.describe()])),
+        }
+    }
+    requeue(host, &next, report).await
+}
+
+async fn requeue<H: KvStore>(host: &H, scan: &ScanState, report: &mut Report) {
+    if let Err(e) = push_job(host, JobQueue::Scans, scan).await {
+        report.error(cat(&["reconciliation of shard ", &num(scan.shard as u64), " lost: ", &e.describe()]));
+    }
+}
+
+/// Copies each user's atomic friend counter into App Context `friendCount`. Ops: ≤ 4 KV job
+/// reads + 3 counters + 2 to re-queue, ≤ 4 API. What does not fit, or loses an ETag race
+/// again, goes back to the queue: a recount is never dropped.
+async fn recount<H: PubNub + KvStore>(host: &H, jobs: &[i64], report: &mut Report) {
+    let mut users: Vec<String> = Vec::new();
+    for &job in jobs {
+        match host.get::<Recount>(&JobQueue::Recounts.job_key(job)).await {
+            Ok(Some(r)) => {
+                for user in r.users {
+                    if UserId::parse(&user).is_ok() && !users.contains(&user) {
+                        users.push(user);
+                    }
+                }
+            }
+            Ok(None) => report.warn(cat(&["recount job #", &num(job as u64), " is gone (expired)"])),
+            Err(e) => report.error(cat(&["cannot read recount job #", &num(job as u64), ": ", &e.describe()])),
+        }
+    }
+    let mut later = users.split_off(users.len().min(RECOUNT_USERS));
+    let ids: Vec<UserId> = users.iter().filter_map(|u| UserId::parse(u).ok()).collect();
+    match host.get_users(&ids).await {
+        Err(e) => {
+            report.error(cat(&["App Context read failed, recount queued: ", &e.describe()]));
+            later.extend(users);
+        }
+        Ok(records) => {
+            for id in &ids {
+                // A user deleted meanwhile has nothing to recount.
+                let Some(record) = records.iter().find(|r| r.id == id.as_str()) else { continue };
+                let result = match host.get_counter(&crate::core::friends::count_key(id)).await {
+                    Ok(count) => crate::handlers::friends::set_friend_count(host, id, record, count).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(()) => report.info(cat(&["friendCount of ", id.as_str(), " refreshed"])),
+                    Err(e) => {
+                        report.warn(cat(&["friendCount of ", id.as_str(), " not refreshed, queued again: ", &e.describe()]));
+                        later.push(id.as_str().to_owned());
+                    }
+                }
+            }
+        }
+    }
+    if !later.is_empty() {
+        if let Err(e) = push_job(host, JobQueue::Recounts, &Recount { users: later }).await {
+            report.error(cat(&["recount could not be queued again: ", &e.describe()]));
+        }
+    }
+}
