@@ -26,6 +26,16 @@ pub struct Observation {
     /// Event time, epoch ms.
     #[serde(rename = "t")]
     pub at_ms: u64,
+    /// Read from presence by a shard reconciliation at `at_ms` (clock time, not an event
+    /// time): it is newer than every change announced before that moment.
+    #[serde(rename = "r", skip_serializing_if = "core::ops::Not::not")]
+    pub reconciled: bool,
+}
+
+impl Observation {
+    pub fn event(user: String, online: bool, at_ms: u64) -> Self {
+        Observation { user, online, at_ms, reconciled: false }
+    }
 }
 
 /// Work items and queue chunks are written by this system, but KV and `fire` are still
@@ -37,7 +47,7 @@ impl FromJson for Observation {
         UserId::parse(&user).map_err(|e| e.reason())?;
         let online = obj.bool("o").ok_or("observation has no online flag")?;
         let at_ms = obj.u64("t").ok_or("observation has no time")?;
-        Ok(Observation { user, online, at_ms })
+        Ok(Observation { user, online, at_ms, reconciled: obj.bool("r").unwrap_or(false) })
     }
 }
 
@@ -78,7 +88,7 @@ pub fn parse_presence_event(channel: &str, event: &Json, now_ms: u64) -> Result<
                 return Err(Rejection::new("presence event has no uuid"));
             };
             let user = UserId::parse(uuid).map_err(|e| Rejection::with(e.reason(), uuid))?;
-            Ok(PresenceInput::Single { shard, observation: Observation { user: user.into_string(), online: action == "join", at_ms } })
+            Ok(PresenceInput::Single { shard, observation: Observation::event(user.into_string(), action == "join", at_ms) })
         }
         "interval" => {
             if event.bool("here_now_refresh") == Some(true) {
@@ -112,10 +122,10 @@ pub fn parse_presence_event(channel: &str, event: &Json, now_ms: u64) -> Result<
                     // present state is re-read from presence itself (see handlers::presence).
                     continue;
                 }
-                push_unique(&mut observations, Observation { user, online: true, at_ms });
+                push_unique(&mut observations, Observation::event(user, true, at_ms));
             }
             for user in gone {
-                push_unique(&mut observations, Observation { user, online: false, at_ms });
+                push_unique(&mut observations, Observation::event(user, false, at_ms));
             }
             Ok(PresenceInput::Observations { shard, observations, skipped })
         }
@@ -153,6 +163,17 @@ impl PresenceFields {
     }
 }
 
+/// Event times order events. A reconciled observation is a read of presence at `at_ms`: only
+/// an announcement made after that read (by the clock) can be newer than it. Presence event
+/// times have whole-second resolution, so within one second the order stays ambiguous.
+fn is_stale(obs: &Observation, fields: &PresenceFields) -> bool {
+    if obs.reconciled {
+        fields.published_at_ms.is_some_and(|p| p > obs.at_ms)
+    } else {
+        fields.changed_at_ms.is_some_and(|c| obs.at_ms < c)
+    }
+}
+
 /// After a publish, how long a deferred entry may still be waiting in the settle queue:
 /// debounce window + slot + settler interval, with margin.
 pub const SETTLE_HORIZON_MS: u64 = 20_000;
@@ -176,10 +197,8 @@ pub fn decide_status(obs: &Observation, user: Option<&UserRecord>, shard: u32, n
     let empty = JsonObject::default();
     let custom = user.map(|u| &u.custom).unwrap_or(&empty);
     let fields = PresenceFields::read(custom);
-    if let Some(changed) = fields.changed_at_ms {
-        if obs.at_ms < changed {
-            return StatusDecision::Stale;
-        }
+    if is_stale(obs, &fields) {
+        return StatusDecision::Stale;
     }
     if fields.online == Some(obs.online) {
         return match fields.published_at_ms {
@@ -201,8 +220,7 @@ pub fn decide_status(obs: &Observation, user: Option<&UserRecord>, shard: u32, n
 
 /// Re-applies an announcement onto a fresher record after an ETag conflict.
 pub fn merge_announced(obs: &Observation, fresh: &JsonObject, shard: u32, now_ms: u64) -> Option<JsonObject> {
-    let fields = PresenceFields::read(fresh);
-    if fields.changed_at_ms.is_some_and(|c| c > obs.at_ms) {
+    if is_stale(obs, &PresenceFields::read(fresh)) {
         return None; // someone announced a newer change meanwhile
     }
     Some(status_custom(obs, fresh, shard, now_ms))

@@ -34,7 +34,8 @@ pub struct ScanState {
     /// Every id ≤ this one is reconciled.
     #[serde(rename = "a", skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
-    /// App Context cursor of the page holding the first id after `after`.
+    /// App Context cursor of the page holding `after`, read again first: cursors are offsets,
+    /// and departures applied meanwhile shift the list back.
     #[serde(rename = "p", skip_serializing_if = "Option::is_none")]
     pub page: Option<String>,
     /// Not before this time (epoch ms): a storm's scan waits until its slot has passed.
@@ -62,12 +63,6 @@ impl FromJson for ScanState {
         }
         Ok(ScanState { shard, after, page, due_ms: obj.field_or("d", None)? })
     }
-}
-
-/// Presence timestamps are whole seconds; reconciled observations are stamped one second
-/// before the read so that any event raised after the read (even in the same second) wins.
-pub fn observed_at(read_ms: u64) -> u64 {
-    (read_ms / 1000).saturating_sub(1) * 1000
 }
 
 /// Compares the ids in `(after, hi]` (`hi = None`: to the end) of `present` (sorted by
@@ -105,7 +100,7 @@ pub fn diff_range(present: &[String], online: &[&str], after: Option<&str>, hi: 
                 }
             },
         };
-        out.push(Observation { user: id.to_owned(), online: online_now, at_ms });
+        out.push(Observation { user: id.to_owned(), online: online_now, at_ms, reconciled: true });
         if out.len() >= cap {
             return Some(id.to_owned());
         }

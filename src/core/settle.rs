@@ -15,7 +15,7 @@ use crate::domain::channels::push_u64;
 use crate::domain::json::{FromJson, Json};
 
 /// Slot width. With a 10 s settler interval, a deferred state is published at most
-/// debounce + slot + interval after it was observed (5 + 2.5 + 10 s < 20 s).
+/// debounce + slot + grace + interval after it was observed (5 + 2.5 + 1 + 10 s < 20 s).
 pub const SLOT_MS: u64 = 2_500;
 /// Queue entries outlive any plausible settler outage, then expire (KV TTL is in minutes).
 pub const QUEUE_TTL_MINUTES: u32 = 60;
@@ -23,13 +23,23 @@ pub const QUEUE_TTL_MINUTES: u32 = 60;
 pub const FIRST_RUN_LOOKBACK_SLOTS: u64 = 4;
 pub const CURSOR_KEY: &str = "settle:cursor";
 
+/// How long after its end a slot is still open to writers: Functions run on many hosts whose
+/// clocks differ a little, and a write into a slot the settler already passed would be lost.
+pub const SLOT_GRACE_MS: u64 = 1_000;
+
 pub fn slot_of(due_ms: u64) -> u64 {
     due_ms.div_ceil(SLOT_MS)
 }
 
-/// Slot `s` is complete (every entry in it is due) once `now ≥ s · SLOT_MS`.
+/// The slot a writer at `now_ms` puts an entry due at `due_ms` in: never one that is already
+/// complete by the writer's own clock (an entry due now goes to the slot ending next).
+pub fn slot_for(due_ms: u64, now_ms: u64) -> u64 {
+    slot_of(due_ms.max(now_ms + 1))
+}
+
+/// Slot `s` is complete (every entry in it is due, and written) once `now ≥ s · SLOT_MS + grace`.
 pub fn last_complete_slot(now_ms: u64) -> u64 {
-    now_ms / SLOT_MS
+    now_ms.saturating_sub(SLOT_GRACE_MS) / SLOT_MS
 }
 
 pub fn counter_key(slot: u64) -> String {

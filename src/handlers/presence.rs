@@ -13,7 +13,7 @@ use crate::core::settle::{self, Cursor, JobQueue, SettleChunk};
 use crate::handlers::queues::{enqueue_chunk, push_job};
 use crate::handlers::reconcile::{RecountItem, ScanItem, RECONCILE_PREFIX, RECONCILE_WORK, RECOUNT_WORK};
 use crate::core::{Config, Rejection};
-use crate::domain::channels::status;
+use crate::domain::channels::{presence_shard, status};
 use crate::domain::json::FromJson;
 use crate::domain::{shard_of, Json, UserId};
 use crate::host::{HostError, KvStore, PubNub};
@@ -73,7 +73,7 @@ pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel
 /// shard for the end of the slot, which reads everyone's final state from presence at once.
 /// Returns whether this event was batched.
 async fn storm_batched<H: KvStore>(host: &H, shard: u32, now_ms: u64, report: &mut Report) -> bool {
-    let slot = settle::last_complete_slot(now_ms);
+    let slot = now_ms / settle::SLOT_MS; // the storm window this event falls in
     let n = match host.incr_counter(&storm_key(shard, slot), 1).await {
         Ok(n) => n,
         Err(e) => {
@@ -88,8 +88,13 @@ async fn storm_batched<H: KvStore>(host: &H, shard: u32, now_ms: u64, report: &m
             true
         }
         StormMode::Begin => {
-            let scan = ScanState { due_ms: Some((slot + 1) * settle::SLOT_MS), ..ScanState::shard(shard) };
-            match push_job(host, JobQueue::Scans, &scan).await {
+            // One scan when the slot ends, and a repair scan once every status deferred before
+            // it has been settled: a deferred change of a user whose later events were batched
+            // could otherwise overwrite what the first scan found consistent.
+            let end = (slot + 1) * settle::SLOT_MS;
+            let scan = ScanState { due_ms: Some(end), ..ScanState::shard(shard) };
+            let repair = ScanState { due_ms: Some(end + crate::core::presence::SETTLE_HORIZON_MS), ..ScanState::shard(shard) };
+            match push_job(host, JobQueue::Scans, &scan).await.and(push_job(host, JobQueue::Scans, &repair).await) {
                 Ok(()) => {
                     report.warn(cat(&["storm on shard ", &num(shard as u64), ": batching until the slot ends"]));
                     true
@@ -155,6 +160,7 @@ async fn apply<H: PubNub + KvStore>(host: &H, cfg: &Config, observations: Vec<Ob
     if observations.is_empty() {
         return;
     }
+    let observations = still_present(host, cfg, observations, now_ms, report).await;
     let ids: Vec<UserId> = observations.iter().filter_map(|o| UserId::parse(&o.user).ok()).collect();
     let users = match host.get_users(&ids).await {
         Ok(users) => users,
@@ -199,19 +205,48 @@ async fn apply<H: PubNub + KvStore>(host: &H, cfg: &Config, observations: Vec<Ob
         }
     }
     if !later.is_empty() {
-        enqueue_at(host, later, due_min, report).await;
+        enqueue_at(host, later, due_min, now_ms, report).await;
     }
 }
 
+/// A reconciled observation is a snapshot of presence: by the time it is acted on (after a
+/// debounce, a queue), a later scan may have found that user consistent and said nothing, so
+/// applying the snapshot would undo the truth. One hereNow of its shard (a shard small enough
+/// for one page, as every shard with individual events and storms is) checks that presence
+/// still agrees; one that no longer does is dropped, since the change that made it stale is
+/// an event or a scan of its own. Snapshots of other shards wait for a worker of their own.
+async fn still_present<H: PubNub + KvStore>(host: &H, cfg: &Config, mut observations: Vec<Observation>, now_ms: u64, report: &mut Report) -> Vec<Observation> {
+    let Some(shard) = observations.iter().find(|o| o.reconciled).map(|o| shard_of(&o.user, cfg.shard_count)) else {
+        return observations;
+    };
+    let (other, mut mine): (Vec<Observation>, Vec<Observation>) = observations.drain(..).partition(|o| o.reconciled && shard_of(&o.user, cfg.shard_count) != shard);
+    if !other.is_empty() {
+        enqueue(host, other, now_ms, report).await;
+    }
+    match host.here_now(&[presence_shard(shard)], true, 1000, 0).await {
+        Ok(page) if page.total_occupancy <= 1000 => {
+            let present: Vec<String> = page.channels.into_iter().flat_map(|c| c.uuids).collect();
+            let before = mine.len();
+            mine.retain(|o| !o.reconciled || present.contains(&o.user) == o.online);
+            if mine.len() < before {
+                report.info(cat(&["dropped ", &num((before - mine.len()) as u64), " reconciled changes presence no longer agrees with"]));
+            }
+        }
+        Ok(_) => {} // a big shard: one page cannot tell; its scans are rare passes
+        Err(e) => report.warn(cat(&["hereNow failed; reconciled changes applied unchecked: ", &e.describe()])),
+    }
+    mine
+}
+
 async fn enqueue<H: KvStore>(host: &H, entries: Vec<Observation>, now_ms: u64, report: &mut Report) {
-    enqueue_at(host, entries, now_ms, report).await
+    enqueue_at(host, entries, now_ms, now_ms, report).await
 }
 
 /// Two KV ops, whatever the batch size (≤ 250 observations keep a chunk under KV's 32,000 chars).
-pub(crate) async fn enqueue_at<H: KvStore>(host: &H, entries: Vec<Observation>, due_ms: u64, report: &mut Report) {
+pub(crate) async fn enqueue_at<H: KvStore>(host: &H, entries: Vec<Observation>, due_ms: u64, now_ms: u64, report: &mut Report) {
     let n = entries.len() as u64;
-    let slot = settle::slot_of(due_ms);
-    match enqueue_chunk(host, &SettleChunk { entries }, due_ms).await {
+    let slot = settle::slot_for(due_ms, now_ms);
+    match enqueue_chunk(host, &SettleChunk { entries }, due_ms, now_ms).await {
         Ok(()) => report.info(cat(&["deferred ", &num(n), " to slot ", &num(slot)])),
         Err(e) => report.error(cat(&["could not queue ", &num(n), " deferred status changes: ", &e.describe()])),
     }

@@ -8,9 +8,9 @@ use serde::Serialize;
 use crate::core::settle::{self, JobQueue, SettleChunk};
 use crate::host::{HostError, KvStore};
 
-/// Deferred observations, due at `due_ms`.
-pub(crate) async fn enqueue_chunk<H: KvStore>(host: &H, chunk: &SettleChunk, due_ms: u64) -> Result<(), HostError> {
-    let slot = settle::slot_of(due_ms);
+/// Deferred observations, due at `due_ms`, into a slot the settler has not passed yet.
+pub(crate) async fn enqueue_chunk<H: KvStore>(host: &H, chunk: &SettleChunk, due_ms: u64, now_ms: u64) -> Result<(), HostError> {
+    let slot = settle::slot_for(due_ms, now_ms);
     let index = host.incr_counter(&settle::counter_key(slot), 1).await?;
     host.set(&settle::chunk_key(slot, index), chunk, settle::QUEUE_TTL_MINUTES).await
 }

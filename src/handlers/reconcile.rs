@@ -11,7 +11,7 @@ use super::presence::{enqueue_at, work_channel, WorkItem, MAX_HOP, PRESENCE_WORK
 use super::queues::push_job;
 use super::{cat, num, Report};
 use crate::core::presence::Observation;
-use crate::core::reconcile::{diff_range, id_order, observed_at, ScanState};
+use crate::core::reconcile::{diff_range, id_order, ScanState};
 use crate::core::settle::{JobQueue, Recount};
 use crate::core::{Config, Rejection};
 use crate::domain::channels::presence_shard;
@@ -140,13 +140,17 @@ async fn scan_step<H: PubNub + KvStore>(host: &H, _cfg: &Config, scan: ScanState
     present.sort_by(|a, b| id_order(a, b));
     present.dedup();
 
-    let at_ms = observed_at(now_ms);
+    let at_ms = now_ms; // the read, by the clock (see `core::presence::is_stale`)
     let cap = if hop < MAX_HOP { OBS_PER_ITEM * ITEMS_PER_STEP } else { OBS_PER_CHUNK * CHUNKS_PER_STEP };
     let mut changes: Vec<Observation> = Vec::new();
+    // `cursor.page` fetched the page holding `cursor.after`: it is read again first, because
+    // App Context cursors are offsets, and departures applied meanwhile shift the list back.
     let mut cursor = scan;
+    let mut fetch = cursor.page.clone();
+    let mut reread = cursor.page.is_some();
     let mut next = None;
     for _ in here_now_pages..STEP_API_CALLS {
-        let page = match host.list_users(UserFilter::OnlineInShard(shard), 100, cursor.page.as_deref()).await {
+        let page = match host.list_users(UserFilter::OnlineInShard(shard), 100, fetch.as_deref()).await {
             Ok(page) => page,
             Err(e) => {
                 report.error(cat(&["App Context read failed, reconciliation continues later: ", &e.describe()]));
@@ -156,6 +160,15 @@ async fn scan_step<H: PubNub + KvStore>(host: &H, _cfg: &Config, scan: ScanState
         };
         let mut online: Vec<&str> = page.users.iter().map(|u| u.id.as_str()).collect();
         online.sort_by(|a, b| id_order(a, b));
+        if core::mem::take(&mut reread) {
+            let after = cursor.after.as_deref().unwrap_or("");
+            if online.first().is_none_or(|first| id_order(first, after) == core::cmp::Ordering::Greater) {
+                // The list shrank past the page we stopped in: ids may have moved before it.
+                report.info("online list shifted by more than a page; scanning again from its start");
+                fetch = None;
+                continue;
+            }
+        }
         // This page covers ids up to its last one; the last page covers the rest.
         let hi = match page.next {
             Some(_) => online.last().map(|s| String::from(*s)).or_else(|| cursor.after.clone()),
@@ -163,7 +176,7 @@ async fn scan_step<H: PubNub + KvStore>(host: &H, _cfg: &Config, scan: ScanState
         };
         if let Some(stop) = diff_range(&present, &online, cursor.after.as_deref(), hi.as_deref(), at_ms, cap, &mut changes) {
             // Full: the next step re-reads this page from just after `stop`.
-            next = Some(ScanState { after: Some(stop), ..cursor.clone() });
+            next = Some(ScanState { after: Some(stop), page: fetch.clone(), ..cursor.clone() });
             break;
         }
         match page.next {
@@ -172,7 +185,7 @@ async fn scan_step<H: PubNub + KvStore>(host: &H, _cfg: &Config, scan: ScanState
                 break;
             }
             Some(token) => {
-                cursor = ScanState { after: hi, page: Some(token), ..cursor };
+                cursor = ScanState { after: hi, page: fetch.replace(token), ..cursor };
                 next = Some(cursor.clone());
             }
         }
@@ -212,7 +225,7 @@ async fn hand_off<H: PubNub + KvStore>(host: &H, shard: u32, mut changes: Vec<Ob
         changes = unsent;
     }
     for part in changes.chunks(OBS_PER_CHUNK) {
-        enqueue_at(host, part.to_vec(), now_ms, report).await;
+        enqueue_at(host, part.to_vec(), now_ms, now_ms, report).await;
     }
 }
 

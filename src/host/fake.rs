@@ -28,6 +28,8 @@ pub struct Call {
     pub target: String,
     pub kind: OpKind,
     pub execution: u32,
+    /// The fake clock when the call was made.
+    pub at_ms: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -159,6 +161,16 @@ impl FakeHost {
         st.kv.get(key).filter(|(_, exp)| *exp > self.now()).map(|(v, _)| v.clone())
     }
 
+    /// Writes a KV value directly (a backlog left by earlier executions), TTL in minutes.
+    pub fn seed_kv(&self, key: &str, value: Value, ttl_minutes: u64) {
+        let expires = self.now() + ttl_minutes * MINUTE_MS;
+        self.state.borrow_mut().kv.insert(key.to_owned(), (value, expires));
+    }
+
+    pub fn seed_counter(&self, key: &str, value: i64) {
+        self.state.borrow_mut().counters.insert(key.to_owned(), value);
+    }
+
     pub fn kv_ttl_ms(&self, key: &str) -> Option<u64> {
         self.state.borrow().kv.get(key).map(|(_, exp)| exp.saturating_sub(self.now()))
     }
@@ -222,7 +234,7 @@ impl FakeHost {
 
     fn charge(&self, exec: u32, op: &'static str, target: &str, kind: OpKind) -> HostResult<()> {
         let mut st = self.state.borrow_mut();
-        st.calls.push(Call { op, target: target.to_owned(), kind, execution: exec });
+        st.calls.push(Call { op, target: target.to_owned(), kind, execution: exec, at_ms: self.now() });
         let mut used = self.used.borrow_mut();
         let entry = used.entry(exec).or_default();
         if !self.budget.get().allows(entry, kind) {

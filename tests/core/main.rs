@@ -6,6 +6,7 @@ mod domain;
 mod friends;
 mod fuzz;
 mod presence;
+mod reconcile;
 
 use friends_presence::core::Config;
 use friends_presence::domain::Json;
