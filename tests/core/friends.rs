@@ -221,3 +221,36 @@ fn friends_sync_for_someone_else_or_with_a_bad_cursor_changes_nothing() {
     }
     assert_eq!(host.snapshot(), before);
 }
+
+#[test]
+fn friends_sync_pages_answered_in_the_same_millisecond_have_distinct_event_ids() {
+    use friends_presence::client::{FriendsView, Outcome};
+    use friends_presence::domain::{json::to_text, UserId};
+    let host = FakeHost::default();
+    host.set_now(T0);
+    seed_friends(&host, "alice", 150, 2);
+    // The web client drives the load; the clock never moves, so both pages carry the same `ts`.
+    let mut view = FriendsView::new(UserId::parse("alice").unwrap());
+    view.begin_sync();
+    let mut cursor: Option<String> = None;
+    for nonce in 1..=3 {
+        let request = view.sync_request(cursor.as_deref(), T0, nonce);
+        let r = on_management(&host, "alice", serde_json::from_str(&to_text(&request).unwrap()).unwrap());
+        assert!(r.rejected.is_none(), "{r:?}");
+        let page = host.published_on("inbox.alice").pop().unwrap();
+        assert_eq!(view.apply(Some("inbox.alice"), &json(page)), Outcome::Applied, "page {nonce} dropped as a duplicate");
+        match view.sync_next() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert!(view.synced());
+    assert_eq!(view.friend_count(), 150);
+    let ids: std::collections::BTreeSet<_> = host.published_on("inbox.alice").iter().map(|m| m["eventId"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 2, "two pages (75 online, then 75 others), two event ids");
+    // A redelivered request is answered with the same id, so the client drops the repeat.
+    let again = host.published_on("inbox.alice")[0].clone();
+    on_management(&host, "alice", sync_request("alice", again["payload"]["requestId"].as_str().unwrap(), None));
+    assert_eq!(host.published_on("inbox.alice").pop().unwrap()["eventId"], again["eventId"]);
+    host.assert_within_budget();
+}
