@@ -73,12 +73,14 @@ impl UserId {
     }
 }
 
-/// Whether `raw` ends in `-{i}` exactly as `friends_group` writes an overflow index
-/// (1 ..= GROUPS_PER_USER - 1, no leading zero): `user-0001`, `x-10`, `a-0` do not.
+// Overflow indexes are 1..=9, one digit as `friends_group` writes them; more groups would
+// need a wider rule below.
+const _: () = assert!(GROUPS_PER_USER == 10);
+
+/// Whether `raw` ends in `-{i}` as `friends_group` writes an overflow index: `user-0001`,
+/// `x-10`, `a-0` do not.
 fn overflow_suffix(raw: &str) -> bool {
-    let Some((_, tail)) = raw.rsplit_once('-') else { return false };
-    matches!(tail.as_bytes(), [b'1'..=b'9', rest @ ..] if rest.iter().all(u8::is_ascii_digit))
-        && tail.parse::<usize>().is_ok_and(|i| i < GROUPS_PER_USER)
+    matches!(raw.as_bytes(), [.., b'-', b'1'..=b'9'])
 }
 
 impl fmt::Debug for UserId {

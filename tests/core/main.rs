@@ -5,6 +5,7 @@
 mod domain;
 mod friends;
 mod fuzz;
+mod plan;
 mod presence;
 
 use friends_presence::core::Config;
