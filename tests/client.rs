@@ -85,9 +85,10 @@ fn plan_lists_shard_global_inbox_and_every_friends_group() {
 
 #[test]
 fn plan_refuses_ids_that_cannot_be_channel_names() {
-    for bad in ["", "a,b", "a b", "x:y", "a/b"] {
+    for bad in ["", "a,b", "a b", "x:y", "a/b", "bob-1", &"a".repeat(75)] {
         assert!(SubscribePlan::parse(bad, 100).is_err(), "{bad:?}");
     }
+    assert!(SubscribePlan::parse(&"a".repeat(74), 100).is_ok());
     assert_eq!(SubscribePlan::parse("bob", 100).unwrap().channels[2], "inbox.bob");
 }
 

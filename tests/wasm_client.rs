@@ -95,6 +95,14 @@ fn plan_is_a_plain_object_or_an_error() {
         assert!(get(&out, "error").as_string().is_some_and(|r| !r.is_empty()));
     }
     assert!(get(&JsFriendsView::create(JsValue::from_str(""), JsValue::UNDEFINED), "error").is_string());
+    // The server's id rules: at most 74 characters (friend-management.{id} ≤ 92), no overflow
+    // group suffix -1 … -9.
+    for (bad, why) in [("a".repeat(75), "74 characters"), ("bob-1".to_owned(), "overflow")] {
+        let reason = get(&subscribe_plan(JsValue::from_str(&bad), JsValue::UNDEFINED), "error").as_string().unwrap();
+        assert!(reason.contains(why), "{reason}");
+        assert!(get(&JsFriendsView::create(JsValue::from_str(&bad), JsValue::UNDEFINED), "error").as_string().is_some_and(|r| r.contains(why)));
+    }
+    assert!(get(&subscribe_plan(JsValue::from_str(&"a".repeat(74)), JsValue::UNDEFINED), "error").is_undefined());
 }
 
 #[wasm_bindgen_test]

@@ -2,14 +2,16 @@
 //! from the messages the Functions send. Pure Rust over [`crate::domain`]; the browser build
 //! wraps it in `crate::wasm::client`, and the same code is tested natively.
 //!
-//! - [`plan`]: the subscribe plan for a user (shard channel, `status.global`, inbox, groups).
+//! - [`plan`]: the subscribe plan for a user (shard channel, `status.global`, inbox, groups),
+//!   the server core's own ([`crate::core::plan`]).
 //! - [`event`]: a wire message (envelope) → a typed [`event::ClientEvent`], or a reason why not.
 //! - [`view`]: [`view::FriendsView`], which applies events with de-duplication by `eventId`
 //!   and per-subject ordering by `ts`, and answers the ordered list and the global count.
 
 pub mod event;
-pub mod plan;
 pub mod view;
+
+pub use crate::core::plan;
 
 pub use event::{ClientEvent, Incoming};
 pub use plan::SubscribePlan;

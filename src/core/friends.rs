@@ -7,11 +7,10 @@ use serde::Serialize;
 
 use super::Rejection;
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
+pub use crate::domain::channels::{MANAGEMENT_PREFIX, REQUESTS_PREFIX};
 use crate::domain::json::FromJson;
 use crate::domain::{Json, UserId};
 
-pub const REQUESTS_PREFIX: &str = "friend-requests.";
-pub const MANAGEMENT_PREFIX: &str = "friend-management.";
 /// A pending request lasts 30 days (KV TTL is in minutes).
 pub const REQUEST_TTL_MINUTES: u32 = 30 * 24 * 60;
 /// Claim counters only need to outlive retries of the same command.

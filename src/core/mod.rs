@@ -5,6 +5,7 @@
 use crate::prelude::*;
 pub mod count;
 pub mod friends;
+pub mod plan;
 pub mod presence;
 pub mod reconcile;
 pub mod settle;
@@ -23,7 +24,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { shard_count: 100, debounce_ms: 5_000, budget: OpBudget::CURRENT }
+        Config { shard_count: plan::DEFAULT_SHARD_COUNT, debounce_ms: 5_000, budget: OpBudget::CURRENT }
     }
 }
 

@@ -5,23 +5,63 @@ use crate::prelude::*;
 use super::ids::UserId;
 
 pub const STATUS_GLOBAL: &str = "status.global";
+/// PubNub's limit for a channel id (research: "Channel ID Length: 92 characters").
+pub const MAX_CHANNEL_CHARS: usize = 92;
+
+// Prefixes of the names derived from a user id.
+pub const STATUS_PREFIX: &str = "status.";
+pub const INBOX_PREFIX: &str = "inbox.";
+pub const FRIENDS_PREFIX: &str = "friends.";
+pub const GROUP_PREFIX: &str = "cg-friends-";
+pub const REQUESTS_PREFIX: &str = "friend-requests.";
+pub const MANAGEMENT_PREFIX: &str = "friend-management.";
 /// Channels per channel group (PubNub default; the keyset can change it).
 pub const CHANNELS_PER_GROUP: usize = 2000;
 /// Groups one subscribe call may carry: with 2,000 channels each, up to 20,000 friends.
 pub const GROUPS_PER_USER: usize = 10;
 pub const MAX_FRIENDS: usize = CHANNELS_PER_GROUP * GROUPS_PER_USER;
 
+/// The most characters any derived name adds to a user id: the longest prefix, or the group
+/// prefix plus the widest overflow suffix `-{i}`. User ids are capped so that every name fits.
+pub const MAX_DERIVED_EXTRA_CHARS: usize = {
+    let lens = [
+        STATUS_PREFIX.len(),
+        INBOX_PREFIX.len(),
+        FRIENDS_PREFIX.len(),
+        REQUESTS_PREFIX.len(),
+        MANAGEMENT_PREFIX.len(),
+        GROUP_PREFIX.len() + 1 + decimal_digits(GROUPS_PER_USER - 1),
+    ];
+    let (mut i, mut max) = (0, 0);
+    while i < lens.len() {
+        if lens[i] > max {
+            max = lens[i];
+        }
+        i += 1;
+    }
+    max
+};
+
+const fn decimal_digits(mut n: usize) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
 pub fn status(user: &UserId) -> String {
-    join("status.", user.as_str())
+    join(STATUS_PREFIX, user.as_str())
 }
 
 pub fn inbox(user: &UserId) -> String {
-    join("inbox.", user.as_str())
+    join(INBOX_PREFIX, user.as_str())
 }
 
 /// App Context channel whose members are the user's friends.
 pub fn friends(user: &UserId) -> String {
-    join("friends.", user.as_str())
+    join(FRIENDS_PREFIX, user.as_str())
 }
 
 pub fn presence_shard(shard: u32) -> String {
@@ -32,7 +72,7 @@ pub fn presence_shard(shard: u32) -> String {
 
 /// Group `index` of a user's friends: `cg-friends-{id}` first, then overflow `cg-friends-{id}-{i}`.
 pub fn friends_group(user: &UserId, index: usize) -> String {
-    let mut s = join("cg-friends-", user.as_str());
+    let mut s = join(GROUP_PREFIX, user.as_str());
     if index > 0 {
         s.push('-');
         push_u64(&mut s, index as u64);

@@ -4,8 +4,11 @@
 use crate::prelude::*;
 use core::fmt;
 
-/// PubNub's limit for a User ID (and a channel id) is 92 characters.
-pub const MAX_USER_ID_CHARS: usize = 92;
+use super::channels::{GROUPS_PER_USER, MAX_CHANNEL_CHARS, MAX_DERIVED_EXTRA_CHARS};
+
+/// The longest id whose every derived name (`friend-management.{id}` is the longest) stays
+/// within PubNub's 92-character channel limit: 74.
+pub const MAX_USER_ID_CHARS: usize = MAX_CHANNEL_CHARS - MAX_DERIVED_EXTRA_CHARS;
 
 /// A user id that is safe to embed in every channel and group name the system derives
 /// (`status.{id}`, `inbox.{id}`, `cg-friends-{id}`, ...).
@@ -21,15 +24,19 @@ pub enum InvalidUserId {
     ForbiddenChar,
     /// Control characters, NUL and other non-printables.
     NonPrintable,
+    /// Ends in `-{i}` (1–9): `cg-friends-{id}` would be the overflow group `i` of the id
+    /// before the dash (`bob-1`'s friends would be delivered to `bob`).
+    OverflowSuffix,
 }
 
 impl InvalidUserId {
     pub fn reason(self) -> &'static str {
         match self {
             InvalidUserId::Empty => "user id is empty",
-            InvalidUserId::TooLong => "user id is longer than 92 characters",
+            InvalidUserId::TooLong => "user id is longer than 74 characters (friend-management.{id} must fit PubNub's 92-character channel limit)",
             InvalidUserId::ForbiddenChar => "user id contains one of , : * / \\ or a space",
             InvalidUserId::NonPrintable => "user id contains a non-printable character",
+            InvalidUserId::OverflowSuffix => "user id ends in -1 to -9, reserved for overflow friends groups (cg-friends-{id}-{i})",
         }
     }
 }
@@ -51,6 +58,9 @@ impl UserId {
                 return Err(InvalidUserId::NonPrintable);
             }
         }
+        if overflow_suffix(raw) {
+            return Err(InvalidUserId::OverflowSuffix);
+        }
         Ok(UserId(raw.to_owned()))
     }
 
@@ -61,6 +71,16 @@ impl UserId {
     pub fn into_string(self) -> String {
         self.0
     }
+}
+
+// Overflow indexes are 1..=9, one digit as `friends_group` writes them; more groups would
+// need a wider rule below.
+const _: () = assert!(GROUPS_PER_USER == 10);
+
+/// Whether `raw` ends in `-{i}` as `friends_group` writes an overflow index: `user-0001`,
+/// `x-10`, `a-0` do not.
+fn overflow_suffix(raw: &str) -> bool {
+    matches!(raw.as_bytes(), [.., b'-', b'1'..=b'9'])
 }
 
 impl fmt::Debug for UserId {

@@ -256,7 +256,9 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report:
     let count = num(friends.len() as u64);
     let message = Envelope::new(
         messages::FRIENDS_SYNC,
-        messages::event_id("sync", Some(me.as_str()), now_ms),
+        // The request's id: pages asked for in the same millisecond stay distinct to clients
+        // that drop a repeated eventId.
+        messages::event_id("sync", Some(&cmd.event_id), now_ms),
         iso8601(now_ms),
         FriendsSync {
             user_id: me.into(),

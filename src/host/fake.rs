@@ -134,6 +134,18 @@ impl FakeHost {
         user.version += 1;
     }
 
+    /// Channels earlier executions put in a group (seeding large friend lists quickly).
+    pub fn seed_group(&self, group: &str, channels: impl IntoIterator<Item = String>) {
+        let mut st = self.state.borrow_mut();
+        let set = st.groups.entry(group.to_owned()).or_default();
+        set.extend(channels);
+        assert!(set.len() <= CHANNELS_PER_GROUP, "{group}: a group holds at most {CHANNELS_PER_GROUP} channels");
+    }
+
+    pub fn set_counter(&self, key: &str, value: i64) {
+        self.state.borrow_mut().counters.insert(key.to_owned(), value);
+    }
+
     pub fn set_present(&self, channel: &str, uuid: &str, present: bool) {
         let mut st = self.state.borrow_mut();
         let set = st.occupants.entry(channel.to_owned()).or_default();

@@ -1,4 +1,8 @@
-use friends_presence::domain::channels::{friends_group, parse_presence_shard, presence_shard};
+use friends_presence::domain::channels::{
+    friends, friends_group, inbox, parse_presence_shard, presence_shard, status, GROUPS_PER_USER, MANAGEMENT_PREFIX, MAX_CHANNEL_CHARS,
+    REQUESTS_PREFIX,
+};
+use friends_presence::domain::ids::{InvalidUserId, MAX_USER_ID_CHARS};
 use friends_presence::domain::time::{iso8601, parse_iso8601};
 use friends_presence::domain::{js_hash_code, shard_of, UserId};
 
@@ -24,15 +28,60 @@ fn shard_hash_matches_the_seed_javascript() {
 
 #[test]
 fn user_ids_are_validated() {
-    for ok in ["user_abc123", "a", "Ünïcødé-用户", "x.y-z_1", &"a".repeat(92)] {
+    for ok in ["user_abc123", "a", "Ünïcødé-用户", "x.y-z_1", &"a".repeat(74)] {
         assert!(UserId::parse(ok).is_ok(), "{ok:?}");
     }
-    for bad in ["", "a,b", "a:b", "a*", "a/b", "a\\b", "a b", "tab\there", "nul\0", "\u{7f}", &"a".repeat(93)] {
+    for bad in ["", "a,b", "a:b", "a*", "a/b", "a\\b", "a b", "tab\there", "nul\0", "\u{7f}", &"a".repeat(75)] {
         assert!(UserId::parse(bad).is_err(), "{bad:?}");
     }
-    // 92 characters as JS counts them: an astral character is two.
-    assert!(UserId::parse(&"😀".repeat(46)).is_ok());
-    assert!(UserId::parse(&"😀".repeat(47)).is_err());
+    // 74 characters as JS counts them: an astral character is two.
+    assert!(UserId::parse(&"😀".repeat(37)).is_ok());
+    assert!(UserId::parse(&"😀".repeat(38)).is_err());
+}
+
+#[test]
+fn the_longest_user_id_keeps_every_derived_name_within_the_channel_limit() {
+    assert_eq!(MAX_USER_ID_CHARS, 74, "92 minus friend-management.");
+    let longest = UserId::parse(&"a".repeat(MAX_USER_ID_CHARS)).unwrap();
+    let mut names = vec![status(&longest), inbox(&longest), friends(&longest)];
+    names.extend([REQUESTS_PREFIX, MANAGEMENT_PREFIX].map(|p| format!("{p}{}", longest.as_str())));
+    names.extend((0..GROUPS_PER_USER).map(|i| friends_group(&longest, i)));
+    assert!(names.iter().all(|n| n.len() <= MAX_CHANNEL_CHARS), "{names:?}");
+    assert!(names.iter().any(|n| n.len() == MAX_CHANNEL_CHARS), "the cap is the largest that fits");
+    // The 92 of old gave a 99-character status channel; the reason says why the cap is lower.
+    assert_eq!(UserId::parse(&"a".repeat(MAX_USER_ID_CHARS + 1)), Err(InvalidUserId::TooLong));
+    let reason = InvalidUserId::TooLong.reason();
+    assert!(reason.contains(&format!(" {MAX_USER_ID_CHARS} ")) && reason.contains(&format!("{MAX_CHANNEL_CHARS}-character")), "{reason}");
+    assert!(reason.contains(MANAGEMENT_PREFIX), "{reason}");
+}
+
+#[test]
+fn user_ids_ending_in_an_overflow_suffix_are_refused() {
+    // `bob-1`'s primary group would be `bob`'s first overflow group: bob-1's friends' statuses
+    // would reach bob, and bob's overflow friends would reach bob-1.
+    let bob = UserId::parse("bob").unwrap();
+    for i in 1..GROUPS_PER_USER {
+        let taken = format!("bob-{i}");
+        assert_eq!(UserId::parse(&taken), Err(InvalidUserId::OverflowSuffix), "{taken}");
+        assert_eq!(friends_group(&bob, i), format!("cg-friends-{taken}"));
+    }
+    let reason = InvalidUserId::OverflowSuffix.reason();
+    assert!(reason.contains(&format!("-{}", GROUPS_PER_USER - 1)) && reason.contains("overflow"), "{reason}");
+    // Not an index `friends_group` writes (0, leading zeros, 10 and above, other text), or no dash.
+    for ok in ["user-0001", "x-10", "a-0", "a-01", "b-1x", "b-1-x", "bob1", "b_1", "-x", "a-99", "1"] {
+        assert!(UserId::parse(ok).is_ok(), "{ok:?}");
+    }
+    for bad in ["-1", "a--9", "x-10-5", "user-0001-2"] {
+        assert_eq!(UserId::parse(bad), Err(InvalidUserId::OverflowSuffix), "{bad:?}");
+    }
+    // No valid id's primary group is another valid id's overflow group.
+    let ids = ["bob", "bob-0", "bob-10", "user-0001", "a-01"].map(|s| UserId::parse(s).unwrap());
+    let primaries: Vec<String> = ids.iter().map(|u| friends_group(u, 0)).collect();
+    for u in &ids {
+        for i in 1..GROUPS_PER_USER {
+            assert!(!primaries.contains(&friends_group(u, i)), "{u:?} group {i}");
+        }
+    }
 }
 
 #[test]

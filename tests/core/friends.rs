@@ -221,3 +221,164 @@ fn friends_sync_for_someone_else_or_with_a_bad_cursor_changes_nothing() {
     }
     assert_eq!(host.snapshot(), before);
 }
+
+#[test]
+fn friends_sync_pages_answered_in_the_same_millisecond_have_distinct_event_ids() {
+    use friends_presence::client::{FriendsView, Outcome};
+    use friends_presence::domain::{json::to_text, UserId};
+    let host = FakeHost::default();
+    host.set_now(T0);
+    seed_friends(&host, "alice", 150, 2);
+    // The web client drives the load; the clock never moves, so both pages carry the same `ts`.
+    let mut view = FriendsView::new(UserId::parse("alice").unwrap());
+    view.begin_sync();
+    let mut cursor: Option<String> = None;
+    for nonce in 1..=3 {
+        let request = view.sync_request(cursor.as_deref(), T0, nonce);
+        let r = on_management(&host, "alice", serde_json::from_str(&to_text(&request).unwrap()).unwrap());
+        assert!(r.rejected.is_none(), "{r:?}");
+        let page = host.published_on("inbox.alice").pop().unwrap();
+        assert_eq!(view.apply(Some("inbox.alice"), &json(page)), Outcome::Applied, "page {nonce} dropped as a duplicate");
+        match view.sync_next() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert!(view.synced());
+    assert_eq!(view.friend_count(), 150);
+    let ids: std::collections::BTreeSet<_> = host.published_on("inbox.alice").iter().map(|m| m["eventId"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 2, "two pages (75 online, then 75 others), two event ids");
+    // A redelivered request is answered with the same id, so the client drops the repeat.
+    let again = host.published_on("inbox.alice")[0].clone();
+    on_management(&host, "alice", sync_request("alice", again["payload"]["requestId"].as_str().unwrap(), None));
+    assert_eq!(host.published_on("inbox.alice").pop().unwrap()["eventId"], again["eventId"]);
+    host.assert_within_budget();
+}
+
+// ---------------------------------------------------------------------------- overflow groups
+
+/// `a` asks `b` and `b` accepts, both through the real handler (two executions).
+pub fn befriend(host: &FakeHost, a: &str, b: &str) -> Report {
+    if host.user_custom(a).is_none() {
+        host.add_user(a, a);
+    }
+    let r = on_requests(host, a, command("friend.request", a, b, &format!("r-{a}-{b}")));
+    assert!(r.rejected.is_none(), "{r:?}");
+    on_requests(host, b, command("friend.request.accepted", a, b, &format!("a-{a}-{b}")))
+}
+
+/// Friends that earlier acceptances left in `star`'s group `index`: placeholders, counted.
+fn seed_placed_friends(host: &FakeHost, star: &str, index: usize, n: usize) {
+    let group = if index == 0 { format!("cg-friends-{star}") } else { format!("cg-friends-{star}-{index}") };
+    host.seed_group(&group, (0..n).map(|i| format!("status.placed-{index}-{i:04}")));
+    let count = host.counter(&format!("friend-count:{star}")) + n as i64;
+    host.set_counter(&format!("friend-count:{star}"), count);
+    let mut custom = host.user_custom(star).unwrap();
+    custom["friendCount"] = json!(count);
+    host.set_user_custom_raw(star, custom);
+}
+
+/// The group index the membership records (what removal will edit).
+fn recorded_group(host: &FakeHost, me: &str, friend: &str) -> u64 {
+    host.members(&format!("friends.{me}"))[friend]["group"].as_u64().unwrap()
+}
+
+#[test]
+fn past_2000_friends_go_into_overflow_groups_a_full_group_falls_over_and_removal_edits_the_right_group() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    host.add_user("star", "Star");
+    let size = |i: usize| host.group(&if i == 0 { "cg-friends-star".to_owned() } else { format!("cg-friends-star-{i}") }).len();
+    let holds = |i: usize, f: &str| host.group(&if i == 0 { "cg-friends-star".to_owned() } else { format!("cg-friends-star-{i}") }).contains(&format!("status.{f}"));
+
+    // 1,998 → 2,000 in the primary group, then the 2,001st opens cg-friends-star-1.
+    seed_placed_friends(&host, "star", 0, 1997);
+    for f in ["n1998", "n1999", "n2000"] {
+        assert!(befriend(&host, f, "star").rejected.is_none());
+        assert!(holds(0, f) && recorded_group(&host, "star", f) == 0, "{f}");
+    }
+    assert_eq!(size(0), 2000);
+    assert!(befriend(&host, "n2001", "star").rejected.is_none());
+    assert!(holds(1, "n2001") && !holds(0, "n2001"));
+    assert_eq!(recorded_group(&host, "star", "n2001"), 1);
+    // The friend's side is its own primary group (its first friend).
+    assert!(host.group("cg-friends-n2001").contains("status.star"));
+    assert_eq!(recorded_group(&host, "n2001", "star"), 0);
+    // The host refuses a 2,001st channel in a group, as PubNub does.
+    let exec = host.execution();
+    let full = block_on(friends_presence::host::PubNub::add_channels(&exec, "cg-friends-star", &["status.extra".to_owned()]));
+    assert!(matches!(full, Err(friends_presence::host::HostError::Rejected { status: 400, .. })), "{full:?}");
+
+    // 4,000 → 4,001: cg-friends-star-2.
+    seed_placed_friends(&host, "star", 1, 1998);
+    assert!(befriend(&host, "n4000", "star").rejected.is_none());
+    assert!(holds(1, "n4000") && size(1) == 2000);
+    assert!(befriend(&host, "n4001", "star").rejected.is_none());
+    assert!(holds(2, "n4001") && recorded_group(&host, "star", "n4001") == 2);
+    assert_eq!(host.counter("friend-count:star"), 4001);
+
+    // Two removals leave holes in the primary group; the count (3,999) then points the next
+    // friend at the full cg-friends-star-1, whose 400 sends it on to -2.
+    for f in ["n1999", "n2000"] {
+        let r = on_management(&host, "star", command("friend.remove", "star", f, &format!("x-{f}")));
+        assert!(r.rejected.is_none(), "{r:?}");
+        assert!(!holds(0, f) && !host.group(&format!("cg-friends-{f}")).contains("status.star"));
+    }
+    assert_eq!((size(0), size(1), host.counter("friend-count:star")), (1998, 2000, 3999));
+    let r = befriend(&host, "nfall", "star");
+    assert!(r.rejected.is_none() && r.errors().next().is_none(), "{r:?}");
+    assert!(holds(2, "nfall") && !holds(1, "nfall"));
+    assert_eq!(recorded_group(&host, "star", "nfall"), 2, "removal must find it in -2");
+    assert_eq!(size(1), 2000);
+
+    // Up to 4,100 friends, all through the handler.
+    for i in 4001..=4100 {
+        assert!(befriend(&host, &format!("m{i}"), "star").rejected.is_none());
+    }
+    assert_eq!(host.counter("friend-count:star"), 4100);
+    assert_eq!((size(0), size(1), size(2), size(3)), (1998, 2000, 102, 0));
+
+    // Removal takes each friend out of the group it was placed in, on both sides.
+    for (f, group) in [("n2001", 1), ("nfall", 2), ("n1998", 0)] {
+        let before = [size(0), size(1), size(2)];
+        let r = on_management(&host, f, command("friend.remove", f, "star", &format!("x-{f}")));
+        assert!(r.rejected.is_none() && r.errors().next().is_none(), "{r:?}");
+        let mut expected = before;
+        expected[group] -= 1;
+        assert_eq!([size(0), size(1), size(2)], expected, "{f}");
+        assert!(!holds(group, f) && !host.members("friends.star").contains_key(f));
+        assert!(host.group(&format!("cg-friends-{f}")).is_empty());
+    }
+    assert_eq!(host.counter("friend-count:star"), 4097);
+    host.assert_within_budget();
+}
+
+#[test]
+fn the_20000th_friend_fills_the_last_group_and_the_next_acceptance_is_refused_without_a_change() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    host.add_user("star", "Star");
+    for i in 0..9 {
+        seed_placed_friends(&host, "star", i, 2000);
+    }
+    seed_placed_friends(&host, "star", 9, 1999);
+    assert!(befriend(&host, "last", "star").rejected.is_none());
+    assert!(host.group("cg-friends-star-9").contains("status.last"));
+    assert_eq!(host.counter("friend-count:star"), 20_000);
+    assert_eq!(host.user_custom("star").unwrap()["friendCount"], 20_000);
+
+    host.add_user("late", "Late");
+    assert!(on_requests(&host, "late", command("friend.request", "late", "star", "r-late")).rejected.is_none());
+    let before = host.snapshot();
+    let r = on_requests(&host, "star", command("friend.request.accepted", "late", "star", "a-late"));
+    assert_eq!(r.rejected.as_deref(), Some("friend limit (20,000) reached for: star"));
+    assert!(r.lines.iter().any(|(_, line)| line == "rejected: friend limit (20,000) reached for: star"), "logged: {r:?}");
+    assert_eq!(host.snapshot(), before, "no state change: the request stays pending");
+    // The limit holds on either side: star's own request to someone new cannot be accepted.
+    host.add_user("other", "Other");
+    assert!(on_requests(&host, "star", command("friend.request", "star", "other", "r-other")).rejected.is_none());
+    let before = host.snapshot();
+    assert!(on_requests(&host, "other", command("friend.request.accepted", "star", "other", "a-other")).is_rejected());
+    assert_eq!(host.snapshot(), before);
+    host.assert_within_budget();
+}

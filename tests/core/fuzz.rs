@@ -5,6 +5,7 @@
 //! is the right expectation for every one of them. Deterministic seed: a failure replays.
 
 use friends_presence::core::Config;
+use friends_presence::domain::ids::MAX_USER_ID_CHARS;
 use friends_presence::domain::{Json, JsonObject};
 use friends_presence::handlers::{friends as fh, presence as ph, Level, Report};
 use friends_presence::host::fake::{block_on, FakeHost};
@@ -41,12 +42,13 @@ const WORDS: &[&str] = &[
     "join", "leave", "timeout", "interval", "state-change", "presence.work", "settle.work", "friend.request",
     "friend.request.accepted", "friend.request.declined", "friend.remove", "friends.sync.request", "1.0.0", "2.0",
 ];
-/// User ids that must be refused: forbidden characters, non-printables, empty, too long.
-const BAD_IDS: &[&str] = &["a,b", "a:b", "a*b", "a/b", "a\\b", "a b", "a\u{7}b", "", "x\u{0}", "tab\there"];
+/// User ids that must be refused: forbidden characters, non-printables, empty, an overflow
+/// group suffix, too long.
+const BAD_IDS: &[&str] = &["a,b", "a:b", "a*b", "a/b", "a\\b", "a b", "a\u{7}b", "", "x\u{0}", "tab\there", "bob-1", "alice-9"];
 
 fn bad_id(rng: &mut Rng) -> Json {
     if rng.below(6) == 0 {
-        return Json::Str("x".repeat(93 + rng.below(50)));
+        return Json::Str("x".repeat(MAX_USER_ID_CHARS + 1 + rng.below(50)));
     }
     Json::Str(rng.pick(BAD_IDS).to_owned())
 }

@@ -5,6 +5,7 @@
 mod domain;
 mod friends;
 mod fuzz;
+mod plan;
 mod presence;
 mod reconcile;
 

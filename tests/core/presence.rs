@@ -89,7 +89,7 @@ fn interval_event_with_750_joins_reaches_everyone_within_budget() {
     let host = FakeHost::default();
     host.set_now(T0);
     let cfg = Config::default();
-    let users: Vec<String> = (0..750).map(|i| format!("user-{i}")).collect();
+    let users: Vec<String> = (0..750).map(|i| format!("user-{i:03}")).collect();
     for u in &users {
         host.add_user(u, u);
     }

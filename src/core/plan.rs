@@ -1,12 +1,15 @@
-//! What a signed-in client subscribes to (DESIGN.md §3).
+//! What a signed-in user subscribes to (DESIGN.md §3): owned by the core because it must
+//! name every group the friend handlers can place a friend in. The web client re-uses it.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::Serialize;
 
 use crate::domain::channels::{friends_group, inbox, presence_shard, GROUPS_PER_USER, STATUS_GLOBAL};
 use crate::domain::ids::InvalidUserId;
 use crate::domain::{shard_of, UserId};
 
-/// Shards the deployment uses unless told otherwise (must match the Functions' `shardCount`).
+/// Shards the deployment uses unless told otherwise (clients and Functions must agree).
 pub const DEFAULT_SHARD_COUNT: u32 = 100;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
