@@ -27,6 +27,8 @@ pub enum InvalidUserId {
     /// Ends in `-{i}` (1–9): `cg-friends-{id}` would be the overflow group `i` of the id
     /// before the dash (`bob-1`'s friends would be delivered to `bob`).
     OverflowSuffix,
+    /// `global`: `status.global` is the online count every client subscribes to.
+    Reserved,
 }
 
 impl InvalidUserId {
@@ -37,6 +39,7 @@ impl InvalidUserId {
             InvalidUserId::ForbiddenChar => "user id contains one of , : * / \\ or a space",
             InvalidUserId::NonPrintable => "user id contains a non-printable character",
             InvalidUserId::OverflowSuffix => "user id ends in -1 to -9, reserved for overflow friends groups (cg-friends-{id}-{i})",
+            InvalidUserId::Reserved => "user id global is reserved (status.global carries the online count)",
         }
     }
 }
@@ -60,6 +63,9 @@ impl UserId {
         }
         if overflow_suffix(raw) {
             return Err(InvalidUserId::OverflowSuffix);
+        }
+        if raw == "global" {
+            return Err(InvalidUserId::Reserved);
         }
         Ok(UserId(raw.to_owned()))
     }

@@ -179,10 +179,6 @@ impl FakeHost {
         self.state.borrow_mut().kv.insert(key.to_owned(), (value, expires));
     }
 
-    pub fn seed_counter(&self, key: &str, value: i64) {
-        self.state.borrow_mut().counters.insert(key.to_owned(), value);
-    }
-
     pub fn kv_ttl_ms(&self, key: &str) -> Option<u64> {
         self.state.borrow().kv.get(key).map(|(_, exp)| exp.saturating_sub(self.now()))
     }

@@ -74,6 +74,9 @@ fn user_ids_ending_in_an_overflow_suffix_are_refused() {
     for bad in ["-1", "a--9", "x-10-5", "user-0001-2"] {
         assert_eq!(UserId::parse(bad), Err(InvalidUserId::OverflowSuffix), "{bad:?}");
     }
+    // `status.global` is the count channel: a user named global would publish onto it.
+    assert_eq!(UserId::parse("global"), Err(InvalidUserId::Reserved));
+    assert!(UserId::parse("global2").is_ok() && UserId::parse("Global").is_ok());
     // No valid id's primary group is another valid id's overflow group.
     let ids = ["bob", "bob-0", "bob-10", "user-0001", "a-01"].map(|s| UserId::parse(s).unwrap());
     let primaries: Vec<String> = ids.iter().map(|u| friends_group(u, 0)).collect();

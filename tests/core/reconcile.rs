@@ -228,11 +228,11 @@ fn deferred_statuses_do_not_wait_behind_a_recount_backlog() {
     for i in 1..=1_400 {
         host.seed_kv(&format!("recount:{i}"), json!({"u": [format!("busy{}", i % 50)]}), 60);
     }
-    host.seed_counter("recount", 1_400);
+    host.set_counter("recount", 1_400);
     for i in 0..50 {
         let u = format!("busy{i}");
         host.add_user(&u, &u);
-        host.seed_counter(&format!("friend-count:{u}"), 7);
+        host.set_counter(&format!("friend-count:{u}"), 7);
     }
     host.add_user("carol", "Carol");
     let flap = |action: &str| {
@@ -272,10 +272,10 @@ fn a_recount_that_fails_is_queued_again_not_dropped() {
     let users: Vec<String> = (0..9).map(|i| format!("r{i}")).collect();
     for u in &users {
         host.add_user(u, u);
-        host.seed_counter(&format!("friend-count:{u}"), 3);
+        host.set_counter(&format!("friend-count:{u}"), 3);
     }
     host.seed_kv("recount:1", json!({"u": users}), 60);
-    host.seed_counter("recount", 1);
+    host.set_counter("recount", 1);
     host.fail_next("setUUIDMetadata", "r0", friends_presence::host::HostError::PreconditionFailed);
     let mut runs = 0;
     while !users.iter().all(|u| host.user_custom(u).unwrap()["friendCount"] == 3) {
