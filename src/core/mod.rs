@@ -30,8 +30,9 @@ impl Default for Config {
 
 impl Config {
     /// Users one execution can take to a published status: one batched App Context read,
-    /// then per user one publish and one App Context write; one API call and two KV ops stay
-    /// spare (queueing what must wait). A conflict is re-queued, not retried inline.
+    /// then per user one publish and one App Context write; one API call (the presence check
+    /// of reconciled changes) and two KV ops (queueing what must wait) stay for the rest. A
+    /// conflict is re-queued, not retried inline.
     pub fn users_per_execution(&self) -> usize {
         match self.budget {
             OpBudget::Separate { api, publish, kv } => {

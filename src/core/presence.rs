@@ -74,12 +74,10 @@ pub fn parse_presence_event(channel: &str, event: &Json, now_ms: u64) -> Result<
     let Some(action) = event.str("action") else {
         return Err(Rejection::new("presence event has no action"));
     };
-    // PubNub presence timestamps are unix seconds; fall back to the clock if absent. The
-    // event happened somewhere in that second: it is dated to the end of it, so it wins over
-    // a shard reconciliation that read presence earlier in the same second.
+    // PubNub presence timestamps are unix seconds; fall back to the clock if absent.
     let at_ms = match event.get("timestamp") {
         None | Some(Json::Null) => now_ms,
-        Some(Json::Num(s)) if *s >= 0.0 && *s < 1e11 => *s as u64 * 1000 + 999,
+        Some(Json::Num(s)) if *s >= 0.0 && *s < 1e11 => (*s * 1000.0) as u64,
         Some(_) => return Err(Rejection::new("presence timestamp is not a number of seconds")),
     };
     match action {
@@ -164,13 +162,15 @@ impl PresenceFields {
 }
 
 /// Event times order events. A reconciled observation is a read of presence at `at_ms`: only
-/// an announcement made after that read (by the clock) can be newer than it. Presence event
-/// times have whole-second resolution, so within one second the order stays ambiguous.
+/// an announcement made after that read (by the clock) can be newer than it. An event is
+/// stamped with its whole second and may have happened up to 999 ms later, so it loses only
+/// to a change announced after that second: one raised just after a reconciliation's read,
+/// in the same second, still wins.
 fn is_stale(obs: &Observation, fields: &PresenceFields) -> bool {
     if obs.reconciled {
         fields.published_at_ms.is_some_and(|p| p > obs.at_ms)
     } else {
-        fields.changed_at_ms.is_some_and(|c| obs.at_ms < c)
+        fields.changed_at_ms.is_some_and(|c| obs.at_ms.saturating_add(999) < c)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod friends;
 pub mod presence;
 pub(crate) mod queues;
 pub mod reconcile;
+pub mod recount;
 
 /// What one execution did, for the Function's log. Handlers never panic or throw: a bad
 /// input ends as a `Rejected` report with the reason, and no state changed.

@@ -11,7 +11,8 @@ use crate::core::presence::{decide_status, latest_per_user, parse_presence_event
 use crate::core::reconcile::{storm_key, storm_mode, ScanState, StormMode};
 use crate::core::settle::{self, Cursor, JobQueue, SettleChunk};
 use crate::handlers::queues::{enqueue_chunk, push_job};
-use crate::handlers::reconcile::{RecountItem, ScanItem, RECONCILE_PREFIX, RECONCILE_WORK, RECOUNT_WORK};
+use crate::handlers::reconcile::{ScanItem, RECONCILE_PREFIX, RECONCILE_WORK};
+use crate::handlers::recount::{RecountItem, RECOUNT_PREFIX, RECOUNT_WORK};
 use crate::core::{Config, Rejection};
 use crate::domain::channels::{presence_shard, status};
 use crate::domain::json::FromJson;
@@ -43,10 +44,11 @@ pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel
         Err(reason) => report.reject(reason),
         Ok(PresenceInput::Ignored(why)) => report.info(cat(&["ignored: ", why])),
         // PubNub dropped the deltas: nobody knows who left, so the shard is reconciled.
-        Ok(PresenceInput::Refresh { shard }) => {
-            report.info("here_now_refresh: reconciling the shard");
-            start_scan(host, ScanState::shard(shard), &mut report).await;
-        }
+        // The settler hands it to a reconcile worker on its next run (≤ 10 s).
+        Ok(PresenceInput::Refresh { shard }) => match push_job(host, JobQueue::Scans, &ScanState::shard(shard)).await {
+            Ok(()) => report.info("here_now_refresh: shard reconciliation queued"),
+            Err(e) => report.error(cat(&["here_now_refresh: reconciliation not queued: ", &e.describe()])),
+        },
         Ok(PresenceInput::Single { shard, observation }) => {
             // Under the legacy 3-op budget the counter would cost a third of the execution.
             let counted = matches!(cfg.budget, crate::host::OpBudget::Separate { .. });
@@ -109,18 +111,6 @@ async fn storm_batched<H: KvStore>(host: &H, shard: u32, now_ms: u64, report: &m
     }
 }
 
-/// Hands a shard reconciliation to the reconcile worker (1 fire), or queues it.
-async fn start_scan<H: PubNub + KvStore>(host: &H, scan: ScanState, report: &mut Report) {
-    let channel = cat(&[RECONCILE_PREFIX, &num(scan.shard as u64)]);
-    let item = ScanItem { kind: RECONCILE_WORK, hop: 1, scan: Some(&scan), job: None };
-    if let Err(e) = host.fire(&channel, &item).await {
-        report.warn(cat(&["fire to ", &channel, " failed, reconciliation queued: ", &e.describe()]));
-        if let Err(e) = push_job(host, JobQueue::Scans, &scan).await {
-            report.error(cat(&["reconciliation of the shard lost: ", &e.describe()]));
-        }
-    }
-}
-
 /// Applies observations here if they fit this execution's budget, otherwise splits them
 /// across chained executions (≤ fan-out wide, ≤ `MAX_HOP` deep). Nothing is dropped: what
 /// can be neither applied nor handed on goes to the settle queue.
@@ -160,7 +150,6 @@ async fn apply<H: PubNub + KvStore>(host: &H, cfg: &Config, observations: Vec<Ob
     if observations.is_empty() {
         return;
     }
-    let observations = still_present(host, cfg, observations, now_ms, report).await;
     let ids: Vec<UserId> = observations.iter().filter_map(|o| UserId::parse(&o.user).ok()).collect();
     let users = match host.get_users(&ids).await {
         Ok(users) => users,
@@ -263,7 +252,11 @@ pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messag
         }
     };
     match item.kind.as_str() {
-        PRESENCE_WORK => dispatch(host, cfg, item.shard, item.observations, item.hop, now_ms, &mut report).await,
+        PRESENCE_WORK => {
+            // Hop 2 applies what it is given: a scan's changes are checked against presence first.
+            let observations = if item.hop >= MAX_HOP { still_present(host, cfg, item.observations, now_ms, &mut report).await } else { item.observations };
+            dispatch(host, cfg, item.shard, observations, item.hop, now_ms, &mut report).await
+        }
         _ => settle_chunks(host, cfg, &item.chunks, item.hop, now_ms, &mut report).await,
     }
     report
@@ -307,7 +300,7 @@ fn parse_work_item(message: &Json) -> Result<WorkItem, Rejection> {
 pub const SLOTS_PER_RUN: u64 = 6;
 /// Chunks one settle worker reads (KV), keeping two KV ops to re-queue.
 const CHUNKS_PER_WORKER: usize = 6;
-/// Recount jobs one reconcile worker takes.
+/// Recount jobs one recount worker takes.
 pub const RECOUNTS_PER_WORKER: usize = 4;
 /// Fires held back from the presence slots while scans are waiting: a storm's outcome is as
 /// urgent as a deferred status.
@@ -389,7 +382,7 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         next.scans = job;
     }
     // 3. friendCount refreshes, several per worker.
-    let recount_channel = cat(&[RECONCILE_PREFIX, "recount"]);
+    let recount_channel = cat(&[RECOUNT_PREFIX, "jobs"]);
     let recount_jobs: Vec<i64> = recounts.collect();
     for part in recount_jobs.chunks(RECOUNTS_PER_WORKER) {
         let item = RecountItem { kind: RECOUNT_WORK, hop: 1, jobs: part };
@@ -437,6 +430,7 @@ async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u
         }
     }
     if !observations.is_empty() {
+        let observations = if observations.len() <= cfg.users_per_execution() { still_present(host, cfg, observations, now_ms, report).await } else { observations };
         dispatch(host, cfg, 0, observations, hop.max(1), now_ms, report).await;
     }
 }

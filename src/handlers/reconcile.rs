@@ -1,5 +1,5 @@
 //! The reconcile worker (After Publish on `reconcile-work.*`, fed by `fire`): shard
-//! reconciliation steps (`here_now_refresh`, storms) and friendCount recounts. Where a
+//! reconciliation steps (`here_now_refresh`, storms). Where a
 //! dropped delta becomes a publish: `reconcile_worker` → `scan_step` → `presence.work` items
 //! → `presence::dispatch` → `PubNub::publish(status.{userId})`.
 
@@ -7,12 +7,12 @@
 use crate::prelude::*;
 use serde::Serialize;
 
-use super::presence::{enqueue_at, work_channel, WorkItem, MAX_HOP, PRESENCE_WORK, RECOUNTS_PER_WORKER};
+use super::presence::{enqueue_at, work_channel, WorkItem, MAX_HOP, PRESENCE_WORK};
 use super::queues::push_job;
 use super::{cat, num, Report};
 use crate::core::presence::Observation;
 use crate::core::reconcile::{diff_range, id_order, ScanState};
-use crate::core::settle::{JobQueue, Recount};
+use crate::core::settle::JobQueue;
 use crate::core::{Config, Rejection};
 use crate::domain::channels::presence_shard;
 use crate::domain::{Json, UserId};
@@ -21,7 +21,6 @@ use crate::host::{KvStore, PubNub, UserFilter};
 /// Channel prefix the reconcile worker is bound to.
 pub const RECONCILE_PREFIX: &str = "reconcile-work.";
 pub const RECONCILE_WORK: &str = "reconcile.work";
-pub const RECOUNT_WORK: &str = "recount.work";
 
 /// hereNow pages (1,000 occupants each) a step may read: it must see the whole shard, and
 /// keep at least one API call for App Context. Size shards below 8,000 (`shardCount`).
@@ -35,8 +34,6 @@ const ITEMS_PER_STEP: usize = 8;
 /// At the last hop changes go to the settle queue: ≤ 250 per chunk (KV's 32,000 chars), 3 chunks.
 const OBS_PER_CHUNK: usize = 250;
 const CHUNKS_PER_STEP: usize = 3;
-/// Users one worker recounts: each costs 1 KV (counter) and 1 API (write).
-const RECOUNT_USERS: usize = 3;
 
 /// `reconcile.work`: a scan step carried inline (`scan`) or queued (`job`, an index).
 #[derive(Serialize)]
@@ -50,18 +47,11 @@ pub struct ScanItem<'a> {
     pub job: Option<i64>,
 }
 
-/// `recount.work`: indices of queued recount jobs.
-#[derive(Serialize)]
-pub struct RecountItem<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub hop: u8,
-    pub jobs: &'a [i64],
-}
-
-enum Item {
-    Scan { hop: u8, scan: Option<ScanState>, job: Option<i64> },
-    Recount { jobs: Vec<i64> },
+/// A step to run: its hop, and the scan inline or the index of a queued one.
+struct Item {
+    hop: u8,
+    scan: Option<ScanState>,
+    job: Option<i64>,
 }
 
 fn parse_item(message: &Json) -> Result<Item, Rejection> {
@@ -74,14 +64,7 @@ fn parse_item(message: &Json) -> Result<Item, Rejection> {
             if scan.is_none() == job.is_none() {
                 return Err(Rejection::new("reconcile item needs exactly one of scan or job"));
             }
-            Ok(Item::Scan { hop, scan, job })
-        }
-        Some(RECOUNT_WORK) => {
-            let jobs: Vec<u64> = obj.field("jobs").map_err(|_| Rejection::new("recount item has no job list"))?;
-            if jobs.is_empty() || jobs.len() > RECOUNTS_PER_WORKER {
-                return Err(Rejection::new("recount item job list is empty or too long"));
-            }
-            Ok(Item::Recount { jobs: jobs.into_iter().map(|n| n as i64).collect() })
+            Ok(Item { hop, scan, job })
         }
         Some(other) => Err(Rejection::with("unknown reconcile item type", other)),
         None => Err(Rejection::new("reconcile item has no type")),
@@ -92,14 +75,13 @@ pub async fn reconcile_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messa
     let mut report = Report::new("reconcile-worker");
     match parse_item(message) {
         Err(reason) => report.reject(reason),
-        Ok(Item::Recount { jobs }) => recount(host, &jobs, &mut report).await,
-        Ok(Item::Scan { hop, scan: Some(scan), .. }) => scan_step(host, cfg, scan, hop, now_ms, &mut report).await,
-        Ok(Item::Scan { hop, job: Some(job), .. }) => match host.get::<ScanState>(&JobQueue::Scans.job_key(job)).await {
+        Ok(Item { hop, scan: Some(scan), .. }) => scan_step(host, cfg, scan, hop, now_ms, &mut report).await,
+        Ok(Item { hop, job: Some(job), .. }) => match host.get::<ScanState>(&JobQueue::Scans.job_key(job)).await {
             Ok(Some(scan)) => scan_step(host, cfg, scan, hop, now_ms, &mut report).await,
             Ok(None) => report.warn(cat(&["scan job #", &num(job as u64), " is gone (expired)"])),
             Err(e) => report.error(cat(&["cannot read scan job #", &num(job as u64), ": ", &e.describe()])),
         },
-        Ok(Item::Scan { .. }) => {}
+        Ok(_) => {} // parse_item guarantees one of the two
     }
     report
 }
@@ -137,8 +119,8 @@ async fn scan_step<H: PubNub + KvStore>(host: &H, _cfg: &Config, scan: ScanState
             }
         }
     }
-    present.sort_by(|a, b| id_order(a, b));
-    present.dedup();
+    let mut present: Vec<&str> = present.iter().map(String::as_str).collect();
+    sort_ids(&mut present);
 
     let at_ms = now_ms; // the read, by the clock (see `core::presence::is_stale`)
     let cap = if hop < MAX_HOP { OBS_PER_ITEM * ITEMS_PER_STEP } else { OBS_PER_CHUNK * CHUNKS_PER_STEP };
@@ -159,7 +141,7 @@ async fn scan_step<H: PubNub + KvStore>(host: &H, _cfg: &Config, scan: ScanState
             }
         };
         let mut online: Vec<&str> = page.users.iter().map(|u| u.id.as_str()).collect();
-        online.sort_by(|a, b| id_order(a, b));
+        sort_ids(&mut online);
         if core::mem::take(&mut reread) {
             let after = cursor.after.as_deref().unwrap_or("");
             if online.first().is_none_or(|first| id_order(first, after) == core::cmp::Ordering::Greater) {
@@ -209,6 +191,12 @@ async fn scan_step<H: PubNub + KvStore>(host: &H, _cfg: &Config, scan: ScanState
     }
 }
 
+/// One sort for both lists (each sort instance costs the bundle kilobytes).
+fn sort_ids(ids: &mut Vec<&str>) {
+    ids.sort_unstable_by(|a, b| id_order(a, b));
+    ids.dedup();
+}
+
 /// Changes go to presence workers (`fire`) while hops remain, otherwise to the settle queue
 /// due now: either way they are decided like any event, debounce included.
 async fn hand_off<H: PubNub + KvStore>(host: &H, shard: u32, mut changes: Vec<Observation>, hop: u8, now_ms: u64, report: &mut Report) {
@@ -244,55 +232,5 @@ async fn continue_scan<H: PubNub + KvStore>(host: &H, next: ScanState, hop: u8, 
 async fn requeue<H: KvStore>(host: &H, scan: &ScanState, report: &mut Report) {
     if let Err(e) = push_job(host, JobQueue::Scans, scan).await {
         report.error(cat(&["reconciliation of shard ", &num(scan.shard as u64), " lost: ", &e.describe()]));
-    }
-}
-
-/// Copies each user's atomic friend counter into App Context `friendCount`. Ops: ≤ 4 KV job
-/// reads + 3 counters + 2 to re-queue, ≤ 4 API. What does not fit, or loses an ETag race
-/// again, goes back to the queue: a recount is never dropped.
-async fn recount<H: PubNub + KvStore>(host: &H, jobs: &[i64], report: &mut Report) {
-    let mut users: Vec<String> = Vec::new();
-    for &job in jobs {
-        match host.get::<Recount>(&JobQueue::Recounts.job_key(job)).await {
-            Ok(Some(r)) => {
-                for user in r.users {
-                    if UserId::parse(&user).is_ok() && !users.contains(&user) {
-                        users.push(user);
-                    }
-                }
-            }
-            Ok(None) => report.warn(cat(&["recount job #", &num(job as u64), " is gone (expired)"])),
-            Err(e) => report.error(cat(&["cannot read recount job #", &num(job as u64), ": ", &e.describe()])),
-        }
-    }
-    let mut later = users.split_off(users.len().min(RECOUNT_USERS));
-    let ids: Vec<UserId> = users.iter().filter_map(|u| UserId::parse(u).ok()).collect();
-    match host.get_users(&ids).await {
-        Err(e) => {
-            report.error(cat(&["App Context read failed, recount queued: ", &e.describe()]));
-            later.extend(users);
-        }
-        Ok(records) => {
-            for id in &ids {
-                // A user deleted meanwhile has nothing to recount.
-                let Some(record) = records.iter().find(|r| r.id == id.as_str()) else { continue };
-                let result = match host.get_counter(&crate::core::friends::count_key(id)).await {
-                    Ok(count) => crate::handlers::friends::set_friend_count(host, id, record, count).await,
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(()) => report.info(cat(&["friendCount of ", id.as_str(), " refreshed"])),
-                    Err(e) => {
-                        report.warn(cat(&["friendCount of ", id.as_str(), " not refreshed, queued again: ", &e.describe()]));
-                        later.push(id.as_str().to_owned());
-                    }
-                }
-            }
-        }
-    }
-    if !later.is_empty() {
-        if let Err(e) = push_job(host, JobQueue::Recounts, &Recount { users: later }).await {
-            report.error(cat(&["recount could not be queued again: ", &e.describe()]));
-        }
     }
 }

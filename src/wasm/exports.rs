@@ -13,7 +13,7 @@ use super::adapter::{JsHost, JsKvStore, JsPubNub};
 use super::sys::{console_error, console_log, console_warn, get, object};
 use crate::core::Config;
 use crate::domain::Json;
-use crate::handlers::{count, friends, presence, reconcile, Level, Report};
+use crate::handlers::{count, friends, presence, reconcile, recount, Level, Report};
 use crate::host::OpBudget;
 
 fn host(pubnub: &JsValue, kvstore: &JsValue) -> JsHost {
@@ -103,6 +103,13 @@ pub async fn presence_settler(pubnub: JsValue, kvstore: JsValue, now_ms: f64, se
 pub async fn reconcile_worker(pubnub: JsValue, kvstore: JsValue, request: JsValue, now_ms: f64, settings: JsValue) -> JsValue {
     let h = host(&pubnub, &kvstore);
     finish(reconcile::reconcile_worker(&h, &config(&settings), &message(&request), now(now_ms)).await)
+}
+
+#[cfg(any(feature = "all-functions", feature = "recount-worker"))]
+#[wasm_bindgen(js_name = recountWorker)]
+pub async fn recount_worker(pubnub: JsValue, kvstore: JsValue, request: JsValue, _now_ms: f64, _settings: JsValue) -> JsValue {
+    let h = host(&pubnub, &kvstore);
+    finish(recount::recount_worker(&h, &message(&request)).await)
 }
 
 #[cfg(any(feature = "all-functions", feature = "friend-acceptance"))]

@@ -34,6 +34,8 @@ pub fn drain_fired(host: &FakeHost, cfg: &Config) -> Vec<Report> {
             let exec = host.execution();
             let report = if channel.starts_with("presence-work.") {
                 block_on(ph::presence_worker(&exec, cfg, &json(message), host.now()))
+            } else if channel.starts_with("recount-work.") {
+                block_on(friends_presence::handlers::recount::recount_worker(&exec, &json(message)))
             } else if channel.starts_with("reconcile-work.") {
                 block_on(friends_presence::handlers::reconcile::reconcile_worker(&exec, cfg, &json(message), host.now()))
             } else {

@@ -40,8 +40,8 @@ fn converged(host: &FakeHost, user: &str, present: bool) -> bool {
 #[test]
 fn a_range_diff_finds_joins_and_departures_in_js_id_order() {
     // U+FF5E sorts after U+1F600 in UTF-16 (0xFF5E < 0xD83D is false) but before it in UTF-8.
-    let present: Vec<String> = ["a", "c", "\u{FF5E}", "😀"].iter().map(|s| s.to_string()).collect();
-    let mut sorted = present.clone();
+    let present = ["a", "c", "\u{FF5E}", "😀"];
+    let mut sorted = present.to_vec();
     sorted.sort_by(|a, b| id_order(a, b));
     assert_eq!(sorted, ["a", "c", "😀", "\u{FF5E}"]);
     let mut out: Vec<Observation> = Vec::new();
@@ -131,7 +131,8 @@ fn a_shard_too_big_to_read_is_not_reconciled() {
     let event = json(json!({"action": "interval", "timestamp": T0 / 1000, "here_now_refresh": true}));
     let exec = host.execution();
     block_on(ph::after_presence(&exec, &cfg, "presence.shard-4", &event, T0));
-    let reports = drain_fired(&host, &cfg);
+    host.advance(10_000);
+    let reports = settle_run(&host, &cfg);
     assert!(reports.iter().any(|r| r.errors().any(|e| e.contains("more than 8,000 occupants"))), "{reports:?}");
     assert!(host.published().is_empty());
     for u in &online {
@@ -285,4 +286,26 @@ fn a_recount_that_fails_is_queued_again_not_dropped() {
         settle_run(&host, &cfg);
     }
     host.assert_within_budget();
+}
+
+/// Who wins between an event and a reconciliation read: a read loses only to an announcement
+/// made after it; an event (stamped with its whole second) loses only to a change announced
+/// after its second.
+#[test]
+fn reconciled_reads_and_events_are_ordered_by_what_each_can_know() {
+    use friends_presence::core::presence::{decide_status, StatusDecision};
+    use friends_presence::host::UserRecord;
+    let cfg = Config { debounce_ms: 0, ..Config::default() };
+    let record = |custom: Value| UserRecord { id: "u".into(), custom: serde_json::from_value(custom).unwrap(), ..Default::default() };
+    let read = |online: bool, at_ms: u64| Observation { user: "u".into(), online, at_ms, reconciled: true };
+    let event = |online: bool, at_ms: u64| Observation::event("u".into(), online, at_ms);
+    let announced = |decision: StatusDecision| matches!(decision, StatusDecision::Announce { .. });
+    // Offline announced at 10.000 by an event, published at 10.200.
+    let offline = record(json!({"online": false, "lastOffline": "2026-01-01T00:00:10.000Z", "statusPublishedAt": T0 + 10_200}));
+    assert!(announced(decide_status(&read(true, T0 + 10_500), Some(&offline), 3, T0 + 11_000, &cfg)), "a read after the publish wins");
+    assert_eq!(decide_status(&read(true, T0 + 10_100), Some(&offline), 3, T0 + 11_000, &cfg), StatusDecision::Stale, "a read before it loses");
+    // Online announced from a read at 20.400 (published then).
+    let online = record(json!({"online": true, "lastOnline": "2026-01-01T00:00:20.400Z", "statusPublishedAt": T0 + 20_400}));
+    assert!(announced(decide_status(&event(false, T0 + 20_000), Some(&online), 3, T0 + 21_000, &cfg)), "an event stamped 20 s may be after the read at 20.4 s");
+    assert_eq!(decide_status(&event(false, T0 + 19_000), Some(&online), 3, T0 + 21_000, &cfg), StatusDecision::Stale, "an event stamped 19 s is older");
 }

@@ -1,0 +1,103 @@
+//! The recount worker (After Publish on `recount-work.*`, fed by the presence settler):
+//! copies users' atomic friend counters into App Context `friendCount` after an acceptance or
+//! removal lost the ETag race for that write. A Function of its own: it shares no code path
+//! with the others, and every bundle must stay under PubNub's 64 KB.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+use serde::Serialize;
+
+use super::presence::{MAX_HOP, RECOUNTS_PER_WORKER};
+use super::queues::push_job;
+use super::{cat, num, Report};
+use crate::core::settle::{JobQueue, Recount};
+use crate::core::Rejection;
+use crate::domain::{Json, UserId};
+use crate::host::{KvStore, PubNub};
+
+/// Channel prefix the recount worker is bound to.
+pub const RECOUNT_PREFIX: &str = "recount-work.";
+pub const RECOUNT_WORK: &str = "recount.work";
+/// Users one worker recounts: each costs 1 KV (counter) and 1 API (write).
+const RECOUNT_USERS: usize = 3;
+
+/// `recount.work`: indices of queued recount jobs.
+#[derive(Serialize)]
+pub struct RecountItem<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub hop: u8,
+    pub jobs: &'a [i64],
+}
+
+fn parse_item(message: &Json) -> Result<Vec<i64>, Rejection> {
+    let obj = message.as_object().ok_or_else(|| Rejection::new("recount item is not an object"))?;
+    if obj.str("type") != Some(RECOUNT_WORK) {
+        return Err(Rejection::new("recount item type is not recount.work"));
+    }
+    obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("recount item hop is not 1 or 2"))?;
+    let jobs: Vec<u64> = obj.field("jobs").map_err(|_| Rejection::new("recount item has no job list"))?;
+    if jobs.is_empty() || jobs.len() > RECOUNTS_PER_WORKER {
+        return Err(Rejection::new("recount item job list is empty or too long"));
+    }
+    Ok(jobs.into_iter().map(|n| n as i64).collect())
+}
+
+pub async fn recount_worker<H: PubNub + KvStore>(host: &H, message: &Json) -> Report {
+    let mut report = Report::new("recount-worker");
+    match parse_item(message) {
+        Err(reason) => report.reject(reason),
+        Ok(jobs) => recount(host, &jobs, &mut report).await,
+    }
+    report
+}
+
+/// Copies each user's atomic friend counter into App Context `friendCount`. Ops: ≤ 4 KV job
+/// reads + 3 counters + 2 to re-queue, ≤ 4 API. What does not fit, or loses an ETag race
+/// again, goes back to the queue: a recount is never dropped.
+async fn recount<H: PubNub + KvStore>(host: &H, jobs: &[i64], report: &mut Report) {
+    let mut users: Vec<String> = Vec::new();
+    for &job in jobs {
+        match host.get::<Recount>(&JobQueue::Recounts.job_key(job)).await {
+            Ok(Some(r)) => {
+                for user in r.users {
+                    if UserId::parse(&user).is_ok() && !users.contains(&user) {
+                        users.push(user);
+                    }
+                }
+            }
+            Ok(None) => report.warn(cat(&["recount job #", &num(job as u64), " is gone (expired)"])),
+            Err(e) => report.error(cat(&["cannot read recount job #", &num(job as u64), ": ", &e.describe()])),
+        }
+    }
+    let mut later = users.split_off(users.len().min(RECOUNT_USERS));
+    let ids: Vec<UserId> = users.iter().filter_map(|u| UserId::parse(u).ok()).collect();
+    match host.get_users(&ids).await {
+        Err(e) => {
+            report.error(cat(&["App Context read failed, recount queued: ", &e.describe()]));
+            later.extend(users);
+        }
+        Ok(records) => {
+            for id in &ids {
+                // A user deleted meanwhile has nothing to recount.
+                let Some(record) = records.iter().find(|r| r.id == id.as_str()) else { continue };
+                let result = match host.get_counter(&crate::core::friends::count_key(id)).await {
+                    Ok(count) => crate::handlers::friends::set_friend_count(host, id, record, count).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(()) => report.info(cat(&["friendCount of ", id.as_str(), " refreshed"])),
+                    Err(e) => {
+                        report.warn(cat(&["friendCount of ", id.as_str(), " not refreshed, queued again: ", &e.describe()]));
+                        later.push(id.as_str().to_owned());
+                    }
+                }
+            }
+        }
+    }
+    if !later.is_empty() {
+        if let Err(e) = push_job(host, JobQueue::Recounts, &Recount { users: later }).await {
+            report.error(cat(&["recount could not be queued again: ", &e.describe()]));
+        }
+    }
+}
