@@ -246,7 +246,7 @@ test('without WebAssembly a Function logs one clear error and returns normally',
 // The same property as tests/core/fuzz.rs, through the built bundles: malformed-by-construction
 // inputs (random JSON whose strings are never valid ids, or a valid message with a breaking
 // mutation) make every Function return normally, log a reason, and change nothing.
-test('fuzz: 2,000 malformed inputs per Function through the bundles change nothing and log a reason', async () => {
+test('fuzz: 2,000 malformed inputs per Function (12,000 in all) through the bundles change nothing and log a reason', async () => {
   let seed = 0x2545f491;
   const rand = (n) => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % n; };
   const pick = (xs) => xs[rand(xs.length)];
@@ -283,6 +283,20 @@ test('fuzz: 2,000 malformed inputs per Function through the bundles change nothi
       const k = pick(['type', 'hop', 'shard', 'u', 'o', 't']);
       if (['u', 'o', 't'].includes(k)) item.observations[0][k] = broken(); else item[k] = k === 'hop' ? 3 + rand(5) : broken();
       return { channels: ['presence-work.3'], message: item };
+    },
+    'reconcile-worker': () => {
+      if (rand(3) === 0) return { channels: ['reconcile-work.3'], message: randomJson() };
+      const item = { type: 'reconcile.work', hop: 1, scan: { s: 3, a: 'bob' } };
+      const k = pick(['type', 'hop', 'scan', 's', 'a']);
+      if (k === 's' || k === 'a') item.scan[k] = k === 's' ? pick([undefined, null, -1, [], {}, badString(), 1e7]) : badString(); else item[k] = k === 'hop' ? 3 + rand(5) : broken();
+      return { channels: ['reconcile-work.3'], message: item };
+    },
+    'recount-worker': () => {
+      if (rand(3) === 0) return { channels: ['recount-work.jobs'], message: randomJson() };
+      const item = { type: 'recount.work', hop: 1, jobs: [1] };
+      const k = pick(['type', 'hop', 'jobs']);
+      item[k] = k === 'hop' ? 3 + rand(5) : k === 'jobs' ? pick([[], [1, 2, 3, 4, 5], [-1], ['x'], null, {}, badString()]) : broken();
+      return { channels: ['recount-work.jobs'], message: item };
     },
     'friend-acceptance': () => {
       const msg = { type: pick(['friend.request', 'friend.request.declined']), schemaVersion: '1.0.0', eventId: 'e1', ts: '2026-01-01T00:00:00.000Z', payload: { userA: 'alice', userB: 'bob' } };

@@ -1,0 +1,171 @@
+// Shard reconciliation, storms and the job queues through the built bundles: every Function
+// of pkg/functions runs as PubNub would run it, fired work is delivered to the Function bound
+// to its channel, and the presence settler runs every 10 s of the test clock.
+// Run: node --experimental-vm-modules --test tests/node/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
+import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
+import { shardOf } from '../../js-shim/demo/seed.mjs';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions');
+const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+const T0 = Date.UTC(2026, 0, 1);
+
+async function system() {
+  const pn = new MemoryPubNub();
+  let now = T0;
+  pn.now = () => now;
+  const fns = {};
+  for (const f of manifest.functions) fns[f.name] = { ...f, fn: await loadFunction(join(dir, f.file), { now: () => now }) };
+  const bound = (channel) => Object.values(fns).find((f) => f.type === 'AFTER_PUBLISH' && channel.startsWith(f.channels.slice(0, -1)));
+  const sys = {
+    pn,
+    fns,
+    now: () => now,
+    advance: (ms) => { now += ms; },
+    executions: 0,
+    async run(name, fields) {
+      sys.executions++;
+      return fns[name].fn.run(trigger(fields), pn.execution());
+    },
+    /** Delivers fired work until none is left, each item as its own execution. */
+    async drain() {
+      while (pn.fired.length) {
+        const { channel, message } = pn.fired.shift();
+        const f = bound(channel);
+        assert.ok(f, `fired to ${channel}, which no Function is bound to`);
+        await sys.run(f.name, { channels: [channel], message });
+      }
+    },
+    async settle() {
+      sys.executions++;
+      await fns['presence-settler'].fn.run(trigger({}), pn.execution());
+      await sys.drain();
+    },
+    /** Every log line of every Function: none may report an op budget overrun or a rejected work item. */
+    assertClean() {
+      for (const f of Object.values(fns)) {
+        for (const l of f.fn.logs) {
+          assert.doesNotMatch(l.text, /exceeds the limit|per-execution limit/, `${f.name}: ${l.text}`);
+          assert.doesNotMatch(l.text, /rejected/, `${f.name}: ${l.text}`);
+        }
+      }
+    },
+    lastStatus: (u) => pn.published.filter((p) => p.channel === `status.${u}`).at(-1)?.message.type,
+    converged(u, present) {
+      const online = pn.users.get(u)?.custom?.online === true;
+      const last = sys.lastStatus(u);
+      return online === present && (present ? last === 'friend.online' : last === 'friend.offline' || last === undefined);
+    },
+  };
+  return sys;
+}
+
+const usersOfShard = (shard, n, prefix) => {
+  const out = [];
+  for (let i = 0; out.length < n; i++) if (shardOf(`${prefix}${i}`) === shard) out.push(`${prefix}${i}`);
+  return out;
+};
+
+const presence = (sys, channel, uuid, present) => {
+  const set = sys.pn.occupants.get(channel) ?? new Set();
+  if (present) set.add(uuid); else set.delete(uuid);
+  sys.pn.occupants.set(channel, set);
+};
+
+test('here_now_refresh: every join and departure of a 1,500-user shard reaches friends, nothing else is published', async () => {
+  const sys = await system();
+  const shard = 7, channel = `presence.shard-${shard}`;
+  const users = usersOfShard(shard, 1500, 'u');
+  const [stayed, left, joined] = [users.slice(0, 900), users.slice(900, 1100), users.slice(1100)];
+  for (const u of users) sys.pn.addUser(u, u);
+  for (const u of [...stayed, ...left]) sys.pn.users.get(u).custom = { online: true, shardId: shard };
+  for (const u of [...stayed, ...joined]) presence(sys, channel, u, true);
+  await sys.run('after-presence', { channels: [channel], message: { action: 'interval', occupancy: 1300, timestamp: T0 / 1000, here_now_refresh: true } });
+  let runs = 0;
+  while (!joined.every((u) => sys.converged(u, true)) || !left.every((u) => sys.converged(u, false))) {
+    assert.ok(++runs <= 12, `not converged after ${runs} settler runs`);
+    sys.advance(10_000);
+    await sys.settle();
+  }
+  console.log(`# here_now_refresh, 1,300 present / 1,100 online: converged after ${runs} settler runs, ${sys.executions} executions`);
+  for (const u of stayed) assert.equal(sys.lastStatus(u), undefined, `${u} was consistent`);
+  for (const u of [...joined, ...left]) assert.equal(sys.pn.published.filter((p) => p.channel === `status.${u}`).length, 1, u);
+  sys.assertClean();
+});
+
+test('a storm of 200 presence events per second on one shard batches, then converges with one publish per user per window', async () => {
+  const sys = await system();
+  const shard = 3, channel = `presence.shard-${shard}`;
+  const users = usersOfShard(shard, 80, 's');
+  for (const u of users) sys.pn.addUser(u, u);
+  const present = new Map(users.map((u) => [u, false]));
+  const publishedAt = new Map(users.map((u) => [u, []]));
+  const record = () => {
+    for (const p of sys.pn.published.splice(0)) {
+      const u = p.channel.slice('status.'.length);
+      publishedAt.get(u)?.push(sys.now());
+      sys.log.push(p);
+    }
+  };
+  sys.log = [];
+  sys.lastStatus = (u) => sys.log.filter((p) => p.channel === `status.${u}`).at(-1)?.message.type;
+  let seed = 0x9e3779b9;
+  const rand = (n) => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % n; };
+  let nextSettle = T0 + 10_000;
+  const end = T0 + 10_000 + 5; // 2,000 events
+  while (sys.now() < end) {
+    const u = users[rand(users.length)];
+    present.set(u, !present.get(u));
+    presence(sys, channel, u, present.get(u));
+    await sys.run('after-presence', { channels: [channel], message: { action: present.get(u) ? 'join' : 'leave', uuid: u, occupancy: 1, timestamp: Math.floor(sys.now() / 1000) } });
+    await sys.drain();
+    record();
+    sys.advance(5);
+    if (sys.now() >= nextSettle) { await sys.settle(); record(); nextSettle += 10_000; }
+  }
+  const batched = sys.fns['after-presence'].fn.logs.filter((l) => /^\[after-presence\] storm/.test(l.text)).length;
+  assert.ok(batched > 1500, `the storm was batched (${batched} of 2,000 events)`);
+  const stopped = sys.now();
+  while (![...present].every(([u, p]) => sys.converged(u, p))) {
+    assert.ok(sys.now() - stopped < 40_000, 'not converged 40 s after the storm');
+    sys.advance(nextSettle - sys.now());
+    nextSettle += 10_000;
+    await sys.settle();
+    record();
+  }
+  console.log(`# storm: ${batched} of 2,000 events batched; converged ${sys.now() - stopped} ms after it`);
+  for (const [u, times] of publishedAt) {
+    for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 5000, `${u} published twice within 5 s: ${times}`);
+  }
+  sys.assertClean();
+});
+
+test('recounts queue beside the presence slots: a flap settles in time behind 300 queued recounts, and every recount lands', async () => {
+  const sys = await system();
+  for (let i = 1; i <= 300; i++) sys.pn.kv.set(`recount:${i}`, { value: JSON.stringify({ u: [`busy${i % 20}`] }), expires: T0 + 3_600_000 });
+  sys.pn.counters.set('recount', 300);
+  for (let i = 0; i < 20; i++) {
+    sys.pn.addUser(`busy${i}`, `Busy ${i}`);
+    sys.pn.counters.set(`friend-count:busy${i}`, 4);
+  }
+  sys.pn.addUser('carol', 'Carol');
+  const flap = (action) => sys.run('after-presence', { channels: ['presence.shard-3'], message: { action, uuid: 'carol', occupancy: 1, timestamp: Math.floor(sys.now() / 1000) } });
+  await flap('join');
+  sys.advance(2000);
+  await flap('leave');
+  let waited = 0;
+  while (sys.pn.users.get('carol').custom.online !== false) {
+    assert.ok(waited < 20_000, 'the deferred offline waited behind the recounts');
+    sys.advance(10_000);
+    waited += 10_000;
+    await sys.settle();
+  }
+  for (let run = 0; run < 12; run++) { sys.advance(10_000); await sys.settle(); }
+  for (let i = 0; i < 20; i++) assert.equal(sys.pn.users.get(`busy${i}`).custom.friendCount, 4, `busy${i}`);
+  sys.assertClean();
+});
