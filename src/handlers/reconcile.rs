@@ -27,13 +27,14 @@ pub const RECONCILE_WORK: &str = "reconcile.work";
 const MAX_HERE_NOW_PAGES: u32 = 8;
 /// API calls a step may spend in all (one stays spare).
 const STEP_API_CALLS: u32 = 9;
-/// Observations per fired `presence.work` item (≤ 125 × ~110 bytes stays far below 32 KB),
-/// and items per step: the other fire continues the scan.
+/// Observations per fired `presence.work` item (≤ 125 × ~110 bytes stays far below 32 KB).
 const OBS_PER_ITEM: usize = 125;
-const ITEMS_PER_STEP: usize = 8;
-/// At the last hop changes go to the settle queue: ≤ 250 per chunk (KV's 32,000 chars), 3 chunks.
+/// At the last hop (or when a fire fails) changes go to the settle queue: ≤ 250 per chunk
+/// (KV's 32,000 chars).
 const OBS_PER_CHUNK: usize = 250;
-const CHUNKS_PER_STEP: usize = 3;
+/// Changes one step hands on: 6 fires, or 3 chunks (6 KV) if every fire failed, leaving the
+/// job read and the continuation inside the 10 KV limit.
+const CHANGES_PER_STEP: usize = 750;
 
 /// `reconcile.work`: a scan step carried inline (`scan`) or queued (`job`, an index).
 #[derive(Serialize)]
@@ -87,8 +88,8 @@ pub async fn reconcile_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messa
 }
 
 /// One step of a shard reconciliation. Ops: ≤ 9 API (hereNow pages + App Context pages),
-/// ≤ 9 fires (8 work items + the continuation) or, at the last hop, ≤ 8 KV (3 chunks + the
-/// continuation job).
+/// ≤ 7 fires (6 work items + the continuation), ≤ 9 KV (the job, 3 chunks when the changes
+/// cannot be fired, the continuation job).
 async fn scan_step<H: PubNub + KvStore>(host: &H, _cfg: &Config, scan: ScanState, hop: u8, now_ms: u64, report: &mut Report) {
     let shard = scan.shard;
     if scan.due_ms.is_some_and(|due| now_ms < due) {
@@ -123,7 +124,7 @@ async fn scan_step<H: PubNub + KvStore>(host: &H, _cfg: &Config, scan: ScanState
     sort_ids(&mut present);
 
     let at_ms = now_ms; // the read, by the clock (see `core::presence::is_stale`)
-    let cap = if hop < MAX_HOP { OBS_PER_ITEM * ITEMS_PER_STEP } else { OBS_PER_CHUNK * CHUNKS_PER_STEP };
+    let cap = CHANGES_PER_STEP;
     let mut changes: Vec<Observation> = Vec::new();
     // `cursor.page` fetched the page holding `cursor.after`: it is read again first, because
     // App Context cursors are offsets, and departures applied meanwhile shift the list back.
