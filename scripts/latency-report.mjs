@@ -43,7 +43,7 @@ const HELP = `usage: scripts/latency-report [options]
   --no-fsync                the runtime's data dir without fsync (its fsync blocks the whole process,
                             so a busy disk shows up in every latency)
   --drain-settle-queue      before driving, wait until the settler has taken every queued chunk
-                            (seeding queues friendCount refreshes; deferred statuses wait behind them)
+                            of deferred statuses
 `;
 
 // ---------------------------------------------------------------- options

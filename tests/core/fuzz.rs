@@ -1,5 +1,5 @@
 //! Bad input never traps, never throws, never changes state, and always leaves a logged
-//! reason: 100,000 random and malformed events and messages against every handler that takes
+//! reason: 102,000 random and malformed events and messages against every handler that takes
 //! input (the two On Interval Functions take none). Inputs are malformed by construction —
 //! random JSON, or a valid message with at least one breaking mutation — so "no state change"
 //! is the right expectation for every one of them. Deterministic seed: a failure replays.
@@ -7,12 +7,12 @@
 use friends_presence::core::Config;
 use friends_presence::domain::ids::MAX_USER_ID_CHARS;
 use friends_presence::domain::{Json, JsonObject};
-use friends_presence::handlers::{friends as fh, presence as ph, Level, Report};
+use friends_presence::handlers::{friends as fh, presence as ph, reconcile, recount, Level, Report};
 use friends_presence::host::fake::{block_on, FakeHost};
 
 use super::T0;
 
-const CASES_PER_HANDLER: usize = 25_000;
+const CASES_PER_HANDLER: usize = 17_000; // six handlers: 102,000 inputs
 
 /// xorshift64*: small, deterministic, good enough to spread inputs.
 struct Rng(u64);
@@ -144,6 +144,41 @@ fn bad_work_item(rng: &mut Rng) -> Json {
     Json::Obj(item)
 }
 
+/// A shard reconciliation step that is broken for certain.
+fn bad_scan_item(rng: &mut Rng) -> Json {
+    if rng.below(3) == 0 {
+        return random_json(rng, 0);
+    }
+    let mut scan = obj(&[("s", Json::num(3)), ("a", Json::str("alice"))]);
+    let mut item = obj(&[("type", Json::str("reconcile.work")), ("hop", Json::num(1))]);
+    match rng.below(5) {
+        0 => break_field(rng, &mut item, "type", false),
+        1 => item.set("hop", Json::num(3 + rng.below(5) as u64)),
+        2 => break_field(rng, &mut scan, "s", false),
+        3 => scan.set("a", bad_id(rng)),
+        // Both a scan and a job, or neither.
+        _ => item.set("job", if rng.below(2) == 0 { Json::num(1) } else { Json::Null }),
+    }
+    if !(item.get("job") == Some(&Json::Null)) {
+        item.set("scan", Json::Obj(scan));
+    }
+    Json::Obj(item)
+}
+
+/// A recount item that is broken for certain.
+fn bad_recount_item(rng: &mut Rng) -> Json {
+    if rng.below(3) == 0 {
+        return random_json(rng, 0);
+    }
+    let mut item = obj(&[("type", Json::str("recount.work")), ("hop", Json::num(1)), ("jobs", Json::Arr(vec![Json::num(1)]))]);
+    match rng.below(3) {
+        0 => break_field(rng, &mut item, "type", false),
+        1 => item.set("hop", Json::num(3 + rng.below(5) as u64)),
+        _ => item.set("jobs", [Json::Arr(vec![]), Json::Arr((1..=5).map(Json::num).collect()), Json::Arr(vec![Json::str("x")]), Json::Null, random_json(rng, 2)][rng.below(5)].clone()),
+    }
+    Json::Obj(item)
+}
+
 /// A friend command that is broken for certain, and the channel and publisher it arrives with.
 fn bad_command(rng: &mut Rng, requests: bool) -> (String, Option<String>, Json) {
     let (prefix, kinds): (&str, &[&str]) = if requests {
@@ -231,6 +266,14 @@ fn a_hundred_thousand_malformed_inputs_are_refused_with_a_reason_and_change_noth
         let (channel, who, msg) = bad_command(&mut rng, false);
         let r = block_on(fh::friend_management(&host.execution(), &cfg, &channel, who.as_deref(), &msg, T0));
         assert_refused(&host, &before, &r, &msg, case);
+
+        let item = bad_scan_item(&mut rng);
+        let r = block_on(reconcile::reconcile_worker(&host.execution(), &cfg, &item, T0));
+        assert_refused(&host, &before, &r, &item, case);
+
+        let item = bad_recount_item(&mut rng);
+        let r = block_on(recount::recount_worker(&host.execution(), &item));
+        assert_refused(&host, &before, &r, &item, case);
     }
     host.assert_within_budget();
 }

@@ -128,6 +128,8 @@ for (const sdk of Object.keys(SDKS)) {
     // Impersonation: answering a request on B's command channel, or feeding the presence workers.
     await denied(a.publish({ channel: `friend-requests.${B}`, message: command('friend.request.accepted', B, A, `px-${sdk}`) }));
     await denied(a.publish({ channel: `presence-work.${shardOf(A)}`, message: { type: 'presence.work' } }));
+    await denied(a.publish({ channel: `reconcile-work.${shardOf(A)}`, message: { type: 'reconcile.work' } }));
+    await denied(a.publish({ channel: 'recount-work.jobs', message: { type: 'recount.work' } }));
 
     // Subscribing to B's inbox is refused. The SDKs report it differently: v10's subscribe
     // manager gives the 403 status itself, v11's event engine a connection error whose
