@@ -1,6 +1,7 @@
-// Shard reconciliation, storms and the job queues through the built bundles: every Function
-// of pkg/functions runs as PubNub would run it, fired work is delivered to the Function bound
-// to its channel, and the presence settler runs every 10 s of the test clock.
+// Correct at scale, through the built bundles: fan-out, convergence, shard reconciliation,
+// storms, concurrent acceptances and the job queues. Every Function of pkg/functions runs as
+// PubNub would run it, fired work is delivered to the Function bound to its channel, and the
+// presence settler runs every 10 s of the test clock. No execution may exceed its op budget.
 // Run: node --experimental-vm-modules --test tests/node/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -167,5 +168,51 @@ test('recounts queue beside the presence slots: a flap settles in time behind 30
   }
   for (let run = 0; run < 12; run++) { sys.advance(10_000); await sys.settle(); }
   for (let i = 0; i < 20; i++) assert.equal(sys.pn.users.get(`busy${i}`).custom.friendCount, 4, `busy${i}`);
+  sys.assertClean();
+});
+
+test('an interval event with 750 joins on a 5,000-user shard: every user announced once, every execution within budget', async () => {
+  const sys = await system();
+  const users = Array.from({ length: 750 }, (_, i) => `j${i}`);
+  for (const u of users) sys.pn.addUser(u, u);
+  await sys.run('after-presence', { channels: ['presence.shard-9'], message: { action: 'interval', occupancy: 5000, timestamp: T0 / 1000, join: users } });
+  await sys.drain();
+  for (const u of users) assert.deepEqual(sys.pn.published.filter((p) => p.channel === `status.${u}`).map((p) => p.message.type), ['friend.online'], u);
+  console.log(`# 750 joins: ${sys.executions} executions`);
+  sys.assertClean();
+});
+
+test('connect, disconnect, connect within 3 s: exactly one publish, and App Context says online', async () => {
+  const sys = await system();
+  sys.pn.addUser('bob', 'Bob');
+  for (const action of ['join', 'leave', 'join']) {
+    await sys.run('after-presence', { channels: ['presence.shard-3'], message: { action, uuid: 'bob', occupancy: 1, timestamp: Math.floor(sys.now() / 1000) } });
+    sys.advance(1500);
+  }
+  for (let run = 0; run < 4; run++) { sys.advance(10_000); await sys.settle(); }
+  assert.deepEqual(sys.pn.published.filter((p) => p.channel === 'status.bob').map((p) => p.message.type), ['friend.online']);
+  assert.equal(sys.pn.users.get('bob').custom.online, true);
+  sys.assertClean();
+});
+
+test('100 concurrent acceptances for one user: the counter and App Context friendCount are exact', async () => {
+  const sys = await system();
+  sys.pn.addUser('star', 'Star');
+  const fans = Array.from({ length: 100 }, (_, i) => `fan${i}`);
+  const cmd = (type, publisher, userA, userB, id) => ({
+    channels: [`friend-requests.${publisher}`], params: { uuid: publisher },
+    message: { type, schemaVersion: '1.0.0', eventId: id, ts: '2026-01-01T00:00:00.000Z', payload: { userA, userB } },
+  });
+  for (const f of fans) {
+    sys.pn.addUser(f, f);
+    await sys.run('friend-acceptance', cmd('friend.request', f, f, 'star', `r-${f}`));
+  }
+  // All at once: every execution interleaves with the others at each host call.
+  await Promise.all(fans.map((f) => sys.run('friend-acceptance', cmd('friend.request.accepted', 'star', f, 'star', `a-${f}`))));
+  assert.equal(sys.pn.counters.get('friend-count:star'), 100);
+  assert.equal(sys.pn.groups.get('cg-friends-star').size, 100);
+  for (let run = 0; run < 6 && sys.pn.users.get('star').custom.friendCount !== 100; run++) { sys.advance(10_000); await sys.settle(); }
+  assert.equal(sys.pn.users.get('star').custom.friendCount, 100);
+  for (const f of fans) assert.equal(sys.pn.users.get(f).custom.friendCount, 1, f);
   sys.assertClean();
 });
