@@ -110,7 +110,7 @@ async fn decline<H: KvStore>(host: &H, cmd: &Command, report: &mut Report) -> Re
 /// B accepts A's request. Every step is idempotent and the counters move only for the
 /// claimant, so a duplicate or a retry after a failure completes the friendship without
 /// counting twice. The pending request is removed last: until then a retry can finish.
-/// Ops: ≤ 8 API (7 + one group-full fallback), ≤ 9 KV (5 + 2 per queued friendCount refresh), 2 publishes.
+/// Ops: ≤ 9 API (7 + two group-full fallbacks), ≤ 9 KV (5 + 2 per queued recount), 2 publishes.
 async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
     let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
     let key = fr::request_key(a_id, b_id);
@@ -130,8 +130,11 @@ async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
     let (count_a, count_b) = counts(host, a_id, b_id, if owner { 1 } else { 0 }, report).await;
 
     let added_at = iso8601(now_ms);
-    let mut spare_api = 1u32;
-    for (me, other, count) in [(a_id, b_id, count_a), (b_id, a_id, count_b)] {
+    // Both groups first, then both memberships: a failure leaves nothing that a retry cannot
+    // finish, and two full groups are undone before anything else is written.
+    let mut groups = [0usize; 2];
+    let mut spare_api = 2u32;
+    for (i, (me, other, count)) in [(a_id, b_id, count_a), (b_id, a_id, count_b)].into_iter().enumerate() {
         let mut group = fr::group_for_count(count);
         loop {
             match host.add_channels(&friends_group(me, group), &[status(other)]).await {
@@ -141,16 +144,30 @@ async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
                     spare_api -= 1;
                     group += 1;
                 }
+                Err(HostError::Rejected { status: 400, .. }) => {
+                    if i == 1 {
+                        let _ = host.remove_channels(&friends_group(a_id, groups[0]), &[status(b_id)]).await;
+                    }
+                    if owner {
+                        // Give the claim and the counts back: a later retry counts afresh.
+                        let _ = host.incr_counter(&fr::claim_key("accept", a_id, b_id, &pending.id), -1).await;
+                        counts(host, a_id, b_id, -1, report).await;
+                    }
+                    return Err(Rejection::with("no room in the friends groups tried (full); nothing changed, for", me.as_str()));
+                }
                 Err(e) => {
                     report.error(cat(&["channel group update failed; the pending request is kept so a retry completes it: ", &e.describe()]));
                     return Ok(());
                 }
             }
         }
+        groups[i] = group;
+    }
+    for (i, (me, other)) in [(a_id, b_id), (b_id, a_id)].into_iter().enumerate() {
         let mut custom = JsonObject::default();
         custom.set("status", Json::str("accepted"));
         custom.set("addedAt", Json::Str(added_at.clone()));
-        custom.set("group", Json::num(group as u64));
+        custom.set("group", Json::num(groups[i] as u64));
         custom.set("requestId", Json::Str(pending.id.clone()));
         if let Err(e) = host.set_members(&friends(me), &[(other.clone(), custom)]).await {
             report.error(cat(&["membership write failed; the pending request is kept so a retry completes it: ", &e.describe()]));

@@ -142,6 +142,13 @@ impl FakeHost {
         assert!(set.len() <= CHANNELS_PER_GROUP, "{group}: a group holds at most {CHANNELS_PER_GROUP} channels");
     }
 
+    /// A channel leaves a group outside any handler (as a removal elsewhere would do).
+    pub fn state_remove_from_group(&self, group: &str, channel: &str) {
+        if let Some(set) = self.state.borrow_mut().groups.get_mut(group) {
+            set.remove(channel);
+        }
+    }
+
     pub fn set_counter(&self, key: &str, value: i64) {
         self.state.borrow_mut().counters.insert(key.to_owned(), value);
     }

@@ -382,3 +382,41 @@ fn the_20000th_friend_fills_the_last_group_and_the_next_acceptance_is_refused_wi
     assert_eq!(host.snapshot(), before);
     host.assert_within_budget();
 }
+
+/// A user who once had 9,000 friends and lost the older ones: the count (6,000) points at
+/// group 3, and groups 3, 4 and 5 are full. The acceptance tries three groups, then undoes
+/// what it wrote (the requester's group entry, the claim, both counts) instead of leaving a
+/// half-made friendship, and says why. Once a removal frees room it completes normally.
+#[test]
+fn three_full_groups_undo_the_acceptance_instead_of_leaving_it_half_made() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    host.add_user("star", "Star");
+    for g in 3..=5 {
+        seed_placed_friends(&host, "star", g, 2000);
+    }
+    host.add_user("late", "Late");
+    let r = on_requests(&host, "late", command("friend.request", "late", "star", "r-late"));
+    assert!(r.rejected.is_none(), "{r:?}");
+    let published = host.published().len();
+    let r = on_requests(&host, "star", command("friend.request.accepted", "late", "star", "a-late"));
+    assert!(r.rejected.as_deref().is_some_and(|w| w.contains("no room") && w.contains("star")), "{:?}", r.rejected);
+    // Nothing half-made: no group entry, no membership, counts and the claim given back.
+    assert!(host.group("cg-friends-late").is_empty());
+    assert!((3..=5).all(|g| host.group(&format!("cg-friends-star-{g}")).len() == 2000));
+    assert!(host.members("friends.late").is_empty() && host.members("friends.star").is_empty());
+    assert_eq!(host.counter("claim:accept:late:star:r-late"), 0);
+    assert_eq!(host.published().len(), published, "no friend.added");
+    assert!(host.kv_value("friend-request:late:star").is_some(), "the request stays pending");
+    assert_eq!(host.counter("friend-count:star"), 6000);
+    assert_eq!(host.counter("friend-count:late"), 0);
+
+    // A removal frees a place in group 3; the retried acceptance completes there.
+    host.state_remove_from_group("cg-friends-star-3", "status.placed-3-0000");
+    let r = on_requests(&host, "star", command("friend.request.accepted", "late", "star", "a-late-2"));
+    assert!(r.rejected.is_none(), "{r:?}");
+    assert_eq!(recorded_group(&host, "star", "late"), 3);
+    assert_eq!(host.counter("friend-count:star"), 6001);
+    assert_eq!(host.counter("friend-count:late"), 1);
+    host.assert_within_budget();
+}
