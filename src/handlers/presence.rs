@@ -127,21 +127,26 @@ pub async fn dispatch<H: PubNub + KvStore>(host: &H, cfg: &Config, shard: u32, o
         return enqueue(host, rest, now_ms, report).await;
     }
     let parts = observations.len().div_ceil(cap).min(cfg.fan_out());
-    let size = observations.len().div_ceil(parts);
-    let channel = cat(&[WORK_PREFIX, &num(shard as u64)]);
+    let unsent = fire_work(host, shard, hop + 1, &observations, observations.len().div_ceil(parts), report).await;
+    report.info(cat(&["split ", &num(parts as u64), " ways at hop ", &num(hop as u64)]));
+    if !unsent.is_empty() {
+        enqueue(host, unsent, now_ms, report).await;
+    }
+}
+
+/// Fires `observations` to presence workers at `hop` in parts of `size`; returns what could
+/// not be fired (the caller queues it).
+pub(crate) async fn fire_work<H: PubNub>(host: &H, shard: u32, hop: u8, observations: &[Observation], size: usize, report: &mut Report) -> Vec<Observation> {
+    let channel = work_channel(shard);
     let mut unsent = Vec::new();
-    while !observations.is_empty() {
-        let part: Vec<Observation> = observations.drain(..size.min(observations.len())).collect();
-        let item = WorkItem { kind: PRESENCE_WORK.into(), hop: hop + 1, shard, observations: part, chunks: Vec::new() };
+    for part in observations.chunks(size.max(1)) {
+        let item = WorkItem { kind: PRESENCE_WORK.into(), hop, shard, observations: part.to_vec(), chunks: Vec::new() };
         if let Err(e) = host.fire(&channel, &item).await {
             report.error(cat(&["fire to ", &channel, " failed: ", &e.describe()]));
             unsent.extend(item.observations);
         }
     }
-    report.info(cat(&["split ", &num(parts as u64), " ways at hop ", &num(hop as u64)]));
-    if !unsent.is_empty() {
-        enqueue(host, unsent, now_ms, report).await;
-    }
+    unsent
 }
 
 /// Decides and carries out up to `users_per_execution` observations: 1 batched App Context
@@ -234,9 +239,8 @@ async fn enqueue<H: KvStore>(host: &H, entries: Vec<Observation>, now_ms: u64, r
 /// Two KV ops, whatever the batch size (≤ 250 observations keep a chunk under KV's 32,000 chars).
 pub(crate) async fn enqueue_at<H: KvStore>(host: &H, entries: Vec<Observation>, due_ms: u64, now_ms: u64, report: &mut Report) {
     let n = entries.len() as u64;
-    let slot = settle::slot_for(due_ms, now_ms);
     match enqueue_chunk(host, &SettleChunk { entries }, due_ms, now_ms).await {
-        Ok(()) => report.info(cat(&["deferred ", &num(n), " to slot ", &num(slot)])),
+        Ok(slot) => report.info(cat(&["deferred ", &num(n), " to slot ", &num(slot)])),
         Err(e) => report.error(cat(&["could not queue ", &num(n), " deferred status changes: ", &e.describe()])),
     }
 }

@@ -8,11 +8,13 @@ use serde::Serialize;
 use crate::core::settle::{self, JobQueue, SettleChunk};
 use crate::host::{HostError, KvStore};
 
-/// Deferred observations, due at `due_ms`, into a slot the settler has not passed yet.
-pub(crate) async fn enqueue_chunk<H: KvStore>(host: &H, chunk: &SettleChunk, due_ms: u64, now_ms: u64) -> Result<(), HostError> {
+/// Deferred observations, due at `due_ms`, into a slot the settler has not passed yet;
+/// returns that slot.
+pub(crate) async fn enqueue_chunk<H: KvStore>(host: &H, chunk: &SettleChunk, due_ms: u64, now_ms: u64) -> Result<u64, HostError> {
     let slot = settle::slot_for(due_ms, now_ms);
     let index = host.incr_counter(&settle::counter_key(slot), 1).await?;
-    host.set(&settle::chunk_key(slot, index), chunk, settle::QUEUE_TTL_MINUTES).await
+    host.set(&settle::chunk_key(slot, index), chunk, settle::QUEUE_TTL_MINUTES).await?;
+    Ok(slot)
 }
 
 /// A job at the back of a FIFO queue; the settler hands it out on its next run.

@@ -7,7 +7,7 @@
 use crate::prelude::*;
 use serde::Serialize;
 
-use super::presence::{enqueue_at, work_channel, WorkItem, MAX_HOP, PRESENCE_WORK};
+use super::presence::{enqueue_at, fire_work, MAX_HOP};
 use super::queues::push_job;
 use super::{cat, num, Report};
 use crate::core::presence::Observation;
@@ -48,24 +48,24 @@ pub struct ScanItem<'a> {
     pub job: Option<i64>,
 }
 
-/// A step to run: its hop, and the scan inline or the index of a queued one.
-struct Item {
-    hop: u8,
-    scan: Option<ScanState>,
-    job: Option<i64>,
+/// Where a step's scan state is: carried in the item, or queued under a job index.
+enum Scan {
+    Inline(ScanState),
+    Queued(i64),
 }
 
-fn parse_item(message: &Json) -> Result<Item, Rejection> {
+fn parse_item(message: &Json) -> Result<(u8, Scan), Rejection> {
     let obj = message.as_object().ok_or_else(|| Rejection::new("reconcile item is not an object"))?;
     let hop = obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("reconcile item hop is not 1 or 2"))? as u8;
     match obj.str("type") {
         Some(RECONCILE_WORK) => {
             let scan: Option<ScanState> = obj.field_or("scan", None).map_err(Rejection::new)?;
             let job = obj.u64("job").map(|n| n as i64);
-            if scan.is_none() == job.is_none() {
-                return Err(Rejection::new("reconcile item needs exactly one of scan or job"));
+            match (scan, job) {
+                (Some(scan), None) => Ok((hop, Scan::Inline(scan))),
+                (None, Some(job)) => Ok((hop, Scan::Queued(job))),
+                _ => Err(Rejection::new("reconcile item needs exactly one of scan or job")),
             }
-            Ok(Item { hop, scan, job })
         }
         Some(other) => Err(Rejection::with("unknown reconcile item type", other)),
         None => Err(Rejection::new("reconcile item has no type")),
@@ -76,13 +76,12 @@ pub async fn reconcile_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messa
     let mut report = Report::new("reconcile-worker");
     match parse_item(message) {
         Err(reason) => report.reject(reason),
-        Ok(Item { hop, scan: Some(scan), .. }) => scan_step(host, cfg, scan, hop, now_ms, &mut report).await,
-        Ok(Item { hop, job: Some(job), .. }) => match host.get::<ScanState>(&JobQueue::Scans.job_key(job)).await {
+        Ok((hop, Scan::Inline(scan))) => scan_step(host, cfg, scan, hop, now_ms, &mut report).await,
+        Ok((hop, Scan::Queued(job))) => match host.get::<ScanState>(&JobQueue::Scans.job_key(job)).await {
             Ok(Some(scan)) => scan_step(host, cfg, scan, hop, now_ms, &mut report).await,
             Ok(None) => report.warn(cat(&["scan job #", &num(job as u64), " is gone (expired)"])),
             Err(e) => report.error(cat(&["cannot read scan job #", &num(job as u64), ": ", &e.describe()])),
         },
-        Ok(_) => {} // parse_item guarantees one of the two
     }
     report
 }
@@ -202,16 +201,7 @@ fn sort_ids(ids: &mut Vec<&str>) {
 /// due now: either way they are decided like any event, debounce included.
 async fn hand_off<H: PubNub + KvStore>(host: &H, shard: u32, mut changes: Vec<Observation>, hop: u8, now_ms: u64, report: &mut Report) {
     if hop < MAX_HOP {
-        let channel = work_channel(shard);
-        let mut unsent = Vec::new();
-        for part in changes.chunks(OBS_PER_ITEM) {
-            let item = WorkItem { kind: PRESENCE_WORK.into(), hop: hop + 1, shard, observations: part.to_vec(), chunks: Vec::new() };
-            if let Err(e) = host.fire(&channel, &item).await {
-                report.error(cat(&["fire to ", &channel, " failed, queued: ", &e.describe()]));
-                unsent.extend(item.observations);
-            }
-        }
-        changes = unsent;
+        changes = fire_work(host, shard, hop + 1, &changes, OBS_PER_ITEM, report).await;
     }
     for part in changes.chunks(OBS_PER_CHUNK) {
         enqueue_at(host, part.to_vec(), now_ms, now_ms, report).await;

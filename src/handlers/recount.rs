@@ -56,13 +56,13 @@ pub async fn recount_worker<H: PubNub + KvStore>(host: &H, message: &Json) -> Re
 /// reads + 3 counters + 2 to re-queue, ≤ 4 API. What does not fit, or loses an ETag race
 /// again, goes back to the queue: a recount is never dropped.
 async fn recount<H: PubNub + KvStore>(host: &H, jobs: &[i64], report: &mut Report) {
-    let mut users: Vec<String> = Vec::new();
+    let mut ids: Vec<UserId> = Vec::new();
     for &job in jobs {
         match host.get::<Recount>(&JobQueue::Recounts.job_key(job)).await {
             Ok(Some(r)) => {
-                for user in r.users {
-                    if UserId::parse(&user).is_ok() && !users.contains(&user) {
-                        users.push(user);
+                for id in r.users.iter().filter_map(|u| UserId::parse(u).ok()) {
+                    if !ids.contains(&id) {
+                        ids.push(id);
                     }
                 }
             }
@@ -70,12 +70,11 @@ async fn recount<H: PubNub + KvStore>(host: &H, jobs: &[i64], report: &mut Repor
             Err(e) => report.error(cat(&["cannot read recount job #", &num(job as u64), ": ", &e.describe()])),
         }
     }
-    let mut later = users.split_off(users.len().min(RECOUNT_USERS));
-    let ids: Vec<UserId> = users.iter().filter_map(|u| UserId::parse(u).ok()).collect();
+    let mut later: Vec<String> = ids.split_off(ids.len().min(RECOUNT_USERS)).into_iter().map(UserId::into_string).collect();
     match host.get_users(&ids).await {
         Err(e) => {
             report.error(cat(&["App Context read failed, recount queued: ", &e.describe()]));
-            later.extend(users);
+            later.extend(ids.into_iter().map(UserId::into_string));
         }
         Ok(records) => {
             for id in &ids {
