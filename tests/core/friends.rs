@@ -116,9 +116,7 @@ fn hundred_concurrent_acceptances_count_exactly() {
     assert_eq!(host.members("friends.star").len(), 100);
     // Writers that lost the ETag race queued a refresh: one settler pass makes App Context exact.
     host.advance(10_000);
-    let exec = host.execution();
-    block_on(friends_presence::handlers::presence::presence_settler(&exec, &cfg, host.now()));
-    super::drain_fired(&host, &cfg);
+    super::settle_run(&host, &cfg);
     assert_eq!(host.user_custom("star").unwrap()["friendCount"], 100);
     for f in &fans {
         assert_eq!(host.user_custom(f).unwrap()["friendCount"], 1, "{f}");

@@ -22,6 +22,15 @@ pub fn json(v: Value) -> Json {
     serde_json::from_value(v).unwrap()
 }
 
+/// One presence-settler run, then everything it fired (and what that fired), each as its
+/// own execution. Returns every report.
+pub fn settle_run(host: &FakeHost, cfg: &Config) -> Vec<Report> {
+    let exec = host.execution();
+    let mut reports = vec![block_on(ph::presence_settler(&exec, cfg, host.now()))];
+    reports.extend(drain_fired(host, cfg));
+    reports
+}
+
 /// Delivers fired work items to the presence worker until none are left, each as its own
 /// execution, and returns the reports.
 pub fn drain_fired(host: &FakeHost, cfg: &Config) -> Vec<Report> {

@@ -5,7 +5,7 @@ use friends_presence::host::fake::{block_on, FakeHost};
 use friends_presence::host::OpBudget;
 use serde_json::json;
 
-use super::{drain_fired, json, T0};
+use super::{drain_fired, json, settle_run, T0};
 
 fn presence(host: &FakeHost, cfg: &Config, action: &str, uuid: &str) -> friends_presence::handlers::Report {
     let event = json(json!({ "action": action, "uuid": uuid, "occupancy": 1, "timestamp": host.now() / 1000 }));
@@ -13,11 +13,6 @@ fn presence(host: &FakeHost, cfg: &Config, action: &str, uuid: &str) -> friends_
     block_on(ph::after_presence(&exec, cfg, "presence.shard-3", &event, host.now()))
 }
 
-fn settle(host: &FakeHost, cfg: &Config) {
-    let exec = host.execution();
-    block_on(ph::presence_settler(&exec, cfg, host.now()));
-    drain_fired(host, cfg);
-}
 
 fn status_types(host: &FakeHost, user: &str) -> Vec<String> {
     host.published_on(&format!("status.{user}")).iter().map(|m| m["type"].as_str().unwrap().to_owned()).collect()
@@ -54,7 +49,7 @@ fn connect_disconnect_connect_within_3s_publishes_exactly_once() {
     presence(&host, &cfg, "join", "bob");
     for _ in 0..4 {
         host.advance(10_000);
-        settle(&host, &cfg);
+        settle_run(&host, &cfg);
     }
     assert_eq!(status_types(&host, "bob"), ["friend.online"]);
     assert_eq!(host.user_custom("bob").unwrap()["online"], true);
@@ -78,7 +73,7 @@ fn a_flap_inside_the_window_still_converges_to_the_final_state() {
         assert!(waited <= 20_000, "not converged within 20 s");
         host.advance(10_000);
         waited += 10_000;
-        settle(&host, &cfg);
+        settle_run(&host, &cfg);
     }
     assert_eq!(status_types(&host, "carol"), ["friend.online", "friend.offline"]);
     host.assert_within_budget();
@@ -115,7 +110,7 @@ fn an_etag_conflict_is_retried_through_the_queue() {
     presence(&host, &cfg, "join", "dave");
     assert_ne!(host.user_custom("dave").unwrap()["online"], true);
     host.advance(SLOT_MS * 2);
-    settle(&host, &cfg);
+    settle_run(&host, &cfg);
     assert_eq!(host.user_custom("dave").unwrap()["online"], true);
     host.assert_within_budget();
 }

@@ -5,22 +5,14 @@ use friends_presence::core::reconcile::{diff_range, id_order, STORM_EVENTS_PER_S
 use friends_presence::core::Config;
 use friends_presence::domain::shard_of;
 use friends_presence::handlers::presence as ph;
-use friends_presence::handlers::Report;
 use friends_presence::host::fake::{block_on, FakeHost};
 use serde_json::{json, Value};
 
-use super::{drain_fired, json, T0};
+use super::{drain_fired, json, settle_run, T0};
 
 /// `n` user ids that hash to `shard` (App Context's `shardId` is the hash, as clients compute it).
 fn users_of_shard(shard: u32, n: usize, prefix: &str) -> Vec<String> {
     (0..).map(|i| format!("{prefix}{i}")).filter(|u| shard_of(u, 100) == shard).take(n).collect()
-}
-
-fn settle_run(host: &FakeHost, cfg: &Config) -> Vec<Report> {
-    let exec = host.execution();
-    let mut reports = vec![block_on(ph::presence_settler(&exec, cfg, host.now()))];
-    reports.extend(drain_fired(host, cfg));
-    reports
 }
 
 fn last_status(host: &FakeHost, user: &str) -> Option<String> {
