@@ -31,7 +31,12 @@ fn offline(user: &str, at: u64) -> Json {
 }
 
 fn added(user: &str, at: u64, is_online: bool) -> Json {
-    env("friend.added", &format!("evt_added_{user}_{at}"), at, json!({"userId": user, "name": user, "online": is_online, "addedAt": iso8601(at)}))
+    env(
+        "friend.added",
+        &format!("evt_added_{user}_{at}"),
+        at,
+        json!({"userId": user, "name": user, "online": is_online, "addedAt": iso8601(at)}),
+    )
 }
 
 fn removed(user: &str, at: u64) -> Json {
@@ -214,7 +219,12 @@ fn status_before_friend_added_is_kept_for_the_new_friend() {
 fn incoming_requests_are_listed_until_answered() {
     let mut v = view_with("me", &[("bob", false)]);
     let req = |user: &str, at: u64| {
-        env("friend.request.received", &format!("evt_request_{user}_{at}"), at, json!({"userId": user, "name": "Fay", "requestedAt": iso8601(at)}))
+        env(
+            "friend.request.received",
+            &format!("evt_request_{user}_{at}"),
+            at,
+            json!({"userId": user, "name": "Fay", "requestedAt": iso8601(at)}),
+        )
     };
     assert_eq!(v.apply(Some("inbox.me"), &req("fay", T0)), Outcome::Applied);
     assert_eq!(v.apply(Some("inbox.me"), &req("gus", T0)), Outcome::Applied);
@@ -253,7 +263,9 @@ fn thousands_of_friends_across_groups_load_in_pages() {
     assert_eq!(v.sync_totals(), (Some(2500), Some(0)), "totals of the newest page");
     let list = v.ordered();
     assert!(list[..expect_online].iter().all(|f| f.online) && list[expect_online..].iter().all(|f| !f.online));
-    assert!(list.windows(2).all(|w| w[0].online != w[1].online || w[0].display_name().to_lowercase() <= w[1].display_name().to_lowercase()));
+    assert!(list
+        .windows(2)
+        .all(|w| w[0].online != w[1].online || w[0].display_name().to_lowercase() <= w[1].display_name().to_lowercase()));
     // Status of a friend who sits in an overflow group (friend #2,300) arrives via that group.
     let plan = v.plan();
     assert_eq!(plan.groups.len(), 10);
@@ -303,7 +315,12 @@ fn a_partial_push_adds_but_never_drops() {
 fn global_count_ignores_older_counts_and_keeps_a_window_of_history() {
     let mut v = FriendsView::new(id("me"));
     let count = |n: u64, at: u64| {
-        env("status.count", &format!("evt_count_{at}"), at, json!({"onlineCount": n, "deltaFromLast": 1, "peakToday": n, "calculatedAt": iso8601(at), "shardsCounted": 100}))
+        env(
+            "status.count",
+            &format!("evt_count_{at}"),
+            at,
+            json!({"onlineCount": n, "deltaFromLast": 1, "peakToday": n, "calculatedAt": iso8601(at), "shardsCounted": 100}),
+        )
     };
     assert_eq!(v.apply(Some("status.global"), &count(10, T0)), Outcome::Applied);
     assert_eq!(v.apply(Some("status.global"), &count(20, T0 + 10_000)), Outcome::Applied);
@@ -330,12 +347,26 @@ fn bad_input_is_refused_with_a_reason_and_changes_nothing() {
         (None, j(json!("text"))),
         (None, j(json!(null))),
         (None, j(json!({"type": "friend.online"}))),
-        (None, j(json!({"type": "friend.online", "schemaVersion": "2.0.0", "eventId": "x", "ts": iso8601(T0), "payload": {"userId": "bob"}}))),
+        (
+            None,
+            j(json!({"type": "friend.online", "schemaVersion": "2.0.0", "eventId": "x", "ts": iso8601(T0), "payload": {"userId": "bob"}})),
+        ),
         (None, j(json!({"type": "friend.online", "schemaVersion": "1.0.0", "ts": iso8601(T0), "payload": {"userId": "bob"}}))),
-        (None, j(json!({"type": "friend.online", "schemaVersion": "1.0.0", "eventId": "x", "ts": "yesterday", "payload": {"userId": "bob"}}))),
-        (None, j(json!({"type": "friend.online", "schemaVersion": "1.0.0", "eventId": "x", "ts": iso8601(T0), "payload": {"userId": "b o b"}}))),
+        (
+            None,
+            j(json!({"type": "friend.online", "schemaVersion": "1.0.0", "eventId": "x", "ts": "yesterday", "payload": {"userId": "bob"}})),
+        ),
+        (
+            None,
+            j(
+                json!({"type": "friend.online", "schemaVersion": "1.0.0", "eventId": "x", "ts": iso8601(T0), "payload": {"userId": "b o b"}}),
+            ),
+        ),
         (None, j(json!({"type": "friend.online", "schemaVersion": "1.0.0", "eventId": "x", "ts": iso8601(T0), "payload": []}))),
-        (None, j(json!({"type": "status.count", "schemaVersion": "1.0.0", "eventId": "x", "ts": iso8601(T0), "payload": {"onlineCount": -3}}))),
+        (
+            None,
+            j(json!({"type": "status.count", "schemaVersion": "1.0.0", "eventId": "x", "ts": iso8601(T0), "payload": {"onlineCount": -3}})),
+        ),
         (None, j(json!({"error": "userId is not a known user"}))),
         // Right message, wrong channel: a status event must come from the subject's channel.
         (Some("status.mallory"), online("bob", T0 + 1)),
@@ -467,7 +498,8 @@ fn the_core_loads_what_the_friends_sync_function_publishes() {
         let cursor = v.sync_next().map(str::to_owned);
         let request = v.sync_request(cursor.as_deref(), host.now(), rounds);
         let exec = host.execution();
-        let report = block_on(fh::friend_management(&exec, &Config::default(), "friend-management.alice", Some("alice"), &request, host.now()));
+        let report =
+            block_on(fh::friend_management(&exec, &Config::default(), "friend-management.alice", Some("alice"), &request, host.now()));
         assert!(report.rejected.is_none(), "{report:?}");
         let page = host.published_on("inbox.alice").pop().unwrap();
         assert_eq!(v.apply(Some("inbox.alice"), &j(page)), Outcome::Applied);

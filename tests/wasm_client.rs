@@ -100,7 +100,9 @@ fn plan_is_a_plain_object_or_an_error() {
     for (bad, why) in [("a".repeat(75), "74 characters"), ("bob-1".to_owned(), "overflow")] {
         let reason = get(&subscribe_plan(JsValue::from_str(&bad), JsValue::UNDEFINED), "error").as_string().unwrap();
         assert!(reason.contains(why), "{reason}");
-        assert!(get(&JsFriendsView::create(JsValue::from_str(&bad), JsValue::UNDEFINED), "error").as_string().is_some_and(|r| r.contains(why)));
+        assert!(get(&JsFriendsView::create(JsValue::from_str(&bad), JsValue::UNDEFINED), "error")
+            .as_string()
+            .is_some_and(|r| r.contains(why)));
     }
     assert!(get(&subscribe_plan(JsValue::from_str(&"a".repeat(74)), JsValue::UNDEFINED), "error").is_undefined());
 }
@@ -133,7 +135,8 @@ fn removing_an_online_friend() {
     let mut v = make("me");
     v.apply(sync_page("me", T0, pairs(&[("bob", true), ("cy", true)]), 2, JsValue::NULL), JsValue::UNDEFINED);
     assert_eq!(v.online_count(), 2);
-    let removed = msg("friend.removed", "r1", T0 + 10.0, js_sys::JSON::parse(r#"{"userId":"bob","removedAt":"2026-01-01T00:00:00.010Z"}"#).unwrap());
+    let removed =
+        msg("friend.removed", "r1", T0 + 10.0, js_sys::JSON::parse(r#"{"userId":"bob","removedAt":"2026-01-01T00:00:00.010Z"}"#).unwrap());
     assert_eq!(outcome(&v.apply(removed, JsValue::from_str("inbox.me"))), "applied");
     assert_eq!(ids(&v), ["cy"]);
     assert_eq!(v.online_count(), 1);
@@ -173,7 +176,10 @@ fn bad_input_never_throws() {
         JsValue::from_str("{not json"),
         js_sys::Function::new_no_args("return 1").into(),
         cyclic(),
-        js_sys::JSON::parse(r#"{"type":"friend.online","schemaVersion":"1.0.0","eventId":"e","ts":"2026-01-01T00:00:00.000Z","payload":{"userId":"x y"}}"#).unwrap(),
+        js_sys::JSON::parse(
+            r#"{"type":"friend.online","schemaVersion":"1.0.0","eventId":"e","ts":"2026-01-01T00:00:00.000Z","payload":{"userId":"x y"}}"#,
+        )
+        .unwrap(),
     ];
     for input in inputs {
         let out = v.apply(input, JsValue::UNDEFINED);
@@ -194,7 +200,11 @@ fn bad_input_never_throws() {
 fn count_and_requests() {
     let mut v = make("me");
     let count = |n: u32, ms: f64| {
-        let p = js_sys::JSON::parse(&format!(r#"{{"onlineCount":{n},"deltaFromLast":-2,"peakToday":{n},"calculatedAt":"{}","shardsCounted":100}}"#, js_sys::Date::new(&JsValue::from_f64(ms)).to_iso_string())).unwrap();
+        let p = js_sys::JSON::parse(&format!(
+            r#"{{"onlineCount":{n},"deltaFromLast":-2,"peakToday":{n},"calculatedAt":"{}","shardsCounted":100}}"#,
+            js_sys::Date::new(&JsValue::from_f64(ms)).to_iso_string()
+        ))
+        .unwrap();
         msg("status.count", &format!("c{ms}"), ms, p)
     };
     assert_eq!(outcome(&v.apply(count(5, T0), JsValue::from_str("status.global"))), "applied");

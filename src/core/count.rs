@@ -46,7 +46,14 @@ pub struct CountDecision {
     pub last: LastCount,
 }
 
-pub fn decide_count(online: u64, shards_counted: u32, last: Option<LastCount>, peak_today: Option<u64>, measured_at_ms: u64, now_ms: u64) -> CountDecision {
+pub fn decide_count(
+    online: u64,
+    shards_counted: u32,
+    last: Option<LastCount>,
+    peak_today: Option<u64>,
+    measured_at_ms: u64,
+    now_ms: u64,
+) -> CountDecision {
     let delta = last.map(|l| online as i64 - l.count as i64).unwrap_or(0);
     let peak = peak_today.unwrap_or(0).max(online);
     let new_peak = (peak_today != Some(peak)).then_some(peak);
@@ -54,7 +61,13 @@ pub fn decide_count(online: u64, shards_counted: u32, last: Option<LastCount>, p
         messages::STATUS_COUNT,
         messages::event_id("count", None, now_ms),
         iso8601(now_ms),
-        StatusCount { online_count: online, delta_from_last: delta, peak_today: peak, calculated_at: iso8601(measured_at_ms), shards_counted },
+        StatusCount {
+            online_count: online,
+            delta_from_last: delta,
+            peak_today: peak,
+            calculated_at: iso8601(measured_at_ms),
+            shards_counted,
+        },
     );
     CountDecision { message, new_peak, last: LastCount { count: online, at: now_ms } }
 }

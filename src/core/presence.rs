@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use super::{Config, Rejection};
 use crate::domain::channels::parse_presence_shard;
+use crate::domain::json::FromJson;
 use crate::domain::messages::{self, Envelope, FriendOffline, FriendOnline, StatusPayload};
 use crate::domain::time::{iso8601, parse_iso8601};
-use crate::domain::json::FromJson;
 use crate::domain::{Json, JsonObject, UserId};
 use crate::host::UserRecord;
 
@@ -102,7 +102,11 @@ pub fn parse_presence_event(channel: &str, event: &Json, now_ms: u64) -> Result<
                         for item in items {
                             match item {
                                 Json::Str(s) if UserId::parse(s).is_ok() => {
-                                    if online { joined.push(s.clone()) } else { gone.push(s.clone()) }
+                                    if online {
+                                        joined.push(s.clone())
+                                    } else {
+                                        gone.push(s.clone())
+                                    }
                                 }
                                 // One bad id must not cost the other users their update.
                                 Json::Str(s) => skipped.push(s.chars().take(100).collect()),
@@ -237,7 +241,13 @@ fn status_custom(obs: &Observation, base: &JsonObject, shard: u32, now_ms: u64) 
     custom
 }
 
-fn announce(obs: &Observation, user: Option<&UserRecord>, base: &JsonObject, shard: u32, now_ms: u64) -> (JsonObject, Envelope<StatusPayload>) {
+fn announce(
+    obs: &Observation,
+    user: Option<&UserRecord>,
+    base: &JsonObject,
+    shard: u32,
+    now_ms: u64,
+) -> (JsonObject, Envelope<StatusPayload>) {
     let custom = status_custom(obs, base, shard, now_ms);
     let name = user.and_then(|u| u.name.clone());
     let id = crate::domain::messages::UserIdWire(obs.user.clone());

@@ -69,8 +69,17 @@ impl FromJson for ScanState {
 /// [`id_order`]) with `online` (App Context's online users of the shard in that range,
 /// sorted). Appends the differences to `out` until it holds `cap`; returns the id it
 /// stopped at (everything up to it is done) when the cap cut the range short.
-pub fn diff_range(present: &[&str], online: &[&str], after: Option<&str>, hi: Option<&str>, at_ms: u64, cap: usize, out: &mut Vec<Observation>) -> Option<String> {
-    let in_range = |id: &str| after.is_none_or(|a| id_order(id, a) == Ordering::Greater) && hi.is_none_or(|h| id_order(id, h) != Ordering::Greater);
+pub fn diff_range(
+    present: &[&str],
+    online: &[&str],
+    after: Option<&str>,
+    hi: Option<&str>,
+    at_ms: u64,
+    cap: usize,
+    out: &mut Vec<Observation>,
+) -> Option<String> {
+    let in_range =
+        |id: &str| after.is_none_or(|a| id_order(id, a) == Ordering::Greater) && hi.is_none_or(|h| id_order(id, h) != Ordering::Greater);
     let mut p = present.iter().copied().filter(|id| in_range(id)).peekable();
     let mut o = online.iter().copied().filter(|id| in_range(id)).peekable();
     loop {

@@ -1,8 +1,8 @@
 //! Channel and channel-group names (DESIGN.md §3). Every name the system uses is built here.
 
+use super::ids::UserId;
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::ids::UserId;
 
 pub const STATUS_GLOBAL: &str = "status.global";
 /// PubNub's limit for a channel id (research: "Channel ID Length: 92 characters").

@@ -35,7 +35,9 @@ impl InvalidUserId {
     pub fn reason(self) -> &'static str {
         match self {
             InvalidUserId::Empty => "user id is empty",
-            InvalidUserId::TooLong => "user id is longer than 74 characters (friend-management.{id} must fit PubNub's 92-character channel limit)",
+            InvalidUserId::TooLong => {
+                "user id is longer than 74 characters (friend-management.{id} must fit PubNub's 92-character channel limit)"
+            }
             InvalidUserId::ForbiddenChar => "user id contains one of , : * / \\ or a space",
             InvalidUserId::NonPrintable => "user id contains a non-printable character",
             InvalidUserId::OverflowSuffix => "user id ends in -1 to -9, reserved for overflow friends groups (cg-friends-{id}-{i})",

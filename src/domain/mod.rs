@@ -9,5 +9,5 @@ pub mod json;
 pub mod messages;
 pub mod time;
 
-pub use ids::{shard_of, js_hash_code, UserId};
+pub use ids::{js_hash_code, shard_of, UserId};
 pub use json::{Json, JsonObject};

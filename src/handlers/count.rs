@@ -1,12 +1,12 @@
 //! count-aggregator (On Interval, every 10 s): `status.count` on `status.global`.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
 use super::{cat, num, Report};
 use crate::core::count::{decide_count, peak_key, shard_batches, LastCount, LAST_KEY};
 use crate::core::Config;
 use crate::domain::channels::STATUS_GLOBAL;
 use crate::host::{KvStore, PubNub};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Ops: ⌈shards/100⌉ hereNow (10 for 1,000 shards), 3–4 KV, 1 publish.
 pub async fn count_aggregator<H: PubNub + KvStore>(host: &H, cfg: &Config, now_ms: u64) -> Report {

@@ -1,20 +1,27 @@
 //! friend-acceptance (After Publish on `friend-requests.*`: request, accept, decline) and
 //! friend-removal (After Publish on `friend-management.*`).
 
-#[allow(unused_imports)]
-use crate::prelude::*;
 use super::{cat, num, Report};
 use crate::core::friends::{self as fr, Binding, Command, CommandKind, PendingRequest};
+use crate::core::settle::{JobQueue, Recount};
 use crate::core::{Config, Rejection};
 use crate::domain::channels::{friends, friends_group, inbox, status, MAX_FRIENDS};
 use crate::domain::messages::{self, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, SyncedFriend, UserIdWire};
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject, UserId};
-use crate::core::settle::{JobQueue, Recount};
 use crate::handlers::queues::push_job;
 use crate::host::{HostError, KvStore, MemberFilter, PubNub, UserRecord};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
-pub async fn friend_requests<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, publisher: Option<&str>, message: &Json, now_ms: u64) -> Report {
+pub async fn friend_requests<H: PubNub + KvStore>(
+    host: &H,
+    cfg: &Config,
+    channel: &str,
+    publisher: Option<&str>,
+    message: &Json,
+    now_ms: u64,
+) -> Report {
     let mut report = Report::new("friend-acceptance");
     match fr::parse_command(Binding::FriendRequests, channel, publisher, message) {
         Err(reason) => report.reject(reason),
@@ -32,7 +39,14 @@ pub async fn friend_requests<H: PubNub + KvStore>(host: &H, cfg: &Config, channe
     report
 }
 
-pub async fn friend_management<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, publisher: Option<&str>, message: &Json, now_ms: u64) -> Report {
+pub async fn friend_management<H: PubNub + KvStore>(
+    host: &H,
+    cfg: &Config,
+    channel: &str,
+    publisher: Option<&str>,
+    message: &Json,
+    now_ms: u64,
+) -> Report {
     let mut report = Report::new("friend-removal");
     match fr::parse_command(Binding::FriendManagement, channel, publisher, message) {
         Err(reason) => report.reject(reason),
@@ -86,7 +100,12 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
         messages::FRIEND_REQUEST_RECEIVED,
         messages::event_id("request", Some(cmd.user_a.as_str()), now_ms),
         iso8601(now_ms),
-        FriendRequestReceived { user_id: (&cmd.user_a).into(), name: a.name.clone(), profile_url: a.profile_url.clone(), requested_at: iso8601(pending.at) },
+        FriendRequestReceived {
+            user_id: (&cmd.user_a).into(),
+            name: a.name.clone(),
+            profile_url: a.profile_url.clone(),
+            requested_at: iso8601(pending.at),
+        },
     );
     if let Err(e) = host.publish(&inbox(&cmd.user_b), &note).await {
         report.error(cat(&["friend.request.received not delivered: ", &e.describe()]));
@@ -156,7 +175,8 @@ async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
                     return Err(Rejection::with("no room in the friends groups tried (full); nothing changed, for", me.as_str()));
                 }
                 Err(e) => {
-                    report.error(cat(&["channel group update failed; the pending request is kept so a retry completes it: ", &e.describe()]));
+                    report
+                        .error(cat(&["channel group update failed; the pending request is kept so a retry completes it: ", &e.describe()]));
                     return Ok(());
                 }
             }
@@ -242,10 +262,7 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report:
     let me = &cmd.user_a;
     let cursor = cmd.page.clone().unwrap_or(fr::SyncCursor::FIRST);
     let filter = if cursor.online { MemberFilter::Online } else { MemberFilter::NotOnline };
-    let page = host
-        .get_members(&friends(me), filter, 100, cursor.token.as_deref())
-        .await
-        .map_err(|e| failed("friends list read", e))?;
+    let page = host.get_members(&friends(me), filter, 100, cursor.token.as_deref()).await.map_err(|e| failed("friends list read", e))?;
     // The atomic counter is the exact friend count (App Context `friendCount` may lag).
     let total_friends = host.get_counter(&fr::count_key(me)).await.map_err(|e| failed("friend count read", e))?.max(0) as u64;
     let mut friends = Vec::with_capacity(page.members.len());
@@ -288,7 +305,13 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report:
         },
     );
     host.publish(&inbox(me), &message).await.map_err(|e| failed("friends.sync publish", e))?;
-    report.info(cat(&["friends.sync to ", me.as_str(), ": ", &count, if next.is_some() { " friends, more to come" } else { " friends, last page" }]));
+    report.info(cat(&[
+        "friends.sync to ",
+        me.as_str(),
+        ": ",
+        &count,
+        if next.is_some() { " friends, more to come" } else { " friends, last page" },
+    ]));
     Ok(())
 }
 

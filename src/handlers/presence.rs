@@ -10,13 +10,13 @@ use super::{cat, num, Report};
 use crate::core::presence::{decide_status, latest_per_user, parse_presence_event, Observation, PresenceInput, StatusDecision};
 use crate::core::reconcile::{storm_key, storm_mode, ScanState, StormMode};
 use crate::core::settle::{self, Cursor, JobQueue, SettleChunk};
-use crate::handlers::queues::{enqueue_chunk, push_job};
-use crate::handlers::reconcile::{ScanItem, RECONCILE_PREFIX, RECONCILE_WORK};
-use crate::handlers::recount::{RecountItem, RECOUNT_PREFIX, RECOUNT_WORK};
 use crate::core::{Config, Rejection};
 use crate::domain::channels::{presence_shard, status};
 use crate::domain::json::FromJson;
 use crate::domain::{shard_of, Json, UserId};
+use crate::handlers::queues::{enqueue_chunk, push_job};
+use crate::handlers::reconcile::{ScanItem, RECONCILE_PREFIX, RECONCILE_WORK};
+use crate::handlers::recount::{RecountItem, RECOUNT_PREFIX, RECOUNT_WORK};
 use crate::host::{HostError, KvStore, PubNub};
 
 /// Channel prefix the workers are bound to (After Publish on `presence-work.*`).
@@ -114,7 +114,15 @@ async fn storm_batched<H: KvStore>(host: &H, shard: u32, now_ms: u64, report: &m
 /// Applies observations here if they fit this execution's budget, otherwise splits them
 /// across chained executions (≤ fan-out wide, ≤ `MAX_HOP` deep). Nothing is dropped: what
 /// can be neither applied nor handed on goes to the settle queue.
-pub async fn dispatch<H: PubNub + KvStore>(host: &H, cfg: &Config, shard: u32, observations: Vec<Observation>, hop: u8, now_ms: u64, report: &mut Report) {
+pub async fn dispatch<H: PubNub + KvStore>(
+    host: &H,
+    cfg: &Config,
+    shard: u32,
+    observations: Vec<Observation>,
+    hop: u8,
+    now_ms: u64,
+    report: &mut Report,
+) {
     let mut observations = latest_per_user(observations);
     let cap = cfg.users_per_execution();
     if observations.len() <= cap {
@@ -136,7 +144,14 @@ pub async fn dispatch<H: PubNub + KvStore>(host: &H, cfg: &Config, shard: u32, o
 
 /// Fires `observations` to presence workers at `hop` in parts of `size`; returns what could
 /// not be fired (the caller queues it).
-pub(crate) async fn fire_work<H: PubNub>(host: &H, shard: u32, hop: u8, observations: &[Observation], size: usize, report: &mut Report) -> Vec<Observation> {
+pub(crate) async fn fire_work<H: PubNub>(
+    host: &H,
+    shard: u32,
+    hop: u8,
+    observations: &[Observation],
+    size: usize,
+    report: &mut Report,
+) -> Vec<Observation> {
     let channel = work_channel(shard);
     let mut unsent = Vec::new();
     for part in observations.chunks(size.max(1)) {
@@ -209,11 +224,18 @@ async fn apply<H: PubNub + KvStore>(host: &H, cfg: &Config, observations: Vec<Ob
 /// for one page, as every shard with individual events and storms is) checks that presence
 /// still agrees; one that no longer does is dropped, since the change that made it stale is
 /// an event or a scan of its own. Snapshots of other shards wait for a worker of their own.
-async fn still_present<H: PubNub + KvStore>(host: &H, cfg: &Config, mut observations: Vec<Observation>, now_ms: u64, report: &mut Report) -> Vec<Observation> {
+async fn still_present<H: PubNub + KvStore>(
+    host: &H,
+    cfg: &Config,
+    mut observations: Vec<Observation>,
+    now_ms: u64,
+    report: &mut Report,
+) -> Vec<Observation> {
     let Some(shard) = observations.iter().find(|o| o.reconciled).map(|o| shard_of(&o.user, cfg.shard_count)) else {
         return observations;
     };
-    let (other, mut mine): (Vec<Observation>, Vec<Observation>) = observations.drain(..).partition(|o| o.reconciled && shard_of(&o.user, cfg.shard_count) != shard);
+    let (other, mut mine): (Vec<Observation>, Vec<Observation>) =
+        observations.drain(..).partition(|o| o.reconciled && shard_of(&o.user, cfg.shard_count) != shard);
     if !other.is_empty() {
         enqueue(host, other, now_ms, report).await;
     }
@@ -258,7 +280,11 @@ pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messag
     match item.kind.as_str() {
         PRESENCE_WORK => {
             // Hop 2 applies what it is given: a scan's changes are checked against presence first.
-            let observations = if item.hop >= MAX_HOP { still_present(host, cfg, item.observations, now_ms, &mut report).await } else { item.observations };
+            let observations = if item.hop >= MAX_HOP {
+                still_present(host, cfg, item.observations, now_ms, &mut report).await
+            } else {
+                item.observations
+            };
             dispatch(host, cfg, item.shard, observations, item.hop, now_ms, &mut report).await
         }
         _ => settle_chunks(host, cfg, &item.chunks, item.hop, now_ms, &mut report).await,
@@ -272,7 +298,8 @@ fn parse_work_item(message: &Json) -> Result<WorkItem, Rejection> {
     if kind != PRESENCE_WORK && kind != SETTLE_WORK {
         return Err(Rejection::with("unknown work item type", kind));
     }
-    let hop = obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("work item hop is not 1 or 2"))? as u8;
+    let hop =
+        obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("work item hop is not 1 or 2"))? as u8;
     let shard = obj.u64("shard").filter(|s| *s < 1_000_000).ok_or_else(|| Rejection::new("work item shard is not a number"))? as u32;
     let mut item = WorkItem { kind: kind.to_owned(), hop, shard, observations: Vec::new(), chunks: Vec::new() };
     if let Some(Json::Arr(list)) = obj.get("observations") {
@@ -296,7 +323,6 @@ fn parse_work_item(message: &Json) -> Result<WorkItem, Rejection> {
     }
     Ok(item)
 }
-
 
 /// How many queue slots one settler run inspects (each costs one KV counter read). Real time
 /// advances 4 slots per 10 s run; 6 lets a settler that fell behind catch up. With the cursor
@@ -400,7 +426,14 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
             report.error(cat(&["cannot advance the settle cursor: ", &e.describe()]));
         }
     }
-    report.info(cat(&["handed out ", &num(chunks.len() as u64), " queued chunks, scans to #", &num(next.scans as u64), ", recounts to #", &num(next.recounts as u64)]));
+    report.info(cat(&[
+        "handed out ",
+        &num(chunks.len() as u64),
+        " queued chunks, scans to #",
+        &num(next.scans as u64),
+        ", recounts to #",
+        &num(next.recounts as u64),
+    ]));
     report
 }
 
@@ -434,7 +467,11 @@ async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u
         }
     }
     if !observations.is_empty() {
-        let observations = if observations.len() <= cfg.users_per_execution() { still_present(host, cfg, observations, now_ms, report).await } else { observations };
+        let observations = if observations.len() <= cfg.users_per_execution() {
+            still_present(host, cfg, observations, now_ms, report).await
+        } else {
+            observations
+        };
         dispatch(host, cfg, 0, observations, hop.max(1), now_ms, report).await;
     }
 }

@@ -56,7 +56,9 @@ enum Scan {
 
 fn parse_item(message: &Json) -> Result<(u8, Scan), Rejection> {
     let obj = message.as_object().ok_or_else(|| Rejection::new("reconcile item is not an object"))?;
-    let hop = obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("reconcile item hop is not 1 or 2"))? as u8;
+    let hop =
+        obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("reconcile item hop is not 1 or 2"))?
+            as u8;
     match obj.str("type") {
         Some(RECONCILE_WORK) => {
             let scan: Option<ScanState> = obj.field_or("scan", None).map_err(Rejection::new)?;

@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use super::budget::OpsUsed;
 use super::*;
 use crate::domain::channels::CHANNELS_PER_GROUP;
-use crate::domain::time::MINUTE_MS;
 use crate::domain::json::{to_text, FromJson};
+use crate::domain::time::MINUTE_MS;
 use crate::domain::Json;
 
 pub const KV_VALUE_MAX_CHARS: usize = 32_000;
@@ -332,11 +332,8 @@ impl PubNub for Exec<'_> {
         let mut out = HereNow::default();
         for ch in channels {
             let occ = st.occupants.get(ch).cloned().unwrap_or_default();
-            let uuids = if include_uuids {
-                occ.iter().skip(offset as usize).take(limit.min(1000) as usize).cloned().collect()
-            } else {
-                Vec::new()
-            };
+            let uuids =
+                if include_uuids { occ.iter().skip(offset as usize).take(limit.min(1000) as usize).cloned().collect() } else { Vec::new() };
             out.total_occupancy += occ.len() as u64;
             out.channels.push(ChannelOccupancy { channel: ch.clone(), occupancy: occ.len() as u64, uuids });
         }
@@ -363,7 +360,9 @@ impl PubNub for Exec<'_> {
         let mut ids: Vec<&String> = st
             .users
             .iter()
-            .filter(|(_, u)| u.custom.get("online") == Some(&Value::Bool(true)) && u.custom.get("shardId").and_then(Value::as_u64) == Some(shard as u64))
+            .filter(|(_, u)| {
+                u.custom.get("online") == Some(&Value::Bool(true)) && u.custom.get("shardId").and_then(Value::as_u64) == Some(shard as u64)
+            })
             .map(|(id, _)| id)
             .collect();
         // App Context's order (the JS one: UTF-16 code units), which the reconciliation relies on.
@@ -415,7 +414,8 @@ impl PubNub for Exec<'_> {
             .skip(start)
             .take(limit)
             .map(|(uuid, custom)| {
-                let user = st.users.get(uuid).map(|u| user_record(uuid, u)).unwrap_or(UserRecord { id: uuid.clone(), ..Default::default() });
+                let user =
+                    st.users.get(uuid).map(|u| user_record(uuid, u)).unwrap_or(UserRecord { id: uuid.clone(), ..Default::default() });
                 Member { user, custom: json_to_custom(custom) }
             })
             .collect();

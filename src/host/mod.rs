@@ -5,9 +5,9 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 pub mod budget;
-pub mod shapes;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fake;
+pub mod shapes;
 
 use serde::Serialize;
 

@@ -2,10 +2,10 @@
 //! undocumented (DESIGN.md §1): it may return the JS SDK's normalized objects or the raw
 //! REST payloads, so each reader accepts both. Pure, so it is tested natively.
 
-#[allow(unused_imports)]
-use crate::prelude::*;
 use super::{ChannelOccupancy, HereNow, HostError, Member, MembersPage, UserRecord, UsersPage};
 use crate::domain::{Json, JsonObject};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// `publish`/`fire`: `[1,"Sent","<tt>"]` (raw) or `{timetoken}` (SDK). `[0,"reason"]` failed.
 pub fn publish_result(v: &Json) -> Result<(), HostError> {
@@ -50,7 +50,10 @@ pub fn here_now(v: &Json, requested: &[String]) -> Result<HereNow, HostError> {
             let uuids = if e.get("occupants").is_some() { uuid_list(e.get("occupants")) } else { uuid_list(e.get("uuids")) };
             out.channels.push(ChannelOccupancy { channel: name.clone(), occupancy: occupancy(e), uuids });
         }
-        out.total_occupancy = body.u64("totalOccupancy").or_else(|| body.u64("total_occupancy")).unwrap_or_else(|| out.channels.iter().map(|c| c.occupancy).sum());
+        out.total_occupancy = body
+            .u64("totalOccupancy")
+            .or_else(|| body.u64("total_occupancy"))
+            .unwrap_or_else(|| out.channels.iter().map(|c| c.occupancy).sum());
     } else if body.get("occupancy").is_some() {
         let channel = requested.first().cloned().unwrap_or_default();
         let occ = occupancy(body);

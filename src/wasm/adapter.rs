@@ -9,7 +9,9 @@ use wasm_bindgen::JsValue;
 use super::sys::{self, get, object, string_array, Method};
 use crate::domain::json::FromJson;
 use crate::domain::{Json, JsonObject, UserId};
-use crate::host::{shapes, HereNow, HostError, HostResult, KvStore, Member, MemberFilter, MembersPage, OpKind, PubNub, UserFilter, UserRecord, UsersPage};
+use crate::host::{
+    shapes, HereNow, HostError, HostResult, KvStore, Member, MemberFilter, MembersPage, OpKind, PubNub, UserFilter, UserRecord, UsersPage,
+};
 
 fn to_js<T: Serialize + ?Sized>(v: &T) -> HostResult<JsValue> {
     sys::to_js(v).map_err(HostError::BadResponse)
@@ -124,10 +126,7 @@ impl PubNub for JsPubNub {
     }
 
     async fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> HostResult<()> {
-        let mut params = vec![
-            ("uuid", JsValue::from_str(id.as_str())),
-            ("data", object(&[("custom", to_js(custom)?)])),
-        ];
+        let mut params = vec![("uuid", JsValue::from_str(id.as_str())), ("data", object(&[("custom", to_js(custom)?)]))];
         if let Some(tag) = if_match {
             params.push(("ifMatchesEtag", JsValue::from_str(tag)));
         }
@@ -266,26 +265,64 @@ pub struct JsHost {
 }
 
 impl PubNub for JsHost {
-    async fn publish<M: Serialize>(&self, c: &str, m: &M) -> HostResult<()> { self.pubnub.publish(c, m).await }
-    async fn fire<M: Serialize>(&self, c: &str, m: &M) -> HostResult<()> { self.pubnub.fire(c, m).await }
-    async fn here_now(&self, c: &[String], u: bool, l: u32, o: u32) -> HostResult<HereNow> { self.pubnub.here_now(c, u, l, o).await }
-    async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>> { self.pubnub.get_user(id).await }
-    async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>> { self.pubnub.get_users(ids).await }
-    async fn list_users(&self, f: UserFilter, l: u32, n: Option<&str>) -> HostResult<UsersPage> { self.pubnub.list_users(f, l, n).await }
-    async fn set_user_custom(&self, id: &UserId, c: &JsonObject, m: Option<&str>) -> HostResult<()> { self.pubnub.set_user_custom(id, c, m).await }
-    async fn get_members(&self, c: &str, f: MemberFilter, l: u32, n: Option<&str>) -> HostResult<MembersPage> { self.pubnub.get_members(c, f, l, n).await }
-    async fn get_member(&self, c: &str, u: &UserId) -> HostResult<Option<Member>> { self.pubnub.get_member(c, u).await }
-    async fn set_members(&self, c: &str, m: &[(UserId, JsonObject)]) -> HostResult<()> { self.pubnub.set_members(c, m).await }
-    async fn remove_members(&self, c: &str, u: &[UserId]) -> HostResult<()> { self.pubnub.remove_members(c, u).await }
-    async fn add_channels(&self, g: &str, c: &[String]) -> HostResult<()> { self.pubnub.add_channels(g, c).await }
-    async fn remove_channels(&self, g: &str, c: &[String]) -> HostResult<()> { self.pubnub.remove_channels(g, c).await }
-    async fn list_channels(&self, g: &str) -> HostResult<Vec<String>> { self.pubnub.list_channels(g).await }
+    async fn publish<M: Serialize>(&self, c: &str, m: &M) -> HostResult<()> {
+        self.pubnub.publish(c, m).await
+    }
+    async fn fire<M: Serialize>(&self, c: &str, m: &M) -> HostResult<()> {
+        self.pubnub.fire(c, m).await
+    }
+    async fn here_now(&self, c: &[String], u: bool, l: u32, o: u32) -> HostResult<HereNow> {
+        self.pubnub.here_now(c, u, l, o).await
+    }
+    async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>> {
+        self.pubnub.get_user(id).await
+    }
+    async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>> {
+        self.pubnub.get_users(ids).await
+    }
+    async fn list_users(&self, f: UserFilter, l: u32, n: Option<&str>) -> HostResult<UsersPage> {
+        self.pubnub.list_users(f, l, n).await
+    }
+    async fn set_user_custom(&self, id: &UserId, c: &JsonObject, m: Option<&str>) -> HostResult<()> {
+        self.pubnub.set_user_custom(id, c, m).await
+    }
+    async fn get_members(&self, c: &str, f: MemberFilter, l: u32, n: Option<&str>) -> HostResult<MembersPage> {
+        self.pubnub.get_members(c, f, l, n).await
+    }
+    async fn get_member(&self, c: &str, u: &UserId) -> HostResult<Option<Member>> {
+        self.pubnub.get_member(c, u).await
+    }
+    async fn set_members(&self, c: &str, m: &[(UserId, JsonObject)]) -> HostResult<()> {
+        self.pubnub.set_members(c, m).await
+    }
+    async fn remove_members(&self, c: &str, u: &[UserId]) -> HostResult<()> {
+        self.pubnub.remove_members(c, u).await
+    }
+    async fn add_channels(&self, g: &str, c: &[String]) -> HostResult<()> {
+        self.pubnub.add_channels(g, c).await
+    }
+    async fn remove_channels(&self, g: &str, c: &[String]) -> HostResult<()> {
+        self.pubnub.remove_channels(g, c).await
+    }
+    async fn list_channels(&self, g: &str) -> HostResult<Vec<String>> {
+        self.pubnub.list_channels(g).await
+    }
 }
 
 impl KvStore for JsHost {
-    async fn get<T: FromJson>(&self, k: &str) -> HostResult<Option<T>> { self.kv.get(k).await }
-    async fn set<T: Serialize>(&self, k: &str, v: &T, t: u32) -> HostResult<()> { self.kv.set(k, v, t).await }
-    async fn remove(&self, k: &str) -> HostResult<()> { self.kv.remove(k).await }
-    async fn incr_counter(&self, k: &str, b: i64) -> HostResult<i64> { self.kv.incr_counter(k, b).await }
-    async fn get_counter(&self, k: &str) -> HostResult<i64> { self.kv.get_counter(k).await }
+    async fn get<T: FromJson>(&self, k: &str) -> HostResult<Option<T>> {
+        self.kv.get(k).await
+    }
+    async fn set<T: Serialize>(&self, k: &str, v: &T, t: u32) -> HostResult<()> {
+        self.kv.set(k, v, t).await
+    }
+    async fn remove(&self, k: &str) -> HostResult<()> {
+        self.kv.remove(k).await
+    }
+    async fn incr_counter(&self, k: &str, b: i64) -> HostResult<i64> {
+        self.kv.incr_counter(k, b).await
+    }
+    async fn get_counter(&self, k: &str) -> HostResult<i64> {
+        self.kv.get_counter(k).await
+    }
 }

@@ -36,7 +36,10 @@ fn error(reason: &str) -> JsValue {
 
 /// `{shardCount}` from an options object; the Functions' default otherwise.
 fn shard_count(options: &JsValue) -> u32 {
-    field(options, "shardCount").as_f64().filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= 100_000.0).map_or(DEFAULT_SHARD_COUNT, |n| n as u32)
+    field(options, "shardCount")
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= 100_000.0)
+        .map_or(DEFAULT_SHARD_COUNT, |n| n as u32)
 }
 
 fn user_id(raw: &JsValue) -> Result<UserId, &'static str> {

@@ -36,7 +36,11 @@ fn config(settings: &JsValue) -> Config {
 }
 
 fn now(now_ms: f64) -> u64 {
-    if now_ms.is_finite() && now_ms > 0.0 { now_ms as u64 } else { 0 }
+    if now_ms.is_finite() && now_ms > 0.0 {
+        now_ms as u64
+    } else {
+        0
+    }
 }
 
 /// The trigger's payload as JSON; a value that is not JSON-like becomes `null` (rejected later).

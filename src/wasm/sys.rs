@@ -81,10 +81,9 @@ impl Method {
 /// Reads the status code of a rejected call: the JS SDK puts it in `status.statusCode`,
 /// raw REST errors in `status`, other hosts in `statusCode`.
 pub fn host_error(err: &JsValue, kind: OpKind) -> HostError {
-    let status = [get(&get(err, "status"), "statusCode"), get(err, "status"), get(err, "statusCode")]
-        .iter()
-        .find_map(|v| v.as_f64())
-        .unwrap_or(0.0) as u16;
+    let status =
+        [get(&get(err, "status"), "statusCode"), get(err, "status"), get(err, "statusCode")].iter().find_map(|v| v.as_f64()).unwrap_or(0.0)
+            as u16;
     let message = get(err, "message").as_string().or_else(|| err.as_string()).unwrap_or_else(|| describe(err));
     if message.contains("execution calls exceeds") {
         return HostError::BudgetExceeded(kind);

@@ -80,7 +80,10 @@ fn no_drift_delta_and_a_daily_peak() {
     occupy(&host, 4, 0..3);
     host.advance(10_000);
     let m = run(&host, &cfg);
-    assert_eq!((m["payload"]["onlineCount"].as_u64(), m["payload"]["deltaFromLast"].as_i64(), m["payload"]["peakToday"].as_u64()), (Some(7), Some(3), Some(7)));
+    assert_eq!(
+        (m["payload"]["onlineCount"].as_u64(), m["payload"]["deltaFromLast"].as_i64(), m["payload"]["peakToday"].as_u64()),
+        (Some(7), Some(3), Some(7))
+    );
     host.assert_within_budget();
 }
 

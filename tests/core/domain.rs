@@ -145,8 +145,31 @@ fn json_text_round_trips_and_agrees_with_serde_json() {
 fn malformed_json_text_is_an_error_with_a_reason_never_a_panic() {
     use friends_presence::domain::Json;
     let bad = [
-        "", " ", "{", "[1,", "[1 2]", "{\"a\" 1}", "{a:1}", "01", "1.", "1e", "-", "+1", ".5", "tru", "nul",
-        "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\\u0041\"", "\"a\u{1}b\"", "[1]]", "{\"a\":1,}", "[,1]", "NaN", "Infinity",
+        "",
+        " ",
+        "{",
+        "[1,",
+        "[1 2]",
+        "{\"a\" 1}",
+        "{a:1}",
+        "01",
+        "1.",
+        "1e",
+        "-",
+        "+1",
+        ".5",
+        "tru",
+        "nul",
+        "\"abc",
+        "\"\\x\"",
+        "\"\\u12\"",
+        "\"\\ud800\\u0041\"",
+        "\"a\u{1}b\"",
+        "[1]]",
+        "{\"a\":1,}",
+        "[,1]",
+        "NaN",
+        "Infinity",
     ];
     for text in bad {
         assert!(Json::parse(text).is_err(), "{text:?} should be rejected");
@@ -158,8 +181,8 @@ fn malformed_json_text_is_an_error_with_a_reason_never_a_panic() {
 
 #[test]
 fn typed_values_serialize_to_the_same_json_as_serde_json() {
-    use friends_presence::core::settle::SettleChunk;
     use friends_presence::core::presence::Observation;
+    use friends_presence::core::settle::SettleChunk;
     use friends_presence::domain::json::{to_text, FromJson};
     use friends_presence::domain::messages::{Envelope, FriendOnline, StatusPayload, UserIdWire};
     use friends_presence::domain::Json;
@@ -167,7 +190,12 @@ fn typed_values_serialize_to_the_same_json_as_serde_json() {
         "friend.online",
         "evt_online_a_1".into(),
         "2026-01-01T00:00:00.000Z".into(),
-        StatusPayload::Online(FriendOnline { user_id: UserIdWire("a\"b".into()), name: Some("Ä".into()), profile_url: None, status_message: None }),
+        StatusPayload::Online(FriendOnline {
+            user_id: UserIdWire("a\"b".into()),
+            name: Some("Ä".into()),
+            profile_url: None,
+            status_message: None,
+        }),
     );
     let ours: serde_json::Value = serde_json::from_str(&to_text(&msg).unwrap()).unwrap();
     assert_eq!(ours, serde_json::to_value(&msg).unwrap());

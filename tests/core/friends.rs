@@ -12,12 +12,26 @@ fn command(kind: &str, a: &str, b: &str, id: &str) -> Value {
 
 fn on_requests(host: &FakeHost, publisher: &str, msg: Value) -> Report {
     let exec = host.execution();
-    block_on(fh::friend_requests(&exec, &Config::default(), &format!("friend-requests.{publisher}"), Some(publisher), &json(msg), host.now()))
+    block_on(fh::friend_requests(
+        &exec,
+        &Config::default(),
+        &format!("friend-requests.{publisher}"),
+        Some(publisher),
+        &json(msg),
+        host.now(),
+    ))
 }
 
 fn on_management(host: &FakeHost, publisher: &str, msg: Value) -> Report {
     let exec = host.execution();
-    block_on(fh::friend_management(&exec, &Config::default(), &format!("friend-management.{publisher}"), Some(publisher), &json(msg), host.now()))
+    block_on(fh::friend_management(
+        &exec,
+        &Config::default(),
+        &format!("friend-management.{publisher}"),
+        Some(publisher),
+        &json(msg),
+        host.now(),
+    ))
 }
 
 fn setup() -> FakeHost {
@@ -62,7 +76,14 @@ fn forged_or_unverified_acceptances_change_nothing() {
     assert!(on_requests(&host, "alice", command("friend.request.accepted", "alice", "bob", "a2")).is_rejected());
     // Publishing on someone else's channel.
     let exec = host.execution();
-    let r = block_on(fh::friend_requests(&exec, &Config::default(), "friend-requests.bob", Some("mallory"), &json(command("friend.request.accepted", "alice", "bob", "a3")), T0));
+    let r = block_on(fh::friend_requests(
+        &exec,
+        &Config::default(),
+        "friend-requests.bob",
+        Some("mallory"),
+        &json(command("friend.request.accepted", "alice", "bob", "a3")),
+        T0,
+    ));
     assert!(r.is_rejected());
     // Unknown user.
     assert!(on_requests(&host, "alice", command("friend.request", "alice", "nobody", "r9")).is_rejected());
@@ -107,7 +128,8 @@ fn hundred_concurrent_acceptances_count_exactly() {
     let cfg = Config::default();
     let msgs: Vec<_> = fans.iter().map(|f| json(command("friend.request.accepted", f, "star", &format!("a-{f}")))).collect();
     let execs: Vec<_> = fans.iter().map(|_| host.execution()).collect();
-    let futures = execs.iter().zip(&msgs).map(|(exec, msg)| fh::friend_requests(exec, &cfg, "friend-requests.star", Some("star"), msg, T0)).collect();
+    let futures =
+        execs.iter().zip(&msgs).map(|(exec, msg)| fh::friend_requests(exec, &cfg, "friend-requests.star", Some("star"), msg, T0)).collect();
     for r in run_concurrently(futures) {
         assert!(r.rejected.is_none(), "{r:?}");
     }
@@ -212,7 +234,14 @@ fn friends_sync_for_someone_else_or_with_a_bad_cursor_changes_nothing() {
     // Mallory asks for Alice's friends on her own channel, or on Alice's.
     assert!(on_management(&host, "mallory", sync_request("alice", "m1", None)).is_rejected());
     let exec = host.execution();
-    let r = block_on(fh::friend_management(&exec, &Config::default(), "friend-management.alice", Some("mallory"), &json(sync_request("alice", "m2", None)), T0));
+    let r = block_on(fh::friend_management(
+        &exec,
+        &Config::default(),
+        "friend-management.alice",
+        Some("mallory"),
+        &json(sync_request("alice", "m2", None)),
+        T0,
+    ));
     assert!(r.is_rejected());
     for bad in ["x:abc", "o:has space", "", "o"] {
         assert!(on_management(&host, "alice", sync_request("alice", "b1", Some(bad))).is_rejected(), "{bad:?}");
@@ -244,7 +273,8 @@ fn friends_sync_pages_answered_in_the_same_millisecond_have_distinct_event_ids()
     }
     assert!(view.synced());
     assert_eq!(view.friend_count(), 150);
-    let ids: std::collections::BTreeSet<_> = host.published_on("inbox.alice").iter().map(|m| m["eventId"].as_str().unwrap().to_owned()).collect();
+    let ids: std::collections::BTreeSet<_> =
+        host.published_on("inbox.alice").iter().map(|m| m["eventId"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids.len(), 2, "two pages (75 online, then 75 others), two event ids");
     // A redelivered request is answered with the same id, so the client drops the repeat.
     let again = host.published_on("inbox.alice")[0].clone();
@@ -287,7 +317,9 @@ fn past_2000_friends_go_into_overflow_groups_a_full_group_falls_over_and_removal
     host.set_now(T0);
     host.add_user("star", "Star");
     let size = |i: usize| host.group(&if i == 0 { "cg-friends-star".to_owned() } else { format!("cg-friends-star-{i}") }).len();
-    let holds = |i: usize, f: &str| host.group(&if i == 0 { "cg-friends-star".to_owned() } else { format!("cg-friends-star-{i}") }).contains(&format!("status.{f}"));
+    let holds = |i: usize, f: &str| {
+        host.group(&if i == 0 { "cg-friends-star".to_owned() } else { format!("cg-friends-star-{i}") }).contains(&format!("status.{f}"))
+    };
 
     // 1,998 → 2,000 in the primary group, then the 2,001st opens cg-friends-star-1.
     seed_placed_friends(&host, "star", 0, 1997);

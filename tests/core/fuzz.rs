@@ -33,14 +33,49 @@ impl Rng {
 }
 
 const KEYS: &[&str] = &[
-    "action", "uuid", "uuids", "join", "leave", "timeout", "interval", "here_now_refresh", "occupancy", "timestamp", "type",
-    "hop", "shard", "observations", "chunks", "u", "o", "t", "schemaVersion", "eventId", "ts", "payload", "userA", "userB", "page",
+    "action",
+    "uuid",
+    "uuids",
+    "join",
+    "leave",
+    "timeout",
+    "interval",
+    "here_now_refresh",
+    "occupancy",
+    "timestamp",
+    "type",
+    "hop",
+    "shard",
+    "observations",
+    "chunks",
+    "u",
+    "o",
+    "t",
+    "schemaVersion",
+    "eventId",
+    "ts",
+    "payload",
+    "userA",
+    "userB",
+    "page",
 ];
 /// Keys whose values steer parsing deeper when they are real words.
 const WORD_KEYS: &[&str] = &["action", "type", "schemaVersion"];
 const WORDS: &[&str] = &[
-    "join", "leave", "timeout", "interval", "state-change", "presence.work", "settle.work", "friend.request",
-    "friend.request.accepted", "friend.request.declined", "friend.remove", "friends.sync.request", "1.0.0", "2.0",
+    "join",
+    "leave",
+    "timeout",
+    "interval",
+    "state-change",
+    "presence.work",
+    "settle.work",
+    "friend.request",
+    "friend.request.accepted",
+    "friend.request.declined",
+    "friend.remove",
+    "friends.sync.request",
+    "1.0.0",
+    "2.0",
 ];
 /// User ids that must be refused: forbidden characters, non-printables, empty, an overflow
 /// group suffix, too long.
@@ -74,7 +109,8 @@ fn random_json(rng: &mut Rng, depth: u32) -> Json {
             let mut obj = JsonObject::default();
             for _ in 0..rng.below(6) {
                 let key = rng.pick(KEYS);
-                let value = if WORD_KEYS.contains(&key) && rng.below(2) == 0 { Json::str(rng.pick(WORDS)) } else { random_json(rng, depth + 1) };
+                let value =
+                    if WORD_KEYS.contains(&key) && rng.below(2) == 0 { Json::str(rng.pick(WORDS)) } else { random_json(rng, depth + 1) };
                 obj.set(key, value);
             }
             Json::Obj(obj)
@@ -106,7 +142,12 @@ fn bad_presence_event(rng: &mut Rng) -> Json {
         return random_json(rng, 0);
     }
     let action = rng.pick(&["join", "leave", "timeout"]);
-    let mut ev = obj(&[("action", Json::str(action)), ("uuid", Json::str("alice")), ("occupancy", Json::num(1)), ("timestamp", Json::num(T0 / 1000))]);
+    let mut ev = obj(&[
+        ("action", Json::str(action)),
+        ("uuid", Json::str("alice")),
+        ("occupancy", Json::num(1)),
+        ("timestamp", Json::num(T0 / 1000)),
+    ]);
     if rng.below(2) == 0 {
         break_field(rng, &mut ev, "uuid", true);
     } else {
@@ -129,7 +170,12 @@ fn bad_work_item(rng: &mut Rng) -> Json {
         return random_json(rng, 0);
     }
     let observation = Json::Obj(obj(&[("u", Json::str("alice")), ("o", Json::Bool(true)), ("t", Json::num(T0))]));
-    let mut item = obj(&[("type", Json::str("presence.work")), ("hop", Json::num(1)), ("shard", Json::num(3)), ("observations", Json::Arr(vec![observation]))]);
+    let mut item = obj(&[
+        ("type", Json::str("presence.work")),
+        ("hop", Json::num(1)),
+        ("shard", Json::num(3)),
+        ("observations", Json::Arr(vec![observation])),
+    ]);
     match rng.below(4) {
         0 => break_field(rng, &mut item, "type", false),
         1 => item.set("hop", Json::num(3 + rng.below(5) as u64)),
@@ -174,7 +220,17 @@ fn bad_recount_item(rng: &mut Rng) -> Json {
     match rng.below(3) {
         0 => break_field(rng, &mut item, "type", false),
         1 => item.set("hop", Json::num(3 + rng.below(5) as u64)),
-        _ => item.set("jobs", [Json::Arr(vec![]), Json::Arr((1..=5).map(Json::num).collect()), Json::Arr(vec![Json::str("x")]), Json::Null, random_json(rng, 2)][rng.below(5)].clone()),
+        _ => item.set(
+            "jobs",
+            [
+                Json::Arr(vec![]),
+                Json::Arr((1..=5).map(Json::num).collect()),
+                Json::Arr(vec![Json::str("x")]),
+                Json::Null,
+                random_json(rng, 2),
+            ][rng.below(5)]
+            .clone(),
+        ),
     }
     Json::Obj(item)
 }
@@ -219,8 +275,11 @@ fn bad_command(rng: &mut Rng, requests: bool) -> (String, Option<String>, Json) 
     if kind == "friends.sync.request" {
         if let Some(Json::Obj(p)) = msg.get("payload").cloned() {
             let broken = p.get("page").is_some() || !matches!(p.get("userA"), Some(Json::Str(s)) if s == "alice");
-            let rest_ok = who.as_deref() == Some("alice") && channel == "friend-management.alice" && msg.str("type") == Some(kind)
-                && msg.str("schemaVersion") == Some("1.0.0") && msg.str("eventId") == Some("evt_1");
+            let rest_ok = who.as_deref() == Some("alice")
+                && channel == "friend-management.alice"
+                && msg.str("type") == Some(kind)
+                && msg.str("schemaVersion") == Some("1.0.0")
+                && msg.str("eventId") == Some("evt_1");
             if !broken && rest_ok {
                 who = Some("mallory".into());
             }

@@ -12,8 +12,8 @@ mod reconcile;
 
 use friends_presence::core::Config;
 use friends_presence::domain::Json;
-use friends_presence::host::fake::{block_on, FakeHost};
 use friends_presence::handlers::{presence as ph, Report};
+use friends_presence::host::fake::{block_on, FakeHost};
 use serde_json::Value;
 
 pub const T0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z

@@ -39,8 +39,12 @@ fn a_user_with_2500_friends_is_subscribed_to_every_group_holding_one() {
         assert!(r.rejected.is_none() && r.errors().next().is_none(), "{r:?}");
     }
     let mine = plan("star").groups;
-    let holding: std::collections::BTreeSet<String> =
-        host.groups().into_iter().filter(|(_, chans)| friends.iter().any(|f| chans.contains(&format!("status.{f}")))).map(|(g, _)| g).collect();
+    let holding: std::collections::BTreeSet<String> = host
+        .groups()
+        .into_iter()
+        .filter(|(_, chans)| friends.iter().any(|f| chans.contains(&format!("status.{f}"))))
+        .map(|(g, _)| g)
+        .collect();
     assert_eq!(holding.len(), 2, "the primary group and the first overflow group: {holding:?}");
     assert!(holding.iter().all(|g| mine.contains(g)), "{holding:?} not all in {mine:?}");
     // Each friend's status reaches star through a planned group, and star's reaches each friend.

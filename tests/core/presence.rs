@@ -13,7 +13,6 @@ fn presence(host: &FakeHost, cfg: &Config, action: &str, uuid: &str) -> friends_
     block_on(ph::after_presence(&exec, cfg, "presence.shard-3", &event, host.now()))
 }
 
-
 fn status_types(host: &FakeHost, user: &str) -> Vec<String> {
     host.published_on(&format!("status.{user}")).iter().map(|m| m["type"].as_str().unwrap().to_owned()).collect()
 }
@@ -163,4 +162,3 @@ fn legacy_three_op_budget_is_respected() {
     assert_eq!(status_types(&host, "erin"), ["friend.online"]);
     host.assert_within_budget();
 }
-

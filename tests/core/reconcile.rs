@@ -85,11 +85,20 @@ fn here_now_refresh_finds_every_join_and_departure_of_a_5000_user_shard() {
         host.advance(10_000);
         let reports = settle_run(&host, &cfg);
         if std::env::var("DEBUG_RECONCILE").is_ok() {
-            for r in &reports { for (_, l) in &r.lines { if !l.starts_with("friend.") { println!("{}: {l}", r.function); } } }
+            for r in &reports {
+                for (_, l) in &r.lines {
+                    if !l.starts_with("friend.") {
+                        println!("{}: {l}", r.function);
+                    }
+                }
+            }
             println!("---- run {runs}: {j} {l}");
         }
     }
-    println!("here_now_refresh, 5,000 present / 3,500 online: converged after {runs} settler runs ({} executions)", host.calls().iter().map(|c| c.execution).max().unwrap());
+    println!(
+        "here_now_refresh, 5,000 present / 3,500 online: converged after {runs} settler runs ({} executions)",
+        host.calls().iter().map(|c| c.execution).max().unwrap()
+    );
     for u in joined {
         assert_eq!(host.published_on(&format!("status.{u}")).len(), 1, "{u}: one friend.online");
     }
@@ -163,7 +172,13 @@ fn a_storm_of_200_events_per_second_degrades_to_batching_and_converges() {
         let i = (rand() % users.len() as u64) as usize;
         present[i] = !present[i];
         host.set_present(&channel, &users[i], present[i]);
-        let action = if present[i] { "join" } else if rand() % 2 == 0 { "leave" } else { "timeout" };
+        let action = if present[i] {
+            "join"
+        } else if rand() % 2 == 0 {
+            "leave"
+        } else {
+            "timeout"
+        };
         let event = json(json!({"action": action, "uuid": users[i], "occupancy": 1, "timestamp": host.now() / 1000}));
         let exec = host.execution();
         let report = block_on(ph::after_presence(&exec, &cfg, &channel, &event, host.now()));
@@ -295,9 +310,20 @@ fn reconciled_reads_and_events_are_ordered_by_what_each_can_know() {
     // Offline announced at 10.000 by an event, published at 10.200.
     let offline = record(json!({"online": false, "lastOffline": "2026-01-01T00:00:10.000Z", "statusPublishedAt": T0 + 10_200}));
     assert!(announced(decide_status(&read(true, T0 + 10_500), Some(&offline), 3, T0 + 11_000, &cfg)), "a read after the publish wins");
-    assert_eq!(decide_status(&read(true, T0 + 10_100), Some(&offline), 3, T0 + 11_000, &cfg), StatusDecision::Stale, "a read before it loses");
+    assert_eq!(
+        decide_status(&read(true, T0 + 10_100), Some(&offline), 3, T0 + 11_000, &cfg),
+        StatusDecision::Stale,
+        "a read before it loses"
+    );
     // Online announced from a read at 20.400 (published then).
     let online = record(json!({"online": true, "lastOnline": "2026-01-01T00:00:20.400Z", "statusPublishedAt": T0 + 20_400}));
-    assert!(announced(decide_status(&event(false, T0 + 20_000), Some(&online), 3, T0 + 21_000, &cfg)), "an event stamped 20 s may be after the read at 20.4 s");
-    assert_eq!(decide_status(&event(false, T0 + 19_000), Some(&online), 3, T0 + 21_000, &cfg), StatusDecision::Stale, "an event stamped 19 s is older");
+    assert!(
+        announced(decide_status(&event(false, T0 + 20_000), Some(&online), 3, T0 + 21_000, &cfg)),
+        "an event stamped 20 s may be after the read at 20.4 s"
+    );
+    assert_eq!(
+        decide_status(&event(false, T0 + 19_000), Some(&online), 3, T0 + 21_000, &cfg),
+        StatusDecision::Stale,
+        "an event stamped 19 s is older"
+    );
 }

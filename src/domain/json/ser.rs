@@ -159,7 +159,13 @@ impl<'a> ser::Serializer for &'a mut Writer {
         }
         v.serialize(self)
     }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, variant: &'static str, v: &T) -> Result<(), SerError> {
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<(), SerError> {
         self.out.push('{');
         write_str(variant, &mut self.out);
         self.out.push(':');
@@ -300,33 +306,105 @@ macro_rules! only_str {
                 $ty::put(self.0, v);
                 Ok(())
             }
-            fn serialize_bool(self, _: bool) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_i8(self, _: i8) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_i16(self, _: i16) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_i32(self, _: i32) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_i64(self, _: i64) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_u8(self, _: u8) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_u16(self, _: u16) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_u32(self, _: u32) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_u64(self, _: u64) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_f32(self, _: f32) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_f64(self, _: f64) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_char(self, _: char) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_bytes(self, _: &[u8]) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_none(self) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_unit(self) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_unit_struct(self, _: &'static str) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, _: &'static str, _: &T) -> Result<(), SerError> { Err(SerError($what)) }
-            fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, SerError> { Err(SerError($what)) }
-            fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, SerError> { Err(SerError($what)) }
-            fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, SerError> { Err(SerError($what)) }
-            fn serialize_tuple_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeTupleVariant, SerError> { Err(SerError($what)) }
-            fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, SerError> { Err(SerError($what)) }
-            fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, SerError> { Err(SerError($what)) }
-            fn serialize_struct_variant(self, _: &'static str, _: u32, _: &'static str, _: usize) -> Result<Self::SerializeStructVariant, SerError> { Err(SerError($what)) }
+            fn serialize_bool(self, _: bool) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_i8(self, _: i8) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_i16(self, _: i16) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_i32(self, _: i32) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_i64(self, _: i64) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_u8(self, _: u8) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_u16(self, _: u16) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_u32(self, _: u32) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_u64(self, _: u64) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_f32(self, _: f32) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_f64(self, _: f64) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_char(self, _: char) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_bytes(self, _: &[u8]) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_none(self) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_unit(self) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_unit_struct(self, _: &'static str) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_newtype_variant<T: Serialize + ?Sized>(
+                self,
+                _: &'static str,
+                _: u32,
+                _: &'static str,
+                _: &T,
+            ) -> Result<(), SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct, SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_tuple_variant(
+                self,
+                _: &'static str,
+                _: u32,
+                _: &'static str,
+                _: usize,
+            ) -> Result<Self::SerializeTupleVariant, SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, SerError> {
+                Err(SerError($what))
+            }
+            fn serialize_struct_variant(
+                self,
+                _: &'static str,
+                _: u32,
+                _: &'static str,
+                _: usize,
+            ) -> Result<Self::SerializeStructVariant, SerError> {
+                Err(SerError($what))
+            }
         }
     };
 }

@@ -2,9 +2,9 @@
 //! parsing or formatting (≈ 20 KB of a 64 KB budget), and a number this system does not read
 //! is carried as its text ([`Json::Raw`]), so it round-trips exactly.
 
+use super::{Json, JsonObject};
 #[allow(unused_imports)]
 use crate::prelude::*;
-use super::{Json, JsonObject};
 
 /// Deeper nesting than this is rejected instead of recursing (bad input must never trap).
 pub const MAX_DEPTH: usize = 64;
