@@ -1,38 +1,21 @@
 // Runtime for a deployable Function bundle, placed before the wasm-bindgen glue by
-// scripts/bundle.mjs. The Functions sandbox is not Node: no Buffer, and TextEncoder,
-// TextDecoder are not documented, so small fallbacks stand in when they are absent.
+// scripts/bundle.mjs. The Functions sandbox is not Node: no Buffer, and TextEncoder and
+// TextDecoder are not documented, so small fallbacks stand in when they are absent. They
+// work a chunk at a time through built-ins; no loop statement runs per character.
 
 const TextEncoder = globalThis.TextEncoder || class {
   encode(s) {
-    const out = [];
-    for (let i = 0; i < s.length; i++) {
-      let c = s.charCodeAt(i);
-      if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
-        const d = s.charCodeAt(i + 1);
-        if (d >= 0xdc00 && d < 0xe000) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++; }
-      }
-      if (c < 0x80) out.push(c);
-      else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-      else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-      else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    }
-    return Uint8Array.from(out);
+    // UTF-8 as a binary string (one char per byte); ASCII is that already.
+    const bin = /[^\x00-\x7f]/.test(s) ? unescape(encodeURIComponent(s)) : s;
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
   }
 };
 
 const TextDecoder = globalThis.TextDecoder || class {
   decode(bytes) {
-    if (!bytes) return '';
-    let s = '';
-    for (let i = 0; i < bytes.length;) {
-      const b = bytes[i++];
-      let c = b;
-      if (b >= 0xf0) { c = ((b & 7) << 18) | ((bytes[i++] & 63) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63); }
-      else if (b >= 0xe0) { c = ((b & 15) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63); }
-      else if (b >= 0xc0) { c = ((b & 31) << 6) | (bytes[i++] & 63); }
-      s += String.fromCodePoint(c);
-    }
-    return s;
+    let bin = '';
+    for (let i = 0; bytes && i < bytes.length; i += 8192) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+    return /[\x80-\xff]/.test(bin) ? decodeURIComponent(escape(bin)) : bin;
   }
 };
 
@@ -50,29 +33,51 @@ function decodeBase85(text, size) {
 const NO_WASM = 'friends-presence: this PubNub Functions runtime has no WebAssembly, so the handler cannot run. ' +
   'Nothing was changed; ask PubNub support to enable WebAssembly for this keyset.';
 
-// Instantiated on first use (no top-level await in Functions) and kept while warm.
-function loadCore() {
-  if (wasm !== undefined) return true;
-  if (typeof WebAssembly !== 'object' || WebAssembly === null || typeof WebAssembly.Module !== 'function') {
-    console.error(NO_WASM);
-    return false;
+// Compiled on first use (no top-level await in Functions) and kept while warm. Compiled code
+// is immutable; every concurrent execution gets an instance of its own (memory, glue state),
+// and an instance goes back to `idle` only after its execution ended normally.
+let wasmCode;
+const idle = [];
+
+function compiledCore() {
+  if (wasmCode === undefined) {
+    if (typeof WebAssembly !== 'object' || WebAssembly === null || typeof WebAssembly.Module !== 'function') {
+      console.error(NO_WASM);
+      return false;
+    }
+    wasmCode = new WebAssembly.Module(inflateRaw(decodeBase85(WASM_DEFLATED, WASM_DEFLATED_SIZE), WASM_SIZE));
   }
-  initSync({ module: inflateRaw(decodeBase85(WASM_DEFLATED, WASM_DEFLATED_SIZE), WASM_SIZE) });
   return true;
 }
 
-// Runs one handler call. A trap poisons the instance (workers-rs' lesson), so it is dropped
-// and the next execution starts a fresh one. Nothing is ever thrown out of the Function.
-async function runCore(call) {
+// What the core reads of a trigger (an After Publish/Presence request, or an On Interval event).
+function coreInput(handler, request) {
+  const input = { handler, now: Date.now(), settings: SETTINGS };
+  if (request) {
+    input.channel = (request.channels && request.channels[0]) || request.channel;
+    input.publisher = request.params && request.params.uuid;
+    input.message = request.message;
+  }
   try {
-    if (!loadCore()) return null;
-    return await call();
+    return JSON.stringify(input);
+  } catch (e) {
+    input.message = null; // not JSON data (a cycle, a BigInt): the core refuses it
+    return JSON.stringify(input);
+  }
+}
+
+// Runs one execution. Nothing is ever thrown out of the Function: a trap is logged and its
+// instance dropped, since a trapped instance's memory is in an unknown state.
+async function runCore(handler, modules, request) {
+  try {
+    if (!compiledCore()) return null;
+    const core = idle.pop() || newCore();
+    const done = await drive(core, modules, coreInput(handler, request));
+    if (idle.length < 8) idle.push(core);
+    for (const [level, text] of done.lines) console[level === 'info' ? 'log' : level](`[${done.function}] ${text}`);
+    return done;
   } catch (err) {
-    console.error('friends-presence: handler failed: ' + (err && err.stack || err));
-    wasm = undefined;
-    wasmModule = undefined;
-    cachedUint8ArrayMemory0 = null;
-    cachedDataViewMemory0 = null;
+    console.error('friends-presence: handler failed: ' + ((err && err.stack) || err));
     return null;
   }
 }

@@ -1,7 +1,5 @@
 // On Interval (10 s): the global online count on `status.global`.
 export default async (event) => {
-  const pubnub = require('pubnub');
-  const kvstore = require('kvstore');
-  await runCore(() => countAggregator(pubnub, kvstore, Date.now(), SETTINGS));
+  await runCore('countAggregator', { pubnub: require('pubnub'), kvstore: require('kvstore') });
   return event.ok();
 };

@@ -1,7 +1,6 @@
-// After Publish on `friend-management.*`: friend.remove, by either friend.
+// After Publish on `friend-management.*`: friend.remove by either friend, and
+// friends.sync.request (the initial load, answered on the publisher's inbox).
 export default async (request) => {
-  const pubnub = require('pubnub');
-  const kvstore = require('kvstore');
-  await runCore(() => friendManagement(pubnub, kvstore, request, Date.now(), SETTINGS));
+  await runCore('friendManagement', { pubnub: require('pubnub'), kvstore: require('kvstore') }, request);
   return request.ok();
 };

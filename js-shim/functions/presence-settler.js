@@ -1,8 +1,6 @@
-// On Interval (10 s): publishes the final state of users whose change fell inside the
-// debounce window (the trailing edge, without timers).
+// On Interval (10 s): hands out the deferred status changes whose debounce window ended (the
+// trailing edge, without timers), queued shard reconciliations and friendCount recounts.
 export default async (event) => {
-  const pubnub = require('pubnub');
-  const kvstore = require('kvstore');
-  await runCore(() => presenceSettler(pubnub, kvstore, Date.now(), SETTINGS));
+  await runCore('presenceSettler', { pubnub: require('pubnub'), kvstore: require('kvstore') });
   return event.ok();
 };

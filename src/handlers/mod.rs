@@ -4,6 +4,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 pub mod count;
+pub mod entry;
 pub mod friends;
 pub mod presence;
 pub(crate) mod queues;

@@ -8,6 +8,7 @@ pub mod budget;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fake;
 pub mod shapes;
+pub mod step;
 
 use serde::Serialize;
 

@@ -1,10 +1,8 @@
-//! The wasm side: JS host objects behind the host traits, and the exported entry points.
-//! `sys` holds the raw, untyped access to JS; `adapter` the typed trait implementations.
+//! The wasm side: the exported entry points of a deployable Function (`exports`, driven
+//! step by step by the JS runtime, see `host::step`) and the web client's JS API (`client`).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-pub mod adapter;
 #[cfg(feature = "std")]
 pub mod client;
 pub mod exports;
-mod sys;
