@@ -19,6 +19,8 @@ if (!bindgenDir || !outDir) {
 }
 // PubNub's practical ceiling for a Function's source.
 const LIMIT = 64 * 1024;
+// What a bundle may use: 8 KB stay free under the ceiling for the fixes and features to come.
+const BUDGET = LIMIT - 8 * 1024;
 const SETTINGS = { shardCount: 100, debounceMs: 5000, opsLimit: 10 };
 
 /** Source without comments, indentation or blank lines (none of it is in a string here). */
@@ -152,13 +154,14 @@ for (const fn of shims) {
 writeFileSync(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 
 const pad = (s, n) => String(s).padStart(n);
-console.log(`\nDeployable Functions in ${outDir} (limit ${LIMIT} bytes of source each)`);
-console.log(`${'file'.padEnd(24)}${pad('raw bytes', 10)}${pad('gzip', 8)}${pad('wasm', 8)}${pad('deflated', 10)}${pad('glue', 7)}${pad('inflate loops', 15)}  ≤ 64 KB`);
+console.log(`\nDeployable Functions in ${outDir} (PubNub's limit ${LIMIT} bytes of source each; budget ${BUDGET})`);
+console.log(`${'file'.padEnd(24)}${pad('raw bytes', 10)}${pad('headroom', 10)}${pad('gzip', 8)}${pad('wasm', 8)}${pad('deflated', 10)}${pad('glue', 7)}${pad('inflate loops', 15)}  ≤ budget`);
 for (const r of rows) {
-  console.log(`${r.file.padEnd(24)}${pad(r.raw, 10)}${pad(r.gzip, 8)}${pad(r.wasm, 8)}${pad(r.deflated, 10)}${pad(r.glue, 7)}${pad(r.loops, 15)}  ${r.raw <= LIMIT ? 'yes' : 'NO'}`);
+  console.log(`${r.file.padEnd(24)}${pad(r.raw, 10)}${pad(BUDGET - r.raw, 10)}${pad(r.gzip, 8)}${pad(r.wasm, 8)}${pad(r.deflated, 10)}${pad(r.glue, 7)}${pad(r.loops, 15)}  ${r.raw <= BUDGET ? 'yes' : 'NO'}`);
 }
-const over = rows.filter((r) => r.raw > LIMIT);
+const over = rows.filter((r) => r.raw > BUDGET);
 if (over.length) {
-  console.error(`\n${over.map((r) => r.file).join(', ')} over ${LIMIT} bytes: PubNub will not accept ${over.length > 1 ? 'them' : 'it'}.`);
+  const deployable = over.every((r) => r.raw <= LIMIT);
+  console.error(`\n${over.map((r) => r.file).join(', ')} over the ${BUDGET}-byte budget${deployable ? '' : `, and over PubNub's ${LIMIT}-byte limit`}.`);
   process.exit(1);
 }

@@ -3,8 +3,9 @@
 // Needs `node --experimental-vm-modules`.
 import vm from 'node:vm';
 import { readFileSync } from 'node:fs';
+import { executionContext } from './memory.mjs';
 
-export async function loadFunction(file, { withoutWebAssembly = false, now } = {}) {
+export async function loadFunction(file, { withoutWebAssembly = false, nativeText = false, now } = {}) {
   const logs = [];
   const modules = {};
   const log = (level) => (...args) => logs.push({ level, text: args.map(String).join(' ') });
@@ -16,6 +17,9 @@ export async function loadFunction(file, { withoutWebAssembly = false, now } = {
     },
   });
   if (withoutWebAssembly) vm.runInContext('delete globalThis.WebAssembly', context);
+  // A bare context has no TextEncoder/TextDecoder (they are not ECMAScript), so the bundle's
+  // fallbacks run; a sandbox that has them (PubNub documents neither) is `nativeText`.
+  if (nativeText) Object.assign(context, { TextEncoder, TextDecoder });
   // Handlers read the clock with Date.now(); a host (or test) may drive it.
   if (now) {
     context.__hostNow = now;
@@ -30,11 +34,15 @@ export async function loadFunction(file, { withoutWebAssembly = false, now } = {
   if (typeof handler !== 'function') throw new Error(`${file} has no default export function`);
   return {
     logs,
-    /** Runs one execution with the given modules bound to `require`. */
-    async run(trigger, { pubnub, kvstore }, extra) {
+    /**
+     * Runs one execution with the given modules bound to `require`, inside an async context
+     * of its own (its op counters, when the host charges by context).
+     */
+    async run(trigger, { pubnub, kvstore, used }, extra) {
       modules.pubnub = pubnub;
       modules.kvstore = kvstore;
-      return extra === undefined ? handler(trigger) : handler(trigger, extra);
+      const ops = used || { api: 0, publish: 0, kv: 0 };
+      return executionContext.run(ops, () => (extra === undefined ? handler(trigger) : handler(trigger, extra)));
     },
   };
 }

@@ -38,6 +38,10 @@ export class FunctionsHost {
     this.rt = rt;
     this.manifest = o.functions; // path of manifest.json, or undefined for none
     this.opsLimit = Number(o.opsLimit ?? 10); // 10 = 10 each; 3 = 3 combined (older docs)
+    // Who pays for a host call: 'module' — the execution that require()d the module object
+    // it went through; 'context' — the execution whose async context made it (PubNub
+    // documents neither; the suite runs under both, FP_OPS_ATTRIBUTION).
+    this.opsAttribution = o.opsAttribution ?? (process.env.FP_OPS_ATTRIBUTION === 'context' ? 'context' : 'module');
     this.maxChain = o.maxChain ?? 3;
     this.execTimeoutMs = o.execTimeoutMs ?? 10e3;
     this.intervalOverrideMs = o.functionIntervalMs; // tests: run On Interval Functions faster
@@ -61,10 +65,10 @@ export class FunctionsHost {
   }
 
   async #compile(name, file) {
-    // A module required inside a handler belongs to that execution: its ops count there even
-    // when the Function's own scheduler (e.g. wasm-bindgen-futures' single task queue) runs the
-    // call from another execution's async context. Required at top level, it has no owner and
-    // the async context decides.
+    // Under 'module' attribution, a module required inside a handler belongs to that
+    // execution: its ops count there even when a scheduler inside the Function makes the call
+    // from another execution's async context. Required at top level, it has no owner and the
+    // async context decides. Under 'context' attribution only the async context decides.
     const require = (id) => {
       if (id === 'pubnub') return this.#pubnubModule(realm, this.als.getStore());
       if (id === 'kvstore') return this.#kvModule(realm, this.als.getStore());
@@ -227,7 +231,7 @@ export class FunctionsHost {
 
   /** Count one op of `kind` for `owner` (or the current execution); throw once its budget is spent. */
   #spend(kind, owner) {
-    const exec = owner ?? this.als.getStore();
+    const exec = this.opsAttribution === 'context' ? this.als.getStore() : owner ?? this.als.getStore();
     if (!exec) return; // module top level: not inside an execution
     const o = exec.ops;
     if (this.opsLimit === 3 ? o.api + o.publish + o.kv >= 3 : o[kind] >= this.opsLimit) {

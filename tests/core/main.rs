@@ -9,6 +9,7 @@ mod fuzz;
 mod plan;
 mod presence;
 mod reconcile;
+mod step;
 
 use friends_presence::core::Config;
 use friends_presence::domain::Json;

@@ -20,7 +20,7 @@ pub use ser::{to_text, SerError};
 /// Written without `f64::fract`/`abs`, which `core` lacks.
 pub fn safe_integer(v: f64) -> Option<i64> {
     const LIMIT: f64 = 9_007_199_254_740_992.0;
-    (v >= -LIMIT && v <= LIMIT && (v as i64) as f64 == v).then_some(v as i64)
+    ((-LIMIT..=LIMIT).contains(&v) && (v as i64) as f64 == v).then_some(v as i64)
 }
 
 /// Newtype-struct name by which `Json::Raw` tells the text serializer "write me verbatim".

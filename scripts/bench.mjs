@@ -1,0 +1,121 @@
+// CPU per execution and cold start of every deployable Function, with and without native
+// TextEncoder/TextDecoder in the sandbox (PubNub documents neither). Each bundle runs in a bare
+// vm context against the in-memory host, as in tests/node/; a cold start (evaluate the bundle,
+// inflate and compile the wasm, instantiate, first execution) is timed in a fresh process each
+// time, so no compiled code is reused. A plain JS handler making after-presence's host calls
+// is the yardstick.
+//
+//   node --experimental-vm-modules scripts/bench.mjs [--runs 300] [--cold 7]
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { loadFunction, trigger } from '../js-shim/host/load-function.mjs';
+import { MemoryPubNub } from '../js-shim/host/memory.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = join(root, 'pkg/functions');
+const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? Number(process.argv[i + 1]) : dflt; };
+const RUNS = arg('--runs', 300);
+const COLD = arg('--cold', 7);
+const T0 = Date.UTC(2026, 0, 1);
+
+// The plain JS yardstick: after-presence's host calls for one join, no wasm.
+const PLAIN = `export default async (request) => {
+  const pubnub = require('pubnub'); const kvstore = require('kvstore');
+  const m = request.message;
+  await kvstore.incrCounter('storm:' + request.channels[0] + ':' + Math.floor(Date.now() / 2500), 1);
+  const users = await pubnub.objects.getAllUUIDMetadata({ filter: 'id == "' + m.uuid + '"', include: { customFields: true } });
+  const u = users.data[0];
+  await pubnub.publish({ channel: 'status.' + m.uuid, message: { type: 'friend.online', schemaVersion: '1.0.0', eventId: 'evt_online_' + m.uuid + '_' + Date.now(), ts: new Date().toISOString(), payload: { userId: m.uuid, name: u.name } } });
+  await pubnub.objects.setUUIDMetadata({ uuid: m.uuid, data: { custom: { ...u.custom, online: true, lastOnline: new Date().toISOString() } }, ifMatchesEtag: u.eTag });
+  return request.ok();
+};`;
+
+/** A world for `name` and a function giving the i-th execution's trigger. */
+function scenario(name) {
+  const pn = new MemoryPubNub();
+  let now = T0;
+  pn.now = () => now;
+  const cmd = (channel, publisher, type, payload, i) => ({
+    channels: [channel], params: { uuid: publisher },
+    message: { type, schemaVersion: '1.0.0', eventId: `e${i}`, ts: '2026-01-01T00:00:00.000Z', payload },
+  });
+  for (let i = 0; i < 50; i++) pn.addUser(`u${i}`, `User ${i}`, { online: i % 2 === 0, shardId: 7 });
+  for (let i = 0; i < 40; i++) {
+    pn.members.set('friends.u0', pn.members.get('friends.u0') || new Map());
+    pn.members.get('friends.u0').set(`u${i + 1}`, { status: 'accepted', addedAt: '2026-01-01T00:00:00.000Z', group: 0 });
+  }
+  const join = (i) => ({ channels: [`presence.shard-${i % 100}`], message: { action: i % 4 < 2 ? 'join' : 'leave', uuid: `u${i % 50}`, occupancy: 1, timestamp: Math.floor(now / 1000) } });
+  const next = {
+    'after-presence': join,
+    'plain-js': join,
+    'presence-worker': (i) => ({ channels: ['presence-work.7'], message: { type: 'presence.work', hop: 1, shard: 7, chunks: [], observations: Array.from({ length: 8 }, (_, k) => ({ user: `u${(i + k) % 50}`, online: (i + k) % 2 === 0, at: now - 1000 })) } }),
+    'presence-settler': () => ({}),
+    'reconcile-worker': (i) => ({ channels: ['reconcile-work.scan'], message: { type: 'reconcile.work', hop: 1, scan: { shard: i % 100, phase: 'read' } } }),
+    'recount-worker': (i) => ({ channels: ['recount-work.jobs'], message: { type: 'recount.work', hop: 1, jobs: [i + 1] } }),
+    'friend-acceptance': (i) => cmd('friend-requests.u1', 'u1', 'friend.request', { userA: 'u1', userB: `u${2 + (i % 48)}` }, i),
+    'friend-removal': (i) => cmd('friend-management.u0', 'u0', 'friends.sync.request', { userA: 'u0' }, i),
+    'count-aggregator': () => ({}),
+  }[name];
+  return { pn, next, tick: () => { now += 700; } };
+}
+
+async function load(file, { native }) {
+  const fn = await loadFunction(file, { now: () => Date.now(), nativeText: native });
+  return fn;
+}
+
+/** CPU µs per warm execution (user + system, averaged over RUNS). */
+async function warm(name, file, native) {
+  const { pn, next, tick } = scenario(name);
+  const fn = await load(file, { native });
+  for (let i = 0; i < 20; i++) { await fn.run(trigger(next(i)), pn.execution()); tick(); }
+  const start = process.cpuUsage();
+  for (let i = 0; i < RUNS; i++) { await fn.run(trigger(next(i + 20)), pn.execution()); tick(); }
+  const used = process.cpuUsage(start);
+  const errors = fn.logs.filter((l) => l.level === 'error' && /failed|trap/.test(l.text)).length;
+  return { cpu: (used.user + used.system) / RUNS, errors };
+}
+
+/** Cold start in a fresh process: evaluate, compile, instantiate, first execution (ms, median). */
+function cold(name, file, native) {
+  const samples = [];
+  for (let k = 0; k < COLD; k++) {
+    const out = execFileSync(process.execPath, ['--experimental-vm-modules', '--no-warnings', fileURLToPath(import.meta.url), '--cold-one', name, file, native ? '1' : '0'], { encoding: 'utf8' });
+    samples.push(Number(out.trim()));
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+if (process.argv[2] === '--cold-one') {
+  const [, , , name, file, native] = process.argv;
+  const { pn, next } = scenario(name);
+  const t = performance.now();
+  const fn = await load(file, { native: native === '1' });
+  await fn.run(trigger(next(0)), pn.execution());
+  process.stdout.write(String(performance.now() - t));
+  process.exit(0);
+}
+
+const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+const plainFile = join(mkdtempSync(join(tmpdir(), 'fp-bench-')), 'plain-js.js');
+writeFileSync(plainFile, PLAIN);
+const rows = [...manifest.functions.map((f) => [f.name, join(dir, f.file)]), ['plain-js', plainFile]];
+const pad = (s, n) => String(s).padStart(n);
+console.log(`Per Function: CPU µs per warm execution (mean of ${RUNS}) and cold start ms (median of ${COLD} fresh processes),`);
+console.log('with the sandbox\'s native TextEncoder/TextDecoder and with the bundle\'s fallbacks. Node ' + process.version + '.');
+console.log(`${'function'.padEnd(20)}${pad('cpu µs', 9)}${pad('cold ms', 9)}${pad('cpu µs', 12)}${pad('cold ms', 9)}`);
+console.log(`${''.padEnd(20)}${pad('native text', 18)}${pad('fallback text', 21)}`);
+let failed = false;
+for (const [name, file] of rows) {
+  const n = await warm(name, file, true);
+  const f = await warm(name, file, false);
+  const cn = cold(name, file, true);
+  const cf = cold(name, file, false);
+  if (n.errors || f.errors) failed = true;
+  console.log(`${name.padEnd(20)}${pad(n.cpu.toFixed(0), 9)}${pad(cn.toFixed(1), 9)}${pad(f.cpu.toFixed(0), 12)}${pad(cf.toFixed(1), 9)}${n.errors || f.errors ? '  (errors logged!)' : ''}`);
+}
+if (failed) { console.error('some executions failed: the numbers above are not of working handlers'); process.exit(1); }
