@@ -25,8 +25,12 @@ pub mod handlers;
 pub mod host;
 pub mod prelude;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "inflate-stage")))]
 pub mod wasm;
+
+// The bundle's first stage, built alone for wasm (see `stage0`); natively for its tests.
+#[cfg(any(feature = "inflate-stage", not(target_arch = "wasm32")))]
+pub mod stage0;
 
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 mod bundle;

@@ -40,37 +40,38 @@ pub fn execution(input: &Json) -> Result<Execution, Report> {
     let publisher = o.str("publisher").map(str::to_owned);
     let message = o.get("message").cloned().unwrap_or(Json::Null);
     let now = o.u64("now").unwrap_or(0);
-    Ok(match o.str("handler").unwrap_or("") {
+    let execution = match o.str("handler").unwrap_or("") {
         #[cfg(any(feature = "all-functions", feature = "after-presence"))]
         "afterPresence" => {
-            Execution::new(move |h: StepHost| async move { super::presence::after_presence(&h, &cfg, &channel, &message, now).await })
+            Some(Execution::new(move |h: StepHost| async move { super::presence::after_presence(&h, &cfg, &channel, &message, now).await }))
         }
         #[cfg(any(feature = "all-functions", feature = "presence-worker"))]
         "presenceWorker" => {
-            Execution::new(move |h: StepHost| async move { super::presence::presence_worker(&h, &cfg, &message, now).await })
+            Some(Execution::new(move |h: StepHost| async move { super::presence::presence_worker(&h, &cfg, &message, now).await }))
         }
         #[cfg(any(feature = "all-functions", feature = "presence-settler"))]
-        "presenceSettler" => Execution::new(move |h: StepHost| async move { super::presence::presence_settler(&h, &cfg, now).await }),
+        "presenceSettler" => Some(Execution::new(move |h: StepHost| async move { super::presence::presence_settler(&h, &cfg, now).await })),
         #[cfg(any(feature = "all-functions", feature = "reconcile-worker"))]
         "reconcileWorker" => {
-            Execution::new(move |h: StepHost| async move { super::reconcile::reconcile_worker(&h, &cfg, &message, now).await })
+            Some(Execution::new(move |h: StepHost| async move { super::reconcile::reconcile_worker(&h, &cfg, &message, now).await }))
         }
         #[cfg(any(feature = "all-functions", feature = "recount-worker"))]
-        "recountWorker" => Execution::new(move |h: StepHost| async move { super::recount::recount_worker(&h, &message).await }),
+        "recountWorker" => Some(Execution::new(move |h: StepHost| async move { super::recount::recount_worker(&h, &message).await })),
         #[cfg(any(feature = "all-functions", feature = "friend-acceptance"))]
-        "friendRequests" => Execution::new(move |h: StepHost| async move {
+        "friendRequests" => Some(Execution::new(move |h: StepHost| async move {
             super::friends::friend_requests(&h, &cfg, &channel, publisher.as_deref(), &message, now).await
-        }),
+        })),
         #[cfg(any(feature = "all-functions", feature = "friend-removal"))]
-        "friendManagement" => Execution::new(move |h: StepHost| async move {
+        "friendManagement" => Some(Execution::new(move |h: StepHost| async move {
             super::friends::friend_management(&h, &cfg, &channel, publisher.as_deref(), &message, now).await
-        }),
+        })),
         #[cfg(any(feature = "all-functions", feature = "count-aggregator"))]
-        "countAggregator" => Execution::new(move |h: StepHost| async move { super::count::count_aggregator(&h, &cfg, now).await }),
-        _ => {
-            let mut report = Report::new("runtime");
-            report.reject(crate::core::Rejection::new("this bundle has no such handler"));
-            return Err(report);
-        }
+        "countAggregator" => Some(Execution::new(move |h: StepHost| async move { super::count::count_aggregator(&h, &cfg, now).await })),
+        _ => None,
+    };
+    execution.ok_or_else(|| {
+        let mut report = Report::new("runtime");
+        report.reject(crate::core::Rejection::new("this bundle has no such handler"));
+        report
     })
 }

@@ -1,0 +1,193 @@
+//! The bundle's first stage: a raw-DEFLATE decoder, built alone into a wasm of a few hundred
+//! bytes (`--features inflate-stage`) and inlined uncompressed. The Function's own wasm is
+//! inflated by it: wasm decodes in about a millisecond what the interpreted JS inflater
+//! needed ~17 ms for, and a cold start is mostly that.
+//!
+//! `inflate(src, src_len, dst, dst_len)` decodes `src` into exactly `dst_len` bytes at `dst`
+//! (both in this module's memory, which the runtime grows and fills) and returns 0, or a
+//! negative code: -1 bad block type, -2 bad Huffman code, -3 distance too far back,
+//! -4 output size mismatch, -5 bad stored block.
+
+const LEN_BASE: [u16; 29] =
+    [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
+const LEN_EXTRA: [u8; 29] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+const DIST_BASE: [u16; 30] = [
+    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385,
+    24577,
+];
+const DIST_EXTRA: [u8; 30] = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+const CLEN_ORDER: [u8; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+
+struct Bits<'a> {
+    src: &'a [u8],
+    pos: usize,
+    bits: u32,
+    count: u32,
+}
+
+impl Bits<'_> {
+    fn take(&mut self, n: u32) -> u32 {
+        while self.count < n {
+            // Past the end reads zeros; the size check at the end catches a truncated stream.
+            self.bits |= (self.src.get(self.pos).copied().unwrap_or(0) as u32) << self.count;
+            self.pos += 1;
+            self.count += 8;
+        }
+        let v = self.bits & ((1u32 << n) - 1);
+        self.bits >>= n;
+        self.count -= n;
+        v
+    }
+}
+
+/// A canonical Huffman code: how many codes of each length, and the symbols in code order.
+struct Huffman {
+    counts: [u16; 16],
+    symbols: [u16; 320],
+}
+
+impl Huffman {
+    fn new(lengths: &[u8]) -> Huffman {
+        let mut h = Huffman { counts: [0; 16], symbols: [0; 320] };
+        for &l in lengths {
+            if let Some(c) = h.counts.get_mut((l & 15) as usize) {
+                *c += 1;
+            }
+        }
+        h.counts[0] = 0;
+        let mut offs = [0u16; 16];
+        for len in 1..15 {
+            offs[len + 1] = offs[len] + h.counts[len];
+        }
+        for (sym, &l) in lengths.iter().enumerate() {
+            let l = (l & 15) as usize;
+            if l != 0 {
+                if let Some(slot) = h.symbols.get_mut(offs[l] as usize) {
+                    *slot = sym as u16;
+                }
+                offs[l] += 1;
+            }
+        }
+        h
+    }
+
+    /// One symbol, a bit at a time (simple and small; fast enough compiled).
+    fn decode(&self, b: &mut Bits) -> Option<u16> {
+        let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
+        for len in 1..16 {
+            code |= b.take(1) as i32;
+            let n = self.counts[len] as i32;
+            if code - first < n {
+                return self.symbols.get((index + code - first) as usize).copied();
+            }
+            index += n;
+            first = (first + n) << 1;
+            code <<= 1;
+        }
+        None
+    }
+}
+
+fn run(src: &[u8], out: &mut [u8]) -> i32 {
+    let mut b = Bits { src, pos: 0, bits: 0, count: 0 };
+    let mut o = 0usize;
+    loop {
+        let last = b.take(1);
+        let kind = b.take(2);
+        if kind == 0 {
+            // Stored: byte-aligned length, its complement, then the bytes.
+            b.pos -= (b.count >> 3) as usize;
+            b.bits = 0;
+            b.count = 0;
+            let len = b.take(16) as usize;
+            b.take(16);
+            let (Some(from), Some(to)) = (src.get(b.pos..b.pos + len), out.get_mut(o..o + len)) else { return -5 };
+            for (t, f) in to.iter_mut().zip(from) {
+                *t = *f;
+            }
+            b.pos += len;
+            o += len;
+        } else {
+            let (lit, dist) = match kind {
+                1 => {
+                    let mut l = [8u8; 288];
+                    l[144..256].fill(9);
+                    l[256..280].fill(7);
+                    (Huffman::new(&l), Huffman::new(&[5; 30]))
+                }
+                2 => {
+                    let hlit = b.take(5) as usize + 257;
+                    let hdist = b.take(5) as usize + 1;
+                    let hclen = b.take(4) as usize + 4;
+                    let mut clens = [0u8; 19];
+                    for &i in CLEN_ORDER.iter().take(hclen) {
+                        if let Some(c) = clens.get_mut(i as usize) {
+                            *c = b.take(3) as u8;
+                        }
+                    }
+                    let cl = Huffman::new(&clens);
+                    let mut lengths = [0u8; 320];
+                    let mut i = 0;
+                    while i < hlit + hdist {
+                        let Some(sym) = cl.decode(&mut b) else { return -2 };
+                        let (val, rep) = match sym {
+                            0..=15 => (sym as u8, 1),
+                            16 if i > 0 => (lengths.get(i - 1).copied().unwrap_or(0), 3 + b.take(2) as usize),
+                            17 => (0, 3 + b.take(3) as usize),
+                            18 => (0, 11 + b.take(7) as usize),
+                            _ => return -2,
+                        };
+                        let Some(run) = lengths.get_mut(i..i + rep) else { return -2 };
+                        run.fill(val);
+                        i += rep;
+                    }
+                    let (Some(l), Some(d)) = (lengths.get(..hlit), lengths.get(hlit..hlit + hdist)) else { return -2 };
+                    (Huffman::new(l), Huffman::new(d))
+                }
+                _ => return -1,
+            };
+            loop {
+                let Some(sym) = lit.decode(&mut b) else { return -2 };
+                if sym < 256 {
+                    let Some(slot) = out.get_mut(o) else { return -4 };
+                    *slot = sym as u8;
+                    o += 1;
+                    continue;
+                }
+                if sym == 256 {
+                    break;
+                }
+                let li = (sym - 257) as usize;
+                let (Some(&lb), Some(&le)) = (LEN_BASE.get(li), LEN_EXTRA.get(li)) else { return -2 };
+                let len = lb as usize + b.take(le as u32) as usize;
+                let Some(di) = dist.decode(&mut b) else { return -2 };
+                let (Some(&db), Some(&de)) = (DIST_BASE.get(di as usize), DIST_EXTRA.get(di as usize)) else { return -2 };
+                let d = db as usize + b.take(de as u32) as usize;
+                if d > o || o + len > out.len() {
+                    return -3;
+                }
+                // Byte by byte: a match may overlap what it is copying.
+                for k in o..o + len {
+                    // SAFETY: d <= o and o + len <= out.len() were checked above.
+                    unsafe { *out.get_unchecked_mut(k) = *out.get_unchecked(k - d) };
+                }
+                o += len;
+            }
+        }
+        if last == 1 {
+            break;
+        }
+    }
+    if o == out.len() {
+        0
+    } else {
+        -4
+    }
+}
+
+/// # Safety
+/// `src..src+src_len` and `dst..dst+dst_len` must lie in this module's memory and not overlap.
+#[no_mangle]
+pub unsafe extern "C" fn inflate(src: *const u8, src_len: usize, dst: *mut u8, dst_len: usize) -> i32 {
+    run(core::slice::from_raw_parts(src, src_len), core::slice::from_raw_parts_mut(dst, dst_len))
+}
