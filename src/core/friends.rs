@@ -9,12 +9,8 @@ use super::Rejection;
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
 pub use crate::domain::channels::{MANAGEMENT_PREFIX, REQUESTS_PREFIX};
 use crate::domain::json::FromJson;
-use crate::domain::{Json, UserId};
-
-/// A pending request lasts 30 days (KV TTL is in minutes).
-pub const REQUEST_TTL_MINUTES: u32 = 30 * 24 * 60;
-/// Claim counters only need to outlive retries of the same command.
-pub const CLAIM_TTL_MINUTES: u32 = 7 * 24 * 60;
+use crate::domain::{Json, JsonObject, UserId};
+use crate::host::UserRecord;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommandKind {
@@ -162,24 +158,12 @@ impl FromJson for PendingRequest {
     }
 }
 
-pub fn request_key(from: &UserId, to: &UserId) -> String {
-    key(&["friend-request", from.as_str(), to.as_str()])
-}
-
-/// The friend-count counter (atomic; the truth behind App Context `friendCount`).
-pub fn count_key(user: &UserId) -> String {
-    key(&["friend-count", user.as_str()])
-}
-
-/// An atomic claim: the execution that takes it first applies the counter changes, so a
-/// duplicated or retried command can complete the idempotent steps but never counts twice.
-pub fn claim_key(what: &str, a: &UserId, b: &UserId, instance: &str) -> String {
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    key(&["claim", what, lo.as_str(), hi.as_str(), instance])
-}
-
-fn key(parts: &[&str]) -> String {
-    parts.join(":")
+/// The record's `custom` with `friendCount` set to the atomic counter's value. App Context
+/// replaces `custom` as a whole, so every other field is kept.
+pub fn friend_count_custom(record: &UserRecord, count: i64) -> JsonObject {
+    let mut custom = record.custom.clone();
+    custom.set("friendCount", Json::num(count.max(0) as u64));
+    custom
 }
 
 /// The group a new friend goes into: the one the `count`-th friend falls in.

@@ -120,14 +120,6 @@ pub fn diff_range(
 /// before it switches to batching (10 events/s).
 pub const STORM_EVENTS_PER_SLOT: i64 = 25;
 
-pub fn storm_key(shard: u32, slot: u64) -> String {
-    let mut s = String::from("storm:");
-    crate::domain::channels::push_u64(&mut s, shard as u64);
-    s.push(':');
-    crate::domain::channels::push_u64(&mut s, slot);
-    s
-}
-
 /// What a storm-counted event does: the counter value `n` is this event's place in the slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StormMode {

@@ -11,17 +11,13 @@ use crate::prelude::*;
 use serde::Serialize;
 
 use super::presence::Observation;
-use crate::domain::channels::push_u64;
 use crate::domain::json::{FromJson, Json};
 
 /// Slot width. With a 10 s settler interval, a deferred state is published at most
 /// debounce + slot + grace + interval after it was observed (5 + 2.5 + 1 + 10 s < 20 s).
 pub const SLOT_MS: u64 = 2_500;
-/// Queue entries outlive any plausible settler outage, then expire (KV TTL is in minutes).
-pub const QUEUE_TTL_MINUTES: u32 = 60;
 /// How far back a settler with no cursor looks.
 pub const FIRST_RUN_LOOKBACK_SLOTS: u64 = 4;
-pub const CURSOR_KEY: &str = "settle:cursor";
 
 /// How long after its end a slot is still open to writers: Functions run on many hosts whose
 /// clocks differ a little, and a write into a slot the settler already passed would be lost.
@@ -40,19 +36,6 @@ pub fn slot_for(due_ms: u64, now_ms: u64) -> u64 {
 /// Slot `s` is complete (every entry in it is due, and written) once `now ≥ s · SLOT_MS + grace`.
 pub fn last_complete_slot(now_ms: u64) -> u64 {
     now_ms.saturating_sub(SLOT_GRACE_MS) / SLOT_MS
-}
-
-pub fn counter_key(slot: u64) -> String {
-    let mut s = String::from("settle:");
-    push_u64(&mut s, slot);
-    s
-}
-
-pub fn chunk_key(slot: u64, index: i64) -> String {
-    let mut s = counter_key(slot);
-    s.push(':');
-    push_u64(&mut s, index.max(0) as u64);
-    s
 }
 
 /// One execution's deferred presence observations.
@@ -86,35 +69,6 @@ impl FromJson for Cursor {
         let obj = v.as_object().ok_or("settle cursor is not an object")?;
         let count = |k| obj.field_or::<u64>(k, 0).map(|n| n as i64);
         Ok(Cursor { done: obj.field("done")?, partial: count("partial")?, scans: count("scans")?, recounts: count("recounts")? })
-    }
-}
-
-/// Work that is not due at a time but in order: FIFO queues beside the settle slots, each an
-/// atomic counter (`{queue}`) handing out indices and one KV value per job (`{queue}:{n}`).
-/// They keep slow maintenance out of the presence slots: a backlog there never delays a
-/// deferred status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobQueue {
-    /// Shard reconciliation steps still to run ([`super::reconcile::ScanState`]).
-    Scans,
-    /// Users whose App Context `friendCount` lost an ETag race and must be re-copied from
-    /// their atomic counter (a [`Recount`]).
-    Recounts,
-}
-
-impl JobQueue {
-    pub fn counter_key(self) -> &'static str {
-        match self {
-            JobQueue::Scans => "scan",
-            JobQueue::Recounts => "recount",
-        }
-    }
-
-    pub fn job_key(self, index: i64) -> String {
-        let mut s = String::from(self.counter_key());
-        s.push(':');
-        push_u64(&mut s, index.max(0) as u64);
-        s
     }
 }
 

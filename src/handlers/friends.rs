@@ -3,7 +3,8 @@
 
 use super::{cat, num, Report};
 use crate::core::friends::{self as fr, Binding, Command, CommandKind, PendingRequest};
-use crate::core::settle::{JobQueue, Recount};
+use crate::core::keys::{self, JobQueue};
+use crate::core::settle::Recount;
 use crate::core::{Config, Rejection};
 use crate::domain::channels::{friends, friends_group, inbox, status, MAX_FRIENDS};
 use crate::domain::messages::{self, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, SyncedFriend, UserIdWire};
@@ -85,7 +86,7 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
         report.info(cat(&[cmd.user_a.as_str(), " and ", cmd.user_b.as_str(), " are already friends"]));
         return Ok(());
     }
-    let key = fr::request_key(&cmd.user_a, &cmd.user_b);
+    let key = keys::request_key(&cmd.user_a, &cmd.user_b);
     let existing: Option<PendingRequest> = host.get(&key).await.map_err(|e| failed("pending request read", e))?;
     let pending = match existing {
         // A duplicate of the same command: already recorded and announced.
@@ -95,7 +96,7 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
         }
         _ => PendingRequest { id: cmd.event_id.clone(), at: now_ms },
     };
-    host.set(&key, &pending, fr::REQUEST_TTL_MINUTES).await.map_err(|e| failed("pending request write", e))?;
+    host.set(&key, &pending, keys::REQUEST_TTL_MINUTES).await.map_err(|e| failed("pending request write", e))?;
     let note = Envelope::new(
         messages::FRIEND_REQUEST_RECEIVED,
         messages::event_id("request", Some(cmd.user_a.as_str()), now_ms),
@@ -116,7 +117,7 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
 
 /// B declines A's request: 1–2 KV.
 async fn decline<H: KvStore>(host: &H, cmd: &Command, report: &mut Report) -> Result<(), Rejection> {
-    let key = fr::request_key(&cmd.user_a, &cmd.user_b);
+    let key = keys::request_key(&cmd.user_a, &cmd.user_b);
     let pending: Option<PendingRequest> = host.get(&key).await.map_err(|e| failed("pending request read", e))?;
     if pending.is_none() {
         return Err(Rejection::new("no pending friend request to decline"));
@@ -132,7 +133,7 @@ async fn decline<H: KvStore>(host: &H, cmd: &Command, report: &mut Report) -> Re
 /// Ops: ≤ 9 API (7 + two group-full fallbacks), ≤ 9 KV (5 + 2 per queued recount), 2 publishes.
 async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
     let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
-    let key = fr::request_key(a_id, b_id);
+    let key = keys::request_key(a_id, b_id);
     let pending: PendingRequest = host
         .get(&key)
         .await
@@ -144,7 +145,7 @@ async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
             return Err(Rejection::with("friend limit (20,000) reached for", &user.id));
         }
     }
-    let claim = host.incr_counter(&fr::claim_key("accept", a_id, b_id, &pending.id), 1).await.map_err(|e| failed("claim", e))?;
+    let claim = host.incr_counter(&keys::claim_key("accept", a_id, b_id, &pending.id), 1).await.map_err(|e| failed("claim", e))?;
     let owner = claim == 1;
     let (count_a, count_b) = counts(host, a_id, b_id, if owner { 1 } else { 0 }, report).await;
 
@@ -169,7 +170,7 @@ async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
                     }
                     if owner {
                         // Give the claim and the counts back: a later retry counts afresh.
-                        let _ = host.incr_counter(&fr::claim_key("accept", a_id, b_id, &pending.id), -1).await;
+                        let _ = host.incr_counter(&keys::claim_key("accept", a_id, b_id, &pending.id), -1).await;
                         counts(host, a_id, b_id, -1, report).await;
                     }
                     return Err(Rejection::with("no room in the friends groups tried (full); nothing changed, for", me.as_str()));
@@ -225,7 +226,7 @@ async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
 async fn counts<H: KvStore>(host: &H, a: &UserId, b: &UserId, delta: i64, report: &mut Report) -> (i64, i64) {
     let mut out = [0i64; 2];
     for (i, user) in [a, b].into_iter().enumerate() {
-        let key = fr::count_key(user);
+        let key = keys::count_key(user);
         let r = if delta == 0 { host.get_counter(&key).await } else { host.incr_counter(&key, delta).await };
         out[i] = r.unwrap_or_else(|e| {
             report.error(cat(&["friend counter for ", user.as_str(), " failed: ", &e.describe()]));
@@ -241,19 +242,12 @@ async fn counts<H: KvStore>(host: &H, a: &UserId, b: &UserId, delta: i64, report
 /// stale overwrite).
 async fn write_friend_count<H: PubNub + KvStore>(host: &H, user: &UserRecord, count: i64, report: &mut Report) {
     let Ok(id) = UserId::parse(&user.id) else { return };
-    if let Err(e) = set_friend_count(host, &id, user, count).await {
+    if let Err(e) = host.set_user_custom(&id, &fr::friend_count_custom(user, count), user.etag.as_deref()).await {
         report.info(cat(&["friendCount of ", &user.id, " queued for a recount: ", &e.describe()]));
         if let Err(e) = push_job(host, JobQueue::Recounts, &Recount { users: vec![user.id.clone()] }).await {
             report.error(cat(&["friendCount recount not queued: ", &e.describe()]));
         }
     }
-}
-
-/// Writes `friendCount` into the record's `custom` (kept whole), conditional on its ETag.
-pub(crate) async fn set_friend_count<H: PubNub>(host: &H, id: &UserId, record: &UserRecord, count: i64) -> Result<(), HostError> {
-    let mut custom = record.custom.clone();
-    custom.set("friendCount", Json::num(count.max(0) as u64));
-    host.set_user_custom(id, &custom, record.etag.as_deref()).await
 }
 
 /// One page (≤ 100) of A's friends, online ones first, published on A's private inbox:
@@ -264,7 +258,7 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report:
     let filter = if cursor.online { MemberFilter::Online } else { MemberFilter::NotOnline };
     let page = host.get_members(&friends(me), filter, 100, cursor.token.as_deref()).await.map_err(|e| failed("friends list read", e))?;
     // The atomic counter is the exact friend count (App Context `friendCount` may lag).
-    let total_friends = host.get_counter(&fr::count_key(me)).await.map_err(|e| failed("friend count read", e))?.max(0) as u64;
+    let total_friends = host.get_counter(&keys::count_key(me)).await.map_err(|e| failed("friend count read", e))?.max(0) as u64;
     let mut friends = Vec::with_capacity(page.members.len());
     let mut online_friends = Vec::new();
     for m in &page.members {
@@ -325,7 +319,7 @@ async fn remove<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
     }
     // The friendship instance (its request id) makes the decrement a once-only claim.
     let instance = m_a.as_ref().or(m_b.as_ref()).and_then(|m| m.custom.str("requestId")).unwrap_or("legacy").to_owned();
-    let claim = host.incr_counter(&fr::claim_key("remove", a_id, b_id, &instance), 1).await.map_err(|e| failed("claim", e))?;
+    let claim = host.incr_counter(&keys::claim_key("remove", a_id, b_id, &instance), 1).await.map_err(|e| failed("claim", e))?;
     let owner = claim == 1;
     let (count_a, count_b) = counts(host, a_id, b_id, if owner { -1 } else { 0 }, report).await;
     for (me, other, m) in [(a_id, b_id, &m_a), (b_id, a_id, &m_b)] {

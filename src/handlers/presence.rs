@@ -6,37 +6,17 @@
 use crate::prelude::*;
 use serde::Serialize;
 
+use super::queues::{enqueue_at, fire_work, push_job};
 use super::{cat, num, Report};
+use crate::core::keys::{self, storm_key, JobQueue};
 use crate::core::presence::{decide_status, latest_per_user, parse_presence_event, Observation, PresenceInput, StatusDecision};
-use crate::core::reconcile::{storm_key, storm_mode, ScanState, StormMode};
-use crate::core::settle::{self, Cursor, JobQueue, SettleChunk};
-use crate::core::{Config, Rejection};
+use crate::core::reconcile::{storm_mode, ScanState, StormMode};
+use crate::core::settle::{self, Cursor, SettleChunk};
+use crate::core::work::*;
+use crate::core::Config;
 use crate::domain::channels::{presence_shard, status};
-use crate::domain::json::FromJson;
 use crate::domain::{shard_of, Json, UserId};
-use crate::handlers::queues::{enqueue_chunk, push_job};
-use crate::handlers::reconcile::{ScanItem, RECONCILE_PREFIX, RECONCILE_WORK};
-use crate::handlers::recount::{RecountItem, RECOUNT_PREFIX, RECOUNT_WORK};
 use crate::host::{HostError, KvStore, PubNub};
-
-/// Channel prefix the workers are bound to (After Publish on `presence-work.*`).
-pub const WORK_PREFIX: &str = "presence-work.";
-/// Chained executions below the triggering one (PubNub allows 3 hops in all).
-pub const MAX_HOP: u8 = 2;
-pub const PRESENCE_WORK: &str = "presence.work";
-pub const SETTLE_WORK: &str = "settle.work";
-
-/// A slice of presence work handed to another execution with `fire`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct WorkItem {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub hop: u8,
-    pub shard: u32,
-    pub observations: Vec<Observation>,
-    /// For `settle.work`: queue chunks to read, as `[slot, index]`.
-    pub chunks: Vec<(u64, i64)>,
-}
 
 pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, event: &Json, now_ms: u64) -> Report {
     let mut report = Report::new("after-presence");
@@ -142,28 +122,6 @@ pub async fn dispatch<H: PubNub + KvStore>(
     }
 }
 
-/// Fires `observations` to presence workers at `hop` in parts of `size`; returns what could
-/// not be fired (the caller queues it).
-pub(crate) async fn fire_work<H: PubNub>(
-    host: &H,
-    shard: u32,
-    hop: u8,
-    observations: &[Observation],
-    size: usize,
-    report: &mut Report,
-) -> Vec<Observation> {
-    let channel = work_channel(shard);
-    let mut unsent = Vec::new();
-    for part in observations.chunks(size.max(1)) {
-        let item = WorkItem { kind: PRESENCE_WORK.into(), hop, shard, observations: part.to_vec(), chunks: Vec::new() };
-        if let Err(e) = host.fire(&channel, &item).await {
-            report.error(cat(&["fire to ", &channel, " failed: ", &e.describe()]));
-            unsent.extend(item.observations);
-        }
-    }
-    unsent
-}
-
 /// Decides and carries out up to `users_per_execution` observations: 1 batched App Context
 /// read, then per announced user 1 publish and 1 App Context write.
 async fn apply<H: PubNub + KvStore>(host: &H, cfg: &Config, observations: Vec<Observation>, now_ms: u64, report: &mut Report) {
@@ -258,15 +216,6 @@ async fn enqueue<H: KvStore>(host: &H, entries: Vec<Observation>, now_ms: u64, r
     enqueue_at(host, entries, now_ms, now_ms, report).await
 }
 
-/// Two KV ops, whatever the batch size (≤ 250 observations keep a chunk under KV's 32,000 chars).
-pub(crate) async fn enqueue_at<H: KvStore>(host: &H, entries: Vec<Observation>, due_ms: u64, now_ms: u64, report: &mut Report) {
-    let n = entries.len() as u64;
-    match enqueue_chunk(host, &SettleChunk { entries }, due_ms, now_ms).await {
-        Ok(slot) => report.info(cat(&["deferred ", &num(n), " to slot ", &num(slot)])),
-        Err(e) => report.error(cat(&["could not queue ", &num(n), " deferred status changes: ", &e.describe()])),
-    }
-}
-
 /// After Publish on `presence-work.*`: one slice of work from `dispatch` or the settler.
 pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, message: &Json, now_ms: u64) -> Report {
     let mut report = Report::new("presence-worker");
@@ -292,46 +241,10 @@ pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messag
     report
 }
 
-fn parse_work_item(message: &Json) -> Result<WorkItem, Rejection> {
-    let obj = message.as_object().ok_or_else(|| Rejection::new("work item is not an object"))?;
-    let kind = obj.str("type").ok_or_else(|| Rejection::new("work item has no type"))?;
-    if kind != PRESENCE_WORK && kind != SETTLE_WORK {
-        return Err(Rejection::with("unknown work item type", kind));
-    }
-    let hop =
-        obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("work item hop is not 1 or 2"))? as u8;
-    let shard = obj.u64("shard").filter(|s| *s < 1_000_000).ok_or_else(|| Rejection::new("work item shard is not a number"))? as u32;
-    let mut item = WorkItem { kind: kind.to_owned(), hop, shard, observations: Vec::new(), chunks: Vec::new() };
-    if let Some(Json::Arr(list)) = obj.get("observations") {
-        for entry in list {
-            item.observations.push(Observation::from_json(entry).map_err(Rejection::new)?);
-        }
-    }
-    if let Some(Json::Arr(list)) = obj.get("chunks") {
-        for entry in list {
-            match entry {
-                Json::Arr(pair) if pair.len() == 2 => match (&pair[0], &pair[1]) {
-                    (Json::Num(s), Json::Num(i)) if *s >= 0.0 && *i >= 0.0 => item.chunks.push((*s as u64, *i as i64)),
-                    _ => return Err(Rejection::new("work item chunk is not [slot, index]")),
-                },
-                _ => return Err(Rejection::new("work item chunk is not [slot, index]")),
-            }
-        }
-    }
-    if item.observations.is_empty() && item.chunks.is_empty() {
-        return Err(Rejection::new("work item carries no work"));
-    }
-    Ok(item)
-}
-
 /// How many queue slots one settler run inspects (each costs one KV counter read). Real time
 /// advances 4 slots per 10 s run; 6 lets a settler that fell behind catch up. With the cursor
 /// read and write and the two job counters, a run is exactly at the 10 KV limit.
 pub const SLOTS_PER_RUN: u64 = 6;
-/// Chunks one settle worker reads (KV), keeping two KV ops to re-queue.
-const CHUNKS_PER_WORKER: usize = 6;
-/// Recount jobs one recount worker takes.
-pub const RECOUNTS_PER_WORKER: usize = 4;
 /// Fires held back from the presence slots while scans are waiting: a storm's outcome is as
 /// urgent as a deferred status.
 const SCAN_FIRES: usize = 3;
@@ -341,7 +254,7 @@ const SCAN_FIRES: usize = 3;
 /// queue value itself. Ops: ≤ 10 KV (cursor, 6 slots, 2 job counters, cursor), ≤ 10 fires.
 pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_ms: u64) -> Report {
     let mut report = Report::new("presence-settler");
-    let cursor: Option<Cursor> = match host.get(settle::CURSOR_KEY).await {
+    let cursor: Option<Cursor> = match host.get(keys::CURSOR_KEY).await {
         Ok(c) => c,
         Err(e) => {
             report.error(cat(&["cannot read the settle cursor: ", &e.describe()]));
@@ -367,7 +280,7 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
     let mut skip = next.partial;
     let capacity = (CHUNKS_PER_WORKER * fires.saturating_sub(held).max(1)) as i64;
     for slot in slots {
-        let n = match host.get_counter(&settle::counter_key(slot)).await {
+        let n = match host.get_counter(&keys::slot_key(slot)).await {
             Ok(n) => n.max(0),
             Err(e) => {
                 report.error(cat(&["cannot read queue slot ", &num(slot), ": ", &e.describe()]));
@@ -422,7 +335,7 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         next.recounts = part[part.len() - 1];
     }
     if Some(next) != cursor {
-        if let Err(e) = host.set(settle::CURSOR_KEY, &next, 24 * 60).await {
+        if let Err(e) = host.set(keys::CURSOR_KEY, &next, keys::CURSOR_TTL_MINUTES).await {
             report.error(cat(&["cannot advance the settle cursor: ", &e.describe()]));
         }
     }
@@ -456,7 +369,7 @@ async fn fired<H: PubNub, M: Serialize>(host: &H, channel: &str, item: &M, fires
 async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u64, i64)], hop: u8, now_ms: u64, report: &mut Report) {
     let mut observations: Vec<Observation> = Vec::new();
     for &(slot, index) in chunks.iter().take(CHUNKS_PER_WORKER) {
-        match host.get::<SettleChunk>(&settle::chunk_key(slot, index)).await {
+        match host.get::<SettleChunk>(&keys::chunk_key(slot, index)).await {
             Ok(Some(chunk)) => observations.extend(chunk.entries),
             Ok(None) => {} // expired or not yet visible (KV is eventually consistent)
             Err(HostError::BudgetExceeded(k)) => {
@@ -474,9 +387,4 @@ async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u
         };
         dispatch(host, cfg, 0, observations, hop.max(1), now_ms, report).await;
     }
-}
-
-/// The channel a worker item for `shard` is fired on.
-pub fn work_channel(shard: u32) -> String {
-    cat(&[WORK_PREFIX, &num(shard as u64)])
 }

@@ -5,22 +5,17 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use serde::Serialize;
 
-use super::presence::{enqueue_at, fire_work, MAX_HOP};
-use super::queues::push_job;
+use super::queues::{enqueue_at, fire_work, push_job};
 use super::{cat, num, Report};
+use crate::core::keys::JobQueue;
 use crate::core::presence::Observation;
 use crate::core::reconcile::{diff_range, id_order, ScanState};
-use crate::core::settle::JobQueue;
-use crate::core::{Config, Rejection};
+use crate::core::work::{parse_scan_item, reconcile_channel, Scan, ScanItem, MAX_HOP, RECONCILE_WORK};
+use crate::core::Config;
 use crate::domain::channels::presence_shard;
 use crate::domain::{Json, UserId};
 use crate::host::{KvStore, PubNub, UserFilter};
-
-/// Channel prefix the reconcile worker is bound to.
-pub const RECONCILE_PREFIX: &str = "reconcile-work.";
-pub const RECONCILE_WORK: &str = "reconcile.work";
 
 /// hereNow pages (1,000 occupants each) a step may read: it must see the whole shard, and
 /// keep at least one API call for App Context. Size shards below 8,000 (`shardCount`).
@@ -36,47 +31,9 @@ const OBS_PER_CHUNK: usize = 250;
 /// job read and the continuation inside the 10 KV limit.
 const CHANGES_PER_STEP: usize = 750;
 
-/// `reconcile.work`: a scan step carried inline (`scan`) or queued (`job`, an index).
-#[derive(Serialize)]
-pub struct ScanItem<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub hop: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scan: Option<&'a ScanState>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job: Option<i64>,
-}
-
-/// Where a step's scan state is: carried in the item, or queued under a job index.
-enum Scan {
-    Inline(ScanState),
-    Queued(i64),
-}
-
-fn parse_item(message: &Json) -> Result<(u8, Scan), Rejection> {
-    let obj = message.as_object().ok_or_else(|| Rejection::new("reconcile item is not an object"))?;
-    let hop =
-        obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("reconcile item hop is not 1 or 2"))?
-            as u8;
-    match obj.str("type") {
-        Some(RECONCILE_WORK) => {
-            let scan: Option<ScanState> = obj.field_or("scan", None).map_err(Rejection::new)?;
-            let job = obj.u64("job").map(|n| n as i64);
-            match (scan, job) {
-                (Some(scan), None) => Ok((hop, Scan::Inline(scan))),
-                (None, Some(job)) => Ok((hop, Scan::Queued(job))),
-                _ => Err(Rejection::new("reconcile item needs exactly one of scan or job")),
-            }
-        }
-        Some(other) => Err(Rejection::with("unknown reconcile item type", other)),
-        None => Err(Rejection::new("reconcile item has no type")),
-    }
-}
-
 pub async fn reconcile_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, message: &Json, now_ms: u64) -> Report {
     let mut report = Report::new("reconcile-worker");
-    match parse_item(message) {
+    match parse_scan_item(message) {
         Err(reason) => report.reject(reason),
         Ok((hop, Scan::Inline(scan))) => scan_step(host, cfg, scan, hop, now_ms, &mut report).await,
         Ok((hop, Scan::Queued(job))) => match host.get::<ScanState>(&JobQueue::Scans.job_key(job)).await {
@@ -212,7 +169,7 @@ async fn hand_off<H: PubNub + KvStore>(host: &H, shard: u32, mut changes: Vec<Ob
 
 async fn continue_scan<H: PubNub + KvStore>(host: &H, next: ScanState, hop: u8, report: &mut Report) {
     if hop < MAX_HOP {
-        let channel = cat(&[RECONCILE_PREFIX, &num(next.shard as u64)]);
+        let channel = reconcile_channel(next.shard);
         let item = ScanItem { kind: RECONCILE_WORK, hop: hop + 1, scan: Some(&next), job: None };
         match host.fire(&channel, &item).await {
             Ok(()) => return,
