@@ -3,6 +3,7 @@
 //! `assert_within_budget`: an execution that exceeds its op budget fails the test.
 
 mod count;
+mod decide_friends;
 mod domain;
 mod friends;
 mod fuzz;
