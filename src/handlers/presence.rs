@@ -4,14 +4,13 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use serde::Serialize;
 
 use super::queues::{enqueue_at, fire_work, push_job};
 use super::{cat, num, Report};
 use crate::core::keys::{self, storm_key, JobQueue};
 use crate::core::presence::{decide_status, latest_per_user, parse_presence_event, Observation, PresenceInput, StatusDecision};
 use crate::core::reconcile::{storm_mode, ScanState, StormMode};
-use crate::core::settle::{self, Cursor, SettleChunk};
+use crate::core::settle::{self, Cursor, SettleChunk, SettleFire, SettlePlan};
 use crate::core::work::*;
 use crate::core::Config;
 use crate::domain::channels::{presence_shard, status};
@@ -241,17 +240,9 @@ pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messag
     report
 }
 
-/// How many queue slots one settler run inspects (each costs one KV counter read). Real time
-/// advances 4 slots per 10 s run; 6 lets a settler that fell behind catch up. With the cursor
-/// read and write and the two job counters, a run is exactly at the 10 KV limit.
-pub const SLOTS_PER_RUN: u64 = 6;
-/// Fires held back from the presence slots while scans are waiting: a storm's outcome is as
-/// urgent as a deferred status.
-const SCAN_FIRES: usize = 3;
-
-/// On Interval: the trailing edge of the debounce, and the clock of the job queues. Walks the
-/// complete queue slots and the new jobs, and hands them to workers with `fire`; it reads no
-/// queue value itself. Ops: ≤ 10 KV (cursor, 6 slots, 2 job counters, cursor), ≤ 10 fires.
+/// On Interval: the trailing edge of the debounce, and the clock of the job queues. Reads the
+/// cursor and the counters `SettlePlan` asks for and fires what it hands out; it reads no
+/// queue value itself. Ops: ≤ 10 KV (cursor, 2 job counters, 6 slots, cursor), ≤ 10 fires.
 pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_ms: u64) -> Report {
     let mut report = Report::new("presence-settler");
     let cursor: Option<Cursor> = match host.get(keys::CURSOR_KEY).await {
@@ -261,79 +252,52 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
             return report;
         }
     };
-    let slots = settle::slots_to_scan(cursor, now_ms, SLOTS_PER_RUN);
-    let mut next = cursor.unwrap_or(Cursor { done: slots.start().saturating_sub(1), ..Cursor::default() });
-    let mut available = [0i64; 2];
+    let mut queued = [0i64; 2];
     for (i, queue) in [JobQueue::Scans, JobQueue::Recounts].into_iter().enumerate() {
         match host.get_counter(queue.counter_key()).await {
-            Ok(n) => available[i] = n,
+            Ok(n) => queued[i] = n,
             Err(e) => report.error(cat(&["cannot read the ", queue.counter_key(), " queue: ", &e.describe()])),
         }
     }
-    let scans = settle::new_jobs(next.scans, available[0], cfg.fan_out());
-    let recounts = settle::new_jobs(next.recounts, available[1], cfg.fan_out() * RECOUNTS_PER_WORKER);
-    let held = scans.clone().count().min(SCAN_FIRES) + usize::from(!recounts.is_empty());
-    let mut fires = cfg.fan_out();
-
-    // 1. Deferred statuses: complete slots, in order.
-    let mut chunks: Vec<(u64, i64)> = Vec::new();
-    let mut skip = next.partial;
-    let capacity = (CHUNKS_PER_WORKER * fires.saturating_sub(held).max(1)) as i64;
-    for slot in slots {
-        let n = match host.get_counter(&keys::slot_key(slot)).await {
-            Ok(n) => n.max(0),
+    let mut plan = SettlePlan::new(cursor, now_ms, queued[0], queued[1], cfg.fan_out());
+    for slot in plan.slots() {
+        match host.get_counter(&keys::slot_key(slot)).await {
+            Ok(n) if plan.add_slot(slot, n) => {}
+            Ok(_) => break,
             Err(e) => {
                 report.error(cat(&["cannot read queue slot ", &num(slot), ": ", &e.describe()]));
                 break;
             }
+        }
+    }
+    let handout = plan.finish();
+    let mut fired = 0;
+    for fire in &handout.fires {
+        let (channel, result) = match fire {
+            SettleFire::Chunks(part) => {
+                let channel = settle_channel();
+                let result = host.fire(&channel, &WorkItem::settle(part.clone())).await;
+                (channel, result)
+            }
+            SettleFire::Scan(job) => {
+                let channel = scan_jobs_channel();
+                let result = host.fire(&channel, &ScanItem { kind: RECONCILE_WORK, hop: 1, scan: None, job: Some(*job) }).await;
+                (channel, result)
+            }
+            SettleFire::Recounts(jobs) => {
+                let channel = recount_channel();
+                let result = host.fire(&channel, &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs }).await;
+                (channel, result)
+            }
         };
-        let room = capacity - chunks.len() as i64;
-        let available = (n - skip).max(0);
-        if available > room {
-            // Hand out what fits; the next run continues inside this slot.
-            chunks.extend((skip + 1..=skip + room).map(|i| (slot, i)));
-            next.done = slot.saturating_sub(1);
-            next.partial = skip + room;
+        if let Err(e) = result {
+            // Nothing after a failed fire goes out: the cursor stops before it.
+            report.error(cat(&["fire to ", &channel, " failed: ", &e.describe()]));
             break;
         }
-        chunks.extend((skip + 1..=n).map(|i| (slot, i)));
-        next.done = slot;
-        next.partial = 0;
-        skip = 0;
+        fired += 1;
     }
-    let settle_channel = cat(&[WORK_PREFIX, "settle"]);
-    let mut stopped = false;
-    for part in chunks.chunks(CHUNKS_PER_WORKER) {
-        let item = WorkItem { kind: SETTLE_WORK.into(), hop: 1, shard: 0, observations: Vec::new(), chunks: part.to_vec() };
-        if !fired(host, &settle_channel, &item, &mut fires, &mut report).await {
-            // Stop before the cursor passes work nobody took.
-            let (slot, index) = part[0];
-            next.done = slot.saturating_sub(1);
-            next.partial = index - 1;
-            stopped = true;
-            break;
-        }
-    }
-    // 2. Shard reconciliations (storms, here_now_refresh continuations), one worker each.
-    let scan_channel = cat(&[RECONCILE_PREFIX, "scan"]);
-    for job in scans {
-        let item = ScanItem { kind: RECONCILE_WORK, hop: 1, scan: None, job: Some(job) };
-        if stopped || !fired(host, &scan_channel, &item, &mut fires, &mut report).await {
-            stopped = true;
-            break;
-        }
-        next.scans = job;
-    }
-    // 3. friendCount refreshes, several per worker.
-    let recount_channel = cat(&[RECOUNT_PREFIX, "jobs"]);
-    let recount_jobs: Vec<i64> = recounts.collect();
-    for part in recount_jobs.chunks(RECOUNTS_PER_WORKER) {
-        let item = RecountItem { kind: RECOUNT_WORK, hop: 1, jobs: part };
-        if stopped || !fired(host, &recount_channel, &item, &mut fires, &mut report).await {
-            break;
-        }
-        next.recounts = part[part.len() - 1];
-    }
+    let next = handout.cursor_after(fired);
     if Some(next) != cursor {
         if let Err(e) = host.set(keys::CURSOR_KEY, &next, keys::CURSOR_TTL_MINUTES).await {
             report.error(cat(&["cannot advance the settle cursor: ", &e.describe()]));
@@ -341,28 +305,13 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
     }
     report.info(cat(&[
         "handed out ",
-        &num(chunks.len() as u64),
+        &num(handout.chunks as u64),
         " queued chunks, scans to #",
         &num(next.scans as u64),
         ", recounts to #",
         &num(next.recounts as u64),
     ]));
     report
-}
-
-/// One `fire` from the settler's budget; false (logged) when it failed or none is left.
-async fn fired<H: PubNub, M: Serialize>(host: &H, channel: &str, item: &M, fires: &mut usize, report: &mut Report) -> bool {
-    if *fires == 0 {
-        return false;
-    }
-    *fires -= 1;
-    match host.fire(channel, item).await {
-        Ok(()) => true,
-        Err(e) => {
-            report.error(cat(&["fire to ", channel, " failed: ", &e.describe()]));
-            false
-        }
-    }
 }
 
 /// Reads queue chunks and re-decides their entries against App Context.
