@@ -189,3 +189,8 @@ pub fn parse_recount_item(message: &Json) -> Result<Vec<i64>, Rejection> {
     }
     Ok(jobs.into_iter().map(|n| n as i64).collect())
 }
+
+/// The hop chained work goes out at while hops remain; `None`: it goes to a KV queue instead.
+pub fn next_hop(hop: u8) -> Option<u8> {
+    (hop < MAX_HOP).then_some(hop + 1)
+}

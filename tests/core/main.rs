@@ -4,6 +4,7 @@
 
 mod count;
 mod decide_friends;
+mod decide_scan;
 mod decide_settle;
 mod domain;
 mod friends;
