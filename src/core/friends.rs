@@ -9,26 +9,14 @@ use super::Rejection;
 use crate::domain::channels::{inbox, MAX_FRIENDS};
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
 pub use crate::domain::channels::{MANAGEMENT_PREFIX, REQUESTS_PREFIX};
+use crate::domain::contract::MAX_EVENT_ID_BYTES;
 use crate::domain::json::FromJson;
 use crate::domain::messages::{self, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, SyncedFriend, UserIdWire};
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject, UserId};
 use crate::host::{MemberFilter, MembersPage, UserRecord};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommandKind {
-    /// `friend.request` on `friend-requests.{userA}`: A asks B.
-    Request,
-    /// `friend.request.accepted` on `friend-requests.{userB}`: B accepts A's request.
-    Accept,
-    /// `friend.request.declined` on `friend-requests.{userB}`.
-    Decline,
-    /// `friend.remove` on `friend-management.{userA}`: A removes B.
-    Remove,
-    /// `friends.sync.request` on `friend-management.{userA}`: A asks for a page of its
-    /// friends on its own inbox (`userB` is A as well; `page` is the cursor).
-    Sync,
-}
+pub use crate::domain::contract::CommandKind;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {
@@ -92,21 +80,16 @@ pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, m
     }
     let msg = message.as_object().ok_or_else(|| Rejection::new("message is not a JSON object"))?;
     let kind_name = msg.str("type").ok_or_else(|| Rejection::new("message has no type"))?;
-    let kind = match (binding, kind_name) {
-        (Binding::FriendRequests, "friend.request") => CommandKind::Request,
-        (Binding::FriendRequests, "friend.request.accepted") => CommandKind::Accept,
-        (Binding::FriendRequests, "friend.request.declined") => CommandKind::Decline,
-        (Binding::FriendManagement, "friend.remove") => CommandKind::Remove,
-        (Binding::FriendManagement, "friends.sync.request") => CommandKind::Sync,
-        _ => return Err(Rejection::with("unknown command type on this channel", kind_name)),
-    };
+    let kind = CommandKind::from_name(kind_name)
+        .filter(|k| k.channel_prefix() == prefix)
+        .ok_or_else(|| Rejection::with("unknown command type on this channel", kind_name))?;
     match msg.str("schemaVersion") {
         Some(v) if v == "1" || v.starts_with("1.") => {}
         Some(v) => return Err(Rejection::with("unsupported schemaVersion", v)),
         None => return Err(Rejection::new("message has no schemaVersion")),
     }
     let event_id = match msg.str("eventId") {
-        Some(id) if !id.is_empty() && id.len() <= 128 && !id.contains(':') => id.to_owned(),
+        Some(id) if !id.is_empty() && id.len() <= MAX_EVENT_ID_BYTES && !id.contains(':') => id.to_owned(),
         Some(_) => return Err(Rejection::new("eventId must be 1-128 characters without ':'")),
         None => return Err(Rejection::new("message has no eventId")),
     };
@@ -134,14 +117,12 @@ pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, m
     if user_a == user_b {
         return Err(Rejection::new("userA and userB are the same user"));
     }
-    let acting = match kind {
-        CommandKind::Request | CommandKind::Remove | CommandKind::Sync => &user_a,
-        CommandKind::Accept | CommandKind::Decline => &user_b,
-    };
+    let acting = if kind.published_by_b() { &user_b } else { &user_a };
     if acting.as_str() != publisher {
-        return Err(Rejection::new(match kind {
-            CommandKind::Accept | CommandKind::Decline => "only the requested user (userB) can answer a friend request",
-            _ => "userA must be the publisher",
+        return Err(Rejection::new(if kind.published_by_b() {
+            "only the requested user (userB) can answer a friend request"
+        } else {
+            "userA must be the publisher"
         }));
     }
     Ok(Command { kind, user_a, user_b, event_id, page: None })
