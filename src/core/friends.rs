@@ -210,6 +210,8 @@ pub fn friend_removed(to: &UserId, other: &UserId, now_ms: u64) -> Notice<Friend
 }
 
 /// What a `friend.request` (A → B) does.
+// One per execution, matched at once: boxing the large variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum RequestDecision {
     /// A and B are friends already: nothing to ask.

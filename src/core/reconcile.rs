@@ -213,7 +213,7 @@ impl ScanWalk {
     /// The App Context page to read next (`Some(None)`: the first), or `None` when the step
     /// is over.
     pub fn next_page(&self) -> Option<Option<&str>> {
-        (self.calls_left > 0).then(|| self.fetch.as_deref())
+        (self.calls_left > 0).then_some(self.fetch.as_deref())
     }
 
     /// The read failed: the next step continues from where this one stands.

@@ -253,7 +253,7 @@ async fn remove<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
             report.error(cat(&["channel group removal failed; a retry completes it: ", &e.describe()]));
             return Ok(());
         }
-        if let Err(e) = host.remove_members(&friends(&side.user), &[side.friend.clone()]).await {
+        if let Err(e) = host.remove_members(&friends(&side.user), core::slice::from_ref(&side.friend)).await {
             report.error(cat(&["membership removal failed; a retry completes it: ", &e.describe()]));
             return Ok(());
         }
