@@ -18,9 +18,10 @@ const from = path.resolve(ROOT, process.argv[2] ?? 'target/bindgen');
 const out = path.resolve(ROOT, process.argv[3] ?? 'pkg/web');
 const NAME = 'friends_presence';
 // What the page uses; everything wasm-bindgen needs internally starts with `__` or `wasm_bindgen`.
-const CLIENT = ['FriendsView', 'subscribePlan'];
+const FUNCTIONS = ['subscribePlan', 'friendRequest', 'acceptRequest', 'declineRequest', 'removeFriend', 'syncRequest'];
+const CLIENT = ['FriendsView', ...FUNCTIONS];
 const keepExport = (name) =>
-  name === 'memory' || name.startsWith('__') || name.startsWith('wasm_bindgen') || name.startsWith('friendsview_') || name === 'subscribePlan';
+  name === 'memory' || name.startsWith('__') || name.startsWith('wasm_bindgen') || name.startsWith('friendsview_') || FUNCTIONS.includes(name);
 const FEATURES = [
   '--enable-bulk-memory', '--enable-sign-ext', '--enable-mutable-globals',
   '--enable-nontrapping-float-to-int', '--enable-reference-types', '--enable-multivalue',
@@ -65,13 +66,13 @@ fs.rmSync(trimmed);
 fs.writeFileSync(path.join(out, `${NAME}.js`), glue);
 fs.copyFileSync(path.join(from, `${NAME}.d.ts`), path.join(out, `${NAME}.d.ts`));
 const entry = `export { default, initSync, ${CLIENT.join(', ')} } from './${NAME}.js';\n`;
-fs.writeFileSync(path.join(out, 'index.js'), `// The web client core: subscribe plan and friends view (see README).\n${entry}`);
+fs.writeFileSync(path.join(out, 'index.js'), `// The web client core: subscribe plan, friends view and command builders (see README).\n${entry}`);
 fs.writeFileSync(path.join(out, 'index.d.ts'), entry);
 const version = /^version\s*=\s*"([^"]+)"/m.exec(fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'))?.[1] ?? '0.0.0';
 const pkg = {
   name: 'friends-presence-web',
   version,
-  description: 'Friends-presence web client core (Rust → WebAssembly): subscribe plan and friends view',
+  description: 'Friends-presence web client core (Rust → WebAssembly): subscribe plan, friends view, command builders',
   type: 'module',
   main: 'index.js',
   types: 'index.d.ts',
@@ -87,7 +88,8 @@ const web = await import(pathToFileURL(path.join(out, 'index.js')).href);
 web.initSync({ module: fs.readFileSync(wasmOut) });
 const plan = web.subscribePlan('alice');
 const made = web.FriendsView.create('alice');
-if (!Array.isArray(plan?.groups) || plan.groups.length !== 10 || !made.view || made.view.apply({}).outcome !== 'rejected') {
+const asked = web.friendRequest('alice', 'bob', 0, 1);
+if (!Array.isArray(plan?.groups) || plan.groups.length !== 10 || !made.view || made.view.apply({}).outcome !== 'rejected' || asked?.channel !== 'friend-requests.alice') {
   console.error('build-web: the built package does not work:', JSON.stringify(plan));
   process.exit(1);
 }

@@ -20,9 +20,11 @@ import { parseArgs } from 'node:util';
 import PubNub10 from 'pubnub10';
 import PubNub11 from 'pubnub11';
 import { startLocalPubNub } from '../js-shim/local-pubnub/index.mjs';
+import { initSync, friendRequest, acceptRequest } from '../pkg/web/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
+initSync({ module: fs.readFileSync(path.join(ROOT, 'pkg/web/friends_presence_bg.wasm')) });
 const SDKS = { 10: { PubNub: PubNub10, pkg: 'pubnub10' }, 11: { PubNub: PubNub11, pkg: 'pubnub11' } };
 
 const HELP = `usage: scripts/latency-report [options]
@@ -198,14 +200,15 @@ try {
   let t = performance.now();
   await pool(people, 20, (p) => admin.objects.setUUIDMetadata({ uuid: p.id, data: { name: p.name } }));
   for (const p of people) p.driver = makeClient(p.id);
-  const command = (type, a, b, tag) => ({ type, schemaVersion: '1.0.0', eventId: `lat-${tag}-${a}-${b}`, ts: new Date().toISOString(), payload: { userA: a, userB: b } });
+  // Commands as the web client core builds them ({channel, message}); the nonce keeps them apart.
+  let nonce = 0;
   // Friendships through the friend commands, as clients make them: A requests, then B accepts.
-  await pool(pairs, 20, ([a, b]) => a.driver.publish({ channel: `friend-requests.${a.id}`, message: command('friend.request', a.id, b.id, 'req') }));
+  await pool(pairs, 20, ([a, b]) => a.driver.publish(friendRequest(a.id, b.id, Date.now(), ++nonce)));
   await functionsIdle();
   let missing = pairs;
   for (let round = 1; missing.length; round++) {
     if (round > 3) throw new Error(`${missing.length} friendships not established after 3 rounds of acceptances; first Function messages:\n${[...problems.errors, ...problems.warnings].slice(0, 10).join('\n')}`);
-    await pool(missing, 20, ([a, b]) => b.driver.publish({ channel: `friend-requests.${b.id}`, message: command('friend.request.accepted', a.id, b.id, 'acc') }));
+    await pool(missing, 20, ([a, b]) => b.driver.publish(acceptRequest(a.id, b.id, Date.now(), ++nonce)));
     await functionsIdle();
     // Check the result as a client of the channel-group API sees it.
     const linked = new Map();

@@ -2,7 +2,9 @@
 //! wasm32-unknown-unknown --test wasm_client` (the runner is set in .cargo/config.toml).
 #![cfg(target_arch = "wasm32")]
 
-use friends_presence::wasm::client::{subscribe_plan, JsFriendsView};
+use friends_presence::wasm::client::{
+    accept_request, decline_request, friend_request, remove_friend, subscribe_plan, sync_request, JsFriendsView,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -240,4 +242,31 @@ fn sync_request_messages_and_their_answers() {
     // Garbage arguments still give a message, never a throw.
     let odd = v.sync_request(JsValue::from_f64(3.0), f64::NAN, -1.0);
     assert_eq!(get(&odd, "type").as_string().as_deref(), Some("friends.sync.request"));
+}
+
+#[wasm_bindgen_test]
+fn command_builders_give_the_channel_and_the_message_to_publish() {
+    let s = JsValue::from_str;
+    let req = friend_request(s("alice"), s("bob"), T0, JsValue::from_f64(7.0));
+    assert_eq!(get(&req, "channel").as_string().as_deref(), Some("friend-requests.alice"));
+    let m = get(&req, "message");
+    assert_eq!(get(&m, "type").as_string().as_deref(), Some("friend.request"));
+    assert_eq!(get(&m, "schemaVersion").as_string().as_deref(), Some("1.0.0"));
+    assert_eq!(get(&m, "eventId").as_string().as_deref(), Some("friend-request-1767225600000-7"));
+    assert_eq!(get(&m, "ts").as_string().as_deref(), Some("2026-01-01T00:00:00.000Z"));
+    assert_eq!(get(&get(&m, "payload"), "userB").as_string().as_deref(), Some("bob"));
+    let acc = accept_request(s("alice"), s("bob"), T0, s("a-1"));
+    assert_eq!(get(&acc, "channel").as_string().as_deref(), Some("friend-requests.bob"), "the requested user answers");
+    assert_eq!(get(&get(&acc, "message"), "eventId").as_string().as_deref(), Some("friend-request-accepted-1767225600000-a-1"));
+    let dec = decline_request(s("alice"), s("bob"), T0, s("d"));
+    assert_eq!(get(&get(&dec, "message"), "type").as_string().as_deref(), Some("friend.request.declined"));
+    let rm = remove_friend(s("bob"), s("alice"), T0, s("x"));
+    assert_eq!(get(&rm, "channel").as_string().as_deref(), Some("friend-management.bob"));
+    let sync = sync_request(s("bob"), JsValue::NULL, T0, JsValue::from_f64(1.0));
+    assert!(get(&get(&get(&sync, "message"), "payload"), "page").is_null());
+    // Bad input is an {error}, never a throw.
+    assert!(get(&friend_request(s("alice"), s("alice"), T0, s("1")), "error").is_string());
+    assert!(get(&friend_request(s("alice"), s("bob-1"), T0, s("1")), "error").is_string());
+    assert!(get(&remove_friend(s("alice"), s("bob"), T0, s("a:b")), "error").is_string());
+    assert!(get(&sync_request(JsValue::from_f64(3.0), JsValue::NULL, T0, s("1")), "error").is_string());
 }

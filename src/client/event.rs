@@ -30,7 +30,7 @@ pub enum ClientEvent {
 
 /// The command a client publishes on `friend-management.{userId}` to get one page of its
 /// friends as a `friends.sync` message on its inbox (payload `{userA, page}`).
-pub const FRIENDS_SYNC_REQUEST: &str = "friends.sync.request";
+pub use crate::domain::contract::FRIENDS_SYNC_REQUEST;
 
 /// One page of the initial load: a `friends.sync` on the inbox (the answer to a
 /// `friends.sync.request`, or a push), or the same envelope as an HTTP reply.

@@ -8,17 +8,10 @@ use serde::Serialize;
 use crate::domain::channels::presence_shard;
 use crate::domain::json::{FromJson, Json};
 use crate::domain::messages::{self, Envelope, StatusCount};
-use crate::domain::time::{iso8601, utc_day};
+use crate::domain::time::iso8601;
 
 /// `hereNow` channels per call: keeps the request URL short (100 × ~18 chars).
 pub const SHARDS_PER_CALL: usize = 100;
-pub const LAST_KEY: &str = "count:last";
-
-pub fn peak_key(now_ms: u64) -> String {
-    let mut s = String::from("count:peak:");
-    s.push_str(&utc_day(now_ms));
-    s
-}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct LastCount {

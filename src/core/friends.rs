@@ -6,30 +6,17 @@ use crate::prelude::*;
 use serde::Serialize;
 
 use super::Rejection;
+use crate::domain::channels::{inbox, MAX_FRIENDS};
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
 pub use crate::domain::channels::{MANAGEMENT_PREFIX, REQUESTS_PREFIX};
+use crate::domain::contract::MAX_EVENT_ID_BYTES;
 use crate::domain::json::FromJson;
-use crate::domain::{Json, UserId};
+use crate::domain::messages::{self, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, SyncedFriend, UserIdWire};
+use crate::domain::time::iso8601;
+use crate::domain::{Json, JsonObject, UserId};
+use crate::host::{MemberFilter, MembersPage, UserRecord};
 
-/// A pending request lasts 30 days (KV TTL is in minutes).
-pub const REQUEST_TTL_MINUTES: u32 = 30 * 24 * 60;
-/// Claim counters only need to outlive retries of the same command.
-pub const CLAIM_TTL_MINUTES: u32 = 7 * 24 * 60;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommandKind {
-    /// `friend.request` on `friend-requests.{userA}`: A asks B.
-    Request,
-    /// `friend.request.accepted` on `friend-requests.{userB}`: B accepts A's request.
-    Accept,
-    /// `friend.request.declined` on `friend-requests.{userB}`.
-    Decline,
-    /// `friend.remove` on `friend-management.{userA}`: A removes B.
-    Remove,
-    /// `friends.sync.request` on `friend-management.{userA}`: A asks for a page of its
-    /// friends on its own inbox (`userB` is A as well; `page` is the cursor).
-    Sync,
-}
+pub use crate::domain::contract::CommandKind;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {
@@ -93,21 +80,16 @@ pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, m
     }
     let msg = message.as_object().ok_or_else(|| Rejection::new("message is not a JSON object"))?;
     let kind_name = msg.str("type").ok_or_else(|| Rejection::new("message has no type"))?;
-    let kind = match (binding, kind_name) {
-        (Binding::FriendRequests, "friend.request") => CommandKind::Request,
-        (Binding::FriendRequests, "friend.request.accepted") => CommandKind::Accept,
-        (Binding::FriendRequests, "friend.request.declined") => CommandKind::Decline,
-        (Binding::FriendManagement, "friend.remove") => CommandKind::Remove,
-        (Binding::FriendManagement, "friends.sync.request") => CommandKind::Sync,
-        _ => return Err(Rejection::with("unknown command type on this channel", kind_name)),
-    };
+    let kind = CommandKind::from_name(kind_name)
+        .filter(|k| k.channel_prefix() == prefix)
+        .ok_or_else(|| Rejection::with("unknown command type on this channel", kind_name))?;
     match msg.str("schemaVersion") {
         Some(v) if v == "1" || v.starts_with("1.") => {}
         Some(v) => return Err(Rejection::with("unsupported schemaVersion", v)),
         None => return Err(Rejection::new("message has no schemaVersion")),
     }
     let event_id = match msg.str("eventId") {
-        Some(id) if !id.is_empty() && id.len() <= 128 && !id.contains(':') => id.to_owned(),
+        Some(id) if !id.is_empty() && id.len() <= MAX_EVENT_ID_BYTES && !id.contains(':') => id.to_owned(),
         Some(_) => return Err(Rejection::new("eventId must be 1-128 characters without ':'")),
         None => return Err(Rejection::new("message has no eventId")),
     };
@@ -135,14 +117,12 @@ pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, m
     if user_a == user_b {
         return Err(Rejection::new("userA and userB are the same user"));
     }
-    let acting = match kind {
-        CommandKind::Request | CommandKind::Remove | CommandKind::Sync => &user_a,
-        CommandKind::Accept | CommandKind::Decline => &user_b,
-    };
+    let acting = if kind.published_by_b() { &user_b } else { &user_a };
     if acting.as_str() != publisher {
-        return Err(Rejection::new(match kind {
-            CommandKind::Accept | CommandKind::Decline => "only the requested user (userB) can answer a friend request",
-            _ => "userA must be the publisher",
+        return Err(Rejection::new(if kind.published_by_b() {
+            "only the requested user (userB) can answer a friend request"
+        } else {
+            "userA must be the publisher"
         }));
     }
     Ok(Command { kind, user_a, user_b, event_id, page: None })
@@ -162,27 +142,271 @@ impl FromJson for PendingRequest {
     }
 }
 
-pub fn request_key(from: &UserId, to: &UserId) -> String {
-    key(&["friend-request", from.as_str(), to.as_str()])
-}
-
-/// The friend-count counter (atomic; the truth behind App Context `friendCount`).
-pub fn count_key(user: &UserId) -> String {
-    key(&["friend-count", user.as_str()])
-}
-
-/// An atomic claim: the execution that takes it first applies the counter changes, so a
-/// duplicated or retried command can complete the idempotent steps but never counts twice.
-pub fn claim_key(what: &str, a: &UserId, b: &UserId, instance: &str) -> String {
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    key(&["claim", what, lo.as_str(), hi.as_str(), instance])
-}
-
-fn key(parts: &[&str]) -> String {
-    parts.join(":")
+/// The record's `custom` with `friendCount` set to the atomic counter's value. App Context
+/// replaces `custom` as a whole, so every other field is kept.
+pub fn friend_count_custom(record: &UserRecord, count: i64) -> JsonObject {
+    let mut custom = record.custom.clone();
+    custom.set("friendCount", Json::num(count.max(0) as u64));
+    custom
 }
 
 /// The group a new friend goes into: the one the `count`-th friend falls in.
 pub fn group_for_count(count: i64) -> usize {
     (((count.max(1) - 1) as usize) / CHANNELS_PER_GROUP).min(GROUPS_PER_USER - 1)
+}
+
+// ---- decisions: command + what was read + now → what to write and send -----------------
+
+/// A message for one user's private `inbox.{userId}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice<P> {
+    pub channel: String,
+    pub message: Envelope<P>,
+}
+
+/// `friend.request.received` on B's inbox: who asks (`requester`'s profile) and since when.
+pub fn request_received(requester: &UserRecord, to: &UserId, pending: &PendingRequest, now_ms: u64) -> Notice<FriendRequestReceived> {
+    let message = Envelope::new(
+        messages::FRIEND_REQUEST_RECEIVED,
+        messages::event_id("request", Some(&requester.id), now_ms),
+        iso8601(now_ms),
+        FriendRequestReceived {
+            user_id: UserIdWire(requester.id.clone()),
+            name: requester.name.clone(),
+            profile_url: requester.profile_url.clone(),
+            requested_at: iso8601(pending.at),
+        },
+    );
+    Notice { channel: inbox(to), message }
+}
+
+/// `friend.added` on `to`'s inbox about the new friend `other`, as App Context has them.
+pub fn friend_added(to: &UserId, other: &UserRecord, added_at: &str, now_ms: u64) -> Notice<FriendAdded> {
+    let message = Envelope::new(
+        messages::FRIEND_ADDED,
+        messages::event_id("added", Some(&other.id), now_ms),
+        added_at.to_owned(),
+        FriendAdded {
+            user_id: UserIdWire(other.id.clone()),
+            name: other.name.clone(),
+            profile_url: other.profile_url.clone(),
+            online: other.custom.bool("online").unwrap_or(false),
+            added_at: added_at.to_owned(),
+        },
+    );
+    Notice { channel: inbox(to), message }
+}
+
+/// `friend.removed` on `to`'s inbox about the former friend `other`.
+pub fn friend_removed(to: &UserId, other: &UserId, now_ms: u64) -> Notice<FriendRemoved> {
+    let removed_at = iso8601(now_ms);
+    let message = Envelope::new(
+        messages::FRIEND_REMOVED,
+        messages::event_id("removed", Some(other.as_str()), now_ms),
+        removed_at.clone(),
+        FriendRemoved { user_id: other.into(), removed_at },
+    );
+    Notice { channel: inbox(to), message }
+}
+
+/// What a `friend.request` (A → B) does.
+// One per execution, matched at once: boxing the large variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum RequestDecision {
+    /// A and B are friends already: nothing to ask.
+    AlreadyFriends,
+    /// The same command again (same `eventId`): already recorded and announced.
+    Duplicate,
+    /// Write `pending` under [`super::keys::request_key`], then tell B. A new request from A replaces
+    /// an older one (its id, its time).
+    Record { pending: PendingRequest, notice: Notice<FriendRequestReceived> },
+}
+
+/// `requester` is A's record; `existing` the pending request A → B, if any (not read when
+/// they are friends already: it cannot change the outcome).
+pub fn decide_request(
+    cmd: &Command,
+    requester: &UserRecord,
+    already_friends: bool,
+    existing: Option<&PendingRequest>,
+    now_ms: u64,
+) -> RequestDecision {
+    if already_friends {
+        return RequestDecision::AlreadyFriends;
+    }
+    if existing.is_some_and(|p| p.id == cmd.event_id) {
+        return RequestDecision::Duplicate;
+    }
+    let pending = PendingRequest { id: cmd.event_id.clone(), at: now_ms };
+    let notice = request_received(requester, &cmd.user_b, &pending, now_ms);
+    RequestDecision::Record { pending, notice }
+}
+
+/// `friend.request.declined`: removes the pending request; there must be one.
+pub fn decide_decline(pending: Option<&PendingRequest>) -> Result<(), Rejection> {
+    match pending {
+        Some(_) => Ok(()),
+        None => Err(Rejection::new("no pending friend request to decline")),
+    }
+}
+
+/// An acceptance is refused, before anything is written, when either user is at the limit.
+pub fn check_friend_limit(a: &UserRecord, b: &UserRecord) -> Result<(), Rejection> {
+    for user in [a, b] {
+        if user.custom.u64("friendCount").unwrap_or(0) >= MAX_FRIENDS as u64 {
+            return Err(Rejection::with("friend limit (20,000) reached for", &user.id));
+        }
+    }
+    Ok(())
+}
+
+/// Groups past the first choice an acceptance may try in all (each costs an API call):
+/// two keep it within its 9 API calls.
+pub const GROUP_FALLBACKS: u32 = 2;
+
+/// The group to try after `group` was full, when `used` fallbacks were spent already.
+pub fn fallback_group(group: usize, used: u32) -> Option<usize> {
+    (used < GROUP_FALLBACKS && group + 1 < GROUPS_PER_USER).then_some(group + 1)
+}
+
+/// One side of a friendship: `user`'s group gets `status.{friend}`, `user`'s friends list
+/// gets `friend`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AcceptSide {
+    pub user: UserId,
+    pub friend: UserId,
+    /// The group to try first: the one `user`'s friend number `count` falls in.
+    pub group: usize,
+    /// `user`'s friend count after this acceptance, for App Context `friendCount`.
+    pub count: i64,
+    /// `friend.added` on `user`'s inbox.
+    pub notice: Notice<FriendAdded>,
+}
+
+/// What an acceptance writes, in order: both group entries (falling over to the next group
+/// when one is full), both memberships, both `friendCount`s, both notices, and last the
+/// removal of the pending request, so a retry can finish what a failure interrupted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AcceptPlan {
+    /// `[A's side, B's side]`.
+    pub sides: [AcceptSide; 2],
+    pub added_at: String,
+    /// The friendship instance: the request's id (a later removal claims by it).
+    pub request_id: String,
+}
+
+impl AcceptPlan {
+    /// The membership's custom fields on `friends.{user}`, with the group the entry went into
+    /// (removal edits that group).
+    pub fn membership(&self, group: usize) -> JsonObject {
+        let mut custom = JsonObject::default();
+        custom.set("status", Json::str("accepted"));
+        custom.set("addedAt", Json::Str(self.added_at.clone()));
+        custom.set("group", Json::num(group as u64));
+        custom.set("requestId", Json::Str(self.request_id.clone()));
+        custom
+    }
+}
+
+/// B accepts A's `pending` request; `counts` are A's and B's friend counters after the claim
+/// (moved by one if this execution owns the claim, as read otherwise).
+pub fn plan_accept(cmd: &Command, pending: &PendingRequest, a: &UserRecord, b: &UserRecord, counts: (i64, i64), now_ms: u64) -> AcceptPlan {
+    let added_at = iso8601(now_ms);
+    let side = |user: &UserId, friend: &UserId, other: &UserRecord, count: i64| AcceptSide {
+        user: user.clone(),
+        friend: friend.clone(),
+        group: group_for_count(count),
+        count,
+        notice: friend_added(user, other, &added_at, now_ms),
+    };
+    let sides = [side(&cmd.user_a, &cmd.user_b, b, counts.0), side(&cmd.user_b, &cmd.user_a, a, counts.1)];
+    AcceptPlan { sides, added_at, request_id: pending.id.clone() }
+}
+
+/// The friendship instance a removal claims: the request id the memberships record (either
+/// side's), `legacy` for memberships made before they recorded one. Refused when neither
+/// side has the other as a friend.
+pub fn removal_instance(a_has_b: Option<&JsonObject>, b_has_a: Option<&JsonObject>) -> Result<String, Rejection> {
+    let Some(m) = a_has_b.or(b_has_a) else {
+        return Err(Rejection::new("userA and userB are not friends"));
+    };
+    Ok(m.str("requestId").unwrap_or("legacy").to_owned())
+}
+
+/// One side of a removal: `status.{friend}` leaves `group`, `friend` leaves `friends.{user}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoveSide {
+    pub user: UserId,
+    pub friend: UserId,
+    /// The group the membership recorded (the first one when it recorded none).
+    pub group: usize,
+    /// `friend.removed` on `user`'s inbox.
+    pub notice: Notice<FriendRemoved>,
+}
+
+/// A removes B: per side the group entry then the membership, then both `friendCount`s,
+/// then both notices. `a_has_b` / `b_has_a` are the memberships' custom fields as read.
+pub fn plan_removal(cmd: &Command, a_has_b: Option<&JsonObject>, b_has_a: Option<&JsonObject>, now_ms: u64) -> [RemoveSide; 2] {
+    let side = |user: &UserId, friend: &UserId, m: Option<&JsonObject>| RemoveSide {
+        user: user.clone(),
+        friend: friend.clone(),
+        group: m.and_then(|m| m.u64("group")).unwrap_or(0) as usize,
+        notice: friend_removed(user, friend, now_ms),
+    };
+    [side(&cmd.user_a, &cmd.user_b, a_has_b), side(&cmd.user_b, &cmd.user_a, b_has_a)]
+}
+
+/// Which page of A's friends a `friends.sync.request` reads: online ones first, then the rest.
+pub fn sync_read(cmd: &Command) -> (MemberFilter, Option<&str>) {
+    match &cmd.page {
+        None => (MemberFilter::Online, None),
+        Some(c) => (if c.online { MemberFilter::Online } else { MemberFilter::NotOnline }, c.token.as_deref()),
+    }
+}
+
+/// The `friends.sync` answering `cmd` with `page` (read with [`sync_read`]); `total_friends`
+/// is A's friend counter (exact; App Context `friendCount` may lag).
+pub fn sync_reply(cmd: &Command, page: MembersPage, total_friends: u64, now_ms: u64) -> Notice<FriendsSync> {
+    let me = &cmd.user_a;
+    let reading_online = cmd.page.as_ref().is_none_or(|c| c.online);
+    let mut friends = Vec::with_capacity(page.members.len());
+    let mut online_friends = Vec::new();
+    for m in page.members {
+        let online = m.user.custom.bool("online") == Some(true);
+        if online {
+            online_friends.push(m.user.id.clone());
+        }
+        friends.push(SyncedFriend {
+            last_seen: m.user.custom.str("lastSeen").map(str::to_owned),
+            user_id: UserIdWire(m.user.id),
+            name: m.user.name,
+            profile_url: m.user.profile_url,
+            online,
+        });
+    }
+    // Online friends first: when they run out, the next page starts the others.
+    let total_online = page.total.map(|t| if reading_online { t } else { total_friends.saturating_sub(t) });
+    let next = match (reading_online, page.next) {
+        (online, Some(token)) => Some(SyncCursor { online, token: Some(token) }),
+        (true, None) if total_online.is_none_or(|o| o < total_friends) => Some(SyncCursor { online: false, token: None }),
+        _ => None,
+    };
+    let message = Envelope::new(
+        messages::FRIENDS_SYNC,
+        // The request's id: pages asked for in the same millisecond stay distinct to clients
+        // that drop a repeated eventId.
+        messages::event_id("sync", Some(&cmd.event_id), now_ms),
+        iso8601(now_ms),
+        FriendsSync {
+            user_id: me.into(),
+            request_id: cmd.event_id.clone(),
+            friends,
+            online_friends,
+            total_friends,
+            total_online,
+            next: next.as_ref().map(SyncCursor::to_wire),
+        },
+    );
+    Notice { channel: inbox(me), message }
 }

@@ -5,10 +5,12 @@
 use crate::prelude::*;
 pub mod count;
 pub mod friends;
+pub mod keys;
 pub mod plan;
 pub mod presence;
 pub mod reconcile;
 pub mod settle;
+pub mod work;
 
 use crate::host::OpBudget;
 

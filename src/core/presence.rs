@@ -222,14 +222,6 @@ pub fn decide_status(obs: &Observation, user: Option<&UserRecord>, shard: u32, n
     StatusDecision::Announce { custom, message }
 }
 
-/// Re-applies an announcement onto a fresher record after an ETag conflict.
-pub fn merge_announced(obs: &Observation, fresh: &JsonObject, shard: u32, now_ms: u64) -> Option<JsonObject> {
-    if is_stale(obs, &PresenceFields::read(fresh)) {
-        return None; // someone announced a newer change meanwhile
-    }
-    Some(status_custom(obs, fresh, shard, now_ms))
-}
-
 fn status_custom(obs: &Observation, base: &JsonObject, shard: u32, now_ms: u64) -> JsonObject {
     let at = iso8601(obs.at_ms);
     let mut custom = base.clone();

@@ -19,6 +19,7 @@ use serde::Serialize;
 use super::presence::Observation;
 use crate::domain::json::{FromJson, Json};
 use crate::domain::UserId;
+use crate::host::UsersPage;
 
 /// App Context and the JS SDK order ids by UTF-16 code units; Rust's `str` order (bytes)
 /// differs for characters above U+FFFF, so ranges are compared the JS way.
@@ -116,17 +117,160 @@ pub fn diff_range(
     }
 }
 
+/// hereNow pages (1,000 occupants each) a step may read: it must see the whole shard, and
+/// keep at least one API call for App Context. Size shards below 8,000 (`shardCount`).
+pub const MAX_HERE_NOW_PAGES: u32 = 8;
+pub const HERE_NOW_PAGE: u32 = 1000;
+/// API calls a step may spend in all (one stays spare).
+pub const STEP_API_CALLS: u32 = 9;
+/// Changes one step hands on: 6 fires, or 3 chunks (6 KV) if every fire failed, leaving the
+/// job read and the continuation inside the 10 KV limit.
+pub const CHANGES_PER_STEP: usize = 750;
+/// Observations per fired `presence.work` item (≤ 125 × ~110 bytes stays far below 32 KB).
+pub const OBS_PER_ITEM: usize = 125;
+/// At the last hop (or when a fire fails) changes go to the settle queue: ≤ 250 per chunk
+/// (KV's 32,000 chars).
+pub const OBS_PER_CHUNK: usize = 250;
+
+impl ScanState {
+    /// A storm's scan waits until its slot has passed: events batched into it may yet arrive.
+    pub fn is_due(&self, now_ms: u64) -> bool {
+        self.due_ms.is_none_or(|due| now_ms >= due)
+    }
+}
+
+/// After a hereNow page of the shard that held `added` (valid) occupants, `pages` read in all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Occupants {
+    /// A short page: everyone is known.
+    Complete,
+    /// A full page: read the next one.
+    ReadMore,
+    /// More than a step can read: departures read from a partial list would be false, so the
+    /// shard is not reconciled.
+    TooMany,
+}
+
+pub fn after_occupants_page(pages: u32, added: usize) -> Occupants {
+    if added < HERE_NOW_PAGE as usize {
+        Occupants::Complete
+    } else if pages >= MAX_HERE_NOW_PAGES {
+        Occupants::TooMany
+    } else {
+        Occupants::ReadMore
+    }
+}
+
+/// Sorts ids the JS way ([`id_order`]) and drops repeats. One sort for both lists of a step
+/// (each sort instance costs the bundle kilobytes).
+pub fn sort_ids(ids: &mut Vec<&str>) {
+    ids.sort_unstable_by(|a, b| id_order(a, b));
+    ids.dedup();
+}
+
+/// The App Context half of a scan step: walks the shard's online users page by page from
+/// the scan state and compares each id range with who is present. Feed it the pages it asks
+/// for ([`ScanWalk::next_page`]); [`ScanWalk::finish`] gives the changes and where the next
+/// step continues (`None`: the shard is done).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScanWalk {
+    cursor: ScanState,
+    /// The page to read next.
+    fetch: Option<String>,
+    /// `cursor.page` fetched the page holding `cursor.after`: it is read again first, because
+    /// App Context cursors are offsets, and departures applied meanwhile shift the list back.
+    reread: bool,
+    next: Option<ScanState>,
+    calls_left: u32,
+    changes: Vec<Observation>,
+    at_ms: u64,
+}
+
+/// What one App Context page did to the walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalkPage {
+    Compared,
+    /// The list shrank past the page the scan stopped in: ids may have moved before it, so
+    /// the walk starts again from the first page.
+    Shifted,
+}
+
+impl ScanWalk {
+    /// `here_now_pages`: API calls the step spent on occupants; `at_ms`: the time of the
+    /// reads, by the clock (see `core::presence::is_stale`).
+    pub fn new(scan: ScanState, here_now_pages: u32, at_ms: u64) -> Self {
+        ScanWalk {
+            fetch: scan.page.clone(),
+            reread: scan.page.is_some(),
+            cursor: scan,
+            next: None,
+            calls_left: STEP_API_CALLS.saturating_sub(here_now_pages),
+            changes: Vec::new(),
+            at_ms,
+        }
+    }
+
+    /// The App Context page to read next (`Some(None)`: the first), or `None` when the step
+    /// is over.
+    pub fn next_page(&self) -> Option<Option<&str>> {
+        (self.calls_left > 0).then_some(self.fetch.as_deref())
+    }
+
+    /// The read failed: the next step continues from where this one stands.
+    pub fn read_failed(&mut self) {
+        self.next = Some(self.cursor.clone());
+        self.calls_left = 0;
+    }
+
+    /// One page of online users; `present` are the shard's occupants, sorted by [`sort_ids`].
+    pub fn page(&mut self, present: &[&str], page: &UsersPage) -> WalkPage {
+        self.calls_left = self.calls_left.saturating_sub(1);
+        let mut online: Vec<&str> = page.users.iter().map(|u| u.id.as_str()).collect();
+        sort_ids(&mut online);
+        if core::mem::take(&mut self.reread) {
+            let after = self.cursor.after.as_deref().unwrap_or("");
+            if online.first().is_none_or(|first| id_order(first, after) == Ordering::Greater) {
+                self.fetch = None;
+                return WalkPage::Shifted;
+            }
+        }
+        // This page covers ids up to its last one; the last page covers the rest.
+        let hi = match page.next {
+            Some(_) => online.last().map(|s| String::from(*s)).or_else(|| self.cursor.after.clone()),
+            None => None,
+        };
+        let cursor = &self.cursor;
+        if let Some(stop) =
+            diff_range(present, &online, cursor.after.as_deref(), hi.as_deref(), self.at_ms, CHANGES_PER_STEP, &mut self.changes)
+        {
+            // Full: the next step re-reads this page from just after `stop`.
+            self.next = Some(ScanState { after: Some(stop), page: self.fetch.clone(), ..cursor.clone() });
+            self.calls_left = 0;
+            return WalkPage::Compared;
+        }
+        match &page.next {
+            None => {
+                self.next = None;
+                self.calls_left = 0;
+            }
+            Some(token) => {
+                let page = self.fetch.replace(token.clone());
+                self.cursor = ScanState { after: hi, page, ..self.cursor.clone() };
+                self.next = Some(self.cursor.clone());
+            }
+        }
+        WalkPage::Compared
+    }
+
+    /// The changes found (≤ [`CHANGES_PER_STEP`]) and the state the next step starts from.
+    pub fn finish(self) -> (Vec<Observation>, Option<ScanState>) {
+        (self.changes, self.next)
+    }
+}
+
 /// Storm detection: individual presence events one shard may see per settle slot (2.5 s)
 /// before it switches to batching (10 events/s).
 pub const STORM_EVENTS_PER_SLOT: i64 = 25;
-
-pub fn storm_key(shard: u32, slot: u64) -> String {
-    let mut s = String::from("storm:");
-    crate::domain::channels::push_u64(&mut s, shard as u64);
-    s.push(':');
-    crate::domain::channels::push_u64(&mut s, slot);
-    s
-}
 
 /// What a storm-counted event does: the counter value `n` is this event's place in the slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,17 +11,13 @@ use crate::prelude::*;
 use serde::Serialize;
 
 use super::presence::Observation;
-use crate::domain::channels::push_u64;
 use crate::domain::json::{FromJson, Json};
 
 /// Slot width. With a 10 s settler interval, a deferred state is published at most
 /// debounce + slot + grace + interval after it was observed (5 + 2.5 + 1 + 10 s < 20 s).
 pub const SLOT_MS: u64 = 2_500;
-/// Queue entries outlive any plausible settler outage, then expire (KV TTL is in minutes).
-pub const QUEUE_TTL_MINUTES: u32 = 60;
 /// How far back a settler with no cursor looks.
 pub const FIRST_RUN_LOOKBACK_SLOTS: u64 = 4;
-pub const CURSOR_KEY: &str = "settle:cursor";
 
 /// How long after its end a slot is still open to writers: Functions run on many hosts whose
 /// clocks differ a little, and a write into a slot the settler already passed would be lost.
@@ -40,19 +36,6 @@ pub fn slot_for(due_ms: u64, now_ms: u64) -> u64 {
 /// Slot `s` is complete (every entry in it is due, and written) once `now ≥ s · SLOT_MS + grace`.
 pub fn last_complete_slot(now_ms: u64) -> u64 {
     now_ms.saturating_sub(SLOT_GRACE_MS) / SLOT_MS
-}
-
-pub fn counter_key(slot: u64) -> String {
-    let mut s = String::from("settle:");
-    push_u64(&mut s, slot);
-    s
-}
-
-pub fn chunk_key(slot: u64, index: i64) -> String {
-    let mut s = counter_key(slot);
-    s.push(':');
-    push_u64(&mut s, index.max(0) as u64);
-    s
 }
 
 /// One execution's deferred presence observations.
@@ -89,35 +72,6 @@ impl FromJson for Cursor {
     }
 }
 
-/// Work that is not due at a time but in order: FIFO queues beside the settle slots, each an
-/// atomic counter (`{queue}`) handing out indices and one KV value per job (`{queue}:{n}`).
-/// They keep slow maintenance out of the presence slots: a backlog there never delays a
-/// deferred status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobQueue {
-    /// Shard reconciliation steps still to run ([`super::reconcile::ScanState`]).
-    Scans,
-    /// Users whose App Context `friendCount` lost an ETag race and must be re-copied from
-    /// their atomic counter (a [`Recount`]).
-    Recounts,
-}
-
-impl JobQueue {
-    pub fn counter_key(self) -> &'static str {
-        match self {
-            JobQueue::Scans => "scan",
-            JobQueue::Recounts => "recount",
-        }
-    }
-
-    pub fn job_key(self, index: i64) -> String {
-        let mut s = String::from(self.counter_key());
-        s.push(':');
-        push_u64(&mut s, index.max(0) as u64);
-        s
-    }
-}
-
 /// A recount job: users whose `friendCount` must be refreshed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Recount {
@@ -147,4 +101,125 @@ pub fn slots_to_scan(cursor: Option<Cursor>, now_ms: u64, max: u64) -> core::ops
     };
     let end = last.min(first + max.max(1) - 1);
     first..=end
+}
+
+/// How many queue slots one settler run inspects (each costs one KV counter read). Real time
+/// advances 4 slots per 10 s run; 6 lets a settler that fell behind catch up. With the cursor
+/// read and write and the two job counters, a run is exactly at the 10 KV limit.
+pub const SLOTS_PER_RUN: u64 = 6;
+/// Fires held back from the presence slots while scans are waiting: a storm's outcome is as
+/// urgent as a deferred status.
+const SCAN_FIRES: usize = 3;
+
+/// One `fire` of the settler, in the order they go out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettleFire {
+    /// Queue chunks `[slot, index]` for one presence worker (`settle.work`).
+    Chunks(Vec<(u64, i64)>),
+    /// One queued shard reconciliation for a reconcile worker, by job index.
+    Scan(i64),
+    /// Queued recounts for one recount worker, by job index.
+    Recounts(Vec<i64>),
+}
+
+/// One settler run being decided: built from the cursor and the job counters, fed the slot
+/// counters it asks for ([`SettlePlan::slots`], [`SettlePlan::add_slot`]), then
+/// [`SettlePlan::finish`]ed into what to fire. Deferred statuses (complete slots, in order)
+/// come first; a few fires are kept for the job queues, so a maintenance backlog never delays
+/// a status and a status backlog never starves a storm's reconciliation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettlePlan {
+    next: Cursor,
+    slots: core::ops::RangeInclusive<u64>,
+    chunks: Vec<(u64, i64)>,
+    capacity: i64,
+    skip: i64,
+    full: bool,
+    scans: core::ops::RangeInclusive<i64>,
+    recounts: core::ops::RangeInclusive<i64>,
+    fan_out: usize,
+}
+
+impl SettlePlan {
+    /// `scans_queued` / `recounts_queued`: the job queues' counters (0 when unreadable).
+    pub fn new(cursor: Option<Cursor>, now_ms: u64, scans_queued: i64, recounts_queued: i64, fan_out: usize) -> Self {
+        let slots = slots_to_scan(cursor, now_ms, SLOTS_PER_RUN);
+        let next = cursor.unwrap_or(Cursor { done: slots.start().saturating_sub(1), ..Cursor::default() });
+        let scans = new_jobs(next.scans, scans_queued, fan_out);
+        let recounts = new_jobs(next.recounts, recounts_queued, fan_out * super::work::RECOUNTS_PER_WORKER);
+        let held = scans.clone().count().min(SCAN_FIRES) + usize::from(!recounts.is_empty());
+        let capacity = (super::work::CHUNKS_PER_WORKER * fan_out.saturating_sub(held).max(1)) as i64;
+        SettlePlan { skip: next.partial, next, slots, chunks: Vec::new(), capacity, full: false, scans, recounts, fan_out }
+    }
+
+    /// The slot counters to read, in order; stop at the first that cannot be read, or when
+    /// [`SettlePlan::add_slot`] says the run is full.
+    pub fn slots(&self) -> core::ops::RangeInclusive<u64> {
+        self.slots.clone()
+    }
+
+    /// Slot `slot` holds `written` chunks. Returns whether the run has room for more slots.
+    pub fn add_slot(&mut self, slot: u64, written: i64) -> bool {
+        if self.full {
+            return false;
+        }
+        let n = written.max(0);
+        let room = self.capacity - self.chunks.len() as i64;
+        let available = (n - self.skip).max(0);
+        if available > room {
+            // Hand out what fits; the next run continues inside this slot.
+            self.chunks.extend((self.skip + 1..=self.skip + room).map(|i| (slot, i)));
+            self.next.done = slot.saturating_sub(1);
+            self.next.partial = self.skip + room;
+            self.full = true;
+            return false;
+        }
+        self.chunks.extend((self.skip + 1..=n).map(|i| (slot, i)));
+        self.next.done = slot;
+        self.next.partial = 0;
+        self.skip = 0;
+        true
+    }
+
+    /// What to fire, in order, within the run's fan-out.
+    pub fn finish(self) -> SettleHandout {
+        let mut fires: Vec<SettleFire> =
+            self.chunks.chunks(super::work::CHUNKS_PER_WORKER).map(|p| SettleFire::Chunks(p.to_vec())).collect();
+        fires.extend(self.scans.map(SettleFire::Scan));
+        let recounts: Vec<i64> = self.recounts.collect();
+        fires.extend(recounts.chunks(super::work::RECOUNTS_PER_WORKER).map(|p| SettleFire::Recounts(p.to_vec())));
+        fires.truncate(self.fan_out);
+        SettleHandout { fires, chunks: self.chunks.len(), next: self.next }
+    }
+}
+
+/// A settler run's fires, and where its cursor goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettleHandout {
+    pub fires: Vec<SettleFire>,
+    /// Queue chunks handed out when every fire goes out.
+    pub chunks: usize,
+    next: Cursor,
+}
+
+impl SettleHandout {
+    /// The cursor once the first `fired` fires went out (the rest were not, or failed): it
+    /// never passes work nobody took.
+    pub fn cursor_after(&self, fired: usize) -> Cursor {
+        let mut next = self.next;
+        if let Some(SettleFire::Chunks(part)) = self.fires.get(fired) {
+            if let Some(&(slot, index)) = part.first() {
+                next.done = slot.saturating_sub(1);
+                next.partial = index - 1;
+            }
+        }
+        for fire in self.fires.iter().take(fired) {
+            match fire {
+                SettleFire::Chunks(_) => {}
+                SettleFire::Scan(job) => next.scans = *job,
+                SettleFire::Recounts(jobs) => next.recounts = jobs.last().copied().unwrap_or(next.recounts),
+            }
+        }
+        next
+    }
 }

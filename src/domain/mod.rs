@@ -4,6 +4,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 pub mod channels;
+pub mod contract;
 pub mod ids;
 pub mod json;
 pub mod messages;

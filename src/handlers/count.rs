@@ -1,7 +1,8 @@
 //! count-aggregator (On Interval, every 10 s): `status.count` on `status.global`.
 
 use super::{cat, num, Report};
-use crate::core::count::{decide_count, peak_key, shard_batches, LastCount, LAST_KEY};
+use crate::core::count::{decide_count, shard_batches, LastCount};
+use crate::core::keys::{peak_key, LAST_COUNT_KEY, LAST_COUNT_TTL_MINUTES, PEAK_TTL_MINUTES};
 use crate::core::Config;
 use crate::domain::channels::STATUS_GLOBAL;
 use crate::host::{KvStore, PubNub};
@@ -28,7 +29,7 @@ pub async fn count_aggregator<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         return report;
     }
     let peak_key = peak_key(now_ms);
-    let last: Option<LastCount> = host.get(LAST_KEY).await.unwrap_or_else(|e| {
+    let last: Option<LastCount> = host.get(LAST_COUNT_KEY).await.unwrap_or_else(|e| {
         report.warn(cat(&["previous count unreadable: ", &e.describe()]));
         None
     });
@@ -41,12 +42,11 @@ pub async fn count_aggregator<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         report.error(cat(&["publish to status.global failed: ", &e.describe()]));
     }
     if let Some(p) = decision.new_peak {
-        // 2 days: the key is per UTC day, so it only has to outlive its day.
-        if let Err(e) = host.set(&peak_key, &p, 2 * 24 * 60).await {
+        if let Err(e) = host.set(&peak_key, &p, PEAK_TTL_MINUTES).await {
             report.warn(cat(&["cannot store today's peak: ", &e.describe()]));
         }
     }
-    if let Err(e) = host.set(LAST_KEY, &decision.last, 60).await {
+    if let Err(e) = host.set(LAST_COUNT_KEY, &decision.last, LAST_COUNT_TTL_MINUTES).await {
         report.warn(cat(&["cannot store the count: ", &e.describe()]));
     }
     report.info(cat(&["online ", &num(online), " over ", &num(counted as u64), " shards"]));

@@ -4,39 +4,18 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use serde::Serialize;
 
+use super::queues::{enqueue_at, fire_work, push_job};
 use super::{cat, num, Report};
+use crate::core::keys::{self, storm_key, JobQueue};
 use crate::core::presence::{decide_status, latest_per_user, parse_presence_event, Observation, PresenceInput, StatusDecision};
-use crate::core::reconcile::{storm_key, storm_mode, ScanState, StormMode};
-use crate::core::settle::{self, Cursor, JobQueue, SettleChunk};
-use crate::core::{Config, Rejection};
+use crate::core::reconcile::{storm_mode, ScanState, StormMode};
+use crate::core::settle::{self, Cursor, SettleChunk, SettleFire, SettlePlan};
+use crate::core::work::*;
+use crate::core::Config;
 use crate::domain::channels::{presence_shard, status};
-use crate::domain::json::FromJson;
 use crate::domain::{shard_of, Json, UserId};
-use crate::handlers::queues::{enqueue_chunk, push_job};
-use crate::handlers::reconcile::{ScanItem, RECONCILE_PREFIX, RECONCILE_WORK};
-use crate::handlers::recount::{RecountItem, RECOUNT_PREFIX, RECOUNT_WORK};
 use crate::host::{HostError, KvStore, PubNub};
-
-/// Channel prefix the workers are bound to (After Publish on `presence-work.*`).
-pub const WORK_PREFIX: &str = "presence-work.";
-/// Chained executions below the triggering one (PubNub allows 3 hops in all).
-pub const MAX_HOP: u8 = 2;
-pub const PRESENCE_WORK: &str = "presence.work";
-pub const SETTLE_WORK: &str = "settle.work";
-
-/// A slice of presence work handed to another execution with `fire`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct WorkItem {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub hop: u8,
-    pub shard: u32,
-    pub observations: Vec<Observation>,
-    /// For `settle.work`: queue chunks to read, as `[slot, index]`.
-    pub chunks: Vec<(u64, i64)>,
-}
 
 pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, event: &Json, now_ms: u64) -> Report {
     let mut report = Report::new("after-presence");
@@ -142,28 +121,6 @@ pub async fn dispatch<H: PubNub + KvStore>(
     }
 }
 
-/// Fires `observations` to presence workers at `hop` in parts of `size`; returns what could
-/// not be fired (the caller queues it).
-pub(crate) async fn fire_work<H: PubNub>(
-    host: &H,
-    shard: u32,
-    hop: u8,
-    observations: &[Observation],
-    size: usize,
-    report: &mut Report,
-) -> Vec<Observation> {
-    let channel = work_channel(shard);
-    let mut unsent = Vec::new();
-    for part in observations.chunks(size.max(1)) {
-        let item = WorkItem { kind: PRESENCE_WORK.into(), hop, shard, observations: part.to_vec(), chunks: Vec::new() };
-        if let Err(e) = host.fire(&channel, &item).await {
-            report.error(cat(&["fire to ", &channel, " failed: ", &e.describe()]));
-            unsent.extend(item.observations);
-        }
-    }
-    unsent
-}
-
 /// Decides and carries out up to `users_per_execution` observations: 1 batched App Context
 /// read, then per announced user 1 publish and 1 App Context write.
 async fn apply<H: PubNub + KvStore>(host: &H, cfg: &Config, observations: Vec<Observation>, now_ms: u64, report: &mut Report) {
@@ -258,15 +215,6 @@ async fn enqueue<H: KvStore>(host: &H, entries: Vec<Observation>, now_ms: u64, r
     enqueue_at(host, entries, now_ms, now_ms, report).await
 }
 
-/// Two KV ops, whatever the batch size (≤ 250 observations keep a chunk under KV's 32,000 chars).
-pub(crate) async fn enqueue_at<H: KvStore>(host: &H, entries: Vec<Observation>, due_ms: u64, now_ms: u64, report: &mut Report) {
-    let n = entries.len() as u64;
-    match enqueue_chunk(host, &SettleChunk { entries }, due_ms, now_ms).await {
-        Ok(slot) => report.info(cat(&["deferred ", &num(n), " to slot ", &num(slot)])),
-        Err(e) => report.error(cat(&["could not queue ", &num(n), " deferred status changes: ", &e.describe()])),
-    }
-}
-
 /// After Publish on `presence-work.*`: one slice of work from `dispatch` or the settler.
 pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, message: &Json, now_ms: u64) -> Report {
     let mut report = Report::new("presence-worker");
@@ -292,143 +240,72 @@ pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messag
     report
 }
 
-fn parse_work_item(message: &Json) -> Result<WorkItem, Rejection> {
-    let obj = message.as_object().ok_or_else(|| Rejection::new("work item is not an object"))?;
-    let kind = obj.str("type").ok_or_else(|| Rejection::new("work item has no type"))?;
-    if kind != PRESENCE_WORK && kind != SETTLE_WORK {
-        return Err(Rejection::with("unknown work item type", kind));
-    }
-    let hop =
-        obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("work item hop is not 1 or 2"))? as u8;
-    let shard = obj.u64("shard").filter(|s| *s < 1_000_000).ok_or_else(|| Rejection::new("work item shard is not a number"))? as u32;
-    let mut item = WorkItem { kind: kind.to_owned(), hop, shard, observations: Vec::new(), chunks: Vec::new() };
-    if let Some(Json::Arr(list)) = obj.get("observations") {
-        for entry in list {
-            item.observations.push(Observation::from_json(entry).map_err(Rejection::new)?);
-        }
-    }
-    if let Some(Json::Arr(list)) = obj.get("chunks") {
-        for entry in list {
-            match entry {
-                Json::Arr(pair) if pair.len() == 2 => match (&pair[0], &pair[1]) {
-                    (Json::Num(s), Json::Num(i)) if *s >= 0.0 && *i >= 0.0 => item.chunks.push((*s as u64, *i as i64)),
-                    _ => return Err(Rejection::new("work item chunk is not [slot, index]")),
-                },
-                _ => return Err(Rejection::new("work item chunk is not [slot, index]")),
-            }
-        }
-    }
-    if item.observations.is_empty() && item.chunks.is_empty() {
-        return Err(Rejection::new("work item carries no work"));
-    }
-    Ok(item)
-}
-
-/// How many queue slots one settler run inspects (each costs one KV counter read). Real time
-/// advances 4 slots per 10 s run; 6 lets a settler that fell behind catch up. With the cursor
-/// read and write and the two job counters, a run is exactly at the 10 KV limit.
-pub const SLOTS_PER_RUN: u64 = 6;
-/// Chunks one settle worker reads (KV), keeping two KV ops to re-queue.
-const CHUNKS_PER_WORKER: usize = 6;
-/// Recount jobs one recount worker takes.
-pub const RECOUNTS_PER_WORKER: usize = 4;
-/// Fires held back from the presence slots while scans are waiting: a storm's outcome is as
-/// urgent as a deferred status.
-const SCAN_FIRES: usize = 3;
-
-/// On Interval: the trailing edge of the debounce, and the clock of the job queues. Walks the
-/// complete queue slots and the new jobs, and hands them to workers with `fire`; it reads no
-/// queue value itself. Ops: ≤ 10 KV (cursor, 6 slots, 2 job counters, cursor), ≤ 10 fires.
+/// On Interval: the trailing edge of the debounce, and the clock of the job queues. Reads the
+/// cursor and the counters `SettlePlan` asks for and fires what it hands out; it reads no
+/// queue value itself. Ops: ≤ 10 KV (cursor, 2 job counters, 6 slots, cursor), ≤ 10 fires.
 pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_ms: u64) -> Report {
     let mut report = Report::new("presence-settler");
-    let cursor: Option<Cursor> = match host.get(settle::CURSOR_KEY).await {
+    let cursor: Option<Cursor> = match host.get(keys::CURSOR_KEY).await {
         Ok(c) => c,
         Err(e) => {
             report.error(cat(&["cannot read the settle cursor: ", &e.describe()]));
             return report;
         }
     };
-    let slots = settle::slots_to_scan(cursor, now_ms, SLOTS_PER_RUN);
-    let mut next = cursor.unwrap_or(Cursor { done: slots.start().saturating_sub(1), ..Cursor::default() });
-    let mut available = [0i64; 2];
+    let mut queued = [0i64; 2];
     for (i, queue) in [JobQueue::Scans, JobQueue::Recounts].into_iter().enumerate() {
         match host.get_counter(queue.counter_key()).await {
-            Ok(n) => available[i] = n,
+            Ok(n) => queued[i] = n,
             Err(e) => report.error(cat(&["cannot read the ", queue.counter_key(), " queue: ", &e.describe()])),
         }
     }
-    let scans = settle::new_jobs(next.scans, available[0], cfg.fan_out());
-    let recounts = settle::new_jobs(next.recounts, available[1], cfg.fan_out() * RECOUNTS_PER_WORKER);
-    let held = scans.clone().count().min(SCAN_FIRES) + usize::from(!recounts.is_empty());
-    let mut fires = cfg.fan_out();
-
-    // 1. Deferred statuses: complete slots, in order.
-    let mut chunks: Vec<(u64, i64)> = Vec::new();
-    let mut skip = next.partial;
-    let capacity = (CHUNKS_PER_WORKER * fires.saturating_sub(held).max(1)) as i64;
-    for slot in slots {
-        let n = match host.get_counter(&settle::counter_key(slot)).await {
-            Ok(n) => n.max(0),
+    let mut plan = SettlePlan::new(cursor, now_ms, queued[0], queued[1], cfg.fan_out());
+    for slot in plan.slots() {
+        match host.get_counter(&keys::slot_key(slot)).await {
+            Ok(n) if plan.add_slot(slot, n) => {}
+            Ok(_) => break,
             Err(e) => {
                 report.error(cat(&["cannot read queue slot ", &num(slot), ": ", &e.describe()]));
                 break;
             }
+        }
+    }
+    let handout = plan.finish();
+    let mut fired = 0;
+    for fire in &handout.fires {
+        let (channel, result) = match fire {
+            SettleFire::Chunks(part) => {
+                let channel = settle_channel();
+                let result = host.fire(&channel, &WorkItem::settle(part.clone())).await;
+                (channel, result)
+            }
+            SettleFire::Scan(job) => {
+                let channel = scan_jobs_channel();
+                let result = host.fire(&channel, &ScanItem { kind: RECONCILE_WORK, hop: 1, scan: None, job: Some(*job) }).await;
+                (channel, result)
+            }
+            SettleFire::Recounts(jobs) => {
+                let channel = recount_channel();
+                let result = host.fire(&channel, &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs }).await;
+                (channel, result)
+            }
         };
-        let room = capacity - chunks.len() as i64;
-        let available = (n - skip).max(0);
-        if available > room {
-            // Hand out what fits; the next run continues inside this slot.
-            chunks.extend((skip + 1..=skip + room).map(|i| (slot, i)));
-            next.done = slot.saturating_sub(1);
-            next.partial = skip + room;
+        if let Err(e) = result {
+            // Nothing after a failed fire goes out: the cursor stops before it.
+            report.error(cat(&["fire to ", &channel, " failed: ", &e.describe()]));
             break;
         }
-        chunks.extend((skip + 1..=n).map(|i| (slot, i)));
-        next.done = slot;
-        next.partial = 0;
-        skip = 0;
+        fired += 1;
     }
-    let settle_channel = cat(&[WORK_PREFIX, "settle"]);
-    let mut stopped = false;
-    for part in chunks.chunks(CHUNKS_PER_WORKER) {
-        let item = WorkItem { kind: SETTLE_WORK.into(), hop: 1, shard: 0, observations: Vec::new(), chunks: part.to_vec() };
-        if !fired(host, &settle_channel, &item, &mut fires, &mut report).await {
-            // Stop before the cursor passes work nobody took.
-            let (slot, index) = part[0];
-            next.done = slot.saturating_sub(1);
-            next.partial = index - 1;
-            stopped = true;
-            break;
-        }
-    }
-    // 2. Shard reconciliations (storms, here_now_refresh continuations), one worker each.
-    let scan_channel = cat(&[RECONCILE_PREFIX, "scan"]);
-    for job in scans {
-        let item = ScanItem { kind: RECONCILE_WORK, hop: 1, scan: None, job: Some(job) };
-        if stopped || !fired(host, &scan_channel, &item, &mut fires, &mut report).await {
-            stopped = true;
-            break;
-        }
-        next.scans = job;
-    }
-    // 3. friendCount refreshes, several per worker.
-    let recount_channel = cat(&[RECOUNT_PREFIX, "jobs"]);
-    let recount_jobs: Vec<i64> = recounts.collect();
-    for part in recount_jobs.chunks(RECOUNTS_PER_WORKER) {
-        let item = RecountItem { kind: RECOUNT_WORK, hop: 1, jobs: part };
-        if stopped || !fired(host, &recount_channel, &item, &mut fires, &mut report).await {
-            break;
-        }
-        next.recounts = part[part.len() - 1];
-    }
+    let next = handout.cursor_after(fired);
     if Some(next) != cursor {
-        if let Err(e) = host.set(settle::CURSOR_KEY, &next, 24 * 60).await {
+        if let Err(e) = host.set(keys::CURSOR_KEY, &next, keys::CURSOR_TTL_MINUTES).await {
             report.error(cat(&["cannot advance the settle cursor: ", &e.describe()]));
         }
     }
     report.info(cat(&[
         "handed out ",
-        &num(chunks.len() as u64),
+        &num(handout.chunks as u64),
         " queued chunks, scans to #",
         &num(next.scans as u64),
         ", recounts to #",
@@ -437,26 +314,11 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
     report
 }
 
-/// One `fire` from the settler's budget; false (logged) when it failed or none is left.
-async fn fired<H: PubNub, M: Serialize>(host: &H, channel: &str, item: &M, fires: &mut usize, report: &mut Report) -> bool {
-    if *fires == 0 {
-        return false;
-    }
-    *fires -= 1;
-    match host.fire(channel, item).await {
-        Ok(()) => true,
-        Err(e) => {
-            report.error(cat(&["fire to ", channel, " failed: ", &e.describe()]));
-            false
-        }
-    }
-}
-
 /// Reads queue chunks and re-decides their entries against App Context.
 async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u64, i64)], hop: u8, now_ms: u64, report: &mut Report) {
     let mut observations: Vec<Observation> = Vec::new();
     for &(slot, index) in chunks.iter().take(CHUNKS_PER_WORKER) {
-        match host.get::<SettleChunk>(&settle::chunk_key(slot, index)).await {
+        match host.get::<SettleChunk>(&keys::chunk_key(slot, index)).await {
             Ok(Some(chunk)) => observations.extend(chunk.entries),
             Ok(None) => {} // expired or not yet visible (KV is eventually consistent)
             Err(HostError::BudgetExceeded(k)) => {
@@ -474,9 +336,4 @@ async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u
         };
         dispatch(host, cfg, 0, observations, hop.max(1), now_ms, report).await;
     }
-}
-
-/// The channel a worker item for `shard` is fired on.
-pub fn work_channel(shard: u32) -> String {
-    cat(&[WORK_PREFIX, &num(shard as u64)])
 }

@@ -5,47 +5,22 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use serde::Serialize;
 
-use super::presence::{MAX_HOP, RECOUNTS_PER_WORKER};
 use super::queues::push_job;
 use super::{cat, num, Report};
-use crate::core::settle::{JobQueue, Recount};
-use crate::core::Rejection;
+use crate::core::friends::friend_count_custom;
+use crate::core::keys::{count_key, JobQueue};
+use crate::core::settle::Recount;
+use crate::core::work::parse_recount_item;
 use crate::domain::{Json, UserId};
 use crate::host::{KvStore, PubNub};
 
-/// Channel prefix the recount worker is bound to.
-pub const RECOUNT_PREFIX: &str = "recount-work.";
-pub const RECOUNT_WORK: &str = "recount.work";
 /// Users one worker recounts: each costs 1 KV (counter) and 1 API (write).
 const RECOUNT_USERS: usize = 3;
 
-/// `recount.work`: indices of queued recount jobs.
-#[derive(Serialize)]
-pub struct RecountItem<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub hop: u8,
-    pub jobs: &'a [i64],
-}
-
-fn parse_item(message: &Json) -> Result<Vec<i64>, Rejection> {
-    let obj = message.as_object().ok_or_else(|| Rejection::new("recount item is not an object"))?;
-    if obj.str("type") != Some(RECOUNT_WORK) {
-        return Err(Rejection::new("recount item type is not recount.work"));
-    }
-    obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).ok_or_else(|| Rejection::new("recount item hop is not 1 or 2"))?;
-    let jobs: Vec<u64> = obj.field("jobs").map_err(|_| Rejection::new("recount item has no job list"))?;
-    if jobs.is_empty() || jobs.len() > RECOUNTS_PER_WORKER {
-        return Err(Rejection::new("recount item job list is empty or too long"));
-    }
-    Ok(jobs.into_iter().map(|n| n as i64).collect())
-}
-
 pub async fn recount_worker<H: PubNub + KvStore>(host: &H, message: &Json) -> Report {
     let mut report = Report::new("recount-worker");
-    match parse_item(message) {
+    match parse_recount_item(message) {
         Err(reason) => report.reject(reason),
         Ok(jobs) => recount(host, &jobs, &mut report).await,
     }
@@ -80,8 +55,8 @@ async fn recount<H: PubNub + KvStore>(host: &H, jobs: &[i64], report: &mut Repor
             for id in &ids {
                 // A user deleted meanwhile has nothing to recount.
                 let Some(record) = records.iter().find(|r| r.id == id.as_str()) else { continue };
-                let result = match host.get_counter(&crate::core::friends::count_key(id)).await {
-                    Ok(count) => crate::handlers::friends::set_friend_count(host, id, record, count).await,
+                let result = match host.get_counter(&count_key(id)).await {
+                    Ok(count) => host.set_user_custom(id, &friend_count_custom(record, count), record.etag.as_deref()).await,
                     Err(e) => Err(e),
                 };
                 match result {

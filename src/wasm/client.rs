@@ -1,5 +1,7 @@
-//! The web client core for JavaScript (`pkg/web`): `subscribePlan(userId)` and the
-//! `FriendsView` class over [`crate::client`]. Nothing here throws: bad input comes back as
+//! The web client core for JavaScript (`pkg/web`): `subscribePlan(userId)`, the
+//! `FriendsView` class over [`crate::client`], and the command builders (`friendRequest`,
+//! `acceptRequest`, `declineRequest`, `removeFriend`, `syncRequest` → `{channel, message}`,
+//! from [`crate::domain::contract`]). Nothing here throws: bad input comes back as
 //! `{error}` (creation) or `{outcome: "rejected", reason}` (messages).
 
 use serde::Serialize;
@@ -7,6 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::client::plan::DEFAULT_SHARD_COUNT;
 use crate::client::{FriendsView, SubscribePlan};
+use crate::domain::contract::{self, command_event_id, CommandKind};
 use crate::domain::json::to_text;
 use crate::domain::{Json, UserId};
 
@@ -65,6 +68,78 @@ pub fn subscribe_plan(user: JsValue, options: JsValue) -> JsValue {
         Ok(u) => to_js(&SubscribePlan::for_user(&u, shard_count(&options))),
         Err(reason) => error(reason),
     }
+}
+
+/// A nonce as given (a string, or a number taken as an integer).
+fn nonce(raw: &JsValue) -> Option<String> {
+    if let Some(s) = raw.as_string() {
+        return Some(s);
+    }
+    let n = raw.as_f64().filter(|n| n.is_finite() && *n >= 0.0 && *n < 9.0e15)?;
+    let mut s = String::new();
+    crate::domain::channels::push_u64(&mut s, n.trunc() as u64);
+    Some(s)
+}
+
+/// `{channel, message}` for a client command, or `{error}` for a bad id or nonce.
+fn client_command(
+    kind: CommandKind,
+    user_a: &JsValue,
+    user_b: Option<&JsValue>,
+    page: Option<&str>,
+    now_ms: f64,
+    nonce_raw: &JsValue,
+) -> JsValue {
+    let a = match user_id(user_a) {
+        Ok(a) => a,
+        Err(reason) => return error(reason),
+    };
+    let b = match user_b.map(user_id) {
+        None => a.clone(),
+        Some(Ok(b)) => b,
+        Some(Err(reason)) => return error(reason),
+    };
+    if kind != CommandKind::Sync && a == b {
+        return error("userA and userB are the same user");
+    }
+    let now = if now_ms.is_finite() && now_ms > 0.0 && now_ms < 9.0e15 { now_ms as u64 } else { 0 };
+    match nonce(nonce_raw).and_then(|n| command_event_id(kind, now, &n)) {
+        Some(event_id) => to_js(&contract::command(kind, &a, &b, page, event_id, now)),
+        None => error("nonce must be a number or a string without ':' (the eventId is at most 128 bytes)"),
+    }
+}
+
+/// `friendRequest(from, to, nowMs, nonce)` → `{channel, message}`: `from` asks `to`; `from`
+/// publishes it. `nonce`: any number or string that makes the command unique.
+#[wasm_bindgen(js_name = friendRequest)]
+pub fn friend_request(from: JsValue, to: JsValue, now_ms: f64, nonce: JsValue) -> JsValue {
+    client_command(CommandKind::Request, &from, Some(&to), None, now_ms, &nonce)
+}
+
+/// `acceptRequest(from, me, nowMs, nonce)`: `me` accepts `from`'s request; `me` publishes it.
+#[wasm_bindgen(js_name = acceptRequest)]
+pub fn accept_request(from: JsValue, me: JsValue, now_ms: f64, nonce: JsValue) -> JsValue {
+    client_command(CommandKind::Accept, &from, Some(&me), None, now_ms, &nonce)
+}
+
+/// `declineRequest(from, me, nowMs, nonce)`: `me` declines `from`'s request; `me` publishes it.
+#[wasm_bindgen(js_name = declineRequest)]
+pub fn decline_request(from: JsValue, me: JsValue, now_ms: f64, nonce: JsValue) -> JsValue {
+    client_command(CommandKind::Decline, &from, Some(&me), None, now_ms, &nonce)
+}
+
+/// `removeFriend(me, friend, nowMs, nonce)`: `me` ends the friendship; `me` publishes it.
+#[wasm_bindgen(js_name = removeFriend)]
+pub fn remove_friend(me: JsValue, friend: JsValue, now_ms: f64, nonce: JsValue) -> JsValue {
+    client_command(CommandKind::Remove, &me, Some(&friend), None, now_ms, &nonce)
+}
+
+/// `syncRequest(me, page, nowMs, nonce)`: one page of `me`'s friends (`page`: the previous
+/// page's `next`, `null` for the first), answered on `me`'s inbox. A `FriendsView` loading
+/// its friends uses `view.syncRequest`, which also records the request it waits for.
+#[wasm_bindgen(js_name = syncRequest)]
+pub fn sync_request(me: JsValue, page: JsValue, now_ms: f64, nonce: JsValue) -> JsValue {
+    client_command(CommandKind::Sync, &me, None, page.as_string().as_deref(), now_ms, &nonce)
 }
 
 /// One signed-in user's friends view.

@@ -2,7 +2,11 @@
 //! Native tests of the handlers against the recording fake host. Every test ends with
 //! `assert_within_budget`: an execution that exceeds its op budget fails the test.
 
+mod contract;
 mod count;
+mod decide_friends;
+mod decide_scan;
+mod decide_settle;
 mod domain;
 mod friends;
 mod fuzz;

@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core';
 import { startServer, client, destroyAll, tmpDir, ROOT } from './local-pubnub/helpers.mjs';
 import { Churn } from '../../js-shim/demo/churn.mjs';
 import { seedPopulation, shardOf } from '../../js-shim/demo/seed.mjs';
+import { command } from './commands.mjs';
 
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 const SHOT = path.join(ROOT, 'target/screenshots/demo.png');
@@ -72,7 +73,7 @@ test('demo page: friends load, a friend comes online within 2 s, an accepted req
 
   // 3. A friend request arrives; accepting it adds the friend to the list.
   const asker = client('v11', srv, stranger);
-  const message = { type: 'friend.request', schemaVersion: '1.0.0', eventId: `req-${stranger}`, ts: new Date().toISOString(), payload: { userA: stranger, userB: me } };
+  const { message } = command('friend.request', stranger, me, `req-${stranger}`);
   await asker.publish({ channel: `friend-requests.${stranger}`, message });
   await page.waitForSelector(`#requests li.request[data-request="${stranger}"]`, { timeout: 10_000 });
   await page.click(`button[data-accept="${stranger}"]`);

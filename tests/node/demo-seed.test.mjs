@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, client, connected, destroyAll, events, tmpDir, until, ROOT } from './local-pubnub/helpers.mjs';
+import { command } from './commands.mjs';
 import { startLocalPubNub } from '../../js-shim/local-pubnub/index.mjs';
 import { Churn } from '../../js-shim/demo/churn.mjs';
 import { friendGraph, rng, seedPopulation, shardOf } from '../../js-shim/demo/seed.mjs';
@@ -18,7 +19,6 @@ after(async () => {
   for (const s of servers) await s.close();
 });
 
-const command = (type, userA, userB, id) => ({ type, schemaVersion: '1.0.0', eventId: id, ts: new Date().toISOString(), payload: { userA, userB } });
 
 test('the friend graph is symmetric, about the asked degree, and never includes oneself', () => {
   const adj = friendGraph(500, 40, rng(1));
@@ -60,9 +60,9 @@ test('seeded state matches what the Functions write, and they operate on it', { 
   const seededFriend = [...members(a).keys()][0];
   const ca = client('v11', srv, a);
   const cb = client('v11', srv, b);
-  await ca.publish({ channel: `friend-requests.${a}`, message: command('friend.request', a, b, 'seed-req') });
+  await ca.publish({ channel: `friend-requests.${a}`, message: command('friend.request', a, b, 'seed-req').message });
   await until(() => srv.kv.get(`friend-request:${a}:${b}`), 5000);
-  await cb.publish({ channel: `friend-requests.${b}`, message: command('friend.request.accepted', a, b, 'seed-acc') });
+  await cb.publish({ channel: `friend-requests.${b}`, message: command('friend.request.accepted', a, b, 'seed-acc').message });
   await until(() => members(a).has(b) && members(b).has(a) && !srv.kv.get(`friend-request:${a}:${b}`), 5000);
   const keys = (m) => Object.keys(m.custom).sort();
   assert.deepEqual(keys(members(a).get(b)), keys(members(a).get(seededFriend)));
@@ -70,7 +70,7 @@ test('seeded state matches what the Functions write, and they operate on it', { 
 
   // friend-removal on a seeded friendship: group, memberships and counters all follow.
   const before = srv.kv.getCounter(`friend-count:${a}`);
-  await ca.publish({ channel: `friend-management.${a}`, message: command('friend.remove', a, seededFriend, 'seed-rm') });
+  await ca.publish({ channel: `friend-management.${a}`, message: command('friend.remove', a, seededFriend, 'seed-rm').message });
   await until(() => !members(a).has(seededFriend) && !members(seededFriend).has(a), 5000);
   assert.ok(!group(a).includes(`status.${seededFriend}`) && !group(seededFriend).includes(`status.${a}`));
   await until(() => srv.kv.getCounter(`friend-count:${a}`) === before - 1, 5000);

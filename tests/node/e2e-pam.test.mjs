@@ -8,6 +8,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startServer, client, connected, events, destroyAll, ROOT, SDKS } from './local-pubnub/helpers.mjs';
+import { command } from './commands.mjs';
 
 const MANIFEST = join(ROOT, 'pkg/functions/manifest.json');
 const SECRET = 'sec-c-e2e-pam';
@@ -48,7 +49,6 @@ function userGrant(uid) {
   };
 }
 
-const command = (type, userA, userB, id) => ({ type, schemaVersion: '1.0.0', eventId: id, ts: new Date().toISOString(), payload: { userA, userB } });
 
 /** The promise must reject with the SDK's 403 shape. */
 async function denied(promise) {
@@ -93,10 +93,10 @@ for (const sdk of Object.keys(SDKS)) {
     await Promise.all([connected(aInbox), connected(bInbox)]);
 
     // A asks B; B hears of it on its inbox and accepts; both get friend.added.
-    await a.publish({ channel: `friend-requests.${A}`, message: command('friend.request', A, B, `pr-${sdk}`) });
+    await a.publish({ channel: `friend-requests.${A}`, message: command('friend.request', A, B, `pr-${sdk}`).message });
     const asked = await bInbox.next('message', (m) => m.message?.type === 'friend.request.received', 5000);
     assert.equal(asked.message.payload.userId, A);
-    await b.publish({ channel: `friend-requests.${B}`, message: command('friend.request.accepted', A, B, `pa-${sdk}`) });
+    await b.publish({ channel: `friend-requests.${B}`, message: command('friend.request.accepted', A, B, `pa-${sdk}`).message });
     const added = await aInbox.next('message', (m) => m.message?.type === 'friend.added', 5000);
     assert.equal(added.message.payload.userId, B);
     await bInbox.next('message', (m) => m.message?.type === 'friend.added' && m.message.payload.userId === A, 5000);
@@ -126,7 +126,7 @@ for (const sdk of Object.keys(SDKS)) {
     await denied(a.channelGroups.addChannels({ channelGroup: group, channels: ['status.mallory'] }));
     await denied(a.channelGroups.addChannels({ channelGroup: `cg-friends-${B}`, channels: [`status.${A}`] }));
     // Impersonation: answering a request on B's command channel, or feeding the presence workers.
-    await denied(a.publish({ channel: `friend-requests.${B}`, message: command('friend.request.accepted', B, A, `px-${sdk}`) }));
+    await denied(a.publish({ channel: `friend-requests.${B}`, message: command('friend.request.accepted', B, A, `px-${sdk}`).message }));
     await denied(a.publish({ channel: `presence-work.${shardOf(A)}`, message: { type: 'presence.work' } }));
     await denied(a.publish({ channel: `reconcile-work.${shardOf(A)}`, message: { type: 'reconcile.work' } }));
     await denied(a.publish({ channel: 'recount-work.jobs', message: { type: 'recount.work' } }));

@@ -7,6 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startServer, client, events, destroyAll, ROOT, SDKS } from './local-pubnub/helpers.mjs';
+import { command } from './commands.mjs';
 
 const MANIFEST = join(ROOT, 'pkg/functions/manifest.json');
 
@@ -27,7 +28,6 @@ async function until(check, ms = 5000) {
   }
 }
 
-const command = (type, userA, userB, id) => ({ type, schemaVersion: '1.0.0', eventId: id, ts: new Date().toISOString(), payload: { userA, userB } });
 
 let srv;
 after(async () => {
@@ -45,14 +45,14 @@ for (const sdk of Object.keys(SDKS)) {
 
     const a = client(sdk, srv, A);
     const b = client(sdk, srv, B);
-    await a.publish({ channel: `friend-requests.${A}`, message: command('friend.request', A, B, `r-${sdk}`) });
+    await a.publish({ channel: `friend-requests.${A}`, message: command('friend.request', A, B, `r-${sdk}`).message });
     // After Publish handlers run asynchronously: like a real client, retry the acceptance
     // until the request has been recorded (a duplicate acceptance is harmless).
     const group = `cg-friends-${A}`;
     const linked = async () => (await admin.channelGroups.listChannels({ channelGroup: group })).channels.includes(`status.${B}`);
     for (let i = 0; !(await linked()); i++) {
       assert.ok(i < 20, 'friendship never established');
-      await b.publish({ channel: `friend-requests.${B}`, message: command('friend.request.accepted', A, B, `a-${sdk}`) });
+      await b.publish({ channel: `friend-requests.${B}`, message: command('friend.request.accepted', A, B, `a-${sdk}`).message });
       await until(linked, 500).catch(() => {});
     }
 

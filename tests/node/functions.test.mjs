@@ -7,6 +7,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
 import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
+import { command } from './commands.mjs';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions');
 const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
@@ -106,7 +107,7 @@ async function befriend(w, acceptance) {
   w.pn.addUser('bob', 'Bob', { online: true });
   const cmd = (type, publisher, userA, userB, id) => trigger({
     channels: [`friend-requests.${publisher}`], params: { uuid: publisher },
-    message: { type, schemaVersion: '1.0.0', eventId: id, ts: '2026-01-01T00:00:00.000Z', payload: { userA, userB } },
+    message: command(type, userA, userB, id, T0).message,
   });
   await withClock(w, () => acceptance.run(cmd('friend.request', 'alice', 'alice', 'bob', 'r1'), w.pn.execution()));
   return cmd;
@@ -142,7 +143,7 @@ test('friend-removal: either friend removes; both groups and inboxes updated', a
   await withClock(w, () => acceptance.run(cmd('friend.request.accepted', 'bob', 'alice', 'bob', 'a1'), w.pn.execution()));
   const removal = await load(fnFile('friend-removal'));
   const remove = trigger({ channels: ['friend-management.bob'], params: { uuid: 'bob' },
-    message: { type: 'friend.remove', schemaVersion: '1.0.0', eventId: 'x1', ts: '2026-01-01T00:00:01.000Z', payload: { userA: 'bob', userB: 'alice' } } });
+    message: command('friend.remove', 'bob', 'alice', 'x1', T0 + 1000).message });
   await withClock(w, () => removal.run(remove, w.pn.execution()));
   assert.equal(w.pn.groups.get('cg-friends-alice').size, 0);
   assert.equal(w.pn.groups.get('cg-friends-bob').size, 0);
@@ -167,7 +168,7 @@ test('friend-removal: friends.sync.request pages the friends, online first, on t
   let page = null;
   for (let round = 0; round < 5; round++) {
     const req = trigger({ channels: ['friend-management.alice'], params: { uuid: 'alice' },
-      message: { type: 'friends.sync.request', schemaVersion: '1.0.0', eventId: `s${round}`, ts: '2026-01-01T00:00:01.000Z', payload: { userA: 'alice', page } } });
+      message: command('friends.sync.request', 'alice', page, `s${round}`, T0 + 1000).message });
     const before = w.pn.published.length;
     await withClock(w, () => removal.run(req, w.pn.execution()));
     assert.equal(w.pn.published.length, before + 1, 'one page per request');
@@ -185,7 +186,7 @@ test('friend-removal: friends.sync.request pages the friends, online first, on t
   assert.ok(seen.slice(33).every((on) => !on));
   // Someone else cannot ask for Alice's list.
   const forged = trigger({ channels: ['friend-management.alice'], params: { uuid: 'mallory' },
-    message: { type: 'friends.sync.request', schemaVersion: '1.0.0', eventId: 'm1', ts: '2026-01-01T00:00:01.000Z', payload: { userA: 'alice' } } });
+    message: command('friends.sync.request', 'alice', null, 'm1', T0 + 1000).message });
   const n = w.pn.published.length;
   await withClock(w, () => removal.run(forged, w.pn.execution()));
   assert.equal(w.pn.published.length, n);

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer, client, connected, events, destroyAll, until, ROOT } from './local-pubnub/helpers.mjs';
+import { command } from './commands.mjs';
 import { initSync, subscribePlan } from '../../pkg/web/index.js';
 
 initSync({ module: readFileSync(join(ROOT, 'pkg/web/friends_presence_bg.wasm')) });
 const MANIFEST = join(ROOT, 'pkg/functions/manifest.json');
-const command = (type, userA, userB, id) => ({ type, schemaVersion: '1.0.0', eventId: id, ts: new Date().toISOString(), payload: { userA, userB } });
 
 let srv;
 after(async () => {
@@ -42,11 +42,11 @@ test('past 2,000 friends: overflow groups are filled, fallen over to, delivered 
   const befriend = async (id, name) => {
     await admin.objects.setUUIDMetadata({ uuid: id, data: { name } });
     const c = client('v11', srv, id);
-    await c.publish({ channel: `friend-requests.${id}`, message: command('friend.request', id, STAR, `r-${id}`) });
+    await c.publish({ channel: `friend-requests.${id}`, message: command('friend.request', id, STAR, `r-${id}`).message });
     // After Publish runs asynchronously: retry the acceptance until it took (duplicates are harmless).
     for (let i = 0; !membership(STAR, id); i++) {
       assert.ok(i < 20, `friendship with ${id} never established`);
-      await star.publish({ channel: `friend-requests.${STAR}`, message: command('friend.request.accepted', id, STAR, `a-${id}`) });
+      await star.publish({ channel: `friend-requests.${STAR}`, message: command('friend.request.accepted', id, STAR, `a-${id}`).message });
       await until(() => membership(STAR, id), 500).catch(() => {});
     }
     return c;
@@ -79,7 +79,7 @@ test('past 2,000 friends: overflow groups are filled, fallen over to, delivered 
   }
 
   // Removal takes vega out of group 2, where it was placed, and leaves group 1 alone.
-  await star.publish({ channel: `friend-management.${STAR}`, message: command('friend.remove', STAR, 'vega', 'x-vega') });
+  await star.publish({ channel: `friend-management.${STAR}`, message: command('friend.remove', STAR, 'vega', 'x-vega').message });
   await until(() => !channels(g2).includes('status.vega') && !membership(STAR, 'vega'), 5000);
   assert.equal(channels(g1).length, 2000);
   assert.ok(channels(g1).includes('status.nova'));

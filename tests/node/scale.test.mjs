@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
 import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
 import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { command } from './commands.mjs';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions');
 const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
@@ -205,7 +206,7 @@ for (const opsAttribution of ['module', 'context']) {
     const fans = Array.from({ length: 100 }, (_, i) => `fan${i}`);
     const cmd = (type, publisher, userA, userB, id) => ({
       channels: [`friend-requests.${publisher}`], params: { uuid: publisher },
-      message: { type, schemaVersion: '1.0.0', eventId: id, ts: '2026-01-01T00:00:00.000Z', payload: { userA, userB } },
+      message: command(type, userA, userB, id, T0).message,
     });
     for (const f of fans) {
       sys.pn.addUser(f, f);

@@ -1,6 +1,6 @@
 // The demo page: the real PubNub browser SDK (global `PubNub`) for transport, the Rust client
 // core (pkg/web) for every decision about what the friends list shows.
-import init, { FriendsView, subscribePlan } from '/pkg/web/index.js';
+import init, { FriendsView, subscribePlan, friendRequest, acceptRequest, declineRequest, removeFriend } from '/pkg/web/index.js';
 
 const SUB_KEY = 'sub-c-local';
 const PUB_KEY = 'pub-c-local';
@@ -142,10 +142,12 @@ function until(check, ms) {
 
 // ------------------------------------------------------------------ commands out
 
-function command(type, channel, payload) {
-  const eventId = `${type.replace(/\./g, '-')}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-  return pubnub.publish({ channel, message: { type, schemaVersion: '1.0.0', eventId, ts: new Date().toISOString(), payload } });
+/** Publishes a command the client core built (`{channel, message}`; `{error}` for a bad id). */
+function command(built) {
+  if (built.error) throw new Error(built.error);
+  return pubnub.publish({ channel: built.channel, message: built.message });
 }
+const nonce = () => Math.random().toString(36).slice(2, 10);
 
 async function act(what, run) {
   try {
@@ -173,7 +175,7 @@ function wireUi() {
     const to = $('request-to').value.trim();
     if (!to) return;
     act('friend request', async () => {
-      await command('friend.request', `friend-requests.${userId}`, { userA: userId, userB: to });
+      await command(friendRequest(userId, to, Date.now(), nonce()));
       $('request-to').value = '';
       $('request-note').textContent = `request sent to ${to}`;
     });
@@ -185,10 +187,10 @@ function wireUi() {
       pending.add(accept);
       render(true);
       // The friend appears when friend.added arrives on the inbox.
-      act('accept', () => command('friend.request.accepted', `friend-requests.${userId}`, { userA: accept, userB: userId }));
+      act('accept', () => command(acceptRequest(accept, userId, Date.now(), nonce())));
     } else if (decline) {
       act('decline', async () => {
-        await command('friend.request.declined', `friend-requests.${userId}`, { userA: decline, userB: userId });
+        await command(declineRequest(decline, userId, Date.now(), nonce()));
         view.dismissRequest(decline);
         render();
       });
@@ -196,7 +198,7 @@ function wireUi() {
   });
   $('friends').addEventListener('click', (e) => {
     const friend = e.target.dataset?.remove;
-    if (friend) act('remove', () => command('friend.remove', `friend-management.${userId}`, { userA: userId, userB: friend }));
+    if (friend) act('remove', () => command(removeFriend(userId, friend, Date.now(), nonce())));
   });
   setInterval(() => render(true), 30e3); // "last seen" ages
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SDKS, client, connected, destroyAll, events, http, startServer } from './helpers.mjs';
 import { Pam } from '../../../js-shim/local-pubnub/pam.mjs';
+import { command } from '../commands.mjs';
 
 const SECRET = 'sec-c-test';
 
@@ -49,7 +50,7 @@ describe('Access Manager', () => {
       await server.publish({ channel: 'status.friend1', message: { type: 'friend.online' } });
       const m = await ev.next('message');
       assert.equal(m.subscription, `cg-friends-${uid}`);
-      await user.publish({ channel: `friend-requests.${uid}`, message: { type: 'friend.request' } });
+      await user.publish({ channel: `friend-requests.${uid}`, message: command('friend.request', uid, 'someone-else', 'pam').message });
       const here = await user.hereNow({ channels: [`presence.shard-${shard}`] });
       assert.equal(here.totalOccupancy, 1);
     });

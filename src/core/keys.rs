@@ -1,0 +1,125 @@
+//! Every KV key this system writes, and how long each value lives. KV TTLs are in minutes
+//! (the platform's unit). Counters (`incrCounter`) take no TTL; they are listed with the
+//! values they index.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::domain::channels::push_u64;
+use crate::domain::time::utc_day;
+use crate::domain::UserId;
+
+const HOUR_MINUTES: u32 = 60;
+const DAY_MINUTES: u32 = 24 * HOUR_MINUTES;
+
+// ---- friend commands ------------------------------------------------------------------
+
+/// `friend-request:{from}:{to}`: a request waiting for `to`'s answer.
+pub fn request_key(from: &UserId, to: &UserId) -> String {
+    join(&["friend-request", from.as_str(), to.as_str()])
+}
+
+/// A request unanswered for 30 days is forgotten.
+pub const REQUEST_TTL_MINUTES: u32 = 30 * DAY_MINUTES;
+
+/// `friend-count:{user}` (counter): the exact friend count, the truth behind App Context
+/// `friendCount`, which may lag it.
+pub fn count_key(user: &UserId) -> String {
+    join(&["friend-count", user.as_str()])
+}
+
+/// `claim:{what}:{lo}:{hi}:{instance}` (counter): the execution that takes it first (value 1)
+/// moves the friend counters, so a duplicated or retried command completes the idempotent
+/// steps but never counts twice. The pair is ordered, so either side names the same claim.
+pub fn claim_key(what: &str, a: &UserId, b: &UserId, instance: &str) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    join(&["claim", what, lo.as_str(), hi.as_str(), instance])
+}
+
+// ---- settle queue (the debounce's trailing edge, `core::settle`) ----------------------
+
+/// `settle:cursor`: where the settler is in the slots and the job queues.
+pub const CURSOR_KEY: &str = "settle:cursor";
+/// A day: a settler paused longer starts over from its look-back, as on a first run.
+pub const CURSOR_TTL_MINUTES: u32 = DAY_MINUTES;
+
+/// `settle:{slot}` (counter): chunks written into a queue slot so far.
+pub fn slot_key(slot: u64) -> String {
+    let mut s = String::from("settle:");
+    push_u64(&mut s, slot);
+    s
+}
+
+/// `settle:{slot}:{n}`: one execution's deferred observations.
+pub fn chunk_key(slot: u64, index: i64) -> String {
+    indexed(slot_key(slot), index)
+}
+
+/// Queue values (chunks and jobs) outlive any plausible settler outage, then expire.
+pub const QUEUE_TTL_MINUTES: u32 = HOUR_MINUTES;
+
+/// Work that is not due at a time but in order: FIFO queues beside the settle slots, each an
+/// atomic counter (`{queue}`) handing out indices and one KV value per job (`{queue}:{n}`,
+/// [`QUEUE_TTL_MINUTES`]). They keep slow maintenance out of the presence slots: a backlog
+/// there never delays a deferred status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobQueue {
+    /// Shard reconciliation steps still to run ([`super::reconcile::ScanState`]).
+    Scans,
+    /// Users whose App Context `friendCount` lost an ETag race and must be re-copied from
+    /// their atomic counter (a [`super::settle::Recount`]).
+    Recounts,
+}
+
+impl JobQueue {
+    /// `scan` / `recount` (counter): jobs queued so far.
+    pub fn counter_key(self) -> &'static str {
+        match self {
+            JobQueue::Scans => "scan",
+            JobQueue::Recounts => "recount",
+        }
+    }
+
+    /// `scan:{n}` / `recount:{n}`: one job.
+    pub fn job_key(self, index: i64) -> String {
+        indexed(String::from(self.counter_key()), index)
+    }
+}
+
+// ---- storms (`core::reconcile`) --------------------------------------------------------
+
+/// `storm:{shard}:{slot}` (counter): a shard's individual presence events in one settle slot.
+pub fn storm_key(shard: u32, slot: u64) -> String {
+    let mut s = String::from("storm:");
+    push_u64(&mut s, shard as u64);
+    s.push(':');
+    push_u64(&mut s, slot);
+    s
+}
+
+// ---- the global count (`core::count`) ---------------------------------------------------
+
+/// `count:last`: the previous count, for `deltaFromLast`.
+pub const LAST_COUNT_KEY: &str = "count:last";
+/// An hour: after a longer gap a delta means nothing, and a missing one is reported as 0.
+pub const LAST_COUNT_TTL_MINUTES: u32 = HOUR_MINUTES;
+
+/// `count:peak:{YYYY-MM-DD}`: today's peak (UTC day).
+pub fn peak_key(now_ms: u64) -> String {
+    let mut s = String::from("count:peak:");
+    s.push_str(&utc_day(now_ms));
+    s
+}
+
+/// 2 days: the key is per UTC day, so it only has to outlive its day.
+pub const PEAK_TTL_MINUTES: u32 = 2 * DAY_MINUTES;
+
+fn join(parts: &[&str]) -> String {
+    parts.join(":")
+}
+
+fn indexed(mut key: String, index: i64) -> String {
+    key.push(':');
+    push_u64(&mut key, index.max(0) as u64);
+    key
+}

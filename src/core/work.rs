@@ -1,0 +1,196 @@
+//! Work one execution hands to another with `fire`: the items, the channels the worker
+//! Functions are bound to, and the parsers that refuse a malformed item (`fire` is input too).
+//!
+//! - `presence.work` / `settle.work` on `presence-work.*` ([`WorkItem`]): observations to
+//!   decide, or settle-queue chunks to read.
+//! - `reconcile.work` on `reconcile-work.*` ([`ScanItem`]): one shard reconciliation step.
+//! - `recount.work` on `recount-work.*` ([`RecountItem`]): queued `friendCount` recounts.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+use serde::Serialize;
+
+use super::presence::Observation;
+use super::reconcile::ScanState;
+use super::Rejection;
+use crate::domain::channels::push_u64;
+use crate::domain::json::FromJson;
+use crate::domain::Json;
+
+/// Chained executions below the triggering one (PubNub allows 3 hops in all).
+pub const MAX_HOP: u8 = 2;
+
+/// Channel prefix the presence workers are bound to (After Publish on `presence-work.*`).
+pub const WORK_PREFIX: &str = "presence-work.";
+pub const PRESENCE_WORK: &str = "presence.work";
+pub const SETTLE_WORK: &str = "settle.work";
+/// Channel prefix the reconcile worker is bound to.
+pub const RECONCILE_PREFIX: &str = "reconcile-work.";
+pub const RECONCILE_WORK: &str = "reconcile.work";
+/// Channel prefix the recount worker is bound to.
+pub const RECOUNT_PREFIX: &str = "recount-work.";
+pub const RECOUNT_WORK: &str = "recount.work";
+
+/// Settle-queue chunks one presence worker reads (KV), keeping two KV ops to re-queue.
+pub const CHUNKS_PER_WORKER: usize = 6;
+/// Recount jobs one recount worker takes.
+pub const RECOUNTS_PER_WORKER: usize = 4;
+
+/// A slice of presence work handed to another execution with `fire`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkItem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub hop: u8,
+    pub shard: u32,
+    pub observations: Vec<Observation>,
+    /// For `settle.work`: queue chunks to read, as `[slot, index]`.
+    pub chunks: Vec<(u64, i64)>,
+}
+
+impl WorkItem {
+    pub fn presence(shard: u32, hop: u8, observations: Vec<Observation>) -> Self {
+        WorkItem { kind: PRESENCE_WORK.into(), hop, shard, observations, chunks: Vec::new() }
+    }
+
+    /// Settle work is always the first hop below the settler.
+    pub fn settle(chunks: Vec<(u64, i64)>) -> Self {
+        WorkItem { kind: SETTLE_WORK.into(), hop: 1, shard: 0, observations: Vec::new(), chunks }
+    }
+}
+
+/// The channel presence work for `shard` is fired on.
+pub fn work_channel(shard: u32) -> String {
+    numbered(WORK_PREFIX, shard as u64)
+}
+
+/// The channel the settler fires settle work on.
+pub fn settle_channel() -> String {
+    let mut s = String::from(WORK_PREFIX);
+    s.push_str("settle");
+    s
+}
+
+/// The channel a shard's scan continues on (inline state, fired by the previous step).
+pub fn reconcile_channel(shard: u32) -> String {
+    numbered(RECONCILE_PREFIX, shard as u64)
+}
+
+/// The channel the settler fires queued scans on.
+pub fn scan_jobs_channel() -> String {
+    let mut s = String::from(RECONCILE_PREFIX);
+    s.push_str("scan");
+    s
+}
+
+/// The channel the settler fires recount jobs on.
+pub fn recount_channel() -> String {
+    let mut s = String::from(RECOUNT_PREFIX);
+    s.push_str("jobs");
+    s
+}
+
+fn numbered(prefix: &str, n: u64) -> String {
+    let mut s = String::from(prefix);
+    push_u64(&mut s, n);
+    s
+}
+
+fn hop(obj: &crate::domain::JsonObject, what: &'static str) -> Result<u8, Rejection> {
+    obj.u64("hop").filter(|h| (1..=MAX_HOP as u64).contains(h)).map(|h| h as u8).ok_or_else(|| Rejection::new(what))
+}
+
+pub fn parse_work_item(message: &Json) -> Result<WorkItem, Rejection> {
+    let obj = message.as_object().ok_or_else(|| Rejection::new("work item is not an object"))?;
+    let kind = obj.str("type").ok_or_else(|| Rejection::new("work item has no type"))?;
+    if kind != PRESENCE_WORK && kind != SETTLE_WORK {
+        return Err(Rejection::with("unknown work item type", kind));
+    }
+    let hop = hop(obj, "work item hop is not 1 or 2")?;
+    let shard = obj.u64("shard").filter(|s| *s < 1_000_000).ok_or_else(|| Rejection::new("work item shard is not a number"))? as u32;
+    let mut item = WorkItem { kind: kind.to_owned(), hop, shard, observations: Vec::new(), chunks: Vec::new() };
+    if let Some(Json::Arr(list)) = obj.get("observations") {
+        for entry in list {
+            item.observations.push(Observation::from_json(entry).map_err(Rejection::new)?);
+        }
+    }
+    if let Some(Json::Arr(list)) = obj.get("chunks") {
+        for entry in list {
+            match entry {
+                Json::Arr(pair) if pair.len() == 2 => match (&pair[0], &pair[1]) {
+                    (Json::Num(s), Json::Num(i)) if *s >= 0.0 && *i >= 0.0 => item.chunks.push((*s as u64, *i as i64)),
+                    _ => return Err(Rejection::new("work item chunk is not [slot, index]")),
+                },
+                _ => return Err(Rejection::new("work item chunk is not [slot, index]")),
+            }
+        }
+    }
+    if item.observations.is_empty() && item.chunks.is_empty() {
+        return Err(Rejection::new("work item carries no work"));
+    }
+    Ok(item)
+}
+
+/// `reconcile.work`: a scan step carried inline (`scan`) or queued (`job`, an index).
+#[derive(Serialize)]
+pub struct ScanItem<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub hop: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<&'a ScanState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<i64>,
+}
+
+/// Where a step's scan state is: carried in the item, or queued under a job index.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scan {
+    Inline(ScanState),
+    Queued(i64),
+}
+
+pub fn parse_scan_item(message: &Json) -> Result<(u8, Scan), Rejection> {
+    let obj = message.as_object().ok_or_else(|| Rejection::new("reconcile item is not an object"))?;
+    let hop = hop(obj, "reconcile item hop is not 1 or 2")?;
+    match obj.str("type") {
+        Some(RECONCILE_WORK) => {
+            let scan: Option<ScanState> = obj.field_or("scan", None).map_err(Rejection::new)?;
+            let job = obj.u64("job").map(|n| n as i64);
+            match (scan, job) {
+                (Some(scan), None) => Ok((hop, Scan::Inline(scan))),
+                (None, Some(job)) => Ok((hop, Scan::Queued(job))),
+                _ => Err(Rejection::new("reconcile item needs exactly one of scan or job")),
+            }
+        }
+        Some(other) => Err(Rejection::with("unknown reconcile item type", other)),
+        None => Err(Rejection::new("reconcile item has no type")),
+    }
+}
+
+/// `recount.work`: indices of queued recount jobs.
+#[derive(Serialize)]
+pub struct RecountItem<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub hop: u8,
+    pub jobs: &'a [i64],
+}
+
+pub fn parse_recount_item(message: &Json) -> Result<Vec<i64>, Rejection> {
+    let obj = message.as_object().ok_or_else(|| Rejection::new("recount item is not an object"))?;
+    if obj.str("type") != Some(RECOUNT_WORK) {
+        return Err(Rejection::new("recount item type is not recount.work"));
+    }
+    hop(obj, "recount item hop is not 1 or 2")?;
+    let jobs: Vec<u64> = obj.field("jobs").map_err(|_| Rejection::new("recount item has no job list"))?;
+    if jobs.is_empty() || jobs.len() > RECOUNTS_PER_WORKER {
+        return Err(Rejection::new("recount item job list is empty or too long"));
+    }
+    Ok(jobs.into_iter().map(|n| n as i64).collect())
+}
+
+/// The hop chained work goes out at while hops remain; `None`: it goes to a KV queue instead.
+pub fn next_hop(hop: u8) -> Option<u8> {
+    (hop < MAX_HOP).then_some(hop + 1)
+}
