@@ -26,13 +26,17 @@ struct Bits<'a> {
 }
 
 impl Bits<'_> {
-    fn take(&mut self, n: u32) -> u32 {
+    fn fill(&mut self, n: u32) {
         while self.count < n {
             // Past the end reads zeros; the size check at the end catches a truncated stream.
             self.bits |= (self.src.get(self.pos).copied().unwrap_or(0) as u32) << self.count;
             self.pos += 1;
             self.count += 8;
         }
+    }
+
+    fn take(&mut self, n: u32) -> u32 {
+        self.fill(n);
         let v = self.bits & ((1u32 << n) - 1);
         self.bits >>= n;
         self.count -= n;
@@ -40,15 +44,20 @@ impl Bits<'_> {
     }
 }
 
-/// A canonical Huffman code: how many codes of each length, and the symbols in code order.
+/// Bits resolved by one table lookup; longer codes are decoded a bit at a time.
+const FAST: u32 = 9;
+
+/// A canonical Huffman code: how many codes of each length, the symbols in code order, and
+/// `fast`: for the next `FAST` input bits, `symbol << 4 | length` of a code that short (0: none).
 struct Huffman {
     counts: [u16; 16],
     symbols: [u16; 320],
+    fast: [u16; 1 << FAST],
 }
 
 impl Huffman {
     fn new(lengths: &[u8]) -> Huffman {
-        let mut h = Huffman { counts: [0; 16], symbols: [0; 320] };
+        let mut h = Huffman { counts: [0; 16], symbols: [0; 320], fast: [0; 1 << FAST] };
         for &l in lengths {
             if let Some(c) = h.counts.get_mut((l & 15) as usize) {
                 *c += 1;
@@ -59,6 +68,12 @@ impl Huffman {
         for len in 1..15 {
             offs[len + 1] = offs[len] + h.counts[len];
         }
+        let mut next = [0u32; 16];
+        let mut code = 0u32;
+        for len in 1..16 {
+            code = (code + h.counts[len - 1] as u32) << 1;
+            next[len] = code;
+        }
         for (sym, &l) in lengths.iter().enumerate() {
             let l = (l & 15) as usize;
             if l != 0 {
@@ -66,13 +81,35 @@ impl Huffman {
                     *slot = sym as u16;
                 }
                 offs[l] += 1;
+                let code = next[l];
+                next[l] += 1;
+                if l as u32 <= FAST {
+                    // DEFLATE sends codes most significant bit first: index by the reversed code,
+                    // every filling of the bits past it.
+                    let rev = code.reverse_bits() >> (32 - l as u32);
+                    let mut i = rev;
+                    while i < 1 << FAST {
+                        if let Some(e) = h.fast.get_mut(i as usize) {
+                            *e = (sym as u16) << 4 | l as u16;
+                        }
+                        i += 1 << l;
+                    }
+                }
             }
         }
         h
     }
 
-    /// One symbol, a bit at a time (simple and small; fast enough compiled).
+    /// One symbol: by the table when its code is short, else a bit at a time.
     fn decode(&self, b: &mut Bits) -> Option<u16> {
+        b.fill(FAST);
+        let e = self.fast.get((b.bits & ((1 << FAST) - 1)) as usize).copied().unwrap_or(0);
+        if e != 0 {
+            let len = (e & 15) as u32;
+            b.bits >>= len;
+            b.count -= len;
+            return Some(e >> 4);
+        }
         let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
         for len in 1..16 {
             code |= b.take(1) as i32;

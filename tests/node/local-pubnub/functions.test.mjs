@@ -94,15 +94,35 @@ describe('Functions host (10-each budgets)', () => {
     assert.match(r[3].error, /execution calls exceeds/);
   });
 
-  test('op budgets are per execution even when concurrent executions share a module-level scheduler', async () => {
-    // Three concurrent executions of 8 KV ops each: 24 in all, but never more than 8 in one.
-    const ids = ['q1', 'q2', 'q3'];
-    await Promise.all(ids.map((id) => srv.publish({ channel: 'queued.a', message: { id, kv: 8 } })));
-    const r = await until(() => ids.every((id) => logged(srv, 'shared-queue', id)) && ids.map((id) => logged(srv, 'shared-queue', id)));
-    for (const [i, id] of ids.entries()) assert.deepEqual(r[i], { id, done: 8, error: null });
-    const lines = srv.lines.filter((l) => l.startsWith('[functions] shared-queue AFTER_PUBLISH queued.a'));
-    assert.equal(lines.length, 3);
-    for (const l of lines) assert.match(l, /ops api=0 publish=0 kv=8 -> ok/);
+  test('charged by module, op budgets are per execution even when concurrent executions share a module-level scheduler', async () => {
+    const rule = srv.functions.opsAttribution;
+    srv.functions.opsAttribution = 'module';
+    try {
+      // Three concurrent executions of 8 KV ops each: 24 in all, but never more than 8 in one.
+      const ids = ['q1', 'q2', 'q3'];
+      await Promise.all(ids.map((id) => srv.publish({ channel: 'queued.a', message: { id, kv: 8 } })));
+      const r = await until(() => ids.every((id) => logged(srv, 'shared-queue', id)) && ids.map((id) => logged(srv, 'shared-queue', id)));
+      for (const [i, id] of ids.entries()) assert.deepEqual(r[i], { id, done: 8, error: null });
+      const lines = srv.lines.filter((l) => l.startsWith('[functions] shared-queue AFTER_PUBLISH queued.a'));
+      assert.equal(lines.length, 3);
+      for (const l of lines) assert.match(l, /ops api=0 publish=0 kv=8 -> ok/);
+    } finally {
+      srv.functions.opsAttribution = rule;
+    }
+  });
+
+  test('charged by async context, a module-level scheduler shared by executions spends one execution\'s budget for the others', async () => {
+    const rule = srv.functions.opsAttribution;
+    srv.functions.opsAttribution = 'context';
+    try {
+      const ids = ['c1', 'c2', 'c3'];
+      await Promise.all(ids.map((id) => srv.publish({ channel: 'queued.a', message: { id, kv: 8 } })));
+      const r = await until(() => ids.every((id) => logged(srv, 'shared-queue', id)) && ids.map((id) => logged(srv, 'shared-queue', id)));
+      // What the bundles avoid by making each host call from its own execution's promise chain.
+      assert.ok(r.some((x) => /execution calls exceeds/.test(x.error ?? '')), JSON.stringify(r));
+    } finally {
+      srv.functions.opsAttribution = rule;
+    }
   });
 
   test('chaining stops after 3 Function hops; the last message is still delivered', async () => {
