@@ -70,9 +70,9 @@ impl Huffman {
         }
         let mut next = [0u32; 16];
         let mut code = 0u32;
-        for len in 1..16 {
+        for (len, first) in next.iter_mut().enumerate().skip(1) {
             code = (code + h.counts[len - 1] as u32) << 1;
-            next[len] = code;
+            *first = code;
         }
         for (sym, &l) in lengths.iter().enumerate() {
             let l = (l & 15) as usize;
@@ -200,8 +200,11 @@ fn run(src: &[u8], out: &mut [u8]) -> i32 {
                 let Some(di) = dist.decode(&mut b) else { return -2 };
                 let (Some(&db), Some(&de)) = (DIST_BASE.get(di as usize), DIST_EXTRA.get(di as usize)) else { return -2 };
                 let d = db as usize + b.take(de as u32) as usize;
-                if d > o || o + len > out.len() {
+                if d > o {
                     return -3;
+                }
+                if o + len > out.len() {
+                    return -4;
                 }
                 // Byte by byte: a match may overlap what it is copying.
                 for k in o..o + len {
