@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! The bundles' first stage (`stage0`): raw DEFLATE streams as Node's zlib writes them, one of
 //! each block type, and the errors it reports instead of trapping. (Every build also inflates
 //! each Function's real payload with the built stage and compares: `scripts/bundle.mjs`.)
