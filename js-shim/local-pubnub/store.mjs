@@ -6,6 +6,7 @@ import path from 'node:path';
 
 const LOG = 'log.jsonl';
 const SNAP = 'snapshot.jsonl';
+const LOCK = 'local-pubnub.lock';
 
 export class Store {
   /**
@@ -24,13 +25,21 @@ export class Store {
     this.closed = false;
     if (!dir) return;
     fs.mkdirSync(dir, { recursive: true });
-    // Replay: snapshot first, then every log record newer than it.
-    const snapSeq = Math.max(0, replay(path.join(dir, SNAP), -1, apply).max);
-    const log = replay(path.join(dir, LOG), snapSeq, (rec) => (this.sinceCompact++, apply(rec)));
-    this.seq = Math.max(snapSeq, log.max);
-    this.fd = fs.openSync(path.join(dir, LOG), 'a');
-    // Cut a torn tail (crash mid-write) so that new records do not land on the same line.
-    if (fs.fstatSync(this.fd).size > log.bytes) fs.ftruncateSync(this.fd, log.bytes);
+    // Lock before reading: a second server would replay a log the first is appending to, cut its
+    // "torn" tail mid-write, and interleave its own records with the first one's.
+    this.lockFile = lock(dir);
+    try {
+      // Replay: snapshot first, then every log record newer than it.
+      const snapSeq = Math.max(0, replay(path.join(dir, SNAP), -1, apply).max);
+      const log = replay(path.join(dir, LOG), snapSeq, (rec) => (this.sinceCompact++, apply(rec)));
+      this.seq = Math.max(snapSeq, log.max);
+      this.fd = fs.openSync(path.join(dir, LOG), 'a');
+      // Cut a torn tail (crash mid-write) so that new records do not land on the same line.
+      if (fs.fstatSync(this.fd).size > log.bytes) fs.ftruncateSync(this.fd, log.bytes);
+    } catch (e) {
+      unlock(this.lockFile);
+      throw e;
+    }
   }
 
   /** Queue one record; resolves once it is on disk (group commit: one fsync per batch). */
@@ -88,6 +97,64 @@ export class Store {
     await this.flushing;
     this.closed = true;
     fs.closeSync(this.fd);
+    unlock(this.lockFile);
+  }
+}
+
+/**
+ * Take the data dir: create the lock file exclusively (`wx`) with our pid in it. A lock whose pid
+ * is no longer running (kill -9, a crash) is stale and taken over; a live one — including our own
+ * pid, i.e. another server in this process — is refused.
+ */
+function lock(dir) {
+  const file = path.join(dir, LOCK);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return file;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    let text, mtimeMs;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+      mtimeMs = fs.statSync(file).mtimeMs;
+    } catch (e) {
+      if (e.code === 'ENOENT') continue; // released meanwhile
+      throw e;
+    }
+    const pid = /^\d+\n?$/.test(text) ? Number(text) : undefined;
+    // No pid yet: another server between creating the file and writing it, unless that was long ago.
+    const live = pid === undefined ? Date.now() - mtimeMs < 10e3 : running(pid);
+    if (live)
+      throw new Error(
+        `data dir ${dir} is in use by another local-pubnub (pid ${pid ?? 'unknown'}, lock file ${file}); ` +
+          'stop that server, or delete the lock file if none is running',
+      );
+    // Stale. Remove it only if it still holds what we read (two servers starting at once).
+    try {
+      if (fs.readFileSync(file, 'utf8') === text) fs.unlinkSync(file);
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e;
+    }
+  }
+  throw new Error(`data dir ${dir}: could not take the lock file ${path.join(dir, LOCK)}`);
+}
+
+function running(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+function unlock(file) {
+  try {
+    if (fs.readFileSync(file, 'utf8') === `${process.pid}\n`) fs.unlinkSync(file);
+  } catch {
+    // already gone
   }
 }
 

@@ -82,6 +82,48 @@ test('compaction keeps the state and shrinks the log; a torn last line is ignore
   }
 });
 
+/** The pid of a process that has exited (for a stale lock). */
+async function deadPid() {
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  await new Promise((r) => child.once('exit', r));
+  return child.pid;
+}
+
+test('one server per data dir: a second one fails to start; the lock goes on close; a stale lock is taken over', async () => {
+  const dataDir = tmpDir();
+  const lock = path.join(dataDir, 'local-pubnub.lock');
+  const first = await startServer({ dataDir });
+  try {
+    await first.commit(first.kv.set('k', 1, 60));
+    assert.equal(fs.readFileSync(lock, 'utf8').trim(), String(process.pid));
+    await assert.rejects(startServer({ dataDir }), (e) => /in use by another local-pubnub/.test(e.message) && e.message.includes(lock));
+    await first.commit(first.kv.set('k2', 2, 60)); // the refused start touched nothing
+  } finally {
+    await first.close();
+  }
+  assert.equal(fs.existsSync(lock), false, 'lock removed on close');
+  fs.writeFileSync(lock, `${await deadPid()}\n`);
+  const second = await startServer({ dataDir });
+  try {
+    assert.equal(second.kv.get('k'), 1);
+    assert.equal(second.kv.get('k2'), 2);
+    assert.equal(fs.readFileSync(lock, 'utf8').trim(), String(process.pid));
+  } finally {
+    await second.close();
+  }
+});
+
+/** Run scripts/local-pubnub to its exit → {code, stderr}; one that starts serving is stopped (code 'started'). */
+function runCliToExit(args) {
+  const child = spawn(path.join(ROOT, 'scripts/local-pubnub'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '', started = false;
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.on('data', (d) => {
+    if (!started && /^http:/.test(String(d))) (started = true), child.kill('SIGTERM');
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code: started ? 'started' : code, stderr })));
+}
+
 /** Run scripts/local-pubnub; resolves with {child, srv-like {origin}} once it printed its URL. */
 function runCli(args) {
   const child = spawn(path.join(ROOT, 'scripts/local-pubnub'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -96,10 +138,14 @@ function runCli(args) {
   });
 }
 
-test('everything acknowledged survives kill -9 (CLI process)', async () => {
+test('everything acknowledged survives kill -9 (CLI process); the dead process\'s lock is taken over', async () => {
   const dataDir = tmpDir();
   const first = await runCli(['--port', '0', '--data-dir', dataDir, '--quiet']);
   await writeSome(first.srv, 'killed');
+  // A second process on the same data dir is refused with a clear message.
+  const refused = await runCliToExit(['--port', '0', '--data-dir', dataDir, '--quiet']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^local-pubnub: data dir .* is in use by another local-pubnub \(pid \d+/);
   const exited = new Promise((r) => first.child.once('exit', r));
   first.child.kill('SIGKILL');
   await exited;
