@@ -59,6 +59,15 @@ export class Groups {
     }
   }
 
+  /** Before `rec` is applied: a function that puts back the group it changes (a write that failed). */
+  undo(rec) {
+    const old = this.groups.has(rec.g) ? [...this.groups.get(rec.g)] : null;
+    return () => {
+      this.apply({ op: 'cg.del', g: rec.g });
+      if (old) this.apply({ op: 'cg.add', g: rec.g, ch: old });
+    };
+  }
+
   *snapshot() {
     for (const [g, set] of this.groups) yield { op: 'cg.add', g, ch: [...set] };
   }

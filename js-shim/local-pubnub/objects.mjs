@@ -36,6 +36,17 @@ export class Objects {
       }
     }
   }
+  /** Before `rec` is applied: a function that puts back what it changes (a write that failed). */
+  undo(rec) {
+    if (rec.op === 'obj.set' || rec.op === 'obj.del') {
+      const map = this.entities[rec.kind];
+      const id = rec.op === 'obj.set' ? rec.o.id : rec.id;
+      const had = map.has(id), old = map.get(id);
+      return () => (had ? map.set(id, old) : map.delete(id));
+    }
+    const old = this.byUuid.get(rec.u)?.get(rec.c);
+    return () => this.apply(old ? { op: 'mem.set', u: rec.u, c: rec.c, m: old } : { op: 'mem.del', u: rec.u, c: rec.c });
+  }
   *snapshot() {
     for (const kind of ['uuid', 'channel']) for (const o of this.entities[kind].values()) yield { op: 'obj.set', kind, o };
     for (const [u, ms] of this.byUuid) for (const [c, m] of ms) yield { op: 'mem.set', u, c, m };

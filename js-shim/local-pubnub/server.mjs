@@ -87,6 +87,8 @@ export class LocalPubNub {
       snapshot: () => this.#snapshot(),
       compactEvery: o.compactEvery,
       fsync: o.fsync,
+      maxLogBytes: o.maxLogBytes,
+      log: this.log,
     });
     this.functions = new FunctionsHost(this, o);
     this.closers = new Set(); // open long-polls, answered (empty) on close
@@ -141,10 +143,24 @@ export class LocalPubNub {
   }
 
   // ---------------------------------------------------------------- state changes
-  /** Apply records now, and resolve once they are durable (fsync'ed) — then it is safe to reply. */
+  /**
+   * Apply records now, and resolve once they are durable (fsync'ed) — then it is safe to reply.
+   * Applying first keeps read-modify-write steps (counters, PATCH on the current object) atomic;
+   * if the records cannot be made durable they are undone and the promise rejects (500).
+   */
   commit(records) {
-    for (const r of records) this.#apply(r);
-    return Promise.all(records.map((r) => this.store.append(r)));
+    if (!this.store.dir) {
+      for (const r of records) this.#apply(r);
+      return Promise.resolve();
+    }
+    const undos = records.map((r) => {
+      const undo = this.#owner(r).undo(r); // what r is about to change, taken before it does
+      this.#apply(r);
+      return undo;
+    });
+    return this.store.append(records, () => {
+      for (let i = undos.length - 1; i >= 0; i--) undos[i]();
+    });
   }
   /**
    * Bulk load (seeding a demo population): apply records now and write the whole state as one
@@ -155,12 +171,13 @@ export class LocalPubNub {
     for (const r of records) this.#apply(r);
   }
   async snapshotNow() {
-    await this.store.flushing;
-    this.store.compact();
+    await this.store.compactNow();
+  }
+  #owner(rec) {
+    return rec.op.startsWith('cg.') ? this.groups : rec.op.startsWith('kv.') ? this.kv : this.objects;
   }
   #apply(rec) {
-    const owner = rec.op.startsWith('cg.') ? this.groups : rec.op.startsWith('kv.') ? this.kv : this.objects;
-    owner.apply(rec);
+    this.#owner(rec).apply(rec);
   }
   *#snapshot() {
     yield* this.groups.snapshot();
