@@ -30,7 +30,6 @@ const STATIC_TYPES = {
   '.css': 'text/css; charset=UTF-8', '.json': 'application/json; charset=UTF-8', '.wasm': 'application/wasm',
   '.svg': 'image/svg+xml', '.png': 'image/png', '.ts': 'text/plain; charset=UTF-8', '.map': 'application/json',
 };
-const MAX_BODY = 1 << 20;
 
 const DEFAULTS = {
   port: 0,
@@ -51,6 +50,7 @@ const DEFAULTS = {
   maxPerReply: 100,
   publishMaxBytes: 32768,
   signalMaxBytes: 64,
+  maxBodyBytes: 1 << 20, // request body, both as sent and once inflated
   compactEvery: 20000,
   fsync: true,
 };
@@ -287,13 +287,19 @@ export class LocalPubNub {
         params,
         query: Object.fromEntries(params),
         seg: rawPath.split('/'), // split before decoding (§0.9); decode per use
-        body: await readBody(req),
       };
+      const raw = await readBody(req, this.opts.maxBodyBytes);
+      const encoding = String(req.headers['content-encoding'] ?? '').toLowerCase();
+      const compressed = raw.length > 0 && (encoding === 'gzip' || encoding === 'deflate');
+      // Access Manager before inflating: an unauthorized client must not make us inflate anything.
+      // (On Request Functions are public endpoints; they are not behind Access Manager.)
+      if (compressed && this.pam && !(ctx.seg[1] === 'v1' && ctx.seg[2] === 'blocks')) this.pam.precheck(ctx.query);
+      ctx.body = decodeBody(compressed ? encoding : '', raw, this.opts.maxBodyBytes);
       const out = await this.#route(ctx);
       if (out !== undefined && !res.headersSent) send(res, 200, out);
     } catch (e) {
       if (res.headersSent || res.destroyed) return;
-      if (e instanceof ApiError) send(res, e.status, e.body);
+      if (e instanceof ApiError) send(res, e.status, e.body, e.status === 413 ? { Connection: 'close' } : {});
       else if (e instanceof URIError) send(res, 400, { status: 400, error: true, message: 'Malformed percent-encoding', service: 'local-pubnub' });
       else {
         this.log(`[local-pubnub] ${req.method} ${req.url}: ${e.stack ?? e}`);
@@ -603,9 +609,9 @@ export class LocalPubNub {
   }
 }
 
-function send(res, status, body) {
+function send(res, status, body, headers = {}) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-cache', ...CORS });
+  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-cache', ...CORS, ...headers });
   res.end(text);
 }
 
@@ -617,30 +623,42 @@ function parseJson(text, what) {
   }
 }
 
-/** Read the body, inflating `Content-Encoding: deflate|gzip` (the SDK deflates POST publish, §0.7). */
-function readBody(req) {
-  if (req.method === 'GET' || req.method === 'HEAD') return Promise.resolve('');
+/**
+ * Read the raw body, at most `limit` bytes. Over the limit (declared, or as it streams in) the
+ * request is answered 413 (with Connection: close) at once; the rest of the upload is read and
+ * dropped so the client gets to see that answer, up to 16× the limit, after which it is cut off.
+ */
+function readBody(req, limit) {
+  if (req.method === 'GET' || req.method === 'HEAD') return Promise.resolve(Buffer.alloc(0));
+  const tooLarge = () => serviceError(413, `Request body too large: the limit is ${limit} bytes`, 'local-pubnub');
+  if (Number(req.headers['content-length']) > limit) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
     req.on('data', (c) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(serviceError(413, 'Request body too large', 'local-pubnub'));
-        req.destroy();
-      } else chunks.push(c);
+      if (size <= limit) chunks.push(c);
+      else if (size - c.length <= limit) reject(tooLarge());
+      else if (size > 16 * limit) req.destroy();
     });
     req.on('error', reject);
-    req.on('end', () => {
-      try {
-        let buf = Buffer.concat(chunks);
-        const enc = String(req.headers['content-encoding'] ?? '').toLowerCase();
-        if (enc === 'deflate') buf = zlib.inflateSync(buf);
-        else if (enc === 'gzip') buf = zlib.gunzipSync(buf);
-        resolve(buf.toString('utf8'));
-      } catch {
-        reject(serviceError(400, 'Cannot decode request body', 'local-pubnub'));
-      }
-    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
   });
+}
+
+/**
+ * Inflate `Content-Encoding: deflate|gzip` (the SDK deflates POST publish, §0.7) with the output
+ * capped at `limit`: zlib stops there instead of allocating whatever the body expands to.
+ */
+function decodeBody(encoding, raw, limit) {
+  let buf = raw;
+  if (encoding) {
+    try {
+      buf = (encoding === 'gzip' ? zlib.gunzipSync : zlib.inflateSync)(raw, { maxOutputLength: limit });
+    } catch (e) {
+      if (e.code === 'ERR_BUFFER_TOO_LARGE') throw serviceError(413, `Inflated request body too large: the limit is ${limit} bytes`, 'local-pubnub');
+      throw serviceError(400, 'Cannot decode request body', 'local-pubnub');
+    }
+  }
+  return buf.toString('utf8');
 }
