@@ -473,8 +473,9 @@ export class LocalPubNub {
     const { seg, query } = ctx;
     const ok = (extra = {}) => ({ status: 200, message: 'OK', ...extra, service: 'Presence' });
     if (seg[5] === 'uuid') {
-      this.#auth(ctx, []); // whereNow needs no resource permission, only a valid token
       const uuid = decodeURIComponent(seg[6] ?? '');
+      // PubNub asks no permission for whereNow; we do: anyone's whereabouts are not anyone's business.
+      this.#auth(ctx, [], { onUuid: [uuid, BITS.get] });
       return ok({ payload: { channels: this.presence.whereNow(uuid) } });
     }
     const all = seg[5] !== 'channel';
@@ -495,8 +496,9 @@ export class LocalPubNub {
       return ok({ action: 'leave' });
     }
     if (action === 'uuid') {
-      this.#auth(ctx, reads);
       const who = decodeURIComponent(seg[8] ?? '');
+      // Setting state speaks for `who`: only as yourself, or with update granted on that uuid.
+      this.#auth(ctx, reads, seg[9] === 'data' ? { onUuid: [who, BITS.update] } : undefined);
       const targets = this.presenceTargets(channels, groups);
       if (seg[9] === 'data') {
         const state = parseJson(query.state ?? '{}', 'state');
