@@ -1,7 +1,7 @@
 // Channel groups (Stream Controller): group → channels, plus the reverse index that publish uses
 // to find the long-polls listening through a group. Membership changes take effect on live polls
 // because delivery looks groups up at publish time.
-import { serviceError } from './util.mjs';
+import { nameProblem, serviceError } from './util.mjs';
 
 const SERVICE = 'channel-registry';
 
@@ -73,8 +73,8 @@ export class Groups {
   }
 }
 
-/** PubNub forbids `,` `:` `*` `/` `\`, space and control characters in names; channels ≤ 92 chars. */
-export function validateName(name, what) {
-  if (typeof name !== 'string' || !name || name.length > 92 || /[,:*/\\\s\x00-\x1f\x7f]/.test(name))
-    throw serviceError(400, `Invalid ${what} name: ${JSON.stringify(name)}`, SERVICE);
+/** PubNub forbids `,` `:` `*` `/` `\`, space and control characters in names; names ≤ 92 chars. */
+export function validateName(name, what, service = SERVICE, opts = {}) {
+  const problem = nameProblem(name, opts);
+  if (problem) throw serviceError(400, `Invalid ${what} name ${JSON.stringify(name)}: ${problem}`, service);
 }

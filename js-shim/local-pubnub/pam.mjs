@@ -32,6 +32,7 @@ export class Pam {
     const ttl = body?.ttl;
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 43200) throw serviceError(400, 'Invalid ttl: 1..43200 minutes', 'Access Manager');
     if (!p || typeof p !== 'object') throw serviceError(400, 'Missing permissions', 'Access Manager');
+    checkPermissions(p);
     const section = (src = {}) => {
       const m = new Map();
       // `users`/`spaces` are the legacy names for uuids/channels.
@@ -134,6 +135,24 @@ export class Pam {
     }
     if (Object.keys(missing).length) throw forbidden(missing);
   }
+}
+
+/** The grant body's shape: objects where objects go, permission bit masks as whole numbers. */
+function checkPermissions(p) {
+  const bad = (what) => serviceError(400, `Invalid permissions: ${what}`, 'Access Manager');
+  const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObject(p)) throw bad('an object is expected');
+  for (const part of ['resources', 'patterns']) {
+    if (p[part] === undefined) continue;
+    if (!isObject(p[part])) throw bad(`${part} must be an object`);
+    for (const [kind, grants] of Object.entries(p[part])) {
+      if (!isObject(grants)) throw bad(`${part}.${kind} must be an object of name → bit mask`);
+      for (const [name, bits] of Object.entries(grants))
+        if (!Number.isInteger(bits) || bits < 0 || bits > 0xffff) throw bad(`${part}.${kind}[${JSON.stringify(name)}] must be a bit mask`);
+    }
+  }
+  if (p.meta !== undefined && !isObject(p.meta)) throw bad('meta must be an object');
+  if (p.uuid != null && typeof p.uuid !== 'string') throw bad('uuid must be a string');
 }
 
 function fresh(query) {
