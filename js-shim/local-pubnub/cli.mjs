@@ -57,6 +57,10 @@ const server = await startLocalPubNub({
   hold: num(v.hold),
   static: v.static?.length ? Object.fromEntries(v.static.map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)])) : undefined,
   log: v.quiet ? () => {} : (line) => console.log(line),
+}).catch((e) => {
+  // A refused start (data dir locked, port in use, a broken Function) is one line, not a stack.
+  process.stderr.write(`local-pubnub: ${e.message}\n`);
+  process.exit(1);
 });
 console.log(server.url);
 if (v['secret-key'] && v['publish-key'] === undefined)

@@ -98,8 +98,40 @@ function comparator(path, op, value) {
     case '>': return (o) => get(o) != null && get(o) > value;
     case '>=': return (o) => get(o) != null && get(o) >= value;
     case 'LIKE': {
-      const re = new RegExp('^' + String(value).split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 'i');
-      return (o) => typeof get(o) === 'string' && re.test(get(o));
+      const parts = String(value).toLowerCase().split('*');
+      return (o) => {
+        const v = get(o);
+        return typeof v === 'string' && likeParts(parts, v.toLowerCase());
+      };
     }
   }
+}
+
+/**
+ * `pattern LIKE text`: `*` matches any run of characters, case-insensitively, everything else is
+ * literal. No regex: `a*a*a…b` compiled to `.*` groups backtracks exponentially (ten wildcards against
+ * a 40-character name took tens of seconds). `stats.searches` counts segment searches (tests).
+ */
+export function likeMatch(pattern, text, stats) {
+  return likeParts(String(pattern).toLowerCase().split('*'), String(text).toLowerCase(), stats);
+}
+
+// The pattern's first and last segments anchor at the ends; each middle segment is searched once,
+// left to right, at its leftmost place after the previous one — the leftmost place leaves the most
+// room for the rest, so a miss there is a miss everywhere and nothing is ever retried.
+function likeParts(parts, s, stats) {
+  if (parts.length === 1) return s === parts[0];
+  const first = parts[0], last = parts[parts.length - 1];
+  if (s.length < first.length + last.length || !s.startsWith(first) || !s.endsWith(last)) return false;
+  const end = s.length - last.length;
+  let pos = first.length;
+  for (let k = 1; k < parts.length - 1; k++) {
+    const seg = parts[k];
+    if (!seg) continue;
+    if (stats) stats.searches++;
+    const at = s.indexOf(seg, pos);
+    if (at < 0 || at + seg.length > end) return false;
+    pos = at + seg.length;
+  }
+  return true;
 }

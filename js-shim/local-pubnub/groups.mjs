@@ -1,7 +1,7 @@
 // Channel groups (Stream Controller): group → channels, plus the reverse index that publish uses
 // to find the long-polls listening through a group. Membership changes take effect on live polls
 // because delivery looks groups up at publish time.
-import { serviceError } from './util.mjs';
+import { nameProblem, serviceError } from './util.mjs';
 
 const SERVICE = 'channel-registry';
 
@@ -59,13 +59,22 @@ export class Groups {
     }
   }
 
+  /** Before `rec` is applied: a function that puts back the group it changes (a write that failed). */
+  undo(rec) {
+    const old = this.groups.has(rec.g) ? [...this.groups.get(rec.g)] : null;
+    return () => {
+      this.apply({ op: 'cg.del', g: rec.g });
+      if (old) this.apply({ op: 'cg.add', g: rec.g, ch: old });
+    };
+  }
+
   *snapshot() {
     for (const [g, set] of this.groups) yield { op: 'cg.add', g, ch: [...set] };
   }
 }
 
-/** PubNub forbids `,` `:` `*` `/` `\`, space and control characters in names; channels ≤ 92 chars. */
-export function validateName(name, what) {
-  if (typeof name !== 'string' || !name || name.length > 92 || /[,:*/\\\s\x00-\x1f\x7f]/.test(name))
-    throw serviceError(400, `Invalid ${what} name: ${JSON.stringify(name)}`, SERVICE);
+/** PubNub forbids `,` `:` `*` `/` `\`, space and control characters in names; names ≤ 92 chars. */
+export function validateName(name, what, service = SERVICE, opts = {}) {
+  const problem = nameProblem(name, opts);
+  if (problem) throw serviceError(400, `Invalid ${what} name ${JSON.stringify(name)}: ${problem}`, service);
 }

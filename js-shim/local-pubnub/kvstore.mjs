@@ -19,6 +19,12 @@ export class KvStore {
     else if (rec.op === 'kv.del') this.items.delete(rec.k);
     else if (rec.op === 'kv.ctr') this.counters.set(rec.k, rec.n);
   }
+  /** Before `rec` is applied: a function that puts back what it changes (a write that failed). */
+  undo(rec) {
+    const map = rec.op === 'kv.ctr' ? this.counters : this.items;
+    const had = map.has(rec.k), old = map.get(rec.k);
+    return () => (had ? map.set(rec.k, old) : map.delete(rec.k));
+  }
   *snapshot() {
     const now = Date.now();
     for (const [k, { v, exp }] of this.items) if (exp > now) yield { op: 'kv.set', k, v, exp };

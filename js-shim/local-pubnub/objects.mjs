@@ -2,7 +2,7 @@
 // include flags, filter/sort, cursor pagination, totalCount, and eTag / If-Match.
 import { createHash } from 'node:crypto';
 import { compileFilter } from './filter.mjs';
-import { objectsError } from './util.mjs';
+import { nameProblem, objectsError, uuidProblem } from './util.mjs';
 
 const FIELDS = {
   uuid: ['name', 'externalId', 'profileUrl', 'email'],
@@ -10,6 +10,11 @@ const FIELDS = {
 };
 const EXTRA = ['custom', 'status', 'type']; // returned only when `include` asks for them
 const MAX_LIMIT = 100;
+// Size limits. PubNub documents 32 KiB per record (every field, custom included); the caps on
+// `name` and on the number of custom keys are ours — PubNub's field limits are not published.
+export const MAX_RECORD_BYTES = 32 * 1024;
+export const MAX_NAME_CHARS = 200;
+export const MAX_CUSTOM_KEYS = 100;
 
 export const notFound = () => objectsError(404, 'Requested object was not found.');
 
@@ -36,6 +41,17 @@ export class Objects {
       }
     }
   }
+  /** Before `rec` is applied: a function that puts back what it changes (a write that failed). */
+  undo(rec) {
+    if (rec.op === 'obj.set' || rec.op === 'obj.del') {
+      const map = this.entities[rec.kind];
+      const id = rec.op === 'obj.set' ? rec.o.id : rec.id;
+      const had = map.has(id), old = map.get(id);
+      return () => (had ? map.set(id, old) : map.delete(id));
+    }
+    const old = this.byUuid.get(rec.u)?.get(rec.c);
+    return () => this.apply(old ? { op: 'mem.set', u: rec.u, c: rec.c, m: old } : { op: 'mem.del', u: rec.u, c: rec.c });
+  }
   *snapshot() {
     for (const kind of ['uuid', 'channel']) for (const o of this.entities[kind].values()) yield { op: 'obj.set', kind, o };
     for (const [u, ms] of this.byUuid) for (const [c, m] of ms) yield { op: 'mem.set', u, c, m };
@@ -56,10 +72,15 @@ export class Objects {
     const old = this.entities[kind].get(id);
     if (ifMatch && old?.eTag !== ifMatch)
       throw objectsError(412, 'Precondition Failed', [{ message: 'ETag mismatch', location: 'If-Match', locationType: 'header' }]);
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw objectsError(400, 'Request body must be a JSON object');
+    if (!isObject(body)) throw objectsError(400, 'Request body must be a JSON object');
+    checkId(kind, id);
+    checkStrings(body, [...FIELDS[kind], 'status', 'type']);
+    if (typeof body.name === 'string' && body.name.length > MAX_NAME_CHARS)
+      throw objectsError(400, `Invalid name: at most ${MAX_NAME_CHARS} characters`);
     checkCustom(body.custom);
     const o = { id, ...Object.fromEntries([...FIELDS[kind], ...EXTRA].map((f) => [f, old?.[f] ?? null])) };
     for (const f of [...FIELDS[kind], ...EXTRA]) if (f in body) o[f] = body[f] ?? null;
+    checkSize(o);
     const rec = stamp(o, old);
     return { records: rec === old ? [] : [{ op: 'obj.set', kind, o: rec }], reply: () => ({ status: 200, data: project(kind, rec, include, '') }) };
   }
@@ -95,28 +116,63 @@ export class Objects {
 
   /** Apply `{set:[...], delete:[...]}` to the relations of `key`; returns records then the new list. */
   setRelations(side, key, body, q) {
+    const { set, remove } = relationItems(side, body);
+    checkId(side === 'uuid' ? 'channel' : 'uuid', key);
     const records = [];
-    const idOf = (item) => {
-      const id = item?.[side]?.id;
-      if (typeof id !== 'string' || !id) throw objectsError(400, `Each item needs ${side}.id`);
-      return id;
-    };
     const pair = (other) => (side === 'uuid' ? { u: other, c: key } : { u: key, c: other });
     const current = (side === 'uuid' ? this.byChannel : this.byUuid).get(key);
-    for (const item of body?.set ?? []) {
-      const other = idOf(item);
+    for (const item of set) {
+      const other = item[side].id;
+      checkStrings(item, ['status', 'type']);
       checkCustom(item.custom);
       const old = current?.get(other);
       const m = Object.fromEntries(EXTRA.map((f) => [f, f in item ? item[f] ?? null : old?.[f] ?? null]));
+      checkSize({ ...pair(other), ...m });
       const rec = stamp(m, old);
       if (rec !== old) records.push({ op: 'mem.set', ...pair(other), m: rec });
     }
-    for (const item of body?.delete ?? []) {
-      const other = idOf(item);
+    for (const item of remove) {
+      const other = item[side].id;
       if (current?.has(other)) records.push({ op: 'mem.del', ...pair(other) });
     }
     return { records, reply: () => this.relations(side, key, q) };
   }
+}
+
+/**
+ * The items of a members/memberships PATCH body, checked for shape: `set` and `delete` are lists of
+ * objects naming the other side (`{channel: {id}}` or `{uuid: {id}}`) with a valid id.
+ */
+export function relationItems(side, body) {
+  if (!isObject(body)) throw objectsError(400, 'Request body must be a JSON object');
+  const list = (name) => {
+    const items = body[name] ?? [];
+    if (!Array.isArray(items)) throw objectsError(400, `Invalid ${name}: a list of {${side}: {id}} is expected`);
+    for (const item of items) {
+      if (!isObject(item) || !isObject(item[side])) throw objectsError(400, `Each item of ${name} needs ${side}.id`);
+      checkId(side, item[side].id);
+    }
+    return items;
+  };
+  return { set: list('set'), remove: list('delete') };
+}
+
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Channel ids follow channel name rules; uuids are free text within 92 characters. */
+function checkId(kind, id) {
+  const problem = kind === 'channel' ? nameProblem(id) : uuidProblem(id);
+  if (problem) throw objectsError(400, `Invalid ${kind} id ${JSON.stringify(id)}: ${problem}`);
+}
+
+function checkStrings(body, fields) {
+  for (const f of fields)
+    if (body[f] != null && typeof body[f] !== 'string') throw objectsError(400, `Invalid ${f}: a string or null is expected`);
+}
+
+function checkSize(record) {
+  const bytes = Buffer.byteLength(JSON.stringify(record));
+  if (bytes > MAX_RECORD_BYTES) throw objectsError(400, `Record too large: ${bytes} bytes, the limit is ${MAX_RECORD_BYTES}`);
 }
 
 function link(index, a, b, m) {
@@ -129,11 +185,12 @@ function unlink(index, a, b) {
   if (m?.size === 0) index.delete(a);
 }
 
-/** custom holds scalars only (REST doc set-user-metadata). */
+/** custom holds scalars only (REST doc set-user-metadata), at most MAX_CUSTOM_KEYS of them. */
 function checkCustom(custom) {
   if (custom == null) return;
-  if (typeof custom !== 'object' || Array.isArray(custom) || Object.values(custom).some((v) => v !== null && typeof v === 'object'))
+  if (!isObject(custom) || Object.values(custom).some((v) => v !== null && typeof v === 'object'))
     throw objectsError(400, 'Invalid custom: only a flat object of scalars is allowed');
+  if (Object.keys(custom).length > MAX_CUSTOM_KEYS) throw objectsError(400, `Invalid custom: at most ${MAX_CUSTOM_KEYS} keys`);
 }
 
 /** New `updated` + content-derived eTag, or the old object itself when nothing changed. */
@@ -177,7 +234,10 @@ function page(items, q, defaultSort, view, render) {
     return 0;
   });
   const rows = keyed.map((k) => k.it);
-  const limit = Math.max(0, Math.min(MAX_LIMIT, Number.isFinite(q.limit) ? q.limit : MAX_LIMIT));
+  // A limit of 0 would answer an empty page whose `next` cursor is the same page, for ever.
+  if (q.limit != null && !(Number.isInteger(q.limit) && q.limit >= 1))
+    throw objectsError(400, 'Invalid limit: a whole number from 1 is expected', [{ message: `limit=${q.limit}`, location: 'limit', locationType: 'query' }]);
+  const limit = Math.min(MAX_LIMIT, q.limit ?? MAX_LIMIT);
   let offset = q.start ? cursor(q.start) : 0;
   if (q.end && !q.start) offset = Math.max(0, cursor(q.end) - limit);
   const out = { status: 200, data: rows.slice(offset, offset + limit).map(render) };

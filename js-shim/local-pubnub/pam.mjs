@@ -7,6 +7,10 @@ import { encodeString, forbidden, serviceError } from './util.mjs';
 
 export const BITS = { read: 1, write: 2, manage: 4, delete: 8, get: 32, update: 64, join: 128 };
 const KINDS = { channels: 'chan', groups: 'grp', uuids: 'uuid' };
+// A signed request's `timestamp` (Unix seconds, which the SDKs add when they sign) must be this
+// close to our clock, or a captured request could be replayed for ever. PubNub asks for NTP-synced
+// clocks without publishing its window; 60 s is ours.
+export const SIGNATURE_WINDOW_S = 60;
 const B = (s) => Buffer.from(s);
 
 export class Pam {
@@ -28,6 +32,7 @@ export class Pam {
     const ttl = body?.ttl;
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 43200) throw serviceError(400, 'Invalid ttl: 1..43200 minutes', 'Access Manager');
     if (!p || typeof p !== 'object') throw serviceError(400, 'Missing permissions', 'Access Manager');
+    checkPermissions(p);
     const section = (src = {}) => {
       const m = new Map();
       // `users`/`spaces` are the legacy names for uuids/channels.
@@ -68,9 +73,10 @@ export class Pam {
     return t;
   }
 
-  /** Is this request signed with our secret key (a server SDK)? Throws 403 on a bad signature. */
+  /** Is this request signed with our secret key (a server SDK)? Throws 403 on a bad or stale signature. */
   signed({ method, rawPath, rawQuery, body, query }) {
     if (!query.signature) return false;
+    fresh(query);
     const m = rawPath.startsWith('/publish') ? 'GET' : method;
     const params = new Map();
     for (const part of rawQuery ? rawQuery.split('&') : []) {
@@ -99,16 +105,29 @@ export class Pam {
   }
 
   /**
+   * The part of the check that needs no body, for before a compressed body is inflated: a token
+   * request needs a valid token (bound to its uuid); a signed one is verified in full afterwards,
+   * because the signature covers the inflated body.
+   */
+  precheck(query) {
+    if (query.signature) fresh(query);
+    else this.check(query, []);
+  }
+
+  /**
    * Check a client request against its token. `needs` lists `[kind, name, bit]` with kind
    * 'channels' | 'groups' | 'uuids'; `serverOnly` refuses every token (only signed requests pass).
+   * `onUuid: [uuid, bit]` is a request about a uuid (whereNow, setting presence state): allowed for
+   * the token's own authorized uuid, otherwise only with `bit` granted on that uuid.
    */
-  check(query, needs, { serverOnly = false } = {}) {
+  check(query, needs, { serverOnly = false, onUuid } = {}) {
     if (!query.auth) throw forbidden({}, 'Forbidden: no auth token');
     const t = this.token(query.auth);
     if (t.uuid && query.uuid !== t.uuid) throw forbidden({ uuids: [query.uuid] }, `Token is authorized for uuid ${t.uuid} only`);
     if (serverOnly) throw forbidden({}, 'Forbidden: this operation needs the secret key');
     const missing = {};
-    for (const [kind, name, bit] of needs) {
+    const all = onUuid && onUuid[0] !== t.uuid ? [...needs, ['uuids', onUuid[0], onUuid[1]]] : needs;
+    for (const [kind, name, bit] of all) {
       // Lenient on presence: read on `x` also covers `x-pnpres` unless that is granted on its own.
       if (allowed(t, KINDS[kind], name, bit) || (name.endsWith('-pnpres') && allowed(t, KINDS[kind], name.slice(0, -7), bit))) continue;
       const key = kind === 'groups' ? 'channel-groups' : kind;
@@ -116,6 +135,30 @@ export class Pam {
     }
     if (Object.keys(missing).length) throw forbidden(missing);
   }
+}
+
+/** The grant body's shape: objects where objects go, permission bit masks as whole numbers. */
+function checkPermissions(p) {
+  const bad = (what) => serviceError(400, `Invalid permissions: ${what}`, 'Access Manager');
+  const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObject(p)) throw bad('an object is expected');
+  for (const part of ['resources', 'patterns']) {
+    if (p[part] === undefined) continue;
+    if (!isObject(p[part])) throw bad(`${part} must be an object`);
+    for (const [kind, grants] of Object.entries(p[part])) {
+      if (!isObject(grants)) throw bad(`${part}.${kind} must be an object of name → bit mask`);
+      for (const [name, bits] of Object.entries(grants))
+        if (!Number.isInteger(bits) || bits < 0 || bits > 0xffff) throw bad(`${part}.${kind}[${JSON.stringify(name)}] must be a bit mask`);
+    }
+  }
+  if (p.meta !== undefined && !isObject(p.meta)) throw bad('meta must be an object');
+  if (p.uuid != null && typeof p.uuid !== 'string') throw bad('uuid must be a string');
+}
+
+function fresh(query) {
+  const ts = /^\d{1,12}$/.test(query.timestamp ?? '') ? Number(query.timestamp) : NaN;
+  if (!(Math.abs(Date.now() / 1000 - ts) <= SIGNATURE_WINDOW_S))
+    throw forbidden({}, `Signed request timestamp is missing or more than ${SIGNATURE_WINDOW_S} s from the server clock`);
 }
 
 function allowed(t, kind, name, bit) {

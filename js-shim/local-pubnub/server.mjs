@@ -10,12 +10,12 @@ import { Bus } from './pubsub.mjs';
 import { FunctionsHost } from './functions.mjs';
 import { Groups, validateName } from './groups.mjs';
 import { KvStore } from './kvstore.mjs';
-import { Objects } from './objects.mjs';
+import { Objects, relationItems } from './objects.mjs';
 import { BITS, Pam } from './pam.mjs';
 import { Presence } from './presence.mjs';
 import { Store } from './store.mjs';
 import {
-  ApiError, Clock, PNPRES, basePresenceName, isPresenceName, isWildcard, parseTT, pathNames, serviceError, splitList,
+  ApiError, Clock, PNPRES, basePresenceName, isPresenceName, isWildcard, nameProblem, parseTT, pathNames, serviceError, splitList,
 } from './util.mjs';
 
 const CORS = {
@@ -25,12 +25,16 @@ const CORS = {
   'Access-Control-Expose-Headers': 'Date',
 };
 const JSON_TYPE = 'application/json; charset=UTF-8';
+// The largest presence timeout (heartbeat value) taken; larger ones are clamped. The SDKs clamp
+// `presenceTimeout` to 320 s themselves (PRESENCE_TIMEOUT_MAXIMUM); a raw request asking for
+// 1e12 s would otherwise keep a uuid present for ever.
+export const PRESENCE_TIMEOUT_MAX = 320;
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const STATIC_TYPES = {
   '.html': 'text/html; charset=UTF-8', '.js': 'text/javascript; charset=UTF-8', '.mjs': 'text/javascript; charset=UTF-8',
   '.css': 'text/css; charset=UTF-8', '.json': 'application/json; charset=UTF-8', '.wasm': 'application/wasm',
   '.svg': 'image/svg+xml', '.png': 'image/png', '.ts': 'text/plain; charset=UTF-8', '.map': 'application/json',
 };
-const MAX_BODY = 1 << 20;
 
 const DEFAULTS = {
   port: 0,
@@ -51,6 +55,7 @@ const DEFAULTS = {
   maxPerReply: 100,
   publishMaxBytes: 32768,
   signalMaxBytes: 64,
+  maxBodyBytes: 1 << 20, // request body, both as sent and once inflated
   compactEvery: 20000,
   fsync: true,
 };
@@ -87,6 +92,8 @@ export class LocalPubNub {
       snapshot: () => this.#snapshot(),
       compactEvery: o.compactEvery,
       fsync: o.fsync,
+      maxLogBytes: o.maxLogBytes,
+      log: this.log,
     });
     this.functions = new FunctionsHost(this, o);
     this.closers = new Set(); // open long-polls, answered (empty) on close
@@ -141,10 +148,24 @@ export class LocalPubNub {
   }
 
   // ---------------------------------------------------------------- state changes
-  /** Apply records now, and resolve once they are durable (fsync'ed) — then it is safe to reply. */
+  /**
+   * Apply records now, and resolve once they are durable (fsync'ed) — then it is safe to reply.
+   * Applying first keeps read-modify-write steps (counters, PATCH on the current object) atomic;
+   * if the records cannot be made durable they are undone and the promise rejects (500).
+   */
   commit(records) {
-    for (const r of records) this.#apply(r);
-    return Promise.all(records.map((r) => this.store.append(r)));
+    if (!this.store.dir) {
+      for (const r of records) this.#apply(r);
+      return Promise.resolve();
+    }
+    const undos = records.map((r) => {
+      const undo = this.#owner(r).undo(r); // what r is about to change, taken before it does
+      this.#apply(r);
+      return undo;
+    });
+    return this.store.append(records, () => {
+      for (let i = undos.length - 1; i >= 0; i--) undos[i]();
+    });
   }
   /**
    * Bulk load (seeding a demo population): apply records now and write the whole state as one
@@ -155,12 +176,13 @@ export class LocalPubNub {
     for (const r of records) this.#apply(r);
   }
   async snapshotNow() {
-    await this.store.flushing;
-    this.store.compact();
+    await this.store.compactNow();
+  }
+  #owner(rec) {
+    return rec.op.startsWith('cg.') ? this.groups : rec.op.startsWith('kv.') ? this.kv : this.objects;
   }
   #apply(rec) {
-    const owner = rec.op.startsWith('cg.') ? this.groups : rec.op.startsWith('kv.') ? this.kv : this.objects;
-    owner.apply(rec);
+    this.#owner(rec).apply(rec);
   }
   *#snapshot() {
     yield* this.groups.snapshot();
@@ -175,8 +197,7 @@ export class LocalPubNub {
    * @returns {Promise<bigint>} the timetoken
    */
   async publish({ channel, message, publisher = '', meta, cmt, verb = 'publish', depth = 0, subKey = this.opts.subscribeKey }) {
-    if (typeof channel !== 'string' || !channel || isPresenceName(channel) || isWildcard(channel) || /[,:*]/.test(channel))
-      throw new ApiError(400, [0, 'Invalid Channel']);
+    if (typeof channel !== 'string' || isPresenceName(channel) || nameProblem(channel)) throw new ApiError(400, [0, 'Invalid Channel']);
     const limit = verb === 'signal' ? this.opts.signalMaxBytes : this.opts.publishMaxBytes;
     if (Buffer.byteLength(JSON.stringify(message) ?? '') > limit)
       throw new ApiError(400, [0, verb === 'signal' ? 'Signal size too large' : 'Message Too Large']);
@@ -211,7 +232,9 @@ export class LocalPubNub {
   applyStateParam(uuid, stateJson) {
     if (!stateJson) return;
     const state = parseJson(stateJson, 'state');
-    for (const [name, s] of Object.entries(state ?? {})) {
+    if (!isObject(state) || !Object.values(state).every((v) => v === null || isObject(v)))
+      throw serviceError(400, 'Invalid state: a JSON object of per-channel state objects is expected', 'Presence');
+    for (const [name, s] of Object.entries(state)) {
       const chans = this.groups.groups.has(name) ? [...this.groups.channelsOf(name)] : [name];
       this.presence.setState(uuid, chans, s);
     }
@@ -261,6 +284,7 @@ export class LocalPubNub {
       const rawPath = q < 0 ? req.url : req.url.slice(0, q);
       const rawQuery = q < 0 ? '' : req.url.slice(q + 1);
       const params = new URLSearchParams(rawQuery);
+      const functionsRoute = rawPath.startsWith('/v1/blocks/');
       const ctx = {
         req,
         res,
@@ -270,13 +294,21 @@ export class LocalPubNub {
         params,
         query: Object.fromEntries(params),
         seg: rawPath.split('/'), // split before decoding (§0.9); decode per use
-        body: await readBody(req),
       };
+      const raw = await readBody(req, this.opts.maxBodyBytes);
+      const encoding = String(req.headers['content-encoding'] ?? '').toLowerCase();
+      const compressed = raw.length > 0 && (encoding === 'gzip' || encoding === 'deflate');
+      // Access Manager before inflating: an unauthorized client must not make us inflate anything.
+      // (On Request Functions are public endpoints; they are not behind Access Manager.)
+      if (compressed && this.pam && !functionsRoute) this.pam.precheck(ctx.query);
+      // PubNub's API takes UTF-8 JSON: a body that is not UTF-8 is refused, not "repaired" with U+FFFD.
+      // On Request Functions get the body as before (lenient), as they may take other text.
+      ctx.body = decodeBody(compressed ? encoding : '', raw, this.opts.maxBodyBytes, !functionsRoute);
       const out = await this.#route(ctx);
       if (out !== undefined && !res.headersSent) send(res, 200, out);
     } catch (e) {
       if (res.headersSent || res.destroyed) return;
-      if (e instanceof ApiError) send(res, e.status, e.body);
+      if (e instanceof ApiError) send(res, e.status, e.body, e.status === 413 ? { Connection: 'close' } : {});
       else if (e instanceof URIError) send(res, 400, { status: 400, error: true, message: 'Malformed percent-encoding', service: 'local-pubnub' });
       else {
         this.log(`[local-pubnub] ${req.method} ${req.url}: ${e.stack ?? e}`);
@@ -387,6 +419,7 @@ export class LocalPubNub {
     if (baseGroups.size > this.opts.groupsPerSubscribe)
       throw serviceError(400, `Too many channel groups in one subscribe: ${baseGroups.size} > ${this.opts.groupsPerSubscribe}`, 'Presence');
     if (!channels.length && !groups.length) throw serviceError(400, 'No channels or channel groups to subscribe to', 'Presence');
+    checkNames(channels, groups, 'Presence');
     this.#auth(ctx, [...channels.map((c) => ['channels', c, BITS.read]), ...groups.map((g) => ['groups', g, BITS.read])]);
     const uuid = query.uuid ?? '';
     const since = parseTT(query.tt);
@@ -442,7 +475,7 @@ export class LocalPubNub {
 
   #timeoutParam(query) {
     const n = Number(query.heartbeat);
-    return Number.isFinite(n) && n > 0 ? n : this.opts.presenceTimeoutDefault;
+    return Number.isFinite(n) && n > 0 ? Math.min(n, PRESENCE_TIMEOUT_MAX) : this.opts.presenceTimeoutDefault;
   }
 
   // /v2/presence/sub-key/{sub}[/channel/{chs}[/heartbeat|/leave|/uuid/{uuid}[/data]]] | /uuid/{uuid}
@@ -450,13 +483,15 @@ export class LocalPubNub {
     const { seg, query } = ctx;
     const ok = (extra = {}) => ({ status: 200, message: 'OK', ...extra, service: 'Presence' });
     if (seg[5] === 'uuid') {
-      this.#auth(ctx, []); // whereNow needs no resource permission, only a valid token
       const uuid = decodeURIComponent(seg[6] ?? '');
+      // PubNub asks no permission for whereNow; we do: anyone's whereabouts are not anyone's business.
+      this.#auth(ctx, [], { onUuid: [uuid, BITS.get] });
       return ok({ payload: { channels: this.presence.whereNow(uuid) } });
     }
     const all = seg[5] !== 'channel';
     const channels = all ? [] : pathNames(seg[6]);
     const groups = splitList(query['channel-group']);
+    checkNames(channels, groups, 'Presence');
     const reads = [...channels.map((c) => ['channels', c, BITS.read]), ...groups.map((g) => ['groups', g, BITS.read])];
     const uuid = query.uuid ?? '';
     const action = seg[7];
@@ -472,11 +507,13 @@ export class LocalPubNub {
       return ok({ action: 'leave' });
     }
     if (action === 'uuid') {
-      this.#auth(ctx, reads);
       const who = decodeURIComponent(seg[8] ?? '');
+      // Setting state speaks for `who`: only as yourself, or with update granted on that uuid.
+      this.#auth(ctx, reads, seg[9] === 'data' ? { onUuid: [who, BITS.update] } : undefined);
       const targets = this.presenceTargets(channels, groups);
       if (seg[9] === 'data') {
         const state = parseJson(query.state ?? '{}', 'state');
+        if (!isObject(state)) throw serviceError(400, 'Invalid state: a JSON object is expected', 'Presence');
         this.presence.setState(who, targets, state);
         return ok({ payload: state });
       }
@@ -487,10 +524,10 @@ export class LocalPubNub {
     // hereNow. The SDK picks the single-channel shape iff the reply has a top-level `occupancy`.
     if (all) this.#auth(ctx, [], { serverOnly: true });
     else this.#auth(ctx, reads);
-    const limit = query.limit !== undefined ? Number(query.limit) : 1000;
-    const result = this.hereNow({
-      channels, groups, all, limit, offset: Number(query.offset ?? 0) || 0, uuids: query.disable_uuids !== '1', state: query.state === '1',
-    });
+    // limit=0 is a count without occupants (the core's count handler asks for that).
+    const limit = countParam(query, 'limit', 1000, 'Presence');
+    const offset = countParam(query, 'offset', 0, 'Presence');
+    const result = this.hereNow({ channels, groups, all, limit, offset, uuids: query.disable_uuids !== '1', state: query.state === '1' });
     if (channels.length === 1 && !groups.length && !all) return ok(result[channels[0]]);
     // Multi-channel replies list only occupied channels, as PubNub does.
     const occupied = Object.fromEntries(Object.entries(result).filter(([, v]) => v.occupancy > 0));
@@ -556,9 +593,10 @@ export class LocalPubNub {
       if (method !== 'PATCH') throw serviceError(405, 'Method Not Allowed', 'objects');
       const body = parseJson(ctx.body || '{}', 'body');
       // Set members: manage on the channel. Set memberships: update on the uuid, join on each channel.
+      const { set, remove } = relationItems(side, body);
       const needs = kind === 'channel'
         ? [['channels', id, BITS.manage]]
-        : [['uuids', id, BITS.update], ...[...(body.set ?? []), ...(body.delete ?? [])].map((m) => ['channels', m?.channel?.id, BITS.join])];
+        : [['uuids', id, BITS.update], ...[...set, ...remove].map((m) => ['channels', m.channel.id, BITS.join])];
       this.#auth(ctx, needs);
       return this.objectsWrite(this.objects.setRelations(side, id, body, q));
     }
@@ -586,9 +624,9 @@ export class LocalPubNub {
   }
 }
 
-function send(res, status, body) {
+function send(res, status, body, headers = {}) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-cache', ...CORS });
+  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-cache', ...CORS, ...headers });
   res.end(text);
 }
 
@@ -600,30 +638,65 @@ function parseJson(text, what) {
   }
 }
 
-/** Read the body, inflating `Content-Encoding: deflate|gzip` (the SDK deflates POST publish, §0.7). */
-function readBody(req) {
-  if (req.method === 'GET' || req.method === 'HEAD') return Promise.resolve('');
+/**
+ * Read the raw body, at most `limit` bytes. Over the limit (declared, or as it streams in) the
+ * request is answered 413 (with Connection: close) at once; the rest of the upload is read and
+ * dropped so the client gets to see that answer, up to 16× the limit, after which it is cut off.
+ */
+function readBody(req, limit) {
+  if (req.method === 'GET' || req.method === 'HEAD') return Promise.resolve(Buffer.alloc(0));
+  const tooLarge = () => serviceError(413, `Request body too large: the limit is ${limit} bytes`, 'local-pubnub');
+  if (Number(req.headers['content-length']) > limit) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks = [];
     let size = 0;
     req.on('data', (c) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(serviceError(413, 'Request body too large', 'local-pubnub'));
-        req.destroy();
-      } else chunks.push(c);
+      if (size <= limit) chunks.push(c);
+      else if (size - c.length <= limit) reject(tooLarge());
+      else if (size > 16 * limit) req.destroy();
     });
     req.on('error', reject);
-    req.on('end', () => {
-      try {
-        let buf = Buffer.concat(chunks);
-        const enc = String(req.headers['content-encoding'] ?? '').toLowerCase();
-        if (enc === 'deflate') buf = zlib.inflateSync(buf);
-        else if (enc === 'gzip') buf = zlib.gunzipSync(buf);
-        resolve(buf.toString('utf8'));
-      } catch {
-        reject(serviceError(400, 'Cannot decode request body', 'local-pubnub'));
-      }
-    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
   });
+}
+
+/**
+ * Inflate `Content-Encoding: deflate|gzip` (the SDK deflates POST publish, §0.7) with the output
+ * capped at `limit`: zlib stops there instead of allocating whatever the body expands to.
+ */
+function decodeBody(encoding, raw, limit, strictUtf8) {
+  let buf = raw;
+  if (encoding) {
+    try {
+      buf = (encoding === 'gzip' ? zlib.gunzipSync : zlib.inflateSync)(raw, { maxOutputLength: limit });
+    } catch (e) {
+      if (e.code === 'ERR_BUFFER_TOO_LARGE') throw serviceError(413, `Inflated request body too large: the limit is ${limit} bytes`, 'local-pubnub');
+      throw serviceError(400, 'Cannot decode request body', 'local-pubnub');
+    }
+  }
+  if (!strictUtf8) return buf.toString('utf8');
+  try {
+    return UTF8.decode(buf);
+  } catch {
+    throw serviceError(400, 'Request body is not valid UTF-8', 'local-pubnub');
+  }
+}
+
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Channel names in a subscribe or presence request, each checked after splitting (`.*` allowed). */
+function checkNames(channels, groups, service) {
+  for (const c of channels) {
+    const problem = nameProblem(c, { wildcard: true, presence: true });
+    if (problem) throw serviceError(400, `Invalid channel name ${JSON.stringify(c)}: ${problem}`, service);
+  }
+  for (const g of groups) validateName(g, 'channel group', service, { presence: true });
+}
+
+/** A non-negative whole number query parameter, or `dflt` when absent. */
+function countParam(query, name, dflt, service) {
+  if (query[name] === undefined) return dflt;
+  if (!/^\d{1,9}$/.test(query[name])) throw serviceError(400, `Invalid ${name}: a whole number from 0 is expected`, service);
+  return Number(query[name]);
 }

@@ -58,6 +58,33 @@ export const PNPRES = '-pnpres';
 export const isPresenceName = (name) => name.endsWith(PNPRES);
 export const basePresenceName = (name) => (isPresenceName(name) ? name.slice(0, -PNPRES.length) : name);
 
+/** PubNub's limit on channel (and channel group, uuid) names. */
+export const MAX_NAME = 92;
+// Forbidden in channel and group names: `,` `:` `*` `/` `\`, whitespace and non-printable characters.
+const FORBIDDEN_IN_NAME = /[,:*/\\\s\x00-\x1f\x7f-\x9f]/;
+
+/**
+ * Why `name` is not a valid channel (or group) name, or null if it is. `presence` allows a
+ * `-pnpres` suffix, `wildcard` a trailing `.*` (subscribe); the rules apply to the name itself.
+ */
+export function nameProblem(name, { wildcard = false, presence = false } = {}) {
+  if (typeof name !== 'string' || !name) return 'it is empty';
+  let base = presence ? basePresenceName(name) : name;
+  if (base.length > MAX_NAME) return `it is longer than ${MAX_NAME} characters`;
+  if (wildcard && base.endsWith('.*')) base = base.slice(0, -2);
+  if (!base) return 'it is empty';
+  if (FORBIDDEN_IN_NAME.test(base)) return 'it contains , : * / \\, whitespace or a control character';
+  return null;
+}
+
+/** A uuid (user id) is free text, but at most 92 characters and without control characters. */
+export function uuidProblem(id) {
+  if (typeof id !== 'string' || !id) return 'it is empty';
+  if (id.length > MAX_NAME) return `it is longer than ${MAX_NAME} characters`;
+  if (/[\x00-\x1f\x7f-\x9f]/.test(id)) return 'it contains a control character';
+  return null;
+}
+
 /** Wildcard subscription `a.*` or `a.b.*` (PubNub: ends in `.*` at a level boundary). */
 export const isWildcard = (name) => basePresenceName(name).endsWith('.*');
 

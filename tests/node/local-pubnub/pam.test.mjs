@@ -1,10 +1,23 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SDKS, client, connected, destroyAll, events, http, startServer } from './helpers.mjs';
 import { Pam } from '../../../js-shim/local-pubnub/pam.mjs';
 import { command } from '../commands.mjs';
 
 const SECRET = 'sec-c-test';
+
+/**
+ * A request signed with the secret key the way server SDKs sign (v2: HMAC-SHA256 over method,
+ * publish key, path, sorted query, body), with the `timestamp` given — to try stale ones.
+ */
+function signedPath(path, query, timestamp, { method = 'GET', body = '', publishKey = 'pub-c-test' } = {}) {
+  const q = { ...query, ...(timestamp === undefined ? {} : { timestamp: String(timestamp) }) };
+  const enc = (v) => encodeURIComponent(v).replace(/[!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const qs = Object.keys(q).sort().map((k) => `${k}=${enc(q[k])}`).join('&');
+  const sig = 'v2.' + createHmac('sha256', SECRET).update(`${method}\n${publishKey}\n${path}\n${qs}\n${body}`).digest('base64url');
+  return `${path}?${qs}&signature=${sig}`;
+}
 
 // The seed's user token (§9.2) plus the design's private inbox and the user's command channels.
 const userGrant = (uid, shard) => ({
@@ -103,6 +116,53 @@ describe('Access Manager', () => {
     const wrong = client('v11', srv, 'server', { secretKey: 'not-the-secret' });
     const err = await wrong.grantToken({ ttl: 5, resources: { channels: { ch: { read: true } } } }).catch((e) => e);
     assert.equal(err.status.statusCode, 403);
+  });
+
+  test('signed requests must carry a timestamp within 60 s of the server clock', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const path = '/v1/channel-registration/sub-key/s/channel-group';
+    assert.equal((await http(srv, signedPath(path, { uuid: 'server' }, now))).status, 200);
+    for (const ts of [0, now - 120, now + 120, undefined, 'soon']) {
+      const r = await http(srv, signedPath(path, { uuid: 'server' }, ts));
+      assert.equal(r.status, 403, `timestamp ${ts}`);
+      assert.match(r.json.message, /timestamp/);
+    }
+    // A signed grant from 1970 is no grant.
+    const body = JSON.stringify({ ttl: 5, permissions: { resources: { channels: { x: { read: true } } } } });
+    const stale = await http(srv, signedPath('/v3/pam/s/grant', { uuid: 'server' }, 0, { method: 'POST', body }), { method: 'POST', body });
+    assert.equal(stale.status, 403);
+  });
+
+  test('whereNow and setting presence state: only for the token\'s own uuid, or with a grant on the other one', async () => {
+    const server = client('v11', srv, 'server', { secretKey: SECRET });
+    const own = await server.grantToken({ ttl: 5, authorized_uuid: 'wn-me', resources: { channels: { 'wn-ch': { read: true } } } });
+    const peek = await server.grantToken({
+      ttl: 5, authorized_uuid: 'wn-admin', resources: { channels: { 'wn-ch': { read: true } }, uuids: { 'wn-other': { get: true, update: true } } },
+    });
+    const unbound = await server.grantToken({ ttl: 5, resources: { channels: { 'wn-ch': { read: true } } } });
+    srv.presence.touch('wn-other', ['wn-ch'], 60);
+    const whereNow = (who, uuid, token) => http(srv, `/v2/presence/sub-key/s/uuid/${who}?uuid=${uuid}&auth=${token}`);
+    assert.equal((await whereNow('wn-me', 'wn-me', own)).status, 200);
+    const denied = await whereNow('wn-other', 'wn-me', own);
+    assert.equal(denied.status, 403);
+    assert.deepEqual(denied.json.payload, { uuids: ['wn-other'] });
+    assert.equal((await whereNow('wn-other', 'wn-x', unbound)).status, 403, 'a token without an authorized uuid has no "own" uuid');
+    assert.deepEqual((await whereNow('wn-other', 'wn-admin', peek)).json.payload.channels, ['wn-ch']);
+    // Through the SDK: whereNow of someone else is refused.
+    const me = client('v11', srv, 'wn-me');
+    me.setToken(own);
+    assert.deepEqual((await me.whereNow({ uuid: 'wn-me' })).channels, []);
+    const e = await me.whereNow({ uuid: 'wn-other' }).catch((err) => err);
+    assert.equal(e.status?.statusCode, 403);
+
+    const state = encodeURIComponent(JSON.stringify({ mood: 'spoofed' }));
+    const setState = (who, uuid, token) => http(srv, `/v2/presence/sub-key/s/channel/wn-ch/uuid/${who}/data?uuid=${uuid}&auth=${token}&state=${state}`);
+    assert.equal((await setState('wn-other', 'wn-me', own)).status, 403);
+    assert.equal((await setState('wn-other', 'wn-x', unbound)).status, 403);
+    assert.deepEqual(srv.presence.getState('wn-other', 'wn-ch'), {});
+    assert.equal((await setState('wn-me', 'wn-me', own)).status, 200);
+    assert.equal((await setState('wn-other', 'wn-admin', peek)).status, 200);
+    assert.deepEqual(srv.presence.getState('wn-other', 'wn-ch'), { mood: 'spoofed' });
   });
 
   test('patterns grant by regex; tokens expire after ttl minutes', () => {
