@@ -1,5 +1,5 @@
 //! Wire messages → typed client events. Every message is an envelope (`type`,
-//! `schemaVersion`, `eventId`, `ts`, `payload`; seed §6 and DESIGN.md §3). Anything malformed
+//! `schemaVersion`, `eventId`, `ts`, `payload`; seed §6 and docs/design.md §3). Anything malformed
 //! is refused with a reason; nothing here panics on input.
 
 use crate::domain::messages::{

@@ -1,4 +1,4 @@
-//! Friend commands (DESIGN.md §3): who may send which command, and the keys and records
+//! Friend commands (docs/design.md §3): who may send which command, and the keys and records
 //! that make every command idempotent.
 
 #[allow(unused_imports)]

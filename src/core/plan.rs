@@ -1,4 +1,4 @@
-//! What a signed-in user subscribes to (DESIGN.md §3): owned by the core because it must
+//! What a signed-in user subscribes to (docs/design.md §3): owned by the core because it must
 //! name every group the friend handlers can place a friend in. The web client re-uses it.
 
 #[allow(unused_imports)]

@@ -1,4 +1,4 @@
-//! Channel and channel-group names (DESIGN.md §3). Every name the system uses is built here.
+//! Channel and channel-group names (docs/design.md §3). Every name the system uses is built here.
 
 use super::ids::UserId;
 #[allow(unused_imports)]

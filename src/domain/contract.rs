@@ -1,4 +1,4 @@
-//! The client commands (DESIGN.md §3): what a client publishes to the friend Functions, on
+//! The client commands (docs/design.md §3): what a client publishes to the friend Functions, on
 //! which channel, and who must publish it. Every command is an envelope
 //! `{type, schemaVersion, eventId, ts, payload: {userA, userB?, page?}}`; the Functions verify
 //! it (`core::friends::parse_command`), clients build it here. The messages the Functions

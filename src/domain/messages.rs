@@ -1,4 +1,4 @@
-//! Message contracts (seed §6, plus the inbox messages of DESIGN.md §3). Field names are the
+//! Message contracts (seed §6, plus the inbox messages of docs/design.md §3). Field names are the
 //! wire names; clients outside this repo parse them.
 
 #[allow(unused_imports)]

@@ -1,4 +1,4 @@
-//! Per-execution operation limits of PubNub Functions (DESIGN.md §1).
+//! Per-execution operation limits of PubNub Functions (docs/design.md §1).
 
 #[allow(unused_imports)]
 use crate::prelude::*;

@@ -1,5 +1,5 @@
 //! Reading what the Functions `pubnub` module answers. Its response shapes are partly
-//! undocumented (DESIGN.md §1): it may return the JS SDK's normalized objects or the raw
+//! undocumented (docs/design.md §1): it may return the JS SDK's normalized objects or the raw
 //! REST payloads, so each reader accepts both. Pure, so it is tested natively.
 
 use super::{ChannelOccupancy, HereNow, HostError, Member, MembersPage, UserRecord, UsersPage};
