@@ -32,9 +32,9 @@ function decodeBase85(text, size) {
   return out.subarray(0, size);
 }
 
-// Raw DEFLATE through the first stage (src/stage0): a small wasm that inflates in about a
-// millisecond what interpreted JS needs ~17 ms for. It gets memory past its own for the
-// input and the output, then is dropped.
+// Raw DEFLATE through the first stage (src/stage0): a small wasm that inflates in 1–2 ms
+// what interpreted JS needs ~17 ms for. It gets memory past its own for the input and the
+// output, then is dropped.
 function inflateWasm(deflated, size, stageBytes) {
   const stage = new WebAssembly.Instance(new WebAssembly.Module(stageBytes), {}).exports;
   const base = stage.memory.buffer.byteLength;
