@@ -395,7 +395,7 @@ export class LocalPubNub {
     const high = this.clock.current();
     const present = this.presenceTargets(channels, groups);
     this.applyStateParam(uuid, query.state);
-    this.presence.touch(uuid, present, this.#timeoutParam(query));
+    this.presence.touch(uuid, present, this.#timeoutParam(query), query.instanceid);
     const reply = (items) => {
       // When the reply is capped, the cursor is the last delivered message, so the rest follow.
       const capped = items.length === this.opts.maxPerReply;
@@ -414,7 +414,7 @@ export class LocalPubNub {
         stop();
         clearTimeout(timer);
         this.closers.delete(finish);
-        this.presence.pollEnd(uuid, present);
+        this.presence.pollEnd(uuid, present, query.instanceid);
         resolve(items ? reply(items) : undefined);
       };
       const waiter = {
@@ -434,7 +434,7 @@ export class LocalPubNub {
       const stop = this.bus.listen(waiter);
       const timer = setTimeout(() => finish([]), this.opts.holdMs);
       this.closers.add(finish);
-      this.presence.pollStart(uuid, present);
+      this.presence.pollStart(uuid, present, query.instanceid);
       // An aborted poll (the SDK cancels on every subscription change) is just dropped: no leave.
       res.on('close', () => finish(null));
     });
@@ -463,12 +463,12 @@ export class LocalPubNub {
     if (action === 'heartbeat') {
       this.#auth(ctx, reads);
       this.applyStateParam(uuid, query.state);
-      this.presence.touch(uuid, this.presenceTargets(channels, groups), this.#timeoutParam(query));
+      this.presence.touch(uuid, this.presenceTargets(channels, groups), this.#timeoutParam(query), query.instanceid);
       return ok();
     }
     if (action === 'leave') {
       this.#auth(ctx, []);
-      this.presence.leave(uuid, this.presenceTargets(channels, groups));
+      this.presence.leave(uuid, this.presenceTargets(channels, groups), 'leave', query.instanceid);
       return ok({ action: 'leave' });
     }
     if (action === 'uuid') {

@@ -70,6 +70,8 @@ impl Huffman {
         }
         let mut next = [0u32; 16];
         let mut code = 0u32;
+        // `len - 1` and `len` index two arrays: the canonical-code recurrence reads clearer so.
+        #[allow(clippy::needless_range_loop)]
         for len in 1..16 {
             code = (code + h.counts[len - 1] as u32) << 1;
             next[len] = code;
