@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import PubNub10 from 'pubnub10';
 import PubNub11 from 'pubnub11';
 import { startLocalPubNub } from '../js-shim/local-pubnub/index.mjs';
+import { loadSettings } from '../js-shim/settings.mjs';
 import { initSync, friendRequest, acceptRequest } from '../pkg/web/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,8 +41,8 @@ const HELP = `usage: scripts/latency-report [options]
                             else 0)
   --timeout-ms MS           a receipt not seen within this is counted missing (default 20000)
   --function-interval-ms MS run every On Interval Function at this period (default: the manifest's)
-  --announce-max N          presence announce max of the runtime (default 100)
-  --interval-sec N          presence interval of the runtime, seconds (default 10)
+  --announce-max N          presence announce max of the runtime (default: deploy/config.json, 100)
+  --interval-sec N          presence interval of the runtime, seconds (default: deploy/config.json, 10)
   --no-fsync                the runtime's data dir without fsync (its fsync blocks the whole process,
                             so a busy disk shows up in every latency)
   --drain-settle-queue      before driving, wait until the settler has taken every queued chunk
@@ -79,24 +80,28 @@ const sdk = v.sdk ?? '10';
 if (!SDKS[sdk]) usage('--sdk must be 10 or 11');
 const timeoutMs = intOpt('timeout-ms', 20000, 1);
 const functionIntervalMs = v['function-interval-ms'] === undefined ? undefined : intOpt('function-interval-ms', 0, 1);
-const announceMax = intOpt('announce-max', 100, 0);
-const intervalSec = intOpt('interval-sec', 10, 1);
+// Presence defaults are the deployment's (deploy/config.json).
+const deploy = loadSettings();
+const announceMax = intOpt('announce-max', deploy.presence.announceMax, 0);
+const intervalSec = intOpt('interval-sec', deploy.presence.intervalSec, 1);
 
 // The debounce is compiled into the bundles (SETTINGS); read it rather than assume it.
 const manifest = JSON.parse(fs.readFileSync(MANIFEST, 'utf8'));
 const bundle = fs.readFileSync(path.join(path.dirname(MANIFEST), manifest.functions.find((f) => f.type === 'AFTER_PRESENCE').file), 'utf8');
-const debounceMs = Number(JSON.parse(/const SETTINGS = (\{[^}]*\});/.exec(bundle)?.[1] ?? '{}').debounceMs);
-if (!Number.isFinite(debounceMs)) throw new Error('cannot read debounceMs from the after-presence bundle');
+const built = JSON.parse(/const SETTINGS = (\{[^}]*\});/.exec(bundle)?.[1] ?? '{}');
+const debounceMs = Number(built.debounceMs);
+const shardCount = Number(built.shardCount);
+if (!Number.isFinite(debounceMs) || !Number.isFinite(shardCount)) throw new Error('cannot read debounceMs/shardCount from the after-presence bundle');
 const manifestIntervals = [...new Set(manifest.functions.filter((f) => f.type === 'ON_INTERVAL').map((f) => f.intervalMs))].join('/');
 
 // ---------------------------------------------------------------- population
-// The seed's JS hashCode (UTF-16 code units, 32-bit wrap); shard = |hash| % 100.
+// The seed's JS hashCode (UTF-16 code units, 32-bit wrap); shard = |hash| % shardCount (the bundle's).
 function hashCode(str) {
   let hash = 0;
   for (let i = 0; i < str.length; i++) hash = ((hash << 5) - hash + str.charCodeAt(i)) | 0;
   return hash;
 }
-const shardOf = (id) => Math.abs(hashCode(id)) % 100;
+const shardOf = (id) => Math.abs(hashCode(id)) % shardCount;
 
 const people = Array.from({ length: users }, (_, i) => {
   const id = `lat-user-${String(i).padStart(4, '0')}`;
@@ -191,7 +196,7 @@ const say = (s) => process.stdout.write(s + '\n');
 try {
   say(`friends-presence latency report (local-pubnub in process, Functions from pkg/functions/manifest.json)`);
   say(`options: users=${users} friends/user=${friendsPer} changes=${changes} sdk=pubnub ${sdkVersion} (v${sdk}) ` +
-    `debounceMs=${debounceMs} (from the bundle) gapMs=${gapMs} jitterMs=${jitterMs} timeoutMs=${timeoutMs} ` +
+    `debounceMs=${debounceMs} shardCount=${shardCount} (from the bundle) gapMs=${gapMs} jitterMs=${jitterMs} timeoutMs=${timeoutMs} ` +
     `functionIntervalMs=${functionIntervalMs ?? `manifest (${manifestIntervals})`} announceMax=${announceMax} intervalSec=${intervalSec} fsync=${!v['no-fsync']}`);
   say(`presence: up to ${maxShard} users per shard, so shard changes arrive as ${intervalMode ? 'interval events with deltas where a shard is above announce max (up to intervalSec late)' : 'individual join/leave events'}`);
 
