@@ -43,6 +43,8 @@ const HELP = `usage: scripts/latency-report [options]
   --function-interval-ms MS run every On Interval Function at this period (default: the manifest's)
   --announce-max N          presence announce max of the runtime (default: deploy/config.json, 100)
   --interval-sec N          presence interval of the runtime, seconds (default: deploy/config.json, 10)
+  --wan                     the runtime's WAN profile: 30-80 ms per client round trip, 20-60 ms per
+                            Function host call (js-shim/local-pubnub/wan.mjs)
   --no-fsync                the runtime's data dir without fsync (its fsync blocks the whole process,
                             so a busy disk shows up in every latency)
   --drain-settle-queue      before driving, wait until the settler has taken every queued chunk
@@ -54,7 +56,7 @@ const { values: v } = parseArgs({
   options: {
     users: { type: 'string' }, friends: { type: 'string' }, changes: { type: 'string' }, sdk: { type: 'string' },
     'gap-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'function-interval-ms': { type: 'string' },
-    'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'drain-settle-queue': { type: 'boolean' }, 'no-fsync': { type: 'boolean' },
+    'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'drain-settle-queue': { type: 'boolean' }, 'no-fsync': { type: 'boolean' }, wan: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -136,6 +138,7 @@ const srv = await startLocalPubNub({
   functionIntervalMs,
   announceMax,
   intervalSec,
+  wan: v.wan || undefined,
   // One line per execution: keep only failures and Function warnings for the summary.
   log: (line) => {
     if (/ -> (error|timeout)|^\[local-pubnub\]|^\[fn:[^\]]*\] error:/.test(line)) problems.errors.push(line);
@@ -197,7 +200,7 @@ try {
   say(`friends-presence latency report (local-pubnub in process, Functions from pkg/functions/manifest.json)`);
   say(`options: users=${users} friends/user=${friendsPer} changes=${changes} sdk=pubnub ${sdkVersion} (v${sdk}) ` +
     `debounceMs=${debounceMs} shardCount=${shardCount} (from the bundle) gapMs=${gapMs} jitterMs=${jitterMs} timeoutMs=${timeoutMs} ` +
-    `functionIntervalMs=${functionIntervalMs ?? `manifest (${manifestIntervals})`} announceMax=${announceMax} intervalSec=${intervalSec} fsync=${!v['no-fsync']}`);
+    `functionIntervalMs=${functionIntervalMs ?? `manifest (${manifestIntervals})`} announceMax=${announceMax} intervalSec=${intervalSec} fsync=${!v['no-fsync']} wan=${v.wan ? 'on (client RTT 30-80 ms, host call 20-60 ms)' : 'off'}`);
   say(`presence: up to ${maxShard} users per shard, so shard changes arrive as ${intervalMode ? 'interval events with deltas where a shard is above announce max (up to intervalSec late)' : 'individual join/leave events'}`);
 
   // ---------------------------------------------------------------- seed
@@ -324,6 +327,12 @@ try {
     `${wrongType} opposite-status and ${strays} unmatched receipts while waiting`);
   say(`runtime: ${problems.errors.length} Function errors/timeouts, ${problems.warnings.length} Function warnings`);
   for (const line of [...problems.errors.slice(0, 5), ...problems.warnings.slice(0, 5)]) say(`  ${line.slice(0, 300)}`);
+  // One line to compare runs by: p99 per receipt over both paths, and every receipt missed.
+  const p99 = (kind) => {
+    const ms = receipts.filter((x) => x.kind === kind && x.ms !== null).map((x) => x.ms).sort((a, b) => a - b);
+    return ms.length ? Math.round(pct(ms, 99)) : '-';
+  };
+  say(`\nonline p99 ${p99('friend.online')} ms · offline p99 ${p99('friend.offline')} ms · missed ${missedReceipts}`);
 } finally {
   for (const pn of clients) {
     try {

@@ -13,6 +13,7 @@ import { KvStore } from './kvstore.mjs';
 import { Objects } from './objects.mjs';
 import { BITS, Pam } from './pam.mjs';
 import { Presence } from './presence.mjs';
+import { wanProfile, wanWait } from './wan.mjs';
 import { Store } from './store.mjs';
 import {
   ApiError, Clock, PNPRES, basePresenceName, isPresenceName, isWildcard, parseTT, pathNames, serviceError, splitList,
@@ -89,6 +90,7 @@ export class LocalPubNub {
       fsync: o.fsync,
     });
     this.functions = new FunctionsHost(this, o);
+    this.wan = wanProfile(o.wan); // network delays (wan.mjs), off by default
     this.closers = new Set(); // open long-polls, answered (empty) on close
     this.timers = [];
   }
@@ -272,7 +274,9 @@ export class LocalPubNub {
         seg: rawPath.split('/'), // split before decoding (§0.9); decode per use
         body: await readBody(req),
       };
+      if (this.wan) await wanWait(this.wan.clientMs, 0.5);
       const out = await this.#route(ctx);
+      if (this.wan && out !== undefined) await wanWait(this.wan.clientMs, 0.5);
       if (out !== undefined && !res.headersSent) send(res, 200, out);
     } catch (e) {
       if (res.headersSent || res.destroyed) return;
