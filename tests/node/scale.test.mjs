@@ -17,12 +17,12 @@ const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions')
 const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
 const T0 = Date.UTC(2026, 0, 1);
 
-async function system({ opsAttribution } = {}) {
+async function system({ opsAttribution, settings } = {}) {
   const pn = new MemoryPubNub({ opsAttribution });
   let now = T0;
   pn.now = () => now;
   const fns = {};
-  for (const f of manifest.functions) fns[f.name] = { ...f, fn: await loadFunction(join(dir, f.file), { now: () => now }) };
+  for (const f of manifest.functions) fns[f.name] = { ...f, fn: await loadFunction(join(dir, f.file), { now: () => now, settings }) };
   const bound = (channel) => Object.values(fns).find((f) => f.type === 'AFTER_PUBLISH' && channel.startsWith(f.channels.slice(0, -1)));
   const sys = {
     pn,
@@ -280,5 +280,26 @@ test('two devices, one user: closing one announces nothing, closing the last ann
   presence(sys, channel, 'hana', false);
   await event('timeout'); // the laptop goes away
   assert.deepEqual(types(), ['friend.online', 'friend.offline']);
+  sys.assertClean();
+});
+
+test('status.count over 20,000 shards: exact, honest shardsCounted, every execution within budget (through the bundles)', async () => {
+  const sys = await system({ settings: { shardCount: 20000, debounceMs: 5000, opsLimit: 10 } });
+  let expected = 0;
+  for (let shard = 0; shard < 20000; shard += 13) {
+    for (let u = 0; u < 1 + (shard % 3); u++) presence(sys, `presence.shard-${shard}`, `c${shard}-${u}`, true);
+    expected += 1 + (shard % 3);
+  }
+  const run = async () => {
+    await sys.run('count-aggregator', {});
+    await sys.drain();
+    return sys.pn.published.filter((p) => p.channel === 'status.global').at(-1)?.message.payload;
+  };
+  assert.equal(await run(), undefined, 'the first run starts a round');
+  sys.advance(10_000);
+  const first = await run();
+  assert.equal(first.onlineCount, expected);
+  assert.equal(first.shardsCounted, 20000);
+  assert.equal(sys.fns['count-worker'].fn.logs.filter((l) => /counted/.test(l.text)).length, 40, 'two rounds of 20 leaf workers');
   sys.assertClean();
 });
