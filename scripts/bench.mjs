@@ -58,6 +58,7 @@ function scenario(name) {
     'friend-acceptance': (i) => cmd('friend-requests.u1', 'u1', 'friend.request', { userA: 'u1', userB: `u${2 + (i % 48)}` }, i),
     'friend-removal': (i) => cmd('friend-management.u0', 'u0', 'friends.sync.request', { userA: 'u0' }, i),
     'count-aggregator': () => ({}),
+    'count-worker': (i) => ({ channels: ['count-work.0'], message: { type: 'count.work', hop: 2, slot: 0, lo: (i % 20) * 1000, hi: (i % 20) * 1000 + 1000 } }),
   }[name];
   return { pn, next, tick: () => { now += 700; } };
 }

@@ -11,6 +11,7 @@ import { gzipSync, deflateRawSync, constants } from 'node:zlib';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { loadSettings, functionSettings, CONFIG_PATH } from '../js-shim/settings.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [bindgenDir, outDir] = process.argv.slice(2);
@@ -22,7 +23,9 @@ if (!bindgenDir || !outDir) {
 const LIMIT = 64 * 1024;
 // What a bundle may use: 8 KB stay free under the ceiling for the fixes and features to come.
 const BUDGET = LIMIT - 8 * 1024;
-const SETTINGS = { shardCount: 100, debounceMs: 5000, opsLimit: 10 };
+// Sizing is a deployment setting: deploy/config.json (js-shim/settings.mjs).
+const DEPLOY = loadSettings();
+const SETTINGS = functionSettings(DEPLOY);
 
 /** Source without comments, indentation or blank lines (none of it is in a string here). */
 function trimSource(text) {
@@ -136,6 +139,7 @@ for (const fn of shims) {
   ].join('\n');
   writeFileSync(join(outDir, fn.file), source);
   const { export: _, ...entry } = fn;
+  if (entry.type === 'ON_INTERVAL') entry.intervalMs = DEPLOY.onIntervalMs;
   manifest.functions.push({ channels: null, intervalMs: null, path: null, ...entry });
 
   // Inflate once here with the first stage, as the bundle will: proves the payload.
@@ -157,7 +161,8 @@ for (const fn of shims) {
 writeFileSync(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 
 const pad = (s, n) => String(s).padStart(n);
-console.log(`\nDeployable Functions in ${outDir} (PubNub's limit ${LIMIT} bytes of source each; budget ${BUDGET})`);
+console.log(`\nSettings from ${CONFIG_PATH}: ${JSON.stringify(SETTINGS)}, On Interval every ${DEPLOY.onIntervalMs} ms`);
+console.log(`Deployable Functions in ${outDir} (PubNub's limit ${LIMIT} bytes of source each; budget ${BUDGET})`);
 console.log(`${'file'.padEnd(24)}${pad('raw bytes', 10)}${pad('headroom', 10)}${pad('gzip', 8)}${pad('wasm', 8)}${pad('deflated', 10)}${pad('glue', 7)}${pad('JS loops', 10)}  ≤ budget`);
 for (const r of rows) {
   console.log(`${r.file.padEnd(24)}${pad(r.raw, 10)}${pad(BUDGET - r.raw, 10)}${pad(r.gzip, 8)}${pad(r.wasm, 8)}${pad(r.deflated, 10)}${pad(r.glue, 7)}${pad(r.loops, 10)}  ${r.raw <= BUDGET ? 'yes' : 'NO'}`);

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import PubNub10 from 'pubnub10';
 import PubNub11 from 'pubnub11';
 import { startLocalPubNub } from '../js-shim/local-pubnub/index.mjs';
+import { loadSettings } from '../js-shim/settings.mjs';
 import { initSync, friendRequest, acceptRequest } from '../pkg/web/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,8 +41,10 @@ const HELP = `usage: scripts/latency-report [options]
                             else 0)
   --timeout-ms MS           a receipt not seen within this is counted missing (default 20000)
   --function-interval-ms MS run every On Interval Function at this period (default: the manifest's)
-  --announce-max N          presence announce max of the runtime (default 100)
-  --interval-sec N          presence interval of the runtime, seconds (default 10)
+  --announce-max N          presence announce max of the runtime (default: deploy/config.json, 100)
+  --interval-sec N          presence interval of the runtime, seconds (default: deploy/config.json, 10)
+  --wan                     the runtime's WAN profile: 30-80 ms per client round trip, 20-60 ms per
+                            Function host call (js-shim/local-pubnub/wan.mjs)
   --no-fsync                the runtime's data dir without fsync (its fsync blocks the whole process,
                             so a busy disk shows up in every latency)
   --drain-settle-queue      before driving, wait until the settler has taken every queued chunk
@@ -53,7 +56,7 @@ const { values: v } = parseArgs({
   options: {
     users: { type: 'string' }, friends: { type: 'string' }, changes: { type: 'string' }, sdk: { type: 'string' },
     'gap-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, 'timeout-ms': { type: 'string' }, 'function-interval-ms': { type: 'string' },
-    'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'drain-settle-queue': { type: 'boolean' }, 'no-fsync': { type: 'boolean' },
+    'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'drain-settle-queue': { type: 'boolean' }, 'no-fsync': { type: 'boolean' }, wan: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -79,24 +82,28 @@ const sdk = v.sdk ?? '10';
 if (!SDKS[sdk]) usage('--sdk must be 10 or 11');
 const timeoutMs = intOpt('timeout-ms', 20000, 1);
 const functionIntervalMs = v['function-interval-ms'] === undefined ? undefined : intOpt('function-interval-ms', 0, 1);
-const announceMax = intOpt('announce-max', 100, 0);
-const intervalSec = intOpt('interval-sec', 10, 1);
+// Presence defaults are the deployment's (deploy/config.json).
+const deploy = loadSettings();
+const announceMax = intOpt('announce-max', deploy.presence.announceMax, 0);
+const intervalSec = intOpt('interval-sec', deploy.presence.intervalSec, 1);
 
 // The debounce is compiled into the bundles (SETTINGS); read it rather than assume it.
 const manifest = JSON.parse(fs.readFileSync(MANIFEST, 'utf8'));
 const bundle = fs.readFileSync(path.join(path.dirname(MANIFEST), manifest.functions.find((f) => f.type === 'AFTER_PRESENCE').file), 'utf8');
-const debounceMs = Number(JSON.parse(/const SETTINGS = (\{[^}]*\});/.exec(bundle)?.[1] ?? '{}').debounceMs);
-if (!Number.isFinite(debounceMs)) throw new Error('cannot read debounceMs from the after-presence bundle');
+const built = JSON.parse(/const SETTINGS = (\{[^}]*\});/.exec(bundle)?.[1] ?? '{}');
+const debounceMs = Number(built.debounceMs);
+const shardCount = Number(built.shardCount);
+if (!Number.isFinite(debounceMs) || !Number.isFinite(shardCount)) throw new Error('cannot read debounceMs/shardCount from the after-presence bundle');
 const manifestIntervals = [...new Set(manifest.functions.filter((f) => f.type === 'ON_INTERVAL').map((f) => f.intervalMs))].join('/');
 
 // ---------------------------------------------------------------- population
-// The seed's JS hashCode (UTF-16 code units, 32-bit wrap); shard = |hash| % 100.
+// The seed's JS hashCode (UTF-16 code units, 32-bit wrap); shard = |hash| % shardCount (the bundle's).
 function hashCode(str) {
   let hash = 0;
   for (let i = 0; i < str.length; i++) hash = ((hash << 5) - hash + str.charCodeAt(i)) | 0;
   return hash;
 }
-const shardOf = (id) => Math.abs(hashCode(id)) % 100;
+const shardOf = (id) => Math.abs(hashCode(id)) % shardCount;
 
 const people = Array.from({ length: users }, (_, i) => {
   const id = `lat-user-${String(i).padStart(4, '0')}`;
@@ -131,6 +138,7 @@ const srv = await startLocalPubNub({
   functionIntervalMs,
   announceMax,
   intervalSec,
+  wan: v.wan || undefined,
   // One line per execution: keep only failures and Function warnings for the summary.
   log: (line) => {
     if (/ -> (error|timeout)|^\[local-pubnub\]|^\[fn:[^\]]*\] error:/.test(line)) problems.errors.push(line);
@@ -191,8 +199,8 @@ const say = (s) => process.stdout.write(s + '\n');
 try {
   say(`friends-presence latency report (local-pubnub in process, Functions from pkg/functions/manifest.json)`);
   say(`options: users=${users} friends/user=${friendsPer} changes=${changes} sdk=pubnub ${sdkVersion} (v${sdk}) ` +
-    `debounceMs=${debounceMs} (from the bundle) gapMs=${gapMs} jitterMs=${jitterMs} timeoutMs=${timeoutMs} ` +
-    `functionIntervalMs=${functionIntervalMs ?? `manifest (${manifestIntervals})`} announceMax=${announceMax} intervalSec=${intervalSec} fsync=${!v['no-fsync']}`);
+    `debounceMs=${debounceMs} shardCount=${shardCount} (from the bundle) gapMs=${gapMs} jitterMs=${jitterMs} timeoutMs=${timeoutMs} ` +
+    `functionIntervalMs=${functionIntervalMs ?? `manifest (${manifestIntervals})`} announceMax=${announceMax} intervalSec=${intervalSec} fsync=${!v['no-fsync']} wan=${v.wan ? 'on (client RTT 30-80 ms, host call 20-60 ms)' : 'off'}`);
   say(`presence: up to ${maxShard} users per shard, so shard changes arrive as ${intervalMode ? 'interval events with deltas where a shard is above announce max (up to intervalSec late)' : 'individual join/leave events'}`);
 
   // ---------------------------------------------------------------- seed
@@ -319,6 +327,12 @@ try {
     `${wrongType} opposite-status and ${strays} unmatched receipts while waiting`);
   say(`runtime: ${problems.errors.length} Function errors/timeouts, ${problems.warnings.length} Function warnings`);
   for (const line of [...problems.errors.slice(0, 5), ...problems.warnings.slice(0, 5)]) say(`  ${line.slice(0, 300)}`);
+  // One line to compare runs by: p99 per receipt over both paths, and every receipt missed.
+  const p99 = (kind) => {
+    const ms = receipts.filter((x) => x.kind === kind && x.ms !== null).map((x) => x.ms).sort((a, b) => a - b);
+    return ms.length ? Math.round(pct(ms, 99)) : '-';
+  };
+  say(`\nonline p99 ${p99('friend.online')} ms · offline p99 ${p99('friend.offline')} ms · missed ${missedReceipts}`);
 } finally {
   for (const pn of clients) {
     try {

@@ -492,6 +492,7 @@ fn the_core_loads_what_the_friends_sync_function_publishes() {
     let mut v = FriendsView::new(id("alice"));
     v.begin_sync();
     let mut rounds = 0;
+    let mut pages_seen = 0;
     while v.syncing() {
         rounds += 1;
         assert!(rounds < 20, "the load never ended");
@@ -501,8 +502,14 @@ fn the_core_loads_what_the_friends_sync_function_publishes() {
         let report =
             block_on(fh::friend_management(&exec, &Config::default(), "friend-management.alice", Some("alice"), &request, host.now()));
         assert!(report.rejected.is_none(), "{report:?}");
-        let page = host.published_on("inbox.alice").pop().unwrap();
-        assert_eq!(v.apply(Some("inbox.alice"), &j(page)), Outcome::Applied);
+        let before = pages_seen;
+        let pages = host.published_on("inbox.alice");
+        pages_seen = pages.len();
+        assert!(pages_seen > before && v.sync_awaiting());
+        for page in &pages[before..] {
+            assert_eq!(v.apply(Some("inbox.alice"), &j(page.clone())), Outcome::Applied);
+        }
+        assert!(!v.sync_awaiting(), "the answer's last page ends the wait");
         host.advance(5);
     }
     assert!(v.synced());
@@ -513,5 +520,6 @@ fn the_core_loads_what_the_friends_sync_function_publishes() {
     assert!(list[..n / 4].iter().all(|f| f.online) && list[n / 4..].iter().all(|f| !f.online));
     assert_eq!(list[n / 4].name.as_deref(), Some("Friend 0000"), "offline friends by name");
     assert_eq!(list[n / 4].last_seen.as_deref(), Some(iso8601(T0 - 60_000).as_str()));
+    assert_eq!(rounds, 1, "260 friends (65 online): one request, all its pages from one execution");
     host.assert_within_budget();
 }

@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import PubNub from 'pubnub11';
 import { startLocalPubNub } from '../local-pubnub/index.mjs';
+import { loadSettings } from '../settings.mjs';
+
+const settings = loadSettings(); // deploy/config.json: shards, presence mode, intervals
 import { Churn } from './churn.mjs';
 import { seedPopulation, userIds } from './seed.mjs';
 
@@ -94,8 +97,11 @@ const options = {
   host: '127.0.0.1',
   dataDir: stateDir,
   functions: manifest,
+  announceMax: settings.presence.announceMax,
+  intervalSec: settings.presence.intervalSec,
   static: {
     '/demo/': path.join(ROOT, 'js-shim/demo/page'),
+    '/deploy/': path.join(ROOT, 'deploy'), // the page reads shardCount from config.json
     '/pkg/web/': path.join(ROOT, 'pkg/web'),
     '/vendor/pubnub/': path.join(ROOT, 'node_modules/pubnub11/dist/web'),
   },
@@ -115,13 +121,13 @@ if (fs.existsSync(marker)) {
   process.stderr.write(`dev: reusing ${o.users} users from ${path.relative(ROOT, stateDir)}\n`);
 } else {
   const t0 = Date.now();
-  const seeded = await seedPopulation(rt, { users: o.users, friends: o.friends, online: o.online, seed: o.seed, progress: bar });
+  const seeded = await seedPopulation(rt, { users: o.users, friends: o.friends, online: o.online, seed: o.seed, shards: settings.shardCount, progress: bar });
   if (tty) process.stderr.write('\n');
   fs.writeFileSync(marker, JSON.stringify({ ...o, friendships: seeded.friendships, at: new Date().toISOString() }));
   process.stderr.write(`dev: seeded ${o.users} users, ${seeded.friendships} friendships in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
-const churn = new Churn(rt, { ids, rate: o.churn, online: o.online });
+const churn = new Churn(rt, { ids, rate: o.churn, online: o.online, shards: settings.shardCount });
 const restored = churn.restore();
 
 // A real SDK subscriber on every status channel: what the notification latency is measured on.

@@ -5,7 +5,11 @@ import vm from 'node:vm';
 import { readFileSync } from 'node:fs';
 import { executionContext } from './memory.mjs';
 
-export async function loadFunction(file, { withoutWebAssembly = false, nativeText = false, now } = {}) {
+/**
+ * `settings` replaces the bundle's compiled-in `SETTINGS` (shardCount, debounceMs, opsLimit):
+ * the same bundle as built from another deploy/config.json.
+ */
+export async function loadFunction(file, { withoutWebAssembly = false, nativeText = false, now, settings } = {}) {
   const logs = [];
   const modules = {};
   const log = (level) => (...args) => logs.push({ level, text: args.map(String).join(' ') });
@@ -25,7 +29,13 @@ export async function loadFunction(file, { withoutWebAssembly = false, nativeTex
     context.__hostNow = now;
     vm.runInContext('{ const read = globalThis.__hostNow; Date.now = () => read(); delete globalThis.__hostNow; }', context);
   }
-  const mod = new vm.SourceTextModule(readFileSync(file, 'utf8'), { context, identifier: file });
+  let source = readFileSync(file, 'utf8');
+  if (settings) {
+    const line = /^const SETTINGS = \{[^}]*\};$/m;
+    if (!line.test(source)) throw new Error(`${file}: no SETTINGS line to replace`);
+    source = source.replace(line, `const SETTINGS = ${JSON.stringify(settings)};`);
+  }
+  const mod = new vm.SourceTextModule(source, { context, identifier: file });
   await mod.link(() => {
     throw new Error(`${file} imports a module; deployable Functions must not`);
   });

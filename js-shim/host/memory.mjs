@@ -80,6 +80,10 @@ export class MemoryPubNub {
         }
         return out;
       },
+      async whereNow({ uuid }) {
+        charge('api', 'whereNow', uuid);
+        return { channels: [...st.occupants].filter(([, set]) => set.has(uuid)).map(([ch]) => ch) };
+      },
       objects: {
         async getUUIDMetadata({ uuid }) {
           charge('api', 'getUUIDMetadata', uuid);

@@ -19,6 +19,7 @@ const HELP = `usage: local-pubnub [options]
   --groups-per-subscribe N channel groups per subscribe (default 10)
   --hold N                 long-poll hold in seconds (default 280)
   --static PREFIX=DIR      serve DIR's files under URL PREFIX (e.g. /demo/=js-shim/demo); repeatable
+  --wan                    WAN delays: 30-80 ms per client round trip, 20-60 ms per Function host call (wan.mjs)
   --quiet                  do not log Function executions
 `;
 
@@ -28,7 +29,7 @@ const { values: v } = parseArgs({
     'publish-key': { type: 'string' }, functions: { type: 'string' }, 'ops-limit': { type: 'string' },
     'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'no-deltas': { type: 'boolean' },
     'presence-timeout': { type: 'string' }, 'channel-group-limit': { type: 'string' }, 'groups-per-subscribe': { type: 'string' },
-    hold: { type: 'string' }, static: { type: 'string', multiple: true }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    hold: { type: 'string' }, wan: { type: 'boolean' }, static: { type: 'string', multiple: true }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   },
 });
 if (v.help) {
@@ -55,6 +56,7 @@ const server = await startLocalPubNub({
   channelGroupLimit: num(v['channel-group-limit']),
   groupsPerSubscribe: num(v['groups-per-subscribe']),
   hold: num(v.hold),
+  wan: v.wan || undefined,
   static: v.static?.length ? Object.fromEntries(v.static.map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)])) : undefined,
   log: v.quiet ? () => {} : (line) => console.log(line),
 }).catch((e) => {

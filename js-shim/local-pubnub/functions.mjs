@@ -11,6 +11,7 @@ import { format } from 'node:util';
 import vm from 'node:vm';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApiError, channelMatches, jsonCopy } from './util.mjs';
+import { wanProfile, wanWait } from './wan.mjs';
 
 const TYPES = ['AFTER_PRESENCE', 'AFTER_PUBLISH', 'BEFORE_PUBLISH', 'ON_INTERVAL', 'ON_REQUEST'];
 const KEEP = 1000; // captured console lines and execution records kept for inspection
@@ -51,6 +52,7 @@ export class FunctionsHost {
     this.inflight = new Set();
     this.timers = new Map();
     this.als = new AsyncLocalStorage();
+    this.wan = wanProfile(o.wan); // each host call waits a round trip inside PubNub (wan.mjs)
   }
 
   async load() {
@@ -248,7 +250,8 @@ export class FunctionsHost {
         Promise.resolve()
           .then(() => {
             this.#spend(kind, owner);
-            return fn(...args.map(jsonCopy));
+            const copied = args.map(jsonCopy);
+            return this.wan ? wanWait(this.wan.hostCallMs).then(() => fn(...copied)) : fn(...copied);
           })
           .then((v) => resolve(shape(v)), (e) => reject(toRealmError(realm, e)));
       });

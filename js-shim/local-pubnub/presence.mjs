@@ -13,7 +13,7 @@ export class Presence {
     this.announceMax = announceMax;
     this.deltas = deltas;
     this.refreshBytes = refreshBytes;
-    this.occupants = new Map(); // channel → Map<uuid, {expires, timeoutMs, polls}>
+    this.occupants = new Map(); // channel → Map<uuid, {devices: Map<device, {expires, timeoutMs, polls}>}>
     this.states = new Map(); // channel → Map<uuid, state>
     this.byUuid = new Map(); // uuid → Set<channel>
     this.pending = new Map(); // channel → {join, leave, timeout} since the last interval event
@@ -23,23 +23,31 @@ export class Presence {
     return this.occupants.get(ch)?.size ?? 0;
   }
 
-  /** A heartbeat or subscribe: join if new, and push the timeout out. */
-  touch(uuid, channels, timeoutSec) {
+  /**
+   * A heartbeat or subscribe: join if new, and push the timeout out. `device` tells one client
+   * of a uuid from another (the SDK's `instanceid`): each device joins, leaves and times out
+   * on its own, and the uuid stays present while any of its devices is.
+   */
+  touch(uuid, channels, timeoutSec, device = '') {
     const timeoutMs = timeoutSec * 1000;
     for (const ch of channels) {
       let occ = this.occupants.get(ch);
       if (!occ) this.occupants.set(ch, (occ = new Map()));
-      const entry = occ.get(uuid);
-      if (entry) {
-        entry.timeoutMs = timeoutMs;
-        entry.expires = Date.now() + timeoutMs;
+      let entry = occ.get(uuid);
+      const d = entry?.devices.get(device);
+      if (d) {
+        d.timeoutMs = timeoutMs;
+        d.expires = Date.now() + timeoutMs;
         continue;
       }
-      occ.set(uuid, { timeoutMs, expires: Date.now() + timeoutMs, polls: 0 });
+      const known = !!entry;
+      if (!entry) occ.set(uuid, (entry = { devices: new Map() }));
+      entry.devices.set(device, { timeoutMs, expires: Date.now() + timeoutMs, polls: 0 });
       if (!this.byUuid.has(uuid)) this.byUuid.set(uuid, new Set());
       this.byUuid.get(uuid).add(ch);
       const state = this.states.get(ch)?.get(uuid);
-      this.#event(ch, 'join', uuid, occ.size - 1, state ? { data: state } : {});
+      // Another device of a present uuid joins too (PubNub: one join per device), occupancy unchanged.
+      this.#event(ch, 'join', uuid, known ? occ.size : occ.size - 1, state ? { data: state } : {});
     }
   }
 
@@ -47,40 +55,55 @@ export class Presence {
    * Make a uuid present without presence events, as if it had been there all along: restoring
    * a simulated population after a restart (App Context already says it is online).
    */
-  restore(uuid, channels, timeoutSec) {
+  restore(uuid, channels, timeoutSec, device = '') {
     const timeoutMs = timeoutSec * 1000;
     for (const ch of channels) {
       if (!this.occupants.has(ch)) this.occupants.set(ch, new Map());
-      this.occupants.get(ch).set(uuid, { timeoutMs, expires: Date.now() + timeoutMs, polls: 0 });
+      const occ = this.occupants.get(ch);
+      if (!occ.has(uuid)) occ.set(uuid, { devices: new Map() });
+      occ.get(uuid).devices.set(device, { timeoutMs, expires: Date.now() + timeoutMs, polls: 0 });
       if (!this.byUuid.has(uuid)) this.byUuid.set(uuid, new Set());
       this.byUuid.get(uuid).add(ch);
     }
   }
 
   /**
-   * A held long-poll keeps its uuid present for as long as it is open (PubNub counts an open
+   * A held long-poll keeps its device present for as long as it is open (PubNub counts an open
    * subscribe as a heartbeat); the timeout clock restarts when the poll ends.
    */
-  pollStart(uuid, channels) {
+  pollStart(uuid, channels, device = '') {
     for (const ch of channels) {
-      const e = this.occupants.get(ch)?.get(uuid);
+      const e = this.occupants.get(ch)?.get(uuid)?.devices.get(device);
       if (e) e.polls++;
     }
   }
-  pollEnd(uuid, channels) {
+  pollEnd(uuid, channels, device = '') {
     for (const ch of channels) {
-      const e = this.occupants.get(ch)?.get(uuid);
+      const e = this.occupants.get(ch)?.get(uuid)?.devices.get(device);
       if (!e) continue;
       e.polls = Math.max(0, e.polls - 1);
       e.expires = Date.now() + e.timeoutMs;
     }
   }
 
-  /** Explicit leave (action 'leave') or expiry (action 'timeout'). */
-  leave(uuid, channels, action = 'leave') {
+  /**
+   * Explicit leave (action 'leave') or expiry (action 'timeout') of one device; without a
+   * device (a request that carries no `instanceid`), of the uuid on every device. Each device
+   * sends its own event; the uuid leaves hereNow/whereNow with its last device.
+   */
+  leave(uuid, channels, action = 'leave', device) {
     for (const ch of channels) {
       const occ = this.occupants.get(ch);
-      if (!occ?.delete(uuid)) continue;
+      const entry = occ?.get(uuid);
+      if (!entry) continue;
+      if (device !== undefined && device !== '') {
+        if (!entry.devices.delete(device)) continue;
+        if (entry.devices.size > 0) {
+          this.#event(ch, action, uuid, occ.size);
+          continue;
+        }
+      }
+      occ.delete(uuid);
       if (occ.size === 0) this.occupants.delete(ch);
       const chans = this.byUuid.get(uuid);
       chans?.delete(ch);
@@ -91,10 +114,15 @@ export class Presence {
     }
   }
 
-  /** Time out every occupant whose last heartbeat is older than its timeout and has no open poll. */
+  /** Time out every device whose last heartbeat is older than its timeout and has no open poll. */
   sweep(now = Date.now()) {
     for (const [ch, occ] of [...this.occupants])
-      for (const [uuid, e] of [...occ]) if (e.polls === 0 && e.expires <= now) this.leave(uuid, [ch], 'timeout');
+      for (const [uuid, entry] of [...occ])
+        for (const [device, e] of [...entry.devices])
+          if (e.polls === 0 && e.expires <= now) {
+            if (entry.devices.size > 1) this.leave(uuid, [ch], 'timeout', device);
+            else this.leave(uuid, [ch], 'timeout');
+          }
   }
 
   setState(uuid, channels, state) {

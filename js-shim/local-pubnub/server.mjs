@@ -13,6 +13,7 @@ import { KvStore } from './kvstore.mjs';
 import { Objects, relationItems } from './objects.mjs';
 import { BITS, Pam } from './pam.mjs';
 import { Presence } from './presence.mjs';
+import { wanProfile, wanWait } from './wan.mjs';
 import { Store } from './store.mjs';
 import {
   ApiError, Clock, PNPRES, basePresenceName, isPresenceName, isWildcard, nameProblem, parseTT, pathNames, serviceError, splitList,
@@ -96,6 +97,7 @@ export class LocalPubNub {
       log: this.log,
     });
     this.functions = new FunctionsHost(this, o);
+    this.wan = wanProfile(o.wan); // network delays (wan.mjs), off by default
     this.closers = new Set(); // open long-polls, answered (empty) on close
     this.timers = [];
   }
@@ -304,7 +306,9 @@ export class LocalPubNub {
       // PubNub's API takes UTF-8 JSON: a body that is not UTF-8 is refused, not "repaired" with U+FFFD.
       // On Request Functions get the body as before (lenient), as they may take other text.
       ctx.body = decodeBody(compressed ? encoding : '', raw, this.opts.maxBodyBytes, !functionsRoute);
+      if (this.wan) await wanWait(this.wan.clientMs, 0.5);
       const out = await this.#route(ctx);
+      if (this.wan && out !== undefined) await wanWait(this.wan.clientMs, 0.5);
       if (out !== undefined && !res.headersSent) send(res, 200, out);
     } catch (e) {
       if (res.headersSent || res.destroyed) return;
@@ -428,7 +432,7 @@ export class LocalPubNub {
     const high = this.clock.current();
     const present = this.presenceTargets(channels, groups);
     this.applyStateParam(uuid, query.state);
-    this.presence.touch(uuid, present, this.#timeoutParam(query));
+    this.presence.touch(uuid, present, this.#timeoutParam(query), query.instanceid);
     const reply = (items) => {
       // When the reply is capped, the cursor is the last delivered message, so the rest follow.
       const capped = items.length === this.opts.maxPerReply;
@@ -447,7 +451,7 @@ export class LocalPubNub {
         stop();
         clearTimeout(timer);
         this.closers.delete(finish);
-        this.presence.pollEnd(uuid, present);
+        this.presence.pollEnd(uuid, present, query.instanceid);
         resolve(items ? reply(items) : undefined);
       };
       const waiter = {
@@ -467,7 +471,7 @@ export class LocalPubNub {
       const stop = this.bus.listen(waiter);
       const timer = setTimeout(() => finish([]), this.opts.holdMs);
       this.closers.add(finish);
-      this.presence.pollStart(uuid, present);
+      this.presence.pollStart(uuid, present, query.instanceid);
       // An aborted poll (the SDK cancels on every subscription change) is just dropped: no leave.
       res.on('close', () => finish(null));
     });
@@ -498,12 +502,12 @@ export class LocalPubNub {
     if (action === 'heartbeat') {
       this.#auth(ctx, reads);
       this.applyStateParam(uuid, query.state);
-      this.presence.touch(uuid, this.presenceTargets(channels, groups), this.#timeoutParam(query));
+      this.presence.touch(uuid, this.presenceTargets(channels, groups), this.#timeoutParam(query), query.instanceid);
       return ok();
     }
     if (action === 'leave') {
       this.#auth(ctx, []);
-      this.presence.leave(uuid, this.presenceTargets(channels, groups));
+      this.presence.leave(uuid, this.presenceTargets(channels, groups), 'leave', query.instanceid);
       return ok({ action: 'leave' });
     }
     if (action === 'uuid') {

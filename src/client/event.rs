@@ -47,6 +47,8 @@ pub struct SyncPage {
     pub total_online: Option<u64>,
     /// Cursor of the next page; `None` on the last one.
     pub next: Option<String>,
+    /// Another page answering the same request follows: the cursor is not to be asked for.
+    pub more: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -203,5 +205,14 @@ fn sync_page(p: &JsonObject) -> Result<SyncPage, NotAnEvent> {
         _ => None,
     };
     let request_id = p.str("requestId").map(str::to_owned);
-    Ok(SyncPage { user_id, request_id, friends, skipped, total_friends: p.u64("totalFriends"), total_online: p.u64("totalOnline"), next })
+    Ok(SyncPage {
+        user_id,
+        request_id,
+        friends,
+        skipped,
+        total_friends: p.u64("totalFriends"),
+        total_online: p.u64("totalOnline"),
+        next,
+        more: p.bool("more") == Some(true),
+    })
 }

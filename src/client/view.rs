@@ -359,6 +359,8 @@ impl FriendsView {
         let mut payload = JsonObject::default();
         payload.set("userA", Json::str(self.me.as_str()));
         payload.set("page", cursor.map_or(Json::Null, Json::str));
+        // As many pages as one Function execution answers (~900 friends, online ones first).
+        payload.set("pages", Json::num(crate::core::friends::SYNC_PAGES_MAX));
         let mut msg = JsonObject::default();
         msg.set("type", Json::str(event::FRIENDS_SYNC_REQUEST));
         msg.set("schemaVersion", Json::str(SCHEMA_VERSION));
@@ -574,7 +576,10 @@ impl FriendsView {
         };
         match self.run.as_mut().filter(|run| ours(run)) {
             Some(run) => {
-                run.expect = None;
+                // The answer's last page ends the wait; earlier ones of the same answer do not.
+                if !page.more {
+                    run.expect = None;
+                }
                 run.pages += 1;
                 run.first_ts = Some(run.first_ts.map_or(ts, |t| t.min(ts)));
                 run.seen.extend(listed);

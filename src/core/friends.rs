@@ -357,6 +357,16 @@ pub fn plan_removal(cmd: &Command, a_has_b: Option<&JsonObject>, b_has_a: Option
     [side(&cmd.user_a, &cmd.user_b, a_has_b), side(&cmd.user_b, &cmd.user_a, b_has_a)]
 }
 
+/// Pages one `friends.sync.request` may ask for (`payload.pages`, default 1): each is one App
+/// Context read and one publish, and one KV read (the friend counter) is shared, so 9 pages
+/// (~900 friends) fit an execution's 10 API calls and 10 publishes.
+pub const SYNC_PAGES_MAX: u64 = 9;
+
+pub fn sync_pages(message: &Json) -> u64 {
+    let payload = message.as_object().and_then(|m| m.get("payload")).and_then(Json::as_object);
+    payload.and_then(|p| p.u64("pages")).unwrap_or(1).clamp(1, SYNC_PAGES_MAX)
+}
+
 /// Which page of A's friends a `friends.sync.request` reads: online ones first, then the rest.
 pub fn sync_read(cmd: &Command) -> (MemberFilter, Option<&str>) {
     match &cmd.page {
@@ -406,6 +416,7 @@ pub fn sync_reply(cmd: &Command, page: MembersPage, total_friends: u64, now_ms: 
             total_friends,
             total_online,
             next: next.as_ref().map(SyncCursor::to_wire),
+            more: false,
         },
     );
     Notice { channel: inbox(me), message }

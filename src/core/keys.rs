@@ -104,6 +104,19 @@ pub const LAST_COUNT_KEY: &str = "count:last";
 /// An hour: after a longer gap a delta means nothing, and a missing one is reported as 0.
 pub const LAST_COUNT_TTL_MINUTES: u32 = HOUR_MINUTES;
 
+/// `count:round`: the count round in flight above `INLINE_SHARDS` shards (`core::count::CountRound`).
+pub const COUNT_ROUND_KEY: &str = "count:round";
+/// An hour, like the last count: an older round is not worth publishing.
+pub const COUNT_ROUND_TTL_MINUTES: u32 = HOUR_MINUTES;
+
+/// `count:slot:{k}` (counter, k < `count::SLOTS`): what the count workers of the rounds using
+/// slot k have added; only ever increased, a round is the difference across it. Three in all.
+pub fn count_slot_key(slot: u32) -> String {
+    let mut s = String::from("count:slot:");
+    push_u64(&mut s, slot as u64);
+    s
+}
+
 /// `count:peak:{YYYY-MM-DD}`: today's peak (UTC day).
 pub fn peak_key(now_ms: u64) -> String {
     let mut s = String::from("count:peak:");

@@ -46,6 +46,16 @@ impl Config {
         }
     }
 
+    /// The same settings for the rest of an execution that already made `calls` PubNub API
+    /// calls: `users_per_execution` then counts only what is left.
+    pub fn after_api_calls(&self, calls: u32) -> Config {
+        let mut cfg = *self;
+        if let OpBudget::Separate { api, publish, kv } = self.budget {
+            cfg.budget = OpBudget::Separate { api: api.saturating_sub(calls), publish, kv };
+        }
+        cfg
+    }
+
     /// How many `fire`s one execution may use to split work.
     pub fn fan_out(&self) -> usize {
         match self.budget {

@@ -55,8 +55,9 @@ impl FromJson for Observation {
 pub enum PresenceInput {
     /// `join`/`leave`/`timeout`: one user, one execution (shards under announce max).
     Single { shard: u32, observation: Observation },
-    /// `interval` deltas.
-    Observations { shard: u32, observations: Vec<Observation>, skipped: Vec<String> },
+    /// `interval` deltas: `observations` are users who only joined; `checks` are users whose
+    /// final state presence must decide (see [`PresenceCheck`]); `occupancy` is the event's.
+    Observations { shard: u32, observations: Vec<Observation>, checks: PresenceCheck, skipped: Vec<String> },
     /// `here_now_refresh: true`: the deltas were dropped; occupancy must be re-read.
     Refresh { shard: u32 },
     /// Valid but not ours to act on (e.g. `state-change`).
@@ -117,23 +118,83 @@ pub fn parse_presence_event(channel: &str, event: &Json, now_ms: u64) -> Result<
                     Some(_) => return Err(Rejection::with("interval delta is not an array", key)),
                 }
             }
-            let mut observations = Vec::with_capacity(joined.len() + gone.len());
+            // The arrays carry no order: a user named in `join` and in `leave`/`timeout` may
+            // have left and come back (a reload) or come and gone, and a user in `leave` may
+            // still be connected from another device. Only a join stands on its own; every
+            // other user named goes to presence, which decides (`PresenceCheck`).
+            let mut observations = Vec::with_capacity(joined.len());
             for user in joined {
-                if gone.contains(&user) {
-                    // Joined and left within one interval: the order is unknown, so the
-                    // present state is re-read from presence itself (see handlers::presence).
-                    continue;
+                if !gone.contains(&user) {
+                    push_unique(&mut observations, Observation::event(user, true, at_ms));
                 }
-                push_unique(&mut observations, Observation::event(user, true, at_ms));
             }
+            let mut users: Vec<String> = Vec::with_capacity(gone.len());
             for user in gone {
-                push_unique(&mut observations, Observation::event(user, false, at_ms));
+                if !users.contains(&user) {
+                    users.push(user);
+                }
             }
-            Ok(PresenceInput::Observations { shard, observations, skipped })
+            let occupancy = event.u64("occupancy").unwrap_or(0);
+            Ok(PresenceInput::Observations { shard, observations, checks: PresenceCheck { users, occupancy, at_ms }, skipped })
         }
         "state-change" => Ok(PresenceInput::Ignored("state-change does not change online status")),
         other => Err(Rejection::with("unknown presence action", other)),
     }
+}
+
+/// Users whose state after an event only presence can tell: every user an event says left or
+/// timed out (PubNub sends a leave per device, so the user may still be connected from
+/// another one), and every user an interval event names both as joined and as gone (the
+/// arrays carry no order). Resolved by reading presence (`plan_presence_read`), never by
+/// the arrays.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PresenceCheck {
+    pub users: Vec<String>,
+    /// The shard's occupancy as the event reported it: how many hereNow pages a read takes.
+    pub occupancy: u64,
+    /// The event's time: what the resolved observations are stamped with.
+    pub at_ms: u64,
+}
+
+/// How to read presence for a [`PresenceCheck`] within `max_calls` PubNub API calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PresenceRead {
+    /// Nothing to check.
+    Nothing,
+    /// One `whereNow` per user (fewer calls than paging the shard).
+    WhereNow,
+    /// `hereNow` of the shard with uuids, this many pages of [`HERE_NOW_PAGE`].
+    HereNowPages(u32),
+    /// Neither fits: the shard is reconciled instead (it reads everyone's state).
+    Reconcile,
+}
+
+/// Occupants per `hereNow` page (PubNub's maximum `limit`).
+pub const HERE_NOW_PAGE: u64 = 1_000;
+
+/// The cheaper read that answers for every user in `check`. One page more than the event's
+/// occupancy asks for, since occupants who joined after the event push the list on.
+pub fn plan_presence_read(check: &PresenceCheck, max_calls: u32) -> PresenceRead {
+    let n = check.users.len() as u64;
+    if n == 0 {
+        return PresenceRead::Nothing;
+    }
+    let pages = check.occupancy / HERE_NOW_PAGE + 1;
+    if n <= pages && n <= max_calls as u64 {
+        PresenceRead::WhereNow
+    } else if pages <= max_calls as u64 {
+        PresenceRead::HereNowPages(pages as u32)
+    } else {
+        PresenceRead::Reconcile
+    }
+}
+
+/// The checked users' observations from what presence said: online exactly when present.
+/// Stamped with the event's time, as the event caused them. (A linear scan: sorting would
+/// cost the bundle more than the few users an event names cost here.)
+pub fn resolve_check(check: PresenceCheck, present: &[String]) -> Vec<Observation> {
+    let at = check.at_ms;
+    check.users.into_iter().map(|u| Observation::event(u.clone(), present.contains(&u), at)).collect()
 }
 
 fn push_unique(list: &mut Vec<Observation>, obs: Observation) {

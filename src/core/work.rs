@@ -190,6 +190,45 @@ pub fn parse_recount_item(message: &Json) -> Result<Vec<i64>, Rejection> {
     Ok(jobs.into_iter().map(|n| n as i64).collect())
 }
 
+/// Channel prefix the count workers are bound to (After Publish on `count-work.*`).
+pub const COUNT_PREFIX: &str = "count-work.";
+pub const COUNT_WORK: &str = "count.work";
+
+/// `count.work`: count the shards `[lo, hi)` into round slot `slot` (`core::count`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CountItem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub hop: u8,
+    pub slot: u32,
+    pub lo: u32,
+    pub hi: u32,
+}
+
+/// The channel count work for a round slot is fired on.
+pub fn count_channel(slot: u32) -> String {
+    numbered(COUNT_PREFIX, slot as u64)
+}
+
+pub fn parse_count_item(message: &Json) -> Result<CountItem, Rejection> {
+    use super::count::{MAX_SHARDS, ROUND_FIRES, SHARDS_PER_WORKER, SLOTS};
+    let obj = message.as_object().ok_or_else(|| Rejection::new("count item is not an object"))?;
+    if obj.str("type") != Some(COUNT_WORK) {
+        return Err(Rejection::new("count item type is not count.work"));
+    }
+    let hop = hop(obj, "count item hop is not 1 or 2")?;
+    let field = |k| obj.u64(k).filter(|n| *n <= MAX_SHARDS as u64).map(|n| n as u32);
+    let (Some(slot), Some(lo), Some(hi)) = (field("slot"), field("lo"), field("hi")) else {
+        return Err(Rejection::new("count item needs slot, lo and hi"));
+    };
+    // A range larger than a leaf splits into ≤ 10 leaves, one hop further down.
+    let most = if hop < MAX_HOP { MAX_SHARDS / ROUND_FIRES } else { SHARDS_PER_WORKER };
+    if slot >= SLOTS || lo >= hi || hi - lo > most {
+        return Err(Rejection::new("count item range or slot out of bounds"));
+    }
+    Ok(CountItem { kind: COUNT_WORK, hop, slot, lo, hi })
+}
+
 /// The hop chained work goes out at while hops remain; `None`: it goes to a KV queue instead.
 pub fn next_hop(hop: u8) -> Option<u8> {
     (hop < MAX_HOP).then_some(hop + 1)

@@ -134,6 +134,9 @@ pub struct FriendsSync {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_online: Option<u64>,
     pub next: Option<String>,
+    /// Another page answering the same request follows (the client does not ask for `next`).
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    pub more: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

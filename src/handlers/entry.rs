@@ -19,7 +19,7 @@ use crate::host::OpBudget;
 pub fn config(settings: Option<&JsonObject>) -> Config {
     let mut cfg = Config::default();
     let Some(s) = settings else { return cfg };
-    if let Some(n) = s.u64("shardCount").filter(|n| (1..=100_000).contains(n)) {
+    if let Some(n) = s.u64("shardCount").filter(|n| (1..=crate::core::count::MAX_SHARDS as u64).contains(n)) {
         cfg.shard_count = n as u32;
     }
     if let Some(ms) = s.u64("debounceMs").filter(|n| *n <= 3_600_000) {
@@ -65,6 +65,8 @@ pub fn execution(input: &Json) -> Result<Execution, Report> {
         "friendManagement" => Some(Execution::new(move |h: StepHost| async move {
             super::friends::friend_management(&h, &cfg, &channel, publisher.as_deref(), &message, now).await
         })),
+        #[cfg(any(feature = "all-functions", feature = "count-worker"))]
+        "countWorker" => Some(Execution::new(move |h: StepHost| async move { super::count::count_worker(&h, &message).await })),
         #[cfg(any(feature = "all-functions", feature = "count-aggregator"))]
         "countAggregator" => Some(Execution::new(move |h: StepHost| async move { super::count::count_aggregator(&h, &cfg, now).await })),
         _ => None,

@@ -51,7 +51,7 @@ pub async fn friend_management<H: PubNub + KvStore>(
         Err(reason) => report.reject(reason),
         Ok(cmd) => {
             let result = match cmd.kind {
-                CommandKind::Sync => sync(host, &cmd, now_ms, &mut report).await,
+                CommandKind::Sync => sync(host, &cmd, fr::sync_pages(message), now_ms, &mut report).await,
                 _ => remove(host, cfg, &cmd, now_ms, &mut report).await,
             };
             if let Err(reason) = result {
@@ -216,22 +216,34 @@ async fn write_friend_count<H: PubNub + KvStore>(host: &H, user: &UserRecord, co
     }
 }
 
-/// One page (≤ 100) of A's friends, online ones first, published on A's private inbox:
-/// the initial load. Reads only, so a failure changes nothing. Ops: 1 API, 1 KV, 1 publish.
-async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
+/// Up to `pages` pages (≤ 100 friends each) of A's friends, online ones first, published on
+/// A's private inbox, each with the cursor after it: the initial load. Every page but the last
+/// says `more`, so the client asks for the next batch only after the last one. Reads only, so
+/// a failure changes nothing. Ops: ≤ 9 API, 1 KV, ≤ 9 publishes.
+async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
     let me = &cmd.user_a;
-    let (filter, token) = fr::sync_read(cmd);
-    let page = host.get_members(&friends(me), filter, 100, token).await.map_err(|e| failed("friends list read", e))?;
     let total_friends = host.get_counter(&keys::count_key(me)).await.map_err(|e| failed("friend count read", e))?.max(0) as u64;
-    let reply = fr::sync_reply(cmd, page, total_friends, now_ms);
-    host.publish(&reply.channel, &reply.message).await.map_err(|e| failed("friends.sync publish", e))?;
-    report.info(cat(&[
-        "friends.sync to ",
-        me.as_str(),
-        ": ",
-        &num(reply.message.payload.friends.len() as u64),
-        if reply.message.payload.next.is_some() { " friends, more to come" } else { " friends, last page" },
-    ]));
+    let mut part = cmd.clone();
+    let mut sent = 0u64;
+    for i in 0..pages {
+        let (filter, token) = fr::sync_read(&part);
+        let page = host.get_members(&friends(me), filter, 100, token).await.map_err(|e| failed("friends list read", e))?;
+        let mut reply = fr::sync_reply(&part, page, total_friends, now_ms);
+        let next = reply.message.payload.next.as_deref().map(fr::SyncCursor::parse).transpose()?;
+        reply.message.payload.more = next.is_some() && i + 1 < pages;
+        if i > 0 {
+            // Pages of one answer go out in the same millisecond: each needs an id of its own.
+            reply.message.event_id.push('.');
+            reply.message.event_id.push_str(&num(i));
+        }
+        host.publish(&reply.channel, &reply.message).await.map_err(|e| failed("friends.sync publish", e))?;
+        sent += reply.message.payload.friends.len() as u64;
+        if !reply.message.payload.more {
+            break;
+        }
+        part.page = next;
+    }
+    report.info(cat(&["friends.sync to ", me.as_str(), ": ", &num(sent), " friends"]));
     Ok(())
 }
 

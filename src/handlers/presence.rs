@@ -8,7 +8,10 @@ use crate::prelude::*;
 use super::queues::{enqueue_at, fire_work, push_job};
 use super::{cat, num, Report};
 use crate::core::keys::{self, storm_key, JobQueue};
-use crate::core::presence::{decide_status, latest_per_user, parse_presence_event, Observation, PresenceInput, StatusDecision};
+use crate::core::presence::{
+    decide_status, latest_per_user, parse_presence_event, plan_presence_read, resolve_check, Observation, PresenceCheck, PresenceInput,
+    PresenceRead, StatusDecision, HERE_NOW_PAGE,
+};
 use crate::core::reconcile::{storm_mode, ScanState, StormMode};
 use crate::core::settle::{self, Cursor, SettleChunk, SettleFire, SettlePlan};
 use crate::core::work::*;
@@ -29,24 +32,113 @@ pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel
             Err(e) => report.error(cat(&["here_now_refresh: reconciliation not queued: ", &e.describe()])),
         },
         Ok(PresenceInput::Single { shard, observation }) => {
-            // Under the legacy 3-op budget the counter would cost a third of the execution.
-            let counted = matches!(cfg.budget, crate::host::OpBudget::Separate { .. });
-            if !counted || !storm_batched(host, shard, now_ms, &mut report).await {
-                dispatch(host, cfg, shard, vec![observation], 0, now_ms, &mut report).await;
+            // Under the legacy 3-op budget the counter would cost a third of the execution,
+            // and a presence check another third: there, events are taken as they come.
+            let current = matches!(cfg.budget, crate::host::OpBudget::Separate { .. });
+            if current && storm_batched(host, shard, now_ms, &mut report).await {
+                return report;
             }
+            if observation.online || !current {
+                dispatch(host, cfg, shard, vec![observation], 0, now_ms, &mut report).await;
+                return report;
+            }
+            // A leave or timeout is one device's: the user is offline only if no other is left.
+            let check = PresenceCheck { users: vec![observation.user.clone()], occupancy: 0, at_ms: observation.at_ms };
+            let (resolved, calls) = checked(host, shard, check, &mut report).await;
+            let observations = resolved.unwrap_or_else(|| {
+                report.warn("presence unreadable: the leave is taken as it came");
+                vec![observation]
+            });
+            let cfg = cfg.after_api_calls(calls);
+            dispatch(host, &cfg, shard, observations, 0, now_ms, &mut report).await;
         }
-        Ok(PresenceInput::Observations { shard, observations, skipped }) => {
+        Ok(PresenceInput::Observations { shard, mut observations, checks, skipped }) => {
             for bad in &skipped {
                 report.warn(cat(&["skipped an invalid uuid in the interval deltas: ", bad]));
             }
-            if observations.is_empty() && skipped.is_empty() {
+            if observations.is_empty() && checks.users.is_empty() && skipped.is_empty() {
                 // Deltas off (or nothing changed): say so, a silent interval hides a misconfiguration.
                 report.info("ignored: interval event without join/leave/timeout deltas (enable presence deltas)");
             }
-            dispatch(host, cfg, shard, observations, 0, now_ms, &mut report).await;
+            let mut spent = 0;
+            if !checks.users.is_empty() {
+                let (resolved, calls) = checked(host, shard, checks, &mut report).await;
+                spent = calls;
+                match resolved {
+                    Some(resolved) => observations.extend(resolved),
+                    // Who is gone cannot be told from the arrays: the shard's reconciliation
+                    // reads everyone's state from presence (≤ 10 s, the settler's next run).
+                    None => match push_job(host, JobQueue::Scans, &ScanState::shard(shard)).await {
+                        Ok(()) => report.warn("departures not checked here: shard reconciliation queued"),
+                        Err(e) => report.error(cat(&["departures unchecked and no reconciliation queued: ", &e.describe()])),
+                    },
+                }
+            }
+            let cfg = cfg.after_api_calls(spent);
+            dispatch(host, &cfg, shard, observations, 0, now_ms, &mut report).await;
         }
     }
     report
+}
+
+/// At most this many PubNub API calls of an After Presence execution read presence: three
+/// stay for one batched App Context read and the first writes (or the split goes on by fire).
+const CHECK_CALLS: u32 = 7;
+
+/// Reads presence for `check` as `plan_presence_read` says and returns the users'
+/// observations with the API calls spent, or `None` when presence could not answer for all.
+async fn checked<H: PubNub>(host: &H, shard: u32, check: PresenceCheck, report: &mut Report) -> (Option<Vec<Observation>>, u32) {
+    let channel = presence_shard(shard);
+    let mut present: Vec<String> = Vec::new();
+    let mut calls = 0;
+    match plan_presence_read(&check, CHECK_CALLS) {
+        PresenceRead::Nothing => {}
+        PresenceRead::Reconcile => return (None, 0),
+        PresenceRead::WhereNow => {
+            for user in &check.users {
+                let Ok(id) = UserId::parse(user) else { continue };
+                calls += 1;
+                match host.where_now(&id).await {
+                    Ok(channels) if channels.contains(&channel) => present.push(user.clone()),
+                    Ok(_) => {}
+                    Err(e) => {
+                        report.warn(cat(&["whereNow failed: ", &e.describe()]));
+                        return (None, calls);
+                    }
+                }
+            }
+        }
+        PresenceRead::HereNowPages(pages) => {
+            for page in 0..pages {
+                let offset = page * HERE_NOW_PAGE as u32;
+                calls += 1;
+                match host.here_now(core::slice::from_ref(&channel), true, HERE_NOW_PAGE as u32, offset).await {
+                    Ok(h) => {
+                        let total = h.total_occupancy;
+                        present.extend(h.channels.into_iter().flat_map(|c| c.uuids));
+                        if total <= offset as u64 + HERE_NOW_PAGE {
+                            break;
+                        }
+                        if page + 1 == pages {
+                            // More occupants than the pages planned: the last ones are unread.
+                            return (None, calls);
+                        }
+                    }
+                    Err(e) => {
+                        report.warn(cat(&["hereNow failed: ", &e.describe()]));
+                        return (None, calls);
+                    }
+                }
+            }
+        }
+    }
+    let n = check.users.len();
+    let resolved = resolve_check(check, &present);
+    let staying = resolved.iter().filter(|o| o.online).count();
+    if staying > 0 {
+        report.info(cat(&["presence says ", &num(staying as u64), " of ", &num(n as u64), " users named as gone are still here"]));
+    }
+    (Some(resolved), calls)
 }
 
 /// Storms: a shard's individual events are counted per settle slot (1 KV). Past the threshold

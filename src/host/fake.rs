@@ -340,6 +340,12 @@ impl PubNub for Exec<'_> {
         Ok(out)
     }
 
+    async fn where_now(&self, user: &UserId) -> HostResult<Vec<String>> {
+        self.call("whereNow", user.as_str(), OpKind::Api).await?;
+        let st = self.host.state.borrow();
+        Ok(st.occupants.iter().filter(|(_, set)| set.contains(user.as_str())).map(|(ch, _)| ch.clone()).collect())
+    }
+
     async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>> {
         self.call("getUUIDMetadata", id.as_str(), OpKind::Api).await?;
         Ok(self.host.state.borrow().users.get(id.as_str()).map(|u| user_record(id.as_str(), u)))

@@ -165,6 +165,8 @@ pub trait PubNub {
     /// To Functions only (chained work); subscribers never see it.
     async fn fire<M: Serialize>(&self, channel: &str, message: &M) -> HostResult<()>;
     async fn here_now(&self, channels: &[String], include_uuids: bool, limit: u32, offset: u32) -> HostResult<HereNow>;
+    /// The channels `user` is present on (any of its devices).
+    async fn where_now(&self, user: &UserId) -> HostResult<Vec<String>>;
     async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>>;
     /// Up to 100 users in one call (`getAllUUIDMetadata` with an `id == …` filter).
     async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>>;

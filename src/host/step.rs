@@ -283,6 +283,12 @@ impl PubNub for StepHost {
         shapes::here_now(&result, channels)
     }
 
+    async fn where_now(&self, user: &UserId) -> HostResult<Vec<String>> {
+        let args = vec![obj(&[("uuid", Json::str(user.as_str()))])];
+        // `{channels}` (SDK) or `{payload: {channels}}` (REST): the channel-group reply's shapes.
+        shapes::channels_response(&self.call("pubnub.whereNow", OpKind::Api, args).await?)
+    }
+
     async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>> {
         let args = vec![obj(&[("uuid", Json::str(id.as_str())), ("include", include_custom())])];
         match self.call("pubnub.objects.getUUIDMetadata", OpKind::Api, args).await {

@@ -103,3 +103,127 @@ fn a_failed_batch_is_reported_and_not_counted_as_zero() {
     assert_eq!(m["payload"]["onlineCount"], 5);
     host.assert_within_budget();
 }
+
+// ---- above 1,000 shards: rounds of count workers ---------------------------------------
+
+use friends_presence::core::count::{decide_round, leaves, plan_round, CountRound, PACK};
+
+/// One aggregator run and every count worker it fired (and they fired).
+fn round(host: &FakeHost, cfg: &Config) -> Option<Value> {
+    let before = host.published_on("status.global").len();
+    let exec = host.execution();
+    let report = block_on(count_aggregator(&exec, cfg, host.now()));
+    assert!(report.rejected.is_none(), "{report:?}");
+    super::drain_fired(host, cfg);
+    host.published_on("status.global").get(before).cloned()
+}
+
+#[test]
+fn status_count_over_20000_shards_exact_and_every_execution_within_budget() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config { shard_count: 20_000, ..Config::default() };
+    for shard in (0..20_000).step_by(7) {
+        occupy(&host, shard, 0..3);
+    }
+    occupy(&host, 19_998, 0..5);
+    let expected = 3 * (0..20_000).step_by(7).count() as u64 + 5;
+    assert_eq!(round(&host, &cfg), None, "the first run starts a round; nothing to publish yet");
+    let started = host.now();
+    host.advance(10_000);
+    let m = round(&host, &cfg).expect("the second run publishes the first round");
+    assert_eq!(m["payload"]["onlineCount"], expected);
+    assert_eq!(m["payload"]["shardsCounted"], 20_000);
+    assert_eq!(m["payload"]["calculatedAt"], friends_presence::domain::time::iso8601(started));
+    let here_now = host.calls().iter().filter(|c| c.op == "hereNow").count();
+    assert_eq!(here_now, 2 * 200, "two rounds of 200 hereNow calls of 100 shards");
+    let max = host.max_ops();
+    assert!(max.api <= 10 && max.publish <= 10 && max.kv <= 10, "{max:?}");
+    // A snapshot each round: users who left without any event are simply not there next time.
+    for shard in (0..20_000).step_by(7).take(100) {
+        for u in 0..3 {
+            host.set_present(&format!("presence.shard-{shard}"), &format!("s{shard}u{u}"), false);
+        }
+    }
+    host.advance(10_000);
+    let m = round(&host, &cfg).unwrap();
+    assert_eq!(m["payload"]["onlineCount"], expected, "published one run after it was measured");
+    host.advance(10_000);
+    let m = round(&host, &cfg).unwrap();
+    assert_eq!(m["payload"]["onlineCount"], expected - 300);
+    assert_eq!(m["payload"]["deltaFromLast"], -300);
+    host.assert_within_budget();
+}
+
+#[test]
+fn shards_that_could_not_be_read_are_not_counted_and_say_so() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config { shard_count: 20_000, ..Config::default() };
+    occupy(&host, 5, 0..4);
+    occupy(&host, 12_345, 0..6);
+    round(&host, &cfg);
+    host.advance(10_000);
+    host.fail_next("hereNow", "", HostError::Rejected { status: 503, message: "unavailable".into() });
+    round(&host, &cfg); // publishes round 1; round 2's first hereNow (shards 0..100) fails
+    host.advance(10_000);
+    let m = round(&host, &cfg).unwrap();
+    assert_eq!(m["payload"]["shardsCounted"], 19_900, "the 100 shards of the failed call");
+    assert_eq!(m["payload"]["onlineCount"], 6, "shard 5's 4 users were not read, and are not guessed");
+    host.assert_within_budget();
+}
+
+#[test]
+fn a_round_no_worker_reported_or_counted_twice_is_not_published() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config { shard_count: 5_000, ..Config::default() };
+    occupy(&host, 1, 0..2);
+    let exec = host.execution();
+    block_on(count_aggregator(&exec, &cfg, host.now()));
+    let fired = host.take_fired();
+    assert_eq!(fired.len(), 5, "five leaves of 1,000 shards");
+    host.advance(10_000);
+    let exec = host.execution();
+    let report = block_on(count_aggregator(&exec, &cfg, host.now()));
+    assert!(report.errors().any(|e| e.contains("no count worker reported")), "{report:?}");
+    assert!(host.published_on("status.global").is_empty());
+    // Round 2's work delivered twice.
+    for (channel, message) in host.take_fired().into_iter().flat_map(|f| [f.clone(), f]) {
+        assert!(channel.starts_with("count-work."));
+        let exec = host.execution();
+        block_on(friends_presence::handlers::count::count_worker(&exec, &super::json(message)));
+    }
+    host.advance(10_000);
+    let exec = host.execution();
+    let report = block_on(count_aggregator(&exec, &cfg, host.now()));
+    assert!(report.errors().any(|e| e.contains("more shards than exist")), "{report:?}");
+    assert!(host.published_on("status.global").is_empty());
+    host.assert_within_budget();
+}
+
+#[test]
+fn rounds_cover_every_shard_once_within_two_hops_of_fires() {
+    for n in [1_001, 5_000, 9_000, 9_001, 20_000, 90_000] {
+        let top = plan_round(n);
+        assert!(top.len() <= 9, "{n}: {} fires", top.len());
+        let leaves: Vec<_> = top.iter().flat_map(|r| leaves(*r)).collect();
+        for r in &top {
+            assert!(leaves_of(r) <= 10, "{n}: {r:?}");
+        }
+        assert!(leaves.iter().all(|r| r.hi - r.lo <= 1_000));
+        let covered: Vec<u32> = leaves.iter().flat_map(|r| r.lo..r.hi).collect();
+        assert_eq!(covered, (0..n).collect::<Vec<_>>(), "{n}");
+    }
+    fn leaves_of(r: &friends_presence::core::count::CountRange) -> usize {
+        leaves(*r).len()
+    }
+}
+
+#[test]
+fn a_round_is_the_difference_across_its_slot() {
+    let r = CountRound { slot: 1, base: (7 * PACK + 300) as u64, at: 0 };
+    assert_eq!(decide_round(&r, 7 * PACK + 300 + 1_234 * PACK + 20_000, 20_000), Ok((1_234, 20_000)));
+    assert!(decide_round(&r, 7 * PACK + 300, 20_000).is_err());
+    assert!(decide_round(&r, 7 * PACK + 300 + 40_000, 20_000).is_err());
+}

@@ -110,3 +110,52 @@ fn chained_work_goes_out_while_hops_remain_then_to_the_queue() {
     assert_eq!(next_hop(1), Some(2));
     assert_eq!(next_hop(2), None);
 }
+
+// ---- reading presence for the users an event cannot decide ----------------------------
+
+mod presence_read {
+    use friends_presence::core::presence::{
+        parse_presence_event, plan_presence_read, resolve_check, PresenceCheck, PresenceInput, PresenceRead,
+    };
+    use serde_json::json;
+
+    fn check(users: usize, occupancy: u64) -> PresenceCheck {
+        PresenceCheck { users: (0..users).map(|i| format!("u{i}")).collect(), occupancy, at_ms: 5 }
+    }
+
+    #[test]
+    fn the_cheaper_read_within_the_calls_allowed() {
+        assert_eq!(plan_presence_read(&check(0, 50), 7), PresenceRead::Nothing);
+        assert_eq!(plan_presence_read(&check(1, 50), 7), PresenceRead::WhereNow);
+        assert_eq!(plan_presence_read(&check(2, 50), 7), PresenceRead::HereNowPages(1));
+        assert_eq!(plan_presence_read(&check(6, 5_000), 7), PresenceRead::WhereNow);
+        assert_eq!(plan_presence_read(&check(7, 5_000), 7), PresenceRead::HereNowPages(6));
+        assert_eq!(plan_presence_read(&check(400, 6_999), 7), PresenceRead::HereNowPages(7));
+        assert_eq!(plan_presence_read(&check(7, 9_000), 7), PresenceRead::WhereNow);
+        assert_eq!(plan_presence_read(&check(8, 7_000), 7), PresenceRead::Reconcile);
+    }
+
+    #[test]
+    fn presence_decides_not_the_arrays() {
+        let present = vec!["u1".to_owned(), "u3".to_owned()];
+        let out = resolve_check(check(4, 10), &present);
+        let online: Vec<(String, bool)> = out.iter().map(|o| (o.user.clone(), o.online)).collect();
+        assert_eq!(online, [("u0".into(), false), ("u1".into(), true), ("u2".into(), false), ("u3".into(), true)]);
+        assert!(out.iter().all(|o| o.at_ms == 5 && !o.reconciled));
+    }
+
+    #[test]
+    fn an_interval_event_sends_every_departure_and_every_twice_named_user_to_presence() {
+        let event = super::super::json(json!({
+            "action": "interval", "occupancy": 300, "timestamp": 10,
+            "join": ["a", "b", "b"], "leave": ["b", "c"], "timeout": ["c", "d"],
+        }));
+        let Ok(PresenceInput::Observations { observations, checks, .. }) = parse_presence_event("presence.shard-1", &event, 0) else {
+            panic!("not parsed as deltas");
+        };
+        let joined: Vec<&str> = observations.iter().map(|o| o.user.as_str()).collect();
+        assert_eq!(joined, ["a"], "only a join that stands alone is taken from the arrays");
+        assert_eq!(checks.users, ["b", "c", "d"]);
+        assert_eq!((checks.occupancy, checks.at_ms), (300, 10_000));
+    }
+}

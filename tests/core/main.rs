@@ -51,6 +51,8 @@ pub fn drain_fired(host: &FakeHost, cfg: &Config) -> Vec<Report> {
                 block_on(ph::presence_worker(&exec, cfg, &json(message), host.now()))
             } else if channel.starts_with("recount-work.") {
                 block_on(friends_presence::handlers::recount::recount_worker(&exec, &json(message)))
+            } else if channel.starts_with("count-work.") {
+                block_on(friends_presence::handlers::count::count_worker(&exec, &json(message)))
             } else if channel.starts_with("reconcile-work.") {
                 block_on(friends_presence::handlers::reconcile::reconcile_worker(&exec, cfg, &json(message), host.now()))
             } else {

@@ -5,6 +5,8 @@ use friends_presence::host::fake::{block_on, FakeHost};
 use friends_presence::host::OpBudget;
 use serde_json::json;
 
+use friends_presence::handlers::Report;
+
 use super::{drain_fired, json, settle_run, T0};
 
 fn presence(host: &FakeHost, cfg: &Config, action: &str, uuid: &str) -> friends_presence::handlers::Report {
@@ -160,5 +162,166 @@ fn legacy_three_op_budget_is_respected() {
     let cfg = Config { budget: OpBudget::LEGACY, ..Config::default() };
     presence(&host, &cfg, "join", "erin");
     assert_eq!(status_types(&host, "erin"), ["friend.online"]);
+    host.assert_within_budget();
+}
+
+// ---- interval deltas carry no order; a leave is one device's ---------------------------
+
+fn interval(host: &FakeHost, cfg: &Config, shard: u32, occupancy: u64, join: &[&str], leave: &[&str], timeout: &[&str]) -> Report {
+    let event = json(json!({
+        "action": "interval", "occupancy": occupancy, "timestamp": host.now() / 1000,
+        "join": join, "leave": leave, "timeout": timeout,
+    }));
+    let exec = host.execution();
+    let report = block_on(ph::after_presence(&exec, cfg, &format!("presence.shard-{shard}"), &event, host.now()));
+    drain_fired(host, cfg);
+    report
+}
+
+/// Online, announced, and past the debounce window.
+fn online_user(host: &FakeHost, cfg: &Config, user: &str) {
+    host.add_user(user, user);
+    host.set_present("presence.shard-3", user, true);
+    presence(host, cfg, "join", user);
+    assert_eq!(status_types(host, user), ["friend.online"]);
+    host.advance(6_000);
+}
+
+fn settle_for(host: &FakeHost, cfg: &Config, ms: u64) {
+    for _ in 0..ms / 10_000 {
+        host.advance(10_000);
+        settle_run(host, cfg);
+    }
+}
+
+#[test]
+fn leave_and_rejoin_inside_one_interval_ends_online() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config::default();
+    online_user(&host, &cfg, "erin");
+    // A reload: erin left and came back; presence has her, the arrays name her twice.
+    for (leave, timeout) in [(&["erin"][..], &[][..]), (&[][..], &["erin"][..])] {
+        let report = interval(&host, &cfg, 3, 200, &["erin"], leave, timeout);
+        assert!(report.rejected.is_none(), "{report:?}");
+        settle_for(&host, &cfg, 30_000);
+        assert_eq!(status_types(&host, "erin"), ["friend.online"], "never announced offline");
+        assert_eq!(host.user_custom("erin").unwrap()["online"], true);
+    }
+    host.assert_within_budget();
+}
+
+#[test]
+fn join_and_leave_inside_one_interval_ends_offline() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config::default();
+    // Online before: came back and went again within the interval.
+    online_user(&host, &cfg, "finn");
+    host.set_present("presence.shard-3", "finn", false);
+    interval(&host, &cfg, 3, 200, &["finn"], &[], &["finn"]);
+    settle_for(&host, &cfg, 30_000);
+    assert_eq!(status_types(&host, "finn"), ["friend.online", "friend.offline"]);
+    assert_eq!(host.user_custom("finn").unwrap()["online"], false);
+    // Never seen before: came and went; never announced online.
+    host.add_user("gus", "gus");
+    interval(&host, &cfg, 3, 200, &["gus"], &["gus"], &[]);
+    settle_for(&host, &cfg, 30_000);
+    assert!(!status_types(&host, "gus").contains(&"friend.online".to_owned()));
+    assert_eq!(host.user_custom("gus").unwrap()["online"], false);
+    host.assert_within_budget();
+}
+
+/// A 5,000-user shard in interval mode: 30 users named twice are resolved by paging the
+/// shard once (6 hereNow calls), not one whereNow each; the joins that stand alone and the
+/// rest are split with fire and every execution stays within budget.
+#[test]
+fn many_ambiguous_users_in_a_big_shard_are_read_from_paged_herenow() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config::default();
+    let back: Vec<String> = (0..15).map(|i| format!("back-{i:02}")).collect();
+    let gone: Vec<String> = (0..15).map(|i| format!("gone-{i:02}")).collect();
+    let new: Vec<String> = (0..20).map(|i| format!("new-{i:02}")).collect();
+    for i in 0..4_980 {
+        host.set_present("presence.shard-7", &format!("filler-{i:04}"), true);
+    }
+    for u in back.iter().chain(&gone).chain(&new) {
+        host.add_user(u, u);
+    }
+    for u in back.iter().chain(&new) {
+        host.set_present("presence.shard-7", u, true);
+    }
+    let both: Vec<&str> = back.iter().chain(&gone).map(String::as_str).collect();
+    let joined: Vec<&str> = both.iter().copied().chain(new.iter().map(String::as_str)).collect();
+    let report = interval(&host, &cfg, 7, 5_015, &joined, &both, &[]);
+    let first = host.calls().into_iter().filter(|c| c.execution == 1).collect::<Vec<_>>();
+    assert_eq!(first.iter().filter(|c| c.op == "hereNow").count(), 6, "{report:?}");
+    assert_eq!(first.iter().filter(|c| c.op == "whereNow").count(), 0);
+    for u in back.iter().chain(&new) {
+        assert_eq!(status_types(&host, u), ["friend.online"], "{u}");
+    }
+    for u in &gone {
+        assert_eq!(status_types(&host, u), ["friend.offline"], "{u}: came and went, never online");
+    }
+    host.assert_within_budget();
+}
+
+/// More users to check than any read within budget can answer (a shard over 7,000): the shard
+/// is reconciled instead, and nothing is decided from the arrays.
+#[test]
+fn unreadable_departures_queue_a_reconciliation_instead_of_guessing() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config::default();
+    let both: Vec<String> = (0..9).map(|i| format!("both{i}")).collect();
+    let names: Vec<&str> = both.iter().map(String::as_str).collect();
+    let report = interval(&host, &cfg, 5, 7_500, &names, &names, &[]);
+    assert!(report.lines.iter().any(|(_, l)| l.contains("shard reconciliation queued")), "{report:?}");
+    assert_eq!(host.counter("scan"), 1);
+    assert!(host.published().is_empty());
+    host.assert_within_budget();
+}
+
+// ---- several devices, one user ----------------------------------------------------------
+
+#[test]
+fn closing_one_of_two_devices_changes_nothing_and_the_last_one_announces_offline() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config::default();
+    online_user(&host, &cfg, "hana");
+    // The second device joins: already online.
+    presence(&host, &cfg, "join", "hana");
+    host.advance(6_000);
+    // One device leaves; presence still lists hana (her other device).
+    let report = presence(&host, &cfg, "leave", "hana");
+    assert!(report.lines.iter().any(|(_, l)| l.contains("still here")), "{report:?}");
+    settle_for(&host, &cfg, 30_000);
+    assert_eq!(status_types(&host, "hana"), ["friend.online"]);
+    // The same in interval mode.
+    interval(&host, &cfg, 3, 300, &[], &[], &["hana"]);
+    settle_for(&host, &cfg, 30_000);
+    assert_eq!(status_types(&host, "hana"), ["friend.online"]);
+    // The last device times out.
+    host.set_present("presence.shard-3", "hana", false);
+    presence(&host, &cfg, "timeout", "hana");
+    assert_eq!(status_types(&host, "hana"), ["friend.online", "friend.offline"]);
+    let last = host.calls().into_iter().filter(|c| c.op == "whereNow").count();
+    assert_eq!(last, 3, "each individual leave/timeout and the interval's one departure: one whereNow each");
+    host.assert_within_budget();
+}
+
+#[test]
+fn a_leave_is_taken_as_it_came_when_presence_cannot_be_read() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config::default();
+    online_user(&host, &cfg, "ivan");
+    host.fail_next("whereNow", "ivan", friends_presence::host::HostError::Rejected { status: 503, message: "down".into() });
+    presence(&host, &cfg, "leave", "ivan");
+    assert_eq!(status_types(&host, "ivan"), ["friend.online", "friend.offline"]);
+    let ops = host.max_ops();
+    assert!(ops.api <= 3, "{ops:?}");
     host.assert_within_budget();
 }

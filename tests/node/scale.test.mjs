@@ -17,12 +17,12 @@ const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions')
 const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
 const T0 = Date.UTC(2026, 0, 1);
 
-async function system({ opsAttribution } = {}) {
+async function system({ opsAttribution, settings } = {}) {
   const pn = new MemoryPubNub({ opsAttribution });
   let now = T0;
   pn.now = () => now;
   const fns = {};
-  for (const f of manifest.functions) fns[f.name] = { ...f, fn: await loadFunction(join(dir, f.file), { now: () => now }) };
+  for (const f of manifest.functions) fns[f.name] = { ...f, fn: await loadFunction(join(dir, f.file), { now: () => now, settings }) };
   const bound = (channel) => Object.values(fns).find((f) => f.type === 'AFTER_PUBLISH' && channel.startsWith(f.channels.slice(0, -1)));
   const sys = {
     pn,
@@ -238,3 +238,68 @@ for (const opsAttribution of ['module', 'context']) {
     sys.assertClean();
   });
 }
+
+// Interval deltas carry no order, and PubNub sends a leave per device: presence decides.
+test('interval: leave and rejoin inside one interval ends online; join and leave ends offline (through the bundles)', async () => {
+  const sys = await system();
+  const channel = 'presence.shard-3';
+  for (const u of ['erin', 'finn']) {
+    sys.pn.addUser(u, u);
+    presence(sys, channel, u, true);
+    await sys.run('after-presence', { channels: [channel], message: { action: 'join', uuid: u, occupancy: 2, timestamp: Math.floor(sys.now() / 1000) } });
+  }
+  sys.advance(6000);
+  presence(sys, channel, 'finn', false); // erin reloaded (back); finn came back and went again
+  await sys.run('after-presence', {
+    channels: [channel],
+    message: { action: 'interval', occupancy: 1, timestamp: Math.floor(sys.now() / 1000), join: ['erin', 'finn'], leave: ['erin'], timeout: ['finn'] },
+  });
+  await sys.drain();
+  for (let run = 0; run < 3; run++) { sys.advance(10_000); await sys.settle(); }
+  const types = (u) => sys.pn.published.filter((p) => p.channel === `status.${u}`).map((p) => p.message.type);
+  assert.deepEqual(types('erin'), ['friend.online'], 'erin is never announced offline');
+  assert.equal(sys.pn.users.get('erin').custom.online, true);
+  assert.deepEqual(types('finn'), ['friend.online', 'friend.offline']);
+  assert.equal(sys.pn.users.get('finn').custom.online, false);
+  sys.assertClean();
+});
+
+test('two devices, one user: closing one announces nothing, closing the last announces offline (through the bundles)', async () => {
+  const sys = await system();
+  const channel = 'presence.shard-3';
+  sys.pn.addUser('hana', 'Hana');
+  const event = (action) => sys.run('after-presence', { channels: [channel], message: { action, uuid: 'hana', occupancy: 1, timestamp: Math.floor(sys.now() / 1000) } });
+  presence(sys, channel, 'hana', true);
+  await event('join'); // phone
+  await event('join'); // laptop
+  sys.advance(6000);
+  await event('leave'); // the phone closes; hereNow/whereNow still list hana (the laptop)
+  for (let run = 0; run < 3; run++) { sys.advance(10_000); await sys.settle(); }
+  const types = () => sys.pn.published.filter((p) => p.channel === 'status.hana').map((p) => p.message.type);
+  assert.deepEqual(types(), ['friend.online']);
+  presence(sys, channel, 'hana', false);
+  await event('timeout'); // the laptop goes away
+  assert.deepEqual(types(), ['friend.online', 'friend.offline']);
+  sys.assertClean();
+});
+
+test('status.count over 20,000 shards: exact, honest shardsCounted, every execution within budget (through the bundles)', async () => {
+  const sys = await system({ settings: { shardCount: 20000, debounceMs: 5000, opsLimit: 10 } });
+  let expected = 0;
+  for (let shard = 0; shard < 20000; shard += 13) {
+    for (let u = 0; u < 1 + (shard % 3); u++) presence(sys, `presence.shard-${shard}`, `c${shard}-${u}`, true);
+    expected += 1 + (shard % 3);
+  }
+  const run = async () => {
+    await sys.run('count-aggregator', {});
+    await sys.drain();
+    return sys.pn.published.filter((p) => p.channel === 'status.global').at(-1)?.message.payload;
+  };
+  assert.equal(await run(), undefined, 'the first run starts a round');
+  sys.advance(10_000);
+  const first = await run();
+  assert.equal(first.onlineCount, expected);
+  assert.equal(first.shardsCounted, 20000);
+  assert.equal(sys.fns['count-worker'].fn.logs.filter((l) => /counted/.test(l.text)).length, 40, 'two rounds of 20 leaf workers');
+  sys.assertClean();
+});

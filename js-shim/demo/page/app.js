@@ -218,10 +218,12 @@ async function fillPicker() {
 
 async function main() {
   await init();
-  const made = FriendsView.create(userId);
+  // Clients and Functions must agree on the shard count: the deployment's (deploy/config.json).
+  const { shardCount } = await fetch('/deploy/config.json').then((r) => r.json()).catch(() => ({}));
+  const made = FriendsView.create(userId, { shardCount });
   if (made.error) return fail(`cannot sign in as ${JSON.stringify(userId)}: ${made.error}`);
   view = made.view;
-  plan = subscribePlan(userId);
+  plan = subscribePlan(userId, { shardCount });
   localStorage.setItem('friends-presence.user', userId);
   document.title = `${userId} · friends-presence`;
   window.demo = { view, plan }; // for the console

@@ -138,3 +138,46 @@ describe('announce max and interval mode', () => {
     }
   });
 });
+
+// PubNub's presence FAQ: each device of one User ID produces its own join and leave/timeout;
+// hereNow lists a user once. Here a device is an SDK instance (`useInstanceId: true`).
+describe('several devices, one uuid', () => {
+  let srv;
+  before(async () => (srv = await startServer()));
+  after(async () => (destroyAll(), await srv.close()));
+
+  for (const sdk of Object.keys(SDKS)) {
+    test(`${sdk}: the uuid stays present until its last device leaves; each device joins and leaves`, async () => {
+      const ch = `dev-${sdk}`;
+      const watcher = client(sdk, srv, `watcher-${sdk}`);
+      const ev = events(watcher);
+      watcher.subscribe({ channels: [ch], withPresence: true });
+      await ev.next('presence', (e) => e.uuid === `watcher-${sdk}` && e.action === 'join');
+      const user = `multi-${sdk}`;
+      const [phone, laptop] = [client(sdk, srv, user, { useInstanceId: true }), client(sdk, srv, user, { useInstanceId: true })];
+      phone.subscribe({ channels: [ch] });
+      await ev.next('presence', (e) => e.uuid === user && e.action === 'join');
+      laptop.subscribe({ channels: [ch] });
+      await until(() => ev.seen.presence.filter((e) => e.uuid === user && e.action === 'join').length === 2);
+      const here = async () => (await watcher.hereNow({ channels: [ch] })).channels[ch];
+      assert.equal((await here()).occupancy, 2, 'watcher + the user once');
+      phone.unsubscribeAll();
+      await ev.next('presence', (e) => e.uuid === user && e.action === 'leave');
+      assert.deepEqual((await here()).occupants.map((o) => o.uuid).sort(), [user, `watcher-${sdk}`].sort(), 'the laptop keeps the user present');
+      assert.deepEqual((await watcher.whereNow({ uuid: user })).channels, [ch]);
+      laptop.unsubscribeAll();
+      await until(() => ev.seen.presence.filter((e) => e.uuid === user && e.action === 'leave').length === 2);
+      assert.equal((await here()).occupancy, 1);
+      assert.deepEqual((await watcher.whereNow({ uuid: user })).channels, []);
+    });
+  }
+
+  test('a device that stops heartbeating times out alone', async () => {
+    await http(srv, '/v2/presence/sub-key/s/channel/dev-to/heartbeat?uuid=z&instanceid=one&heartbeat=1');
+    await http(srv, '/v2/presence/sub-key/s/channel/dev-to/heartbeat?uuid=z&instanceid=two&heartbeat=60');
+    await until(() => srv.presence.hereNow('dev-to').occupancy === 1 && srv.bus.buffers.get('dev-to-pnpres')?.some((x) => x.env.d.action === 'timeout'), 5000);
+    assert.deepEqual(srv.presence.whereNow('z'), ['dev-to']);
+    await http(srv, '/v2/presence/sub-key/s/channel/dev-to/leave?uuid=z&instanceid=two');
+    assert.deepEqual(srv.presence.whereNow('z'), []);
+  });
+});

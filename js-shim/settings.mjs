@@ -1,0 +1,36 @@
+// The deployment's sizing in one place: deploy/config.json (or the file FP_DEPLOY_CONFIG names).
+// scripts/bundle.mjs compiles shardCount/debounceMs/opsLimit into every bundle and the On
+// Interval periods into the manifest; the demo (runtime, seed, churn, and the page through
+// /deploy/config.json) and scripts/latency-report read the same file. Clients and Functions must
+// agree on shardCount: a user's shard is hash(id) % shardCount on both sides.
+// Sizing guidance (shards per population, the presence mode it gives): README, "Sizing".
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const CONFIG_PATH = process.env.FP_DEPLOY_CONFIG || join(ROOT, 'deploy/config.json');
+
+// The ranges the Functions accept (src/handlers/entry.rs); a value outside them would be
+// silently replaced by the default there, so it is refused here.
+const RANGES = { shardCount: [1, 90_000], debounceMs: [0, 3_600_000], onIntervalMs: [1_000, 3_600_000] };
+
+export function loadSettings(file = CONFIG_PATH) {
+  const raw = JSON.parse(readFileSync(file, 'utf8'));
+  const s = {
+    shardCount: raw.shardCount ?? 100,
+    debounceMs: raw.debounceMs ?? 5000,
+    opsLimit: raw.opsLimit ?? 10,
+    onIntervalMs: raw.onIntervalMs ?? 10_000,
+    presence: { announceMax: raw.presence?.announceMax ?? 100, intervalSec: raw.presence?.intervalSec ?? 10 },
+  };
+  for (const [k, [lo, hi]] of Object.entries(RANGES))
+    if (!Number.isInteger(s[k]) || s[k] < lo || s[k] > hi) throw new Error(`${file}: ${k} must be an integer in ${lo}..${hi}`);
+  if (s.opsLimit !== 10 && s.opsLimit !== 3) throw new Error(`${file}: opsLimit must be 10 or 3`);
+  return s;
+}
+
+/** What every bundle is built with (`SETTINGS`, read by src/handlers/entry.rs). */
+export function functionSettings(s = loadSettings()) {
+  return { shardCount: s.shardCount, debounceMs: s.debounceMs, opsLimit: s.opsLimit };
+}
