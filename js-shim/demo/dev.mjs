@@ -1,12 +1,15 @@
-// scripts/dev: the whole system live on one machine. Starts the local runtime with the built
-// Functions deployed and the demo page served, seeds a population once (kept on disk), runs the
+// scripts/dev: the whole system live on one machine. Starts the local runtime, deploys the built
+// Functions through its Admin API exactly as scripts/deploy deploys to PubNub, serves the demo
+// page, seeds a population once (kept on disk), runs the
 // churn simulator and prints a live one-line summary. Ctrl-C stops cleanly; the next start
 // reuses the saved state.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import PubNub from 'pubnub11';
+import { deploy } from '../deploy/deploy.mjs';
 import { startLocalPubNub } from '../local-pubnub/index.mjs';
 import { Churn } from './churn.mjs';
 import { seedPopulation, userIds } from './seed.mjs';
@@ -90,10 +93,15 @@ function bar(phase, done, total) {
 
 // Function executions log a line each: to a file, so the terminal keeps the summary.
 const logFile = fs.createWriteStream(path.join(stateDir, 'runtime.log'), { flags: 'a' });
+// The Functions are not loaded from the manifest: they are uploaded and deployed through the
+// runtime's Admin API below, the path scripts/deploy takes to PubNub. A fresh key per run.
+const admin = { apiKey: randomBytes(18).toString('base64url'), accountId: 'local-account', keysetId: 'local-keyset' };
 const options = {
   host: '127.0.0.1',
   dataDir: stateDir,
-  functions: manifest,
+  adminApiKey: admin.apiKey,
+  accountId: admin.accountId,
+  keysetId: admin.keysetId,
   static: {
     '/demo/': path.join(ROOT, 'js-shim/demo/page'),
     '/pkg/web/': path.join(ROOT, 'pkg/web'),
@@ -109,6 +117,9 @@ try {
   process.stderr.write(`dev: port ${o.port} is in use; using a free one\n`);
   rt = await startLocalPubNub({ ...options, port: 0 });
 }
+
+const deployed = await deploy({ manifest, origin: rt.url, ...admin, log: (line) => logFile.write(`[deploy] ${line}\n`) });
+process.stderr.write(`dev: Functions deployed through the Admin API (revision ${deployed.revisionId}, ${deployed.state})\n`);
 
 const ids = userIds(o.users);
 if (fs.existsSync(marker)) {
