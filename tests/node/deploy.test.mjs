@@ -160,3 +160,18 @@ test('--check: the keyset against the checklist, and the deployed Functions agai
   assert.equal(worse.code, 1);
   for (const s of ['presence.deltas = false', 'presence.announceMax = 20', 'accessManager.enabled = false']) assert.ok(worse.stdout.includes(`FAIL ${s}`), s);
 });
+
+test('the README keyset checklist shows every setting --check compares, with the same value', async () => {
+  const { CHECKED } = await import('../../js-shim/deploy/keyset.mjs');
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Keyset checklist'), readme.indexOf('**Admin API shapes used**'));
+  const shown = { true: /\| (on|\*\*unchecked\*\* \(`false`\)) \|/, false: /\| \*\*unchecked\*\* \(`false`\) \|/ };
+  for (const [sec, field, want] of CHECKED) {
+    const row = section.split('\n').find((l) => l.includes(`\`${sec}.${field}\``));
+    assert.ok(row, `${sec}.${field} is in the checklist`);
+    assert.ok(row.endsWith('| checked |'), `${sec}.${field} is marked checked`);
+    if (typeof want === 'number') assert.ok(row.includes(`| ${want.toLocaleString('en-US')}`) || row.includes(`| ${want} `), `${sec}.${field} shows ${want}`);
+    else if (field.startsWith('disallow')) assert.match(row, shown.false);
+    else assert.match(row, shown[String(want)]);
+  }
+});
