@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import PubNub from 'pubnub11';
+import { AuthService } from '../auth/service.mjs';
 import { deploy } from '../deploy/deploy.mjs';
 import { startLocalPubNub } from '../local-pubnub/index.mjs';
 import { Churn } from './churn.mjs';
@@ -91,6 +92,15 @@ function bar(phase, done, total) {
   else if (done === total) process.stderr.write(`${line}\n`);
 }
 
+// Access Manager is on, as on the production keyset: the page signs in at the auth service
+// (mounted under /auth/ on the runtime's origin) and acts only through the token it gets. The
+// secret key is made once per state dir and kept there, so tokens survive a restart.
+const KEYS = { publishKey: 'pub-c-local', subscribeKey: 'sub-c-local' };
+const secretFile = path.join(stateDir, 'secret-key');
+if (!fs.existsSync(secretFile)) fs.writeFileSync(secretFile, `sec-c-${randomBytes(24).toString('base64url')}`, { mode: 0o600 });
+const secretKey = fs.readFileSync(secretFile, 'utf8').trim();
+let auth; // made once the runtime's address is known
+
 // Function executions log a line each: to a file, so the terminal keeps the summary.
 const logFile = fs.createWriteStream(path.join(stateDir, 'runtime.log'), { flags: 'a' });
 // The Functions are not loaded from the manifest: they are uploaded and deployed through the
@@ -99,6 +109,9 @@ const admin = { apiKey: randomBytes(18).toString('base64url'), accountId: 'local
 const options = {
   host: '127.0.0.1',
   dataDir: stateDir,
+  secretKey,
+  publishKey: KEYS.publishKey,
+  mount: { '/auth/': (request) => (auth ? auth.handle(request) : { status: 503, body: { error: 'starting' } }) },
   adminApiKey: admin.apiKey,
   accountId: admin.accountId,
   keysetId: admin.keysetId,
@@ -118,6 +131,7 @@ try {
   rt = await startLocalPubNub({ ...options, port: 0 });
 }
 
+auth = new AuthService({ ...KEYS, secretKey, origin: rt.origin });
 const deployed = await deploy({ manifest, origin: rt.url, ...admin, log: (line) => logFile.write(`[deploy] ${line}\n`) });
 process.stderr.write(`dev: Functions deployed through the Admin API (revision ${deployed.revisionId}, ${deployed.state})\n`);
 
@@ -136,7 +150,8 @@ const churn = new Churn(rt, { ids, rate: o.churn, online: o.online });
 const restored = churn.restore();
 
 // A real SDK subscriber on every status channel: what the notification latency is measured on.
-const watcher = new PubNub({ publishKey: 'pub-c-local', subscribeKey: 'sub-c-local', userId: 'dev-watcher', origin: rt.origin, ssl: false });
+// It holds the secret key: a server-side observer, not a user.
+const watcher = new PubNub({ ...KEYS, secretKey, userId: 'dev-watcher', origin: rt.origin, ssl: false });
 let globalCount = null;
 watcher.addListener({
   message: (m) => {
@@ -170,6 +185,7 @@ async function stop() {
   if (process.stdout.isTTY) process.stdout.write('\n');
   try {
     watcher.destroy(true);
+    auth.pubnub.destroy(true);
   } catch {
     // already gone
   }

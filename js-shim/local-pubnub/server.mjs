@@ -287,7 +287,7 @@ export class LocalPubNub {
       const rawQuery = q < 0 ? '' : req.url.slice(q + 1);
       const params = new URLSearchParams(rawQuery);
       const functionsRoute = rawPath.startsWith('/v1/blocks/');
-      const adminRoute = isAdminPath(rawPath);
+      const adminRoute = isAdminPath(rawPath) || !!this.#mounted(rawPath);
       const ctx = {
         req,
         res,
@@ -321,8 +321,16 @@ export class LocalPubNub {
     }
   }
 
+  /** The `mount` handler (e.g. the demo's auth service) serving this path, if any. */
+  #mounted(rawPath) {
+    const prefix = Object.keys(this.opts.mount ?? {}).find((p) => rawPath.startsWith(p));
+    return prefix && this.opts.mount[prefix];
+  }
+
   #route(ctx) {
     const s = ctx.seg;
+    const mounted = this.#mounted(ctx.rawPath);
+    if (mounted) return this.#serveMounted(mounted, ctx);
     if (this.opts.static && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
       const served = this.#serveStatic(ctx);
       if (served !== undefined) return served;
@@ -384,6 +392,17 @@ export class LocalPubNub {
     const type = STATIC_TYPES[path.extname(file)] ?? 'application/octet-stream';
     res.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': 'no-cache', ...CORS });
     res.end(ctx.method === 'HEAD' ? undefined : body);
+    return null;
+  }
+
+  /**
+   * Extra HTTP services under a URL prefix (`mount: {'/auth/': handler}`): `handler({method,
+   * path, query, body, req})` resolves {status, body, headers?}. The demo serves its auth service
+   * this way, on the page's own origin. Not behind Access Manager: such a service has its own rules.
+   */
+  async #serveMounted(handler, ctx) {
+    const out = await handler({ method: ctx.method, path: ctx.rawPath, query: ctx.query, body: ctx.body, req: ctx.req });
+    send(ctx.res, out.status ?? 200, out.body ?? {}, { 'Cache-Control': 'no-store', ...(out.headers ?? {}) });
     return null;
   }
 
