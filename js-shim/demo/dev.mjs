@@ -1,12 +1,16 @@
-// scripts/dev: the whole system live on one machine. Starts the local runtime with the built
-// Functions deployed and the demo page served, seeds a population once (kept on disk), runs the
+// scripts/dev: the whole system live on one machine. Starts the local runtime, deploys the built
+// Functions through its Admin API exactly as scripts/deploy deploys to PubNub, serves the demo
+// page, seeds a population once (kept on disk), runs the
 // churn simulator and prints a live one-line summary. Ctrl-C stops cleanly; the next start
 // reuses the saved state.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import PubNub from 'pubnub11';
+import { AuthService } from '../auth/service.mjs';
+import { deploy } from '../deploy/deploy.mjs';
 import { startLocalPubNub } from '../local-pubnub/index.mjs';
 import { loadSettings } from '../settings.mjs';
 
@@ -91,14 +95,31 @@ function bar(phase, done, total) {
   else if (done === total) process.stderr.write(`${line}\n`);
 }
 
+// Access Manager is on, as on the production keyset: the page signs in at the auth service
+// (mounted under /auth/ on the runtime's origin) and acts only through the token it gets. The
+// secret key is made once per state dir and kept there, so tokens survive a restart.
+const KEYS = { publishKey: 'pub-c-local', subscribeKey: 'sub-c-local' };
+const secretFile = path.join(stateDir, 'secret-key');
+if (!fs.existsSync(secretFile)) fs.writeFileSync(secretFile, `sec-c-${randomBytes(24).toString('base64url')}`, { mode: 0o600 });
+const secretKey = fs.readFileSync(secretFile, 'utf8').trim();
+let auth; // made once the runtime's address is known
+
 // Function executions log a line each: to a file, so the terminal keeps the summary.
 const logFile = fs.createWriteStream(path.join(stateDir, 'runtime.log'), { flags: 'a' });
+// The Functions are not loaded from the manifest: they are uploaded and deployed through the
+// runtime's Admin API below, the path scripts/deploy takes to PubNub. A fresh key per run.
+const admin = { apiKey: randomBytes(18).toString('base64url'), accountId: 'local-account', keysetId: 'local-keyset' };
 const options = {
   host: '127.0.0.1',
   dataDir: stateDir,
-  functions: manifest,
   announceMax: settings.presence.announceMax,
   intervalSec: settings.presence.intervalSec,
+  secretKey,
+  publishKey: KEYS.publishKey,
+  mount: { '/auth/': (request) => (auth ? auth.handle(request) : { status: 503, body: { error: 'starting' } }) },
+  adminApiKey: admin.apiKey,
+  accountId: admin.accountId,
+  keysetId: admin.keysetId,
   static: {
     '/demo/': path.join(ROOT, 'js-shim/demo/page'),
     '/deploy/': path.join(ROOT, 'deploy'), // the page reads shardCount from config.json
@@ -116,6 +137,10 @@ try {
   rt = await startLocalPubNub({ ...options, port: 0 });
 }
 
+auth = new AuthService({ ...KEYS, secretKey, origin: rt.origin });
+const deployed = await deploy({ manifest, origin: rt.url, ...admin, log: (line) => logFile.write(`[deploy] ${line}\n`) });
+process.stderr.write(`dev: Functions deployed through the Admin API (revision ${deployed.revisionId}, ${deployed.state})\n`);
+
 const ids = userIds(o.users);
 if (fs.existsSync(marker)) {
   process.stderr.write(`dev: reusing ${o.users} users from ${path.relative(ROOT, stateDir)}\n`);
@@ -131,7 +156,8 @@ const churn = new Churn(rt, { ids, rate: o.churn, online: o.online, shards: sett
 const restored = churn.restore();
 
 // A real SDK subscriber on every status channel: what the notification latency is measured on.
-const watcher = new PubNub({ publishKey: 'pub-c-local', subscribeKey: 'sub-c-local', userId: 'dev-watcher', origin: rt.origin, ssl: false });
+// It holds the secret key: a server-side observer, not a user.
+const watcher = new PubNub({ ...KEYS, secretKey, userId: 'dev-watcher', origin: rt.origin, ssl: false });
 let globalCount = null;
 watcher.addListener({
   message: (m) => {
@@ -165,6 +191,7 @@ async function stop() {
   if (process.stdout.isTTY) process.stdout.write('\n');
   try {
     watcher.destroy(true);
+    auth.pubnub.destroy(true);
   } catch {
     // already gone
   }

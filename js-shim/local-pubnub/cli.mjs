@@ -10,6 +10,10 @@ const HELP = `usage: local-pubnub [options]
   --secret-key KEY         turn Access Manager on (grant tokens, check auth=)
   --publish-key KEY        publish key that signed requests use (default: learn from publish paths)
   --functions FILE         Functions manifest (e.g. pkg/functions/manifest.json)
+  --admin-api-key KEY      serve the Admin API (Functions deployments, keyset config) to this key;
+                           also read from LOCAL_PUBNUB_ADMIN_API_KEY
+  --account-id ID          account id the Admin API answers for (default local-account)
+  --keyset-id ID           keyset id the Admin API answers for (default local-keyset)
   --ops-limit 10|3         per-execution op budget: 10 each (default) or 3 combined
   --announce-max N         presence announce max (default 100)
   --interval-sec N         presence interval (default 10)
@@ -26,7 +30,8 @@ const HELP = `usage: local-pubnub [options]
 const { values: v } = parseArgs({
   options: {
     port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, 'secret-key': { type: 'string' },
-    'publish-key': { type: 'string' }, functions: { type: 'string' }, 'ops-limit': { type: 'string' },
+    'publish-key': { type: 'string' }, functions: { type: 'string' },
+    'admin-api-key': { type: 'string' }, 'account-id': { type: 'string' }, 'keyset-id': { type: 'string' }, 'ops-limit': { type: 'string' },
     'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'no-deltas': { type: 'boolean' },
     'presence-timeout': { type: 'string' }, 'channel-group-limit': { type: 'string' }, 'groups-per-subscribe': { type: 'string' },
     hold: { type: 'string' }, wan: { type: 'boolean' }, static: { type: 'string', multiple: true }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -48,6 +53,9 @@ const server = await startLocalPubNub({
   secretKey: v['secret-key'],
   publishKey: v['publish-key'],
   functions: v.functions,
+  adminApiKey: v['admin-api-key'] ?? process.env.LOCAL_PUBNUB_ADMIN_API_KEY,
+  accountId: v['account-id'],
+  keysetId: v['keyset-id'],
   opsLimit: num(v['ops-limit']),
   announceMax: num(v['announce-max']),
   intervalSec: num(v['interval-sec']),

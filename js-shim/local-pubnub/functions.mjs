@@ -59,14 +59,34 @@ export class FunctionsHost {
     if (!this.manifest) return;
     const dir = path.dirname(path.resolve(this.manifest));
     const { functions = [] } = JSON.parse(fs.readFileSync(this.manifest, 'utf8'));
-    for (const def of functions) {
-      if (!TYPES.includes(def.type)) throw new Error(`Function ${def.name}: unknown type ${def.type}`);
+    const defs = functions.map((def) => {
       const file = path.resolve(dir, def.file);
-      this.fns.push({ ...def, ...(await this.#compile(def.name, file)) });
-    }
+      return { ...def, file, code: fs.readFileSync(file, 'utf8') };
+    });
+    await this.install(defs);
   }
 
-  async #compile(name, file) {
+  /**
+   * Replace every hosted Function with `defs` ({name, type, channels?, intervalMs?, code, file?}):
+   * what a manifest load and an Admin API deployment (admin.mjs) both end in. All of them are
+   * compiled first, so a broken one leaves the running set untouched. Executions already
+   * running finish in their old context; On Interval timers of the old set stop, the new
+   * set's start if the runtime has started them.
+   */
+  async install(defs) {
+    const fns = [];
+    for (const def of defs) {
+      if (!TYPES.includes(def.type)) throw new Error(`Function ${def.name}: unknown type ${def.type}`);
+      if (typeof def.code !== 'string') throw new Error(`Function ${def.name}: no source code`);
+      fns.push({ ...def, ...(await this.#compile(def.name, def.code, def.file ?? `deployed:${def.name}`)) });
+    }
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.fns = fns;
+    if (this.intervalsStarted) this.startIntervals();
+  }
+
+  async #compile(name, source, identifier) {
     // Under 'module' attribution, a module required inside a handler belongs to that
     // execution: its ops count there even when a scheduler inside the Function makes the call
     // from another execution's async context. Required at top level, it has no owner and the
@@ -78,13 +98,13 @@ export class FunctionsHost {
     };
     const context = vm.createContext({ console: this.#console(name), require }, { name: `function:${name}` });
     const realm = vm.runInContext(REALM, context);
-    const mod = new vm.SourceTextModule(fs.readFileSync(file, 'utf8'), { context, identifier: file });
+    const mod = new vm.SourceTextModule(source, { context, identifier });
     await mod.link((spec) => {
       throw new Error(`Function ${name}: import '${spec}' is not available in Functions`);
     });
     await mod.evaluate({ timeout: this.execTimeoutMs });
     const handler = mod.namespace.default;
-    if (typeof handler !== 'function') throw new Error(`Function ${name}: no default export function in ${file}`);
+    if (typeof handler !== 'function') throw new Error(`Function ${name}: no default export function in ${identifier}`);
     return { context, realm, handler };
   }
 
@@ -135,13 +155,14 @@ export class FunctionsHost {
   }
 
   startIntervals() {
+    this.intervalsStarted = true;
     for (const fn of this.fns.filter((f) => f.type === 'ON_INTERVAL')) this.#schedule(fn);
   }
   #schedule(fn) {
     // The next run is timed from the end of the previous one, as PubNub does.
     const t = setTimeout(async () => {
-      await this.runInterval(fn.name);
-      if (this.timers.has(fn.name)) this.#schedule(fn);
+      await this.runInterval(fn.name).catch(() => {}); // replaced by a deployment meanwhile
+      if (this.timers.get(fn.name) === t && this.fns.includes(fn)) this.#schedule(fn);
     }, this.intervalOverrideMs ?? fn.intervalMs ?? 10e3);
     t.unref();
     this.timers.set(fn.name, t);
@@ -355,6 +376,7 @@ export class FunctionsHost {
   }
 
   async close() {
+    this.intervalsStarted = false;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.allSettled([...this.inflight]);

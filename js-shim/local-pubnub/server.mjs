@@ -7,6 +7,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { compileFilter } from './filter.mjs';
 import { Bus } from './pubsub.mjs';
+import { AdminApi } from './admin.mjs';
 import { FunctionsHost } from './functions.mjs';
 import { Groups, validateName } from './groups.mjs';
 import { KvStore } from './kvstore.mjs';
@@ -98,6 +99,7 @@ export class LocalPubNub {
     });
     this.functions = new FunctionsHost(this, o);
     this.wan = wanProfile(o.wan); // network delays (wan.mjs), off by default
+    this.admin = new AdminApi(this, o);
     this.closers = new Set(); // open long-polls, answered (empty) on close
     this.timers = [];
   }
@@ -287,6 +289,7 @@ export class LocalPubNub {
       const rawQuery = q < 0 ? '' : req.url.slice(q + 1);
       const params = new URLSearchParams(rawQuery);
       const functionsRoute = rawPath.startsWith('/v1/blocks/');
+      const adminRoute = isAdminPath(rawPath) || !!this.#mounted(rawPath);
       const ctx = {
         req,
         res,
@@ -301,8 +304,9 @@ export class LocalPubNub {
       const encoding = String(req.headers['content-encoding'] ?? '').toLowerCase();
       const compressed = raw.length > 0 && (encoding === 'gzip' || encoding === 'deflate');
       // Access Manager before inflating: an unauthorized client must not make us inflate anything.
-      // (On Request Functions are public endpoints; they are not behind Access Manager.)
-      if (compressed && this.pam && !functionsRoute) this.pam.precheck(ctx.query);
+      // (On Request Functions are public endpoints; they are not behind Access Manager. Nor is
+      // the Admin API, which checks its own key.)
+      if (compressed && this.pam && !functionsRoute && !adminRoute) this.pam.precheck(ctx.query);
       // PubNub's API takes UTF-8 JSON: a body that is not UTF-8 is refused, not "repaired" with U+FFFD.
       // On Request Functions get the body as before (lenient), as they may take other text.
       ctx.body = decodeBody(compressed ? encoding : '', raw, this.opts.maxBodyBytes, !functionsRoute);
@@ -321,8 +325,16 @@ export class LocalPubNub {
     }
   }
 
+  /** The `mount` handler (e.g. the demo's auth service) serving this path, if any. */
+  #mounted(rawPath) {
+    const prefix = Object.keys(this.opts.mount ?? {}).find((p) => rawPath.startsWith(p));
+    return prefix && this.opts.mount[prefix];
+  }
+
   #route(ctx) {
     const s = ctx.seg;
+    const mounted = this.#mounted(ctx.rawPath);
+    if (mounted) return this.#serveMounted(mounted, ctx);
     if (this.opts.static && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
       const served = this.#serveStatic(ctx);
       if (served !== undefined) return served;
@@ -337,6 +349,7 @@ export class LocalPubNub {
         if (s[2] === 'subscribe') return this.#httpSubscribe(ctx);
         if (s[2] === 'presence' && s[3] === 'sub-key') return this.#httpPresence(ctx);
         if (s[2] === 'objects') return this.#httpObjects(ctx);
+        if (isAdminPath(ctx.rawPath)) return this.admin.handle(ctx);
         break;
       case 'v1':
         if (s[2] === 'channel-registration' && s[3] === 'sub-key') return this.#httpGroups(ctx);
@@ -383,6 +396,17 @@ export class LocalPubNub {
     const type = STATIC_TYPES[path.extname(file)] ?? 'application/octet-stream';
     res.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': 'no-cache', ...CORS });
     res.end(ctx.method === 'HEAD' ? undefined : body);
+    return null;
+  }
+
+  /**
+   * Extra HTTP services under a URL prefix (`mount: {'/auth/': handler}`): `handler({method,
+   * path, query, body, req})` resolves {status, body, headers?}. The demo serves its auth service
+   * this way, on the page's own origin. Not behind Access Manager: such a service has its own rules.
+   */
+  async #serveMounted(handler, ctx) {
+    const out = await handler({ method: ctx.method, path: ctx.rawPath, query: ctx.query, body: ctx.body, req: ctx.req });
+    send(ctx.res, out.status ?? 200, out.body ?? {}, { 'Cache-Control': 'no-store', ...(out.headers ?? {}) });
     return null;
   }
 
@@ -686,6 +710,9 @@ function decodeBody(encoding, raw, limit, strictUtf8) {
     throw serviceError(400, 'Request body is not valid UTF-8', 'local-pubnub');
   }
 }
+
+/** Admin API paths (admin.mjs): Functions v2 packages/revisions/deployments and keyset config. */
+const isAdminPath = (p) => p.startsWith('/v2/faas/') || p.startsWith('/v2/keysets/');
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 

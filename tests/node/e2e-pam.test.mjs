@@ -1,54 +1,20 @@
-// End to end with Access Manager on: the local runtime has a secret key, a server-side admin
-// SDK client (holding the secret key) creates the users and grants each one the seed's user
-// token (§9.2) plus what the design adds (own inbox, own command channels). From then on the
-// users act only through their tokens: A asks B, B accepts, B comes online on its shard and A
-// sees friend.online through cg-friends-A, B leaves and A sees friend.offline. The same tokens
-// are refused what the seed forbids: publishing status, managing groups, reading another inbox.
+// End to end with Access Manager on: the local runtime has a secret key; a server-side admin
+// SDK client (holding the secret key) creates the users, and each user signs in at the auth
+// service (js-shim/auth), whose token is the one grant definition (js-shim/auth/grants.mjs).
+// From then on the users act only through their tokens: A asks B, B accepts, B comes online on
+// its shard and A sees friend.online through cg-friends-A, B leaves and A sees friend.offline.
+// The same tokens are refused what the design forbids: publishing status, managing groups,
+// feeding the work channels, reading another inbox.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startServer, client, connected, events, destroyAll, ROOT, SDKS } from './local-pubnub/helpers.mjs';
 import { command } from './commands.mjs';
+import { AuthService } from '../../js-shim/auth/service.mjs';
+import { shardOf } from '../../js-shim/demo/seed.mjs';
 
 const MANIFEST = join(ROOT, 'pkg/functions/manifest.json');
 const SECRET = 'sec-c-e2e-pam';
-
-// The seed's JS hashCode (UTF-16 code units, 32-bit wrap); shard = |hash| % 100.
-function hashCode(str) {
-  let hash = 0;
-  for (let i = 0; i < str.length; i++) hash = ((hash << 5) - hash + str.charCodeAt(i)) | 0;
-  return hash;
-}
-const shardOf = (id) => Math.abs(hashCode(id)) % 100;
-
-/**
- * What an auth server grants a user: the seed's token (read own status, own shard,
- * status.global; read but not manage own friends group) plus the design's private inbox
- * (read) and the user's own friend command channels (write). Overflow groups
- * cg-friends-{id}-{1..9} are the user's too (DESIGN §2.10), so they are readable.
- */
-function userGrant(uid) {
-  const shard = shardOf(uid);
-  const groups = { [`cg-friends-${uid}`]: { read: true } };
-  for (let i = 1; i < 10; i++) groups[`cg-friends-${uid}-${i}`] = { read: true };
-  return {
-    ttl: 60,
-    authorized_uuid: uid,
-    resources: {
-      channels: {
-        [`status.${uid}`]: { read: true },
-        [`presence.shard-${shard}`]: { read: true },
-        'status.global': { read: true },
-        [`inbox.${uid}`]: { read: true },
-        [`friend-requests.${uid}`]: { write: true },
-        [`friend-management.${uid}`]: { write: true },
-      },
-      groups,
-    },
-    meta: { role: 'user', shardId: shard },
-  };
-}
-
 
 /** The promise must reject with the SDK's 403 shape. */
 async function denied(promise) {
@@ -74,8 +40,9 @@ for (const sdk of Object.keys(SDKS)) {
     // The server side: the only client with the secret key.
     const admin = client(sdk, srv, `admin-${sdk}`, { secretKey: SECRET });
     for (const [id, name] of [[A, 'Alice'], [B, 'Bob']]) await admin.objects.setUUIDMetadata({ uuid: id, data: { name } });
-    const tokenA = await admin.grantToken(userGrant(A));
-    const tokenB = await admin.grantToken(userGrant(B));
+    const auth = new AuthService({ pubnub: admin });
+    const tokenA = (await auth.login(A)).token;
+    const tokenB = (await auth.login(B)).token;
     assert.equal(admin.parseToken(tokenA).authorized_uuid, A);
 
     // Users: no secret key, only their token.

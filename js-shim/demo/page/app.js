@@ -9,6 +9,8 @@ const $ = (id) => document.getElementById(id);
 
 const params = new URLSearchParams(location.search);
 const userId = params.get('user') || localStorage.getItem('friends-presence.user') || 'user-0001';
+// The auth service (js-shim/auth): scripts/dev serves it on this origin under /auth/.
+const AUTH = params.get('auth') || '/auth';
 
 let view, plan, pubnub;
 const pending = new Set(); // requests answered here, waiting for the Function's outcome
@@ -204,6 +206,7 @@ function wireUi() {
 }
 
 async function fillPicker() {
+  // Listing every user needs the secret key when Access Manager is on: then the picker stays empty.
   try {
     const res = await pubnub.objects.getAllUUIDMetadata({ limit: 100, include: { customFields: true } });
     $('users').innerHTML = res.data
@@ -212,6 +215,39 @@ async function fillPicker() {
   } catch {
     // the picker is a convenience; any id can be typed
   }
+}
+
+// ------------------------------------------------------------------ sign-in (Access Manager token)
+
+async function authCall(what, body) {
+  const res = await fetch(`${AUTH}/${what}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const out = await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(`${what}: ${out.error ?? res.status}`), { status: res.status });
+  return out;
+}
+
+/** Log in: the token for this user's plan. No auth service (404) means Access Manager is off. */
+async function signIn() {
+  try {
+    return await authCall('login', { userId });
+  } catch (e) {
+    if (e.status === 404) return null;
+    throw e;
+  }
+}
+
+/** Swap in a new token at 80% of the current one's life; sign in again if the refresh is refused. */
+function keepFresh(session) {
+  setTimeout(async () => {
+    try {
+      const next = await authCall('refresh', { refreshToken: session.refreshToken }).catch((e) => (e.status === 401 ? signIn() : Promise.reject(e)));
+      pubnub.setToken(next.token);
+      keepFresh(next);
+    } catch (e) {
+      fail(`token refresh failed: ${e.message}`);
+      setTimeout(() => keepFresh(session), 30e3);
+    }
+  }, session.ttl * 60e3 * 0.8);
 }
 
 // ------------------------------------------------------------------ start
@@ -227,6 +263,7 @@ async function main() {
   localStorage.setItem('friends-presence.user', userId);
   document.title = `${userId} · friends-presence`;
   window.demo = { view, plan }; // for the console
+  const session = await signIn();
 
   pubnub = new PubNub({
     publishKey: PUB_KEY,
@@ -236,6 +273,10 @@ async function main() {
     ssl: location.protocol === 'https:',
     presenceTimeout: 20, // closing the tab makes you offline within seconds, not minutes
   });
+  if (session) {
+    pubnub.setToken(session.token);
+    keepFresh(session);
+  }
   pubnub.addListener({
     message: (e) => apply(e.message, e.channel),
     status: (s) => {

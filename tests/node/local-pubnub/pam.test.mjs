@@ -4,6 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { SDKS, client, connected, destroyAll, events, http, startServer } from './helpers.mjs';
 import { Pam } from '../../../js-shim/local-pubnub/pam.mjs';
 import { command } from '../commands.mjs';
+import { userGrant } from '../../../js-shim/auth/grants.mjs';
+import { loadPlanner } from '../../../js-shim/auth/plan.mjs';
 
 const SECRET = 'sec-c-test';
 
@@ -19,22 +21,9 @@ function signedPath(path, query, timestamp, { method = 'GET', body = '', publish
   return `${path}?${qs}&signature=${sig}`;
 }
 
-// The seed's user token (§9.2) plus the design's private inbox and the user's command channels.
-const userGrant = (uid, shard) => ({
-  ttl: 60,
-  authorized_uuid: uid,
-  resources: {
-    channels: {
-      [`status.${uid}`]: { read: true },
-      [`presence.shard-${shard}`]: { read: true },
-      'status.global': { read: true },
-      [`inbox.${uid}`]: { read: true },
-      [`friend-requests.${uid}`]: { write: true },
-    },
-    groups: { [`cg-friends-${uid}`]: { read: true } },
-  },
-  meta: { role: 'user', shardId: shard },
-});
+// User tokens are the auth service's: the grant of js-shim/auth/grants.mjs for the user's plan.
+const planFor = await loadPlanner();
+const userToken = (server, uid) => server.grantToken(userGrant(planFor(uid)));
 
 describe('Access Manager', () => {
   let srv;
@@ -46,19 +35,19 @@ describe('Access Manager', () => {
       const uid = `user_${sdk}`;
       const server = client(sdk, srv, 'server', { secretKey: SECRET });
       await server.channelGroups.addChannels({ channelGroup: `cg-friends-${uid}`, channels: ['status.friend1'] });
-      const shard = sdk === 'v10' ? 42 : 43;
-      const token = await server.grantToken(userGrant(uid, shard));
+      const { shard } = planFor(uid);
+      const token = await userToken(server, uid);
       const parsed = server.parseToken(token);
       assert.equal(parsed.authorized_uuid, uid);
       assert.equal(parsed.ttl, 60);
       assert.deepEqual(parsed.resources.channels['status.global'], { read: true, write: false, manage: false, delete: false, get: false, update: false, join: false });
       assert.equal(parsed.resources.groups[`cg-friends-${uid}`].read, true);
-      assert.deepEqual(parsed.meta, { role: 'user', shardId: shard });
+      assert.deepEqual(parsed.meta, { role: 'user', shard });
 
       const user = client(sdk, srv, uid);
       user.setToken(token);
       const ev = events(user);
-      user.subscribe({ channels: [`presence.shard-${shard}`, 'status.global', `inbox.${uid}`], channelGroups: [`cg-friends-${uid}`], withPresence: true });
+      user.subscribe({ channels: [`presence.shard-${shard}`, 'status.global', `inbox.${uid}`], channelGroups: [`cg-friends-${uid}`] }); // no withPresence: the token has no -pnpres grant
       await connected(ev);
       await server.publish({ channel: 'status.friend1', message: { type: 'friend.online' } });
       const m = await ev.next('message');
@@ -71,7 +60,8 @@ describe('Access Manager', () => {
     test(`${sdk}: the user token cannot publish to status.*, manage groups, or read another inbox`, async () => {
       const uid = `user2_${sdk}`;
       const server = client(sdk, srv, 'server', { secretKey: SECRET });
-      const token = await server.grantToken(userGrant(uid, 7));
+      const token = await userToken(server, uid);
+      const { shard } = planFor(uid);
       const user = client(sdk, srv, uid);
       user.setToken(token);
       const denied = async (p) => {
@@ -94,7 +84,7 @@ describe('Access Manager', () => {
       // The token is bound to its uuid.
       const thief = client(sdk, srv, 'mallory');
       thief.setToken(token);
-      await denied(thief.hereNow({ channels: ['presence.shard-7'] }));
+      await denied(thief.hereNow({ channels: [`presence.shard-${shard}`] }));
       // No token at all.
       await denied(client(sdk, srv, 'anon').publish({ channel: 'x', message: 1 }));
     });
