@@ -4,18 +4,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadSettings } from '../settings.mjs';
 
 const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../pkg/web');
 let ready;
 
-/** Resolves to `planFor(userId)` → {userId, shard, presenceChannel, channels, groups} or {error}. */
-export function loadPlanner() {
+/**
+ * Resolves to `planFor(userId)` → {userId, shard, presenceChannel, channels, groups} or {error},
+ * for the deployment's shard count (deploy/config.json): a token for another shard than the one
+ * the Functions and clients compute would leave the user unable to be present.
+ */
+export function loadPlanner({ shardCount = loadSettings().shardCount } = {}) {
   ready ??= (async () => {
     const wasm = path.join(WEB, 'friends_presence_bg.wasm');
     if (!fs.existsSync(wasm)) throw new Error('pkg/web is missing: run scripts/build');
     const web = await import(pathToFileURL(path.join(WEB, 'index.js')).href);
     await web.default({ module_or_path: fs.readFileSync(wasm) });
-    return (userId) => (typeof userId === 'string' ? web.subscribePlan(userId) : { error: 'user id must be a string' });
+    return web;
   })();
-  return ready;
+  return ready.then((web) => (userId) => (typeof userId === 'string' ? web.subscribePlan(userId, { shardCount }) : { error: 'user id must be a string' }));
 }
