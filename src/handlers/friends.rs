@@ -35,7 +35,18 @@ pub async fn friend_requests<H: PubNub + KvStore>(
     let mut report = Report::new("friend-acceptance");
     match fr::parse_command(Binding::FriendRequests, channel, publisher, message) {
         Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
-        Ok(cmd) => answer(host, &cmd, now_ms, &mut report).await,
+        Ok(cmd) => {
+            // Each bundle carries only its own commands: the dispatch is per Function.
+            let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
+            if let Some(journal) = start(host, &cmd, &key, &mut report).await {
+                let outcome = match cmd.kind {
+                    CommandKind::Request => request(host, &cmd, now_ms, &mut report).await,
+                    CommandKind::Accept => accept(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
+                    _ => decline(host, &cmd, now_ms, &mut report).await,
+                };
+                finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
+            }
+        }
     }
     report
 }
@@ -58,7 +69,13 @@ pub async fn friend_management<H: PubNub + KvStore>(
                 report.reject(reason);
             }
         }
-        Ok(cmd) => answer(host, &cmd, now_ms, &mut report).await,
+        Ok(cmd) => {
+            let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
+            if let Some(journal) = start(host, &cmd, &key, &mut report).await {
+                let outcome = remove(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await;
+                finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
+            }
+        }
     }
     report
 }
@@ -92,52 +109,59 @@ async fn refuse_unparsed<H: PubNub>(host: &H, publisher: Option<&str>, message: 
     }
 }
 
-/// Runs a friend command to its result, records it, and answers. A command whose record says
-/// it is done is only answered again, with the same message.
-async fn answer<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) {
-    let key = keys::result_key(fr::sender(cmd), &cmd.event_id);
-    let journal: Option<CommandRecord> = match host.get(&key).await {
-        Ok(record) => record,
-        Err(e) => return report.error(cat(&["command record read failed; a re-send is answered: ", &e.describe()])),
-    };
-    let record = match journal {
-        Some(record) if record.done => {
+/// Reads the command's record: a command already done is answered again with the same
+/// message (`None`: nothing left to run); otherwise its journal, if an earlier attempt wrote one.
+async fn start<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: &mut Report) -> Option<Option<CommandRecord>> {
+    match host.get::<CommandRecord>(key).await {
+        Err(e) => {
+            report.error(cat(&["command record read failed; a re-send is answered: ", &e.describe()]));
+            None
+        }
+        Ok(Some(record)) if record.done => {
             report.info(cat(&["answered again: ", record.reason.unwrap_or("ok")]));
             if let Some(code) = record.reason {
                 report.reject(Rejection::with("refused again", code));
             }
-            record
+            publish_result(host, cmd, &record, report).await;
+            None
         }
-        journal => {
-            let outcome = match cmd.kind {
-                CommandKind::Request => request(host, cmd, now_ms, report).await,
-                CommandKind::Accept => accept(host, cmd, journal.as_ref(), &key, now_ms, report).await,
-                CommandKind::Decline => decline(host, cmd, now_ms, report).await,
-                _ => remove(host, cmd, journal.as_ref(), &key, now_ms, report).await,
-            };
-            let at = journal.map_or(now_ms, |j| j.at);
-            let record = match outcome {
-                Err(Incomplete) => return,
-                Ok(Decided::Done(at)) => CommandRecord::answered(None, at),
-                Ok(Decided::Refused(refused)) => {
-                    report.reject(refused.why);
-                    CommandRecord::answered(Some(refused.reason), at)
-                }
-            };
-            if let Err(e) = host.set(&key, &record, keys::RESULT_TTL_MINUTES).await {
-                let _ = incomplete(report, "command result write", e);
-                return;
-            }
-            record
+        Ok(journal) => Some(journal),
+    }
+}
+
+/// Records how the command ended and answers it; an incomplete one is not answered (the
+/// client re-sends it). `at` is when it was first decided.
+async fn finish<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    key: &str,
+    at: u64,
+    outcome: Result<Decided, Incomplete>,
+    report: &mut Report,
+) {
+    let record = match outcome {
+        Err(Incomplete) => return,
+        Ok(Decided::Done(at)) => CommandRecord::answered(None, at),
+        Ok(Decided::Refused(refused)) => {
+            report.reject(refused.why);
+            CommandRecord::answered(Some(refused.reason), at)
         }
     };
-    let result = fr::command_result(cmd, &record);
+    if let Err(e) = host.set(key, &record, keys::RESULT_TTL_MINUTES).await {
+        let _ = incomplete(report, "command result write", e);
+        return;
+    }
+    publish_result(host, cmd, &record, report).await;
+}
+
+async fn publish_result<H: PubNub>(host: &H, cmd: &Command, record: &CommandRecord, report: &mut Report) {
+    let result = fr::command_result(cmd, record);
     if let Err(e) = host.publish(&result.channel, &result.message).await {
         report.error(cat(&["friend.command.result not delivered (a re-send is answered): ", &e.describe()]));
     }
 }
 
-/// A → B. Ops: 2 API, ≤ 3 KV (+2 in `answer`), 1 publish (+1).
+/// A → B. Ops: 2 API, ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
 async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
     let users = host.get_users(&[cmd.user_a.clone(), cmd.user_b.clone()]).await.map_err(|e| incomplete(report, "App Context read", e))?;
     let (a, _) = match fr::both_users(cmd, &users) {
@@ -176,7 +200,7 @@ async fn decline<H: KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut 
 /// B accepts A's request, as `fr::decide_accept` lays it out: the lease, the request, the plan
 /// (written as this command's record first), both group entries, both memberships, a recount,
 /// both notices, then both pending requests go. Ops: ≤ 8 API (6 + two full-group fallbacks),
-/// ≤ 8 KV here (6 + 1 per fallback; +2 in `answer`), 3 publishes (+1).
+/// ≤ 8 KV here (6 + 1 per fallback; +2: the command record), 3 publishes (+1).
 async fn accept<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
@@ -314,7 +338,7 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report:
 
 /// A removes B (either friend may), as `fr::plan_removal` lays it out: the plan (this
 /// command's record), both pending requests, the lease check, per side the group entry and
-/// the membership, a recount, both notices. Ops: ≤ 6 API, 4 KV (+2 in `answer`), 3
+/// the membership, a recount, both notices. Ops: ≤ 6 API, 4 KV (+2: the command record), 3
 /// publishes (+1).
 async fn remove<H: PubNub + KvStore>(
     host: &H,
