@@ -70,9 +70,9 @@ impl Huffman {
         }
         let mut next = [0u32; 16];
         let mut code = 0u32;
-        for len in 1..16 {
+        for (len, first) in next.iter_mut().enumerate().skip(1) {
             code = (code + h.counts[len - 1] as u32) << 1;
-            next[len] = code;
+            *first = code;
         }
         for (sym, &l) in lengths.iter().enumerate() {
             let l = (l & 15) as usize;

@@ -226,7 +226,13 @@ fn twenty_percent_faults_with_re_sends_leave_every_friendship_exact_and_every_re
         assert!(host.published_on(&format!("inbox.{b}")).iter().any(|m| m["eventId"] == notice), "{a} -> {b} ({id}) never notified");
     }
     // The recount worker, for everyone: counts from the memberships, whatever the faults left.
-    let wrong = ids.iter().filter(|u| host.user_custom(u).unwrap().get("friendCount").and_then(Value::as_u64).unwrap_or(0) as usize != host.members(&format!("friends.{u}")).len()).count();
+    let wrong = ids
+        .iter()
+        .filter(|u| {
+            host.user_custom(u).unwrap().get("friendCount").and_then(Value::as_u64).unwrap_or(0) as usize
+                != host.members(&format!("friends.{u}")).len()
+        })
+        .count();
     for pair in ids.chunks(2) {
         let item = json!({"type": "recount.work", "hop": 1, "users": pair});
         let exec = host.execution();
