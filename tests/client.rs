@@ -473,7 +473,7 @@ fn the_core_loads_what_the_friends_sync_function_publishes() {
     use friends_presence::domain::JsonObject;
     use friends_presence::handlers::friends as fh;
     use friends_presence::host::fake::{block_on, FakeHost};
-    use friends_presence::host::{KvStore, PubNub};
+    use friends_presence::host::PubNub;
 
     let host = FakeHost::default();
     host.set_now(T0);
@@ -487,7 +487,6 @@ fn the_core_loads_what_the_friends_sync_function_publishes() {
         let mut custom = JsonObject::default();
         custom.set("status", Json::str("accepted"));
         block_on(exec.set_members("friends.alice", &[(id(&f), custom)])).unwrap();
-        block_on(exec.incr_counter("friend-count:alice", 1)).unwrap();
     }
     let mut v = FriendsView::new(id("alice"));
     v.begin_sync();
@@ -522,4 +521,73 @@ fn the_core_loads_what_the_friends_sync_function_publishes() {
     assert_eq!(list[n / 4].last_seen.as_deref(), Some(iso8601(T0 - 60_000).as_str()));
     assert_eq!(rounds, 1, "260 friends (65 online): one request, all its pages from one execution");
     host.assert_within_budget();
+}
+
+fn result(event_id: &str, command: &str, ok: bool, reason: Option<&str>) -> Json {
+    let mut payload = json!({"eventId": event_id, "command": command, "ok": ok});
+    if let Some(r) = reason {
+        payload["reason"] = json!(r);
+    }
+    env("friend.command.result", &format!("evt_result_{event_id}"), T0, payload)
+}
+
+#[test]
+fn a_command_result_tells_how_the_command_ended_once_however_often_it_is_answered() {
+    let mut v = FriendsView::new(id("alice"));
+    assert_eq!(v.command_result("c1"), None, "not answered yet: the client re-sends");
+    assert_eq!(v.apply(Some("inbox.alice"), &result("c1", "friend.request", false, Some("already_pending"))), Outcome::Applied);
+    let got = v.command_result("c1").unwrap();
+    assert_eq!((got.command.as_str(), got.ok, got.reason.as_deref()), ("friend.request", false, Some("already_pending")));
+    // A re-send is answered with the same message: dropped.
+    assert_eq!(v.apply(Some("inbox.alice"), &result("c1", "friend.request", false, Some("already_pending"))), Outcome::Duplicate);
+    // Only on the user's own inbox; and a result must name its command.
+    assert!(matches!(v.apply(Some("inbox.bob"), &result("c2", "friend.remove", true, None)), Outcome::Rejected(_)));
+    assert_eq!(v.command_result("c2"), None);
+    let nameless = env("friend.command.result", "evt_result_x", T0, json!({"ok": true}));
+    assert!(matches!(v.apply(Some("inbox.alice"), &nameless), Outcome::Rejected(_)));
+    assert_eq!(v.apply(Some("inbox.alice"), &result("c2", "friend.remove", true, None)), Outcome::Applied);
+    assert_eq!(v.command_result("c2").map(|r| (r.ok, r.reason.clone())), Some((true, None)));
+}
+
+/// The client's side of the contract, against the friend Functions on a failing host: a
+/// command is re-sent (same eventId) until the view holds its result, and it ends exactly once.
+#[test]
+fn a_client_re_sends_an_acceptance_until_the_view_holds_its_result() {
+    use friends_presence::core::Config;
+    use friends_presence::domain::contract::{command, command_event_id, CommandKind};
+    use friends_presence::domain::json::to_text;
+    use friends_presence::handlers::friends as fh;
+    use friends_presence::host::fake::{block_on, FakeHost};
+
+    let host = FakeHost::default();
+    host.set_now(T0);
+    host.add_user("alice", "Alice");
+    host.add_user("bob", "Bob");
+    let send = |kind: CommandKind, nonce: &str| {
+        let cmd = command(kind, &id("alice"), &id("bob"), None, command_event_id(kind, T0, nonce).unwrap(), T0);
+        let publisher = cmd.channel.rsplit('.').next().unwrap().to_owned();
+        let message = j(serde_json::from_str(&to_text(&cmd.message).unwrap()).unwrap());
+        block_on(fh::friend_requests(&host.execution(), &Config::default(), &cmd.channel, Some(&publisher), &message, host.now()));
+        cmd.message.event_id
+    };
+    send(CommandKind::Request, "1");
+    let mut bob = FriendsView::new(id("bob"));
+    host.set_fault_rate(0.3, 7);
+    let mut attempts = 0;
+    let event_id = loop {
+        attempts += 1;
+        assert!(attempts < 500, "never answered");
+        let event_id = send(CommandKind::Accept, "2");
+        for m in host.take_published().into_iter().filter(|(c, _)| c == "inbox.bob") {
+            bob.apply(Some("inbox.bob"), &j(m.1));
+        }
+        if bob.command_result(&event_id).is_some() {
+            break event_id;
+        }
+        host.advance(1_000);
+    };
+    assert!(attempts > 1, "the faults interrupted at least one attempt");
+    assert_eq!(bob.command_result(&event_id).map(|r| r.ok), Some(true));
+    assert_eq!(bob.friend_count(), 1, "friend.added applied once");
+    assert!(host.members("friends.alice").contains_key("bob") && host.members("friends.bob").contains_key("alice"));
 }

@@ -182,9 +182,10 @@ async fn start_and_resume_run_a_handler_beside_another_execution() {
         step = exports::resume(first_id, &text);
         steps += 1;
     }
-    // users (only a exists in this host): refused without writes, the reason reported.
+    // users (only a exists in this host): refused without friendship writes, the reason
+    // reported; steps: the command record, the users, the result recorded, the result published.
     assert!(step.contains(r#""rejected":"unknown user: b""#), "{step}");
-    assert_eq!(steps, 2);
+    assert_eq!(steps, 5);
     // An id that is not running is reported, not trapped on.
     assert!(exports::resume(first_id, "[]").contains("not running"));
 }

@@ -226,6 +226,21 @@ fn count_and_requests() {
 }
 
 #[wasm_bindgen_test]
+fn command_results_by_event_id() {
+    let mut v = make("me");
+    assert!(v.command_result(JsValue::from_str("c1")).is_null(), "not answered yet");
+    let answer = js_sys::JSON::parse(r#"{"eventId":"c1","command":"friend.request","ok":false,"reason":"already_friends"}"#).unwrap();
+    let res = msg("friend.command.result", "evt_result_c1", T0, answer);
+    assert_eq!(outcome(&v.apply(res.clone(), JsValue::from_str("inbox.me"))), "applied");
+    assert_eq!(outcome(&v.apply(res, JsValue::from_str("inbox.me"))), "duplicate");
+    let r = v.command_result(JsValue::from_str("c1"));
+    assert_eq!(get(&r, "ok").as_bool(), Some(false));
+    assert_eq!(get(&r, "reason").as_string().as_deref(), Some("already_friends"));
+    assert_eq!(get(&r, "command").as_string().as_deref(), Some("friend.request"));
+    assert!(v.command_result(JsValue::from_f64(1.0)).is_null());
+}
+
+#[wasm_bindgen_test]
 fn sync_request_messages_and_their_answers() {
     let mut v = make("me");
     let req = v.sync_request(JsValue::NULL, T0, 42.0);

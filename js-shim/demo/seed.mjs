@@ -4,12 +4,12 @@
 // 200,000 for 2,000 users with ~200 friends each), so the state is written directly, laid out
 // exactly as the Functions leave it:
 // - App Context user: name, and `custom` {online, lastSeen, lastOnline|lastOffline, shardId,
-//   friendCount} (src/core/presence.rs `status_custom`; friendCount mirrors the KV counter);
+//   friendCount} (src/core/presence.rs `status_custom`; friendCount is the number of members of
+//   `friends.{id}`, as the recount worker counts it);
 // - memberships of `friends.{id}`: one member per friend with `custom` {status: "accepted",
-//   addedAt, group, requestId} (src/handlers/friends.rs `accept`);
+//   addedAt, group, peerGroup, requestId} (src/core/friends.rs `AcceptPlan::membership`);
 // - channel groups `cg-friends-{id}` then `cg-friends-{id}-{g}` holding `status.{friend}`, each
 //   friend in the group its position falls in (src/core/friends.rs `group_for_count`);
-// - KV counter `friend-count:{id}` (src/core/friends.rs `count_key`).
 // Presence itself is not state: online users are made present by the churn simulator.
 
 export const CHANNELS_PER_GROUP = 2000;
@@ -104,23 +104,26 @@ export async function seedPopulation(rt, o) {
     };
     const name = `${FIRST[Math.floor(rand() * FIRST.length)]} ${LAST[Math.floor(rand() * LAST.length)]}`;
     rt.bulkLoad(rt.objects.set('uuid', id, { name, custom }, new Set()).records);
-    rt.bulkLoad([{ op: 'kv.ctr', k: `friend-count:${id}`, n: adj[i].size }]);
     if (i % 200 === 0) progress('users', i, ids.length);
   }
   progress('users', ids.length, ids.length);
 
   let friendships = 0;
   const noInclude = { include: new Set() };
+  const sorted = adj.map((set) => [...set].sort((a, b) => a - b));
+  // Friend k of a user goes into that user's group ⌊k / 2,000⌋ (src/core/friends.rs `group_for_count`).
+  const groupOf = (user, friend) => Math.min(Math.floor(sorted[user].indexOf(friend) / CHANNELS_PER_GROUP), GROUPS_PER_USER - 1);
   for (let i = 0; i < ids.length; i++) {
     const me = ids[i];
-    const friends = [...adj[i]].sort((a, b) => a - b);
+    const friends = sorted[i];
     const members = [];
     const groups = new Map();
     friends.forEach((j, k) => {
       const group = Math.min(Math.floor(k / CHANNELS_PER_GROUP), GROUPS_PER_USER - 1);
       // The friendship is as old as the later of the two users' first appearance, minus a bit.
       const addedAt = iso(Math.min(since[i], since[j]) - 3600e3);
-      members.push({ uuid: { id: ids[j] }, custom: { status: 'accepted', addedAt, group, requestId: SEED_REQUEST_ID } });
+      const peerGroup = groupOf(j, i);
+      members.push({ uuid: { id: ids[j] }, custom: { status: 'accepted', addedAt, group, peerGroup, requestId: SEED_REQUEST_ID } });
       const g = group === 0 ? `cg-friends-${me}` : `cg-friends-${me}-${group}`;
       if (!groups.has(g)) groups.set(g, []);
       groups.get(g).push(`status.${ids[j]}`);

@@ -18,8 +18,68 @@ export const executionContext = new AsyncLocalStorage();
 
 const sdkError = (statusCode, message) => Object.assign(new Error(message), { status: { statusCode, category: 'PNBadRequestCategory' } });
 
+/**
+ * Host faults, as the platform shows them: the call is rejected with an SDK-shaped error
+ * carrying a status (503). `rate`: every call fails with that probability, drawn from a
+ * generator seeded with `seed` (the same seed fails the same calls); `failCall(n, kind)`: in
+ * the next execution, the nth call (1-based; of `kind` 'api' | 'publish' | 'kv' only, when
+ * given) fails; `crashAfter(n)`: the next execution stops after its first n calls, as if it
+ * crashed there (every later call fails).
+ */
+export class Faults {
+  constructor({ rate = 0, seed = 1 } = {}) {
+    this.rate = rate;
+    this.state = seed >>> 0 || 1;
+    this.next = null;
+    this.injected = 0;
+  }
+
+  setRate(rate, seed = this.state) {
+    this.rate = rate;
+    this.state = seed >>> 0 || 1;
+  }
+
+  failCall(n, kind) {
+    this.next = { ...this.next, nth: n, kind };
+  }
+
+  crashAfter(n) {
+    this.next = { ...this.next, crashAfter: n };
+  }
+
+  /** xorshift32 → [0, 1) */
+  roll() {
+    let x = this.state;
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    this.state = x;
+    return x / 4294967296;
+  }
+
+  /** A fresh per-execution view: takes the pending target. */
+  forExecution() {
+    const target = this.next;
+    this.next = null;
+    const seen = { api: 0, publish: 0, kv: 0, total: 0 };
+    return (kind) => {
+      seen[kind]++;
+      seen.total++;
+      let hit = false;
+      if (target) {
+        if (target.nth !== undefined) hit = target.kind ? target.kind === kind && seen[kind] === target.nth : seen.total === target.nth;
+        if (target.crashAfter !== undefined && seen.total > target.crashAfter) hit = true;
+      }
+      if (!hit && this.rate > 0) hit = this.roll() < this.rate;
+      if (hit) this.injected++;
+      return hit;
+    };
+  }
+}
+
 export class MemoryPubNub {
   constructor({ opsLimit = 10, opsAttribution = OPS_ATTRIBUTION } = {}) {
+    this.faults = new Faults();
     this.opsLimit = opsLimit;
     this.opsAttribution = opsAttribution;
     this.kv = new Map();        // key -> { value (JSON text), expires }
@@ -42,6 +102,7 @@ export class MemoryPubNub {
   /** Fresh `pubnub` and `kvstore` modules for one execution, sharing this state. */
   execution() {
     const own = { api: 0, publish: 0, kv: 0 };
+    const fault = this.faults.forExecution();
     const charge = (kind, op, target) => {
       this.calls.push({ op, target });
       const used = (this.opsAttribution === 'context' && executionContext.getStore()) || own;
@@ -50,6 +111,7 @@ export class MemoryPubNub {
         throw new Error(`execution calls exceeds the limit (${kind})`);
       }
       used[kind]++;
+      if (fault(kind)) throw sdkError(503, 'Service Unavailable (injected fault)');
     };
     const st = this;
     const filterIds = (filter, field) => {

@@ -3,7 +3,7 @@
 //! is refused with a reason; nothing here panics on input.
 
 use crate::domain::messages::{
-    FRIENDS_SYNC, FRIEND_ADDED, FRIEND_OFFLINE, FRIEND_ONLINE, FRIEND_REMOVED, FRIEND_REQUEST_RECEIVED, STATUS_COUNT,
+    FRIENDS_SYNC, FRIEND_ADDED, FRIEND_COMMAND_RESULT, FRIEND_OFFLINE, FRIEND_ONLINE, FRIEND_REMOVED, FRIEND_REQUEST_RECEIVED, STATUS_COUNT,
 };
 use crate::domain::time::parse_iso8601;
 use crate::domain::{Json, JsonObject, UserId};
@@ -19,13 +19,52 @@ pub struct Incoming {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientEvent {
-    Online { user: UserId, name: Option<String>, profile_url: Option<String>, status_message: Option<String> },
-    Offline { user: UserId, name: Option<String>, last_seen_ms: Option<u64> },
-    Added { user: UserId, name: Option<String>, profile_url: Option<String>, online: bool },
-    Removed { user: UserId },
-    RequestReceived { user: UserId, name: Option<String>, profile_url: Option<String>, requested_at_ms: Option<u64> },
-    Count { online_count: u64, delta_from_last: Option<i64>, peak_today: Option<u64>, calculated_at_ms: Option<u64> },
+    Online {
+        user: UserId,
+        name: Option<String>,
+        profile_url: Option<String>,
+        status_message: Option<String>,
+    },
+    Offline {
+        user: UserId,
+        name: Option<String>,
+        last_seen_ms: Option<u64>,
+    },
+    Added {
+        user: UserId,
+        name: Option<String>,
+        profile_url: Option<String>,
+        online: bool,
+    },
+    Removed {
+        user: UserId,
+    },
+    RequestReceived {
+        user: UserId,
+        name: Option<String>,
+        profile_url: Option<String>,
+        requested_at_ms: Option<u64>,
+    },
+    Count {
+        online_count: u64,
+        delta_from_last: Option<i64>,
+        peak_today: Option<u64>,
+        calculated_at_ms: Option<u64>,
+    },
     Sync(SyncPage),
+    /// The answer to one of this client's commands (`friend.command.result`).
+    CommandResult(CommandOutcome),
+}
+
+/// How a command this client sent ended: `eventId` and `type` are the command's; `reason` a
+/// stable code (`not_pending`, `already_friends`, …) when it was refused.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandOutcome {
+    pub event_id: String,
+    pub command: String,
+    pub ok: bool,
+    pub reason: Option<String>,
 }
 
 /// The command a client publishes on `friend-management.{userId}` to get one page of its
@@ -157,6 +196,16 @@ pub fn parse(message: &Json) -> Result<Incoming, NotAnEvent> {
             calculated_at_ms: time_field(payload, "calculatedAt"),
         },
         FRIENDS_SYNC => ClientEvent::Sync(sync_page(payload)?),
+        FRIEND_COMMAND_RESULT => ClientEvent::CommandResult(CommandOutcome {
+            event_id: payload
+                .str("eventId")
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| reject("friend.command.result has no eventId"))?
+                .to_owned(),
+            command: payload.str("command").unwrap_or("").to_owned(),
+            ok: payload.bool("ok").ok_or_else(|| reject("friend.command.result has no ok"))?,
+            reason: opt_str(payload, "reason"),
+        }),
         other => return Err(NotAnEvent::UnknownType(other.to_owned())),
     };
     Ok(Incoming { event_id, ts_ms, event })

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 
-use super::event::{self, ClientEvent, Incoming, NotAnEvent, SyncPage};
+use super::event::{self, ClientEvent, CommandOutcome, Incoming, NotAnEvent, SyncPage};
 use super::plan::{SubscribePlan, DEFAULT_SHARD_COUNT};
 use crate::domain::channels::{inbox, push_u64, status, STATUS_GLOBAL};
 use crate::domain::messages::SCHEMA_VERSION;
@@ -28,6 +28,8 @@ pub const SEEN_EVENTS: usize = 20_000;
 pub const TOMBSTONES: usize = 10_000;
 /// Status notes kept for users who are not friends yet.
 pub const STRANGERS: usize = 1_000;
+/// Command outcomes kept (by the command's `eventId`): a client waits for a handful at a time.
+pub const OUTCOMES: usize = 500;
 /// Pending incoming friend requests kept.
 pub const REQUESTS: usize = 500;
 /// The global-count chart covers this much time before the newest point.
@@ -236,6 +238,7 @@ pub struct FriendsView {
     total_friends: Option<u64>,
     total_online: Option<u64>,
     requests: Vec<FriendRequest>,
+    outcomes: Bounded<CommandOutcome>,
     version: u64,
 }
 
@@ -259,6 +262,7 @@ impl FriendsView {
             total_friends: None,
             total_online: None,
             requests: Vec::new(),
+            outcomes: Bounded::new(OUTCOMES),
             version: 0,
         }
     }
@@ -308,6 +312,13 @@ impl FriendsView {
 
     pub fn requests(&self) -> &[FriendRequest] {
         &self.requests
+    }
+
+    /// How the command `event_id` this client sent ended, once its `friend.command.result`
+    /// arrived. Until then the client re-sends the command (same `eventId`): a publish that
+    /// succeeded does not mean the Function ran, and a re-send is answered with the same result.
+    pub fn command_result(&self, event_id: &str) -> Option<&CommandOutcome> {
+        self.outcomes.get(event_id)
     }
 
     /// `totalFriends` / `totalOnline` of the newest sync page.
@@ -471,6 +482,13 @@ impl FriendsView {
                 Outcome::Applied
             }
             ClientEvent::Sync(page) => self.sync_page(ts, page),
+            ClientEvent::CommandResult(outcome) => {
+                if self.outcomes.get(&outcome.event_id).is_some() {
+                    return Outcome::Duplicate; // answered already: a re-send's answer
+                }
+                self.outcomes.insert(&outcome.event_id.clone(), outcome);
+                Outcome::Applied
+            }
         }
     }
 

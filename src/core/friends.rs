@@ -9,9 +9,11 @@ use super::Rejection;
 use crate::domain::channels::{inbox, MAX_FRIENDS};
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
 pub use crate::domain::channels::{MANAGEMENT_PREFIX, REQUESTS_PREFIX};
-use crate::domain::contract::MAX_EVENT_ID_BYTES;
+use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES};
 use crate::domain::json::FromJson;
-use crate::domain::messages::{self, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, SyncedFriend, UserIdWire};
+use crate::domain::messages::{
+    self, CommandResult, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, SyncedFriend, UserIdWire,
+};
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject, UserId};
 use crate::host::{MemberFilter, MembersPage, UserRecord};
@@ -65,65 +67,85 @@ pub enum Binding {
     FriendManagement,
 }
 
+/// A refused command: the stable code its `friend.command.result` carries, and the reason
+/// for the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub reason: Reason,
+    pub why: Rejection,
+}
+
+impl Refused {
+    pub fn new(reason: Reason, why: Rejection) -> Self {
+        Refused { reason, why }
+    }
+}
+
 /// Verifies a command: the channel belongs to the publisher, the publisher is the user the
 /// command type requires, and the body is well formed. `publisher` is `request.params.uuid`,
 /// which PubNub binds to the token's authorized uuid.
-pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, message: &Json) -> Result<Command, Rejection> {
+pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, message: &Json) -> Result<Command, Refused> {
+    parse(binding, channel, publisher, message).map_err(|(reason, why)| Refused { reason, why })
+}
+
+fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Json) -> Result<Command, (Reason, Rejection)> {
+    let invalid = |r: Rejection| (Reason::Invalid, r);
+    let forbidden = |r: Rejection| (Reason::Forbidden, r);
     let prefix = match binding {
         Binding::FriendRequests => REQUESTS_PREFIX,
         Binding::FriendManagement => MANAGEMENT_PREFIX,
     };
-    let owner = suffix_after(channel, prefix).ok_or_else(|| Rejection::with("not a friend command channel", channel))?;
-    let publisher = publisher.ok_or_else(|| Rejection::new("publisher uuid is missing"))?;
+    let owner = suffix_after(channel, prefix).ok_or_else(|| forbidden(Rejection::with("not a friend command channel", channel)))?;
+    let publisher = publisher.ok_or_else(|| forbidden(Rejection::new("publisher uuid is missing")))?;
     if publisher != owner {
-        return Err(Rejection::with("publisher does not own this channel", publisher));
+        return Err(forbidden(Rejection::with("publisher does not own this channel", publisher)));
     }
-    let msg = message.as_object().ok_or_else(|| Rejection::new("message is not a JSON object"))?;
-    let kind_name = msg.str("type").ok_or_else(|| Rejection::new("message has no type"))?;
+    let msg = message.as_object().ok_or_else(|| invalid(Rejection::new("message is not a JSON object")))?;
+    let kind_name = msg.str("type").ok_or_else(|| invalid(Rejection::new("message has no type")))?;
     let kind = CommandKind::from_name(kind_name)
         .filter(|k| k.channel_prefix() == prefix)
-        .ok_or_else(|| Rejection::with("unknown command type on this channel", kind_name))?;
+        .ok_or_else(|| invalid(Rejection::with("unknown command type on this channel", kind_name)))?;
     match msg.str("schemaVersion") {
         Some(v) if v == "1" || v.starts_with("1.") => {}
-        Some(v) => return Err(Rejection::with("unsupported schemaVersion", v)),
-        None => return Err(Rejection::new("message has no schemaVersion")),
+        Some(v) => return Err(invalid(Rejection::with("unsupported schemaVersion", v))),
+        None => return Err(invalid(Rejection::new("message has no schemaVersion"))),
     }
     let event_id = match msg.str("eventId") {
         Some(id) if !id.is_empty() && id.len() <= MAX_EVENT_ID_BYTES && !id.contains(':') => id.to_owned(),
-        Some(_) => return Err(Rejection::new("eventId must be 1-128 characters without ':'")),
-        None => return Err(Rejection::new("message has no eventId")),
+        Some(_) => return Err(invalid(Rejection::new("eventId must be 1-128 characters without ':'"))),
+        None => return Err(invalid(Rejection::new("message has no eventId"))),
     };
     if !matches!(msg.get("ts"), Some(Json::Str(_)) | Some(Json::Num(_))) {
-        return Err(Rejection::new("message has no ts"));
+        return Err(invalid(Rejection::new("message has no ts")));
     }
-    let payload = msg.get("payload").and_then(Json::as_object).ok_or_else(|| Rejection::new("message has no payload object"))?;
-    let user = |key: &str| -> Result<UserId, Rejection> {
-        let raw = payload.str(key).ok_or_else(|| Rejection::with("payload field missing or not a string", key))?;
-        UserId::parse(raw).map_err(|e| Rejection::with(e.reason(), raw))
+    let payload = msg.get("payload").and_then(Json::as_object).ok_or_else(|| invalid(Rejection::new("message has no payload object")))?;
+    let user = |key: &str| -> Result<UserId, (Reason, Rejection)> {
+        let raw = payload.str(key).ok_or_else(|| invalid(Rejection::with("payload field missing or not a string", key)))?;
+        UserId::parse(raw).map_err(|e| invalid(Rejection::with(e.reason(), raw)))
     };
     if kind == CommandKind::Sync {
         let me = user("userA")?;
         if me.as_str() != publisher {
-            return Err(Rejection::new("userA must be the publisher"));
+            return Err(forbidden(Rejection::new("userA must be the publisher")));
         }
         let page = match payload.get("page") {
             None | Some(Json::Null) => None,
-            Some(Json::Str(raw)) => Some(SyncCursor::parse(raw)?),
-            Some(_) => return Err(Rejection::new("page must be a string")),
+            Some(Json::Str(raw)) => Some(SyncCursor::parse(raw).map_err(invalid)?),
+            Some(_) => return Err(invalid(Rejection::new("page must be a string"))),
         };
         return Ok(Command { kind, user_a: me.clone(), user_b: me, event_id, page });
     }
     let (user_a, user_b) = (user("userA")?, user("userB")?);
     if user_a == user_b {
-        return Err(Rejection::new("userA and userB are the same user"));
+        return Err((Reason::SelfFriend, Rejection::new("userA and userB are the same user")));
     }
     let acting = if kind.published_by_b() { &user_b } else { &user_a };
     if acting.as_str() != publisher {
-        return Err(Rejection::new(if kind.published_by_b() {
+        return Err(forbidden(Rejection::new(if kind.published_by_b() {
             "only the requested user (userB) can answer a friend request"
         } else {
             "userA must be the publisher"
-        }));
+        })));
     }
     Ok(Command { kind, user_a, user_b, event_id, page: None })
 }
@@ -142,8 +164,8 @@ impl FromJson for PendingRequest {
     }
 }
 
-/// The record's `custom` with `friendCount` set to the atomic counter's value. App Context
-/// replaces `custom` as a whole, so every other field is kept.
+/// The record's `custom` with `friendCount` set to `count` (the members of `friends.{id}`).
+/// App Context replaces `custom` as a whole, so every other field is kept.
 pub fn friend_count_custom(record: &UserRecord, count: i64) -> JsonObject {
     let mut custom = record.custom.clone();
     custom.set("friendCount", Json::num(count.max(0) as u64));
@@ -153,6 +175,81 @@ pub fn friend_count_custom(record: &UserRecord, count: i64) -> JsonObject {
 /// The group a new friend goes into: the one the `count`-th friend falls in.
 pub fn group_for_count(count: i64) -> usize {
     (((count.max(1) - 1) as usize) / CHANNELS_PER_GROUP).min(GROUPS_PER_USER - 1)
+}
+
+/// Who sends a command (and reads its `friend.command.result`): the publisher it requires.
+pub fn sender(cmd: &Command) -> &UserId {
+    if cmd.kind.published_by_b() {
+        &cmd.user_b
+    } else {
+        &cmd.user_a
+    }
+}
+
+// ---- the command record: journal, then result ---------------------------------------------
+
+/// A friend command's outcome under [`super::keys::result_key`]. An acceptance or removal
+/// writes its plan here before its first write, so a re-send (same `eventId`) carries out the
+/// same plan whatever changed meanwhile; `done` once every step succeeded, and from then on a
+/// re-send is only answered, with the same result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CommandRecord {
+    pub done: bool,
+    /// The refusal's code; absent when the command succeeded (or is under way).
+    #[serde(rename = "reason", skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// When the command was decided: the `ts` of every answer to it and of its notices.
+    pub at: u64,
+    /// The friendship instance made or removed: the accepted request's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// `[userA's group holding status.{userB}, userB's group holding status.{userA}]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<[u64; 2]>,
+}
+
+impl CommandRecord {
+    pub fn answered(reason: Option<Reason>, at: u64) -> Self {
+        CommandRecord { done: true, reason: reason.map(Reason::code), at, instance: None, groups: None }
+    }
+
+    pub fn refusal(&self) -> Option<Reason> {
+        self.reason.and_then(Reason::from_code)
+    }
+
+    fn groups(&self) -> [usize; 2] {
+        let g = self.groups.unwrap_or([0, 0]);
+        [g[0] as usize, g[1] as usize]
+    }
+}
+
+impl FromJson for CommandRecord {
+    fn from_json(v: &Json) -> Result<Self, &'static str> {
+        let obj = v.as_object().ok_or("command record is not an object")?;
+        let reason = match obj.str("reason") {
+            None => None,
+            Some(code) => Some(Reason::from_code(code).ok_or("command record has an unknown reason")?.code()),
+        };
+        let groups: Option<Vec<u64>> = obj.field_or("groups", None)?;
+        let groups = match groups.as_deref() {
+            None => None,
+            Some(&[a, b]) => Some([a, b]),
+            Some(_) => return Err("command record groups is not a pair"),
+        };
+        Ok(CommandRecord {
+            done: obj.bool("done").unwrap_or(false),
+            reason,
+            at: obj.field("at")?,
+            instance: obj.field_or("instance", None)?,
+            groups,
+        })
+    }
+}
+
+/// The answer to `cmd`: `friend.command.result` on the sender's inbox.
+pub fn command_result(cmd: &Command, record: &CommandRecord) -> Notice<CommandResult> {
+    let (channel, message) = messages::command_result(sender(cmd), &cmd.event_id, cmd.kind.name(), record.refusal(), record.at);
+    Notice { channel, message }
 }
 
 // ---- decisions: command + what was read + now → what to write and send -----------------
@@ -165,11 +262,12 @@ pub struct Notice<P> {
 }
 
 /// `friend.request.received` on B's inbox: who asks (`requester`'s profile) and since when.
-pub fn request_received(requester: &UserRecord, to: &UserId, pending: &PendingRequest, now_ms: u64) -> Notice<FriendRequestReceived> {
+/// Its `eventId` is the request's, so a re-sent request re-notifies with the same message.
+pub fn request_received(requester: &UserRecord, to: &UserId, pending: &PendingRequest) -> Notice<FriendRequestReceived> {
     let message = Envelope::new(
         messages::FRIEND_REQUEST_RECEIVED,
-        messages::event_id("request", Some(&requester.id), now_ms),
-        iso8601(now_ms),
+        messages::stable_event_id("request", &requester.id, &pending.id),
+        iso8601(pending.at),
         FriendRequestReceived {
             user_id: UserIdWire(requester.id.clone()),
             name: requester.name.clone(),
@@ -180,11 +278,12 @@ pub fn request_received(requester: &UserRecord, to: &UserId, pending: &PendingRe
     Notice { channel: inbox(to), message }
 }
 
-/// `friend.added` on `to`'s inbox about the new friend `other`, as App Context has them.
-pub fn friend_added(to: &UserId, other: &UserRecord, added_at: &str, now_ms: u64) -> Notice<FriendAdded> {
+/// `friend.added` on `to`'s inbox about the new friend `other`, as App Context has them; the
+/// `eventId` names the friendship instance, so every attempt sends the same message.
+pub fn friend_added(to: &UserId, other: &UserRecord, instance: &str, added_at: &str) -> Notice<FriendAdded> {
     let message = Envelope::new(
         messages::FRIEND_ADDED,
-        messages::event_id("added", Some(&other.id), now_ms),
+        messages::stable_event_id("added", &other.id, instance),
         added_at.to_owned(),
         FriendAdded {
             user_id: UserIdWire(other.id.clone()),
@@ -197,16 +296,28 @@ pub fn friend_added(to: &UserId, other: &UserRecord, added_at: &str, now_ms: u64
     Notice { channel: inbox(to), message }
 }
 
-/// `friend.removed` on `to`'s inbox about the former friend `other`.
-pub fn friend_removed(to: &UserId, other: &UserId, now_ms: u64) -> Notice<FriendRemoved> {
-    let removed_at = iso8601(now_ms);
+/// `friend.removed` on `to`'s inbox about the former friend `other` (instance as above).
+pub fn friend_removed(to: &UserId, other: &UserId, instance: &str, at_ms: u64) -> Notice<FriendRemoved> {
+    let removed_at = iso8601(at_ms);
     let message = Envelope::new(
         messages::FRIEND_REMOVED,
-        messages::event_id("removed", Some(other.as_str()), now_ms),
+        messages::stable_event_id("removed", other.as_str(), instance),
         removed_at.clone(),
         FriendRemoved { user_id: other.into(), removed_at },
     );
     Notice { channel: inbox(to), message }
+}
+
+/// `users` as read (one batched read) → A's and B's records, or `unknown_user`.
+pub fn both_users(cmd: &Command, users: &[UserRecord]) -> Result<(UserRecord, UserRecord), Refused> {
+    let find = |id: &UserId| {
+        users
+            .iter()
+            .find(|u| u.id == id.as_str())
+            .cloned()
+            .ok_or_else(|| Refused::new(Reason::UnknownUser, Rejection::with("unknown user", id.as_str())))
+    };
+    Ok((find(&cmd.user_a)?, find(&cmd.user_b)?))
 }
 
 /// What a `friend.request` (A → B) does.
@@ -214,55 +325,63 @@ pub fn friend_removed(to: &UserId, other: &UserId, now_ms: u64) -> Notice<Friend
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum RequestDecision {
-    /// A and B are friends already: nothing to ask.
-    AlreadyFriends,
-    /// The same command again (same `eventId`): already recorded and announced.
-    Duplicate,
-    /// Write `pending` under [`super::keys::request_key`], then tell B. A new request from A replaces
-    /// an older one (its id, its time).
-    Record { pending: PendingRequest, notice: Notice<FriendRequestReceived> },
+    /// Write `pending` under [`super::keys::request_key`] (unless it is there already: the
+    /// same command re-sent), then tell B.
+    Record {
+        pending: PendingRequest,
+        write: bool,
+        notice: Notice<FriendRequestReceived>,
+    },
+    Refuse(Refused),
 }
 
-/// `requester` is A's record; `existing` the pending request A → B, if any (not read when
-/// they are friends already: it cannot change the outcome).
+/// `requester` is A's record; `friends` A's membership of B, if any; `existing` the pending
+/// request A → B, if any. A request the other way (B → A) stays: whichever is accepted first
+/// makes the one friendship and deletes the other.
 pub fn decide_request(
     cmd: &Command,
     requester: &UserRecord,
-    already_friends: bool,
+    friends: Option<&JsonObject>,
     existing: Option<&PendingRequest>,
     now_ms: u64,
 ) -> RequestDecision {
-    if already_friends {
-        return RequestDecision::AlreadyFriends;
+    if friends.is_some() {
+        return RequestDecision::Refuse(Refused::new(Reason::AlreadyFriends, Rejection::new("userA and userB are already friends")));
     }
-    if existing.is_some_and(|p| p.id == cmd.event_id) {
-        return RequestDecision::Duplicate;
-    }
-    let pending = PendingRequest { id: cmd.event_id.clone(), at: now_ms };
-    let notice = request_received(requester, &cmd.user_b, &pending, now_ms);
-    RequestDecision::Record { pending, notice }
+    let (pending, write) = match existing {
+        Some(p) if p.id == cmd.event_id => (p.clone(), false),
+        Some(_) => {
+            return RequestDecision::Refuse(Refused::new(
+                Reason::AlreadyPending,
+                Rejection::new("an earlier request from userA to userB is pending"),
+            ))
+        }
+        None => (PendingRequest { id: cmd.event_id.clone(), at: now_ms }, true),
+    };
+    let notice = request_received(requester, &cmd.user_b, &pending);
+    RequestDecision::Record { pending, write, notice }
 }
 
 /// `friend.request.declined`: removes the pending request; there must be one.
-pub fn decide_decline(pending: Option<&PendingRequest>) -> Result<(), Rejection> {
+pub fn decide_decline(pending: Option<&PendingRequest>) -> Result<(), Refused> {
     match pending {
         Some(_) => Ok(()),
-        None => Err(Rejection::new("no pending friend request to decline")),
+        None => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to decline"))),
     }
 }
 
 /// An acceptance is refused, before anything is written, when either user is at the limit.
-pub fn check_friend_limit(a: &UserRecord, b: &UserRecord) -> Result<(), Rejection> {
+pub fn check_friend_limit(a: &UserRecord, b: &UserRecord) -> Result<(), Refused> {
     for user in [a, b] {
         if user.custom.u64("friendCount").unwrap_or(0) >= MAX_FRIENDS as u64 {
-            return Err(Rejection::with("friend limit (20,000) reached for", &user.id));
+            return Err(Refused::new(Reason::Limit, Rejection::with("friend limit (20,000) reached for", &user.id)));
         }
     }
     Ok(())
 }
 
 /// Groups past the first choice an acceptance may try in all (each costs an API call):
-/// two keep it within its 9 API calls.
+/// two keep it within its API calls.
 pub const GROUP_FALLBACKS: u32 = 2;
 
 /// The group to try after `group` was full, when `used` fallbacks were spent already.
@@ -276,62 +395,108 @@ pub fn fallback_group(group: usize, used: u32) -> Option<usize> {
 pub struct AcceptSide {
     pub user: UserId,
     pub friend: UserId,
-    /// The group to try first: the one `user`'s friend number `count` falls in.
+    /// The group to try first (the plan's).
     pub group: usize,
-    /// `user`'s friend count after this acceptance, for App Context `friendCount`.
-    pub count: i64,
     /// `friend.added` on `user`'s inbox.
     pub notice: Notice<FriendAdded>,
 }
 
-/// What an acceptance writes, in order: both group entries (falling over to the next group
-/// when one is full), both memberships, both `friendCount`s, both notices, and last the
-/// removal of the pending request, so a retry can finish what a failure interrupted.
+/// What an acceptance writes, in order: the plan (its command record), both group entries
+/// (falling over to the next group when one is full), both memberships, a recount of both
+/// users, both notices, then the removal of both pending requests (this one and any the other
+/// way) and the result. Every step is idempotent, so a re-send finishes whatever a fault or a
+/// crash interrupted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AcceptPlan {
     /// `[A's side, B's side]`.
     pub sides: [AcceptSide; 2],
-    pub added_at: String,
-    /// The friendship instance: the request's id (a later removal claims by it).
-    pub request_id: String,
+    /// The command record to write first (the journal: instance, groups, time).
+    pub record: CommandRecord,
 }
 
 impl AcceptPlan {
-    /// The membership's custom fields on `friends.{user}`, with the group the entry went into
-    /// (removal edits that group).
-    pub fn membership(&self, group: usize) -> JsonObject {
+    /// The membership's custom fields on `friends.{user}` for side `i` with `groups` as
+    /// placed: this user's group for the friend (removal edits it), and the friend's group for
+    /// this user (so a removal that finds only one side still edits both groups).
+    pub fn membership(&self, i: usize, groups: [usize; 2]) -> JsonObject {
         let mut custom = JsonObject::default();
         custom.set("status", Json::str("accepted"));
-        custom.set("addedAt", Json::Str(self.added_at.clone()));
-        custom.set("group", Json::num(group as u64));
-        custom.set("requestId", Json::Str(self.request_id.clone()));
+        custom.set("addedAt", Json::Str(iso8601(self.record.at)));
+        custom.set("group", Json::num(groups[i & 1] as u64));
+        custom.set("peerGroup", Json::num(groups[(i + 1) & 1] as u64));
+        custom.set("requestId", Json::Str(self.record.instance.clone().unwrap_or_default()));
         custom
+    }
+
+    pub fn instance(&self) -> &str {
+        self.record.instance.as_deref().unwrap_or("")
     }
 }
 
-/// B accepts A's `pending` request; `counts` are A's and B's friend counters after the claim
-/// (moved by one if this execution owns the claim, as read otherwise).
-pub fn plan_accept(cmd: &Command, pending: &PendingRequest, a: &UserRecord, b: &UserRecord, counts: (i64, i64), now_ms: u64) -> AcceptPlan {
-    let added_at = iso8601(now_ms);
-    let side = |user: &UserId, friend: &UserId, other: &UserRecord, count: i64| AcceptSide {
-        user: user.clone(),
-        friend: friend.clone(),
-        group: group_for_count(count),
-        count,
-        notice: friend_added(user, other, &added_at, now_ms),
-    };
-    let sides = [side(&cmd.user_a, &cmd.user_b, b, counts.0), side(&cmd.user_b, &cmd.user_a, a, counts.1)];
-    AcceptPlan { sides, added_at, request_id: pending.id.clone() }
+/// What a `friend.request.accepted` (B accepts A) does.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum AcceptDecision {
+    /// Carry out the plan; `fresh` when its record is still to be written.
+    Proceed { plan: AcceptPlan, fresh: bool },
+    /// Nothing to write: the refusal is the command's result.
+    Refuse(Refused),
 }
 
-/// The friendship instance a removal claims: the request id the memberships record (either
-/// side's), `legacy` for memberships made before they recorded one. Refused when neither
-/// side has the other as a friend.
-pub fn removal_instance(a_has_b: Option<&JsonObject>, b_has_a: Option<&JsonObject>) -> Result<String, Rejection> {
-    let Some(m) = a_has_b.or(b_has_a) else {
-        return Err(Rejection::new("userA and userB are not friends"));
+/// B accepts A's request. `journal` is this command's record if an earlier attempt wrote
+/// one; `pending` the request A → B as read (after the lease); `a_has_b` A's membership of B.
+/// - a friendship already made by another request (mutual requests: the other one was
+///   accepted first) → `already_friends`;
+/// - no request and no journal → `not_pending`; a journal whose request is gone and whose
+///   friendship is not there → `not_pending` too (a removal or decline came between);
+/// - else the plan: the journal's if any (same groups, same time), or a new one placing each
+///   friend by the friend count App Context holds (a full group falls over to the next).
+pub fn decide_accept(
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    pending: Option<&PendingRequest>,
+    a_has_b: Option<&JsonObject>,
+    a: &UserRecord,
+    b: &UserRecord,
+    now_ms: u64,
+) -> AcceptDecision {
+    let instance = journal.and_then(|j| j.instance.as_deref()).or(pending.map(|p| p.id.as_str()));
+    let ours = |m: &JsonObject| instance.is_some() && m.str("requestId") == instance;
+    if let Some(m) = a_has_b {
+        if !ours(m) {
+            return AcceptDecision::Refuse(Refused::new(Reason::AlreadyFriends, Rejection::new("userA and userB are already friends")));
+        }
+    }
+    let Some(instance) = instance else {
+        return AcceptDecision::Refuse(Refused::new(Reason::NotPending, Rejection::new("no pending friend request from userA to userB")));
     };
-    Ok(m.str("requestId").unwrap_or("legacy").to_owned())
+    if pending.is_none_or(|p| p.id != instance) && a_has_b.is_none() {
+        return AcceptDecision::Refuse(Refused::new(
+            Reason::NotPending,
+            Rejection::new("the request was declined or the friendship removed meanwhile"),
+        ));
+    }
+    let (record, fresh) = match journal {
+        Some(j) => (j.clone(), false),
+        None => {
+            if let Err(refused) = check_friend_limit(a, b) {
+                return AcceptDecision::Refuse(refused);
+            }
+            let count = |u: &UserRecord| u.custom.u64("friendCount").unwrap_or(0) as i64 + 1;
+            let groups = [group_for_count(count(a)) as u64, group_for_count(count(b)) as u64];
+            (CommandRecord { done: false, reason: None, at: now_ms, instance: Some(instance.to_owned()), groups: Some(groups) }, true)
+        }
+    };
+    let added_at = iso8601(record.at);
+    let groups = record.groups();
+    let side = |i: usize, user: &UserId, friend: &UserId, other: &UserRecord| AcceptSide {
+        user: user.clone(),
+        friend: friend.clone(),
+        group: groups[i],
+        notice: friend_added(user, other, instance, &added_at),
+    };
+    let sides = [side(0, &cmd.user_a, &cmd.user_b, b), side(1, &cmd.user_b, &cmd.user_a, a)];
+    AcceptDecision::Proceed { plan: AcceptPlan { sides, record }, fresh }
 }
 
 /// One side of a removal: `status.{friend}` leaves `group`, `friend` leaves `friends.{user}`.
@@ -339,22 +504,59 @@ pub fn removal_instance(a_has_b: Option<&JsonObject>, b_has_a: Option<&JsonObjec
 pub struct RemoveSide {
     pub user: UserId,
     pub friend: UserId,
-    /// The group the membership recorded (the first one when it recorded none).
     pub group: usize,
     /// `friend.removed` on `user`'s inbox.
     pub notice: Notice<FriendRemoved>,
 }
 
-/// A removes B: per side the group entry then the membership, then both `friendCount`s,
-/// then both notices. `a_has_b` / `b_has_a` are the memberships' custom fields as read.
-pub fn plan_removal(cmd: &Command, a_has_b: Option<&JsonObject>, b_has_a: Option<&JsonObject>, now_ms: u64) -> [RemoveSide; 2] {
-    let side = |user: &UserId, friend: &UserId, m: Option<&JsonObject>| RemoveSide {
+/// A removal: its record (the journal: instance, groups, time), then per side the group entry
+/// and the membership, a recount of both, both notices.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemovalPlan {
+    pub sides: [RemoveSide; 2],
+    pub record: CommandRecord,
+}
+
+/// A removes B. `journal` is this command's record if an earlier attempt wrote one (its plan
+/// is finished whatever the memberships say now); else `a_has_b` / `b_has_a` are the
+/// memberships' custom fields as read: the instance is either side's request id (`legacy` for
+/// memberships made before they recorded one), and each group is the one its own side recorded,
+/// else the one the other side recorded for it, else the first. Neither → `not_friends`.
+pub fn plan_removal(
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    a_has_b: Option<&JsonObject>,
+    b_has_a: Option<&JsonObject>,
+    now_ms: u64,
+) -> Result<RemovalPlan, Refused> {
+    let record = match journal {
+        Some(j) => j.clone(),
+        None => {
+            let Some(m) = a_has_b.or(b_has_a) else {
+                return Err(Refused::new(Reason::NotFriends, Rejection::new("userA and userB are not friends")));
+            };
+            let group = |own: Option<&JsonObject>, other: Option<&JsonObject>| {
+                own.and_then(|m| m.u64("group")).or_else(|| other.and_then(|m| m.u64("peerGroup"))).unwrap_or(0)
+            };
+            CommandRecord {
+                done: false,
+                reason: None,
+                at: now_ms,
+                instance: Some(m.str("requestId").unwrap_or("legacy").to_owned()),
+                groups: Some([group(a_has_b, b_has_a), group(b_has_a, a_has_b)]),
+            }
+        }
+    };
+    let instance = record.instance.clone().unwrap_or_default();
+    let groups = record.groups();
+    let side = |i: usize, user: &UserId, friend: &UserId| RemoveSide {
         user: user.clone(),
         friend: friend.clone(),
-        group: m.and_then(|m| m.u64("group")).unwrap_or(0) as usize,
-        notice: friend_removed(user, friend, now_ms),
+        group: groups[i],
+        notice: friend_removed(user, friend, &instance, record.at),
     };
-    [side(&cmd.user_a, &cmd.user_b, a_has_b), side(&cmd.user_b, &cmd.user_a, b_has_a)]
+    let sides = [side(0, &cmd.user_a, &cmd.user_b), side(1, &cmd.user_b, &cmd.user_a)];
+    Ok(RemovalPlan { sides, record })
 }
 
 /// Pages one `friends.sync.request` may ask for (`payload.pages`, default 1): each is one App

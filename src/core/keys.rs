@@ -22,19 +22,31 @@ pub fn request_key(from: &UserId, to: &UserId) -> String {
 /// A request unanswered for 30 days is forgotten.
 pub const REQUEST_TTL_MINUTES: u32 = 30 * DAY_MINUTES;
 
-/// `friend-count:{user}` (counter): the exact friend count, the truth behind App Context
-/// `friendCount`, which may lag it.
-pub fn count_key(user: &UserId) -> String {
-    join(&["friend-count", user.as_str()])
+/// `cmd:{sender}:{eventId}`: a friend command's outcome ([`super::friends::CommandRecord`]).
+/// While an acceptance or removal is under way it holds that command's plan (a journal), so
+/// a re-send with the same `eventId` finishes the same plan; once done, it holds the result,
+/// and a re-send is answered with it again. Event ids hold no `:`.
+pub fn result_key(sender: &UserId, event_id: &str) -> String {
+    join(&["cmd", sender.as_str(), event_id])
 }
 
-/// `claim:{what}:{lo}:{hi}:{instance}` (counter): the execution that takes it first (value 1)
-/// moves the friend counters, so a duplicated or retried command completes the idempotent
-/// steps but never counts twice. The pair is ordered, so either side names the same claim.
-pub fn claim_key(what: &str, a: &UserId, b: &UserId, instance: &str) -> String {
+/// A week: clients re-send a command until it is answered, within minutes; a device that
+/// comes back later than this gets the command decided afresh.
+pub const RESULT_TTL_MINUTES: u32 = 7 * DAY_MINUTES;
+
+/// `accepting:{lo}:{hi}`: an acceptance between the two users is running. It is written before
+/// the acceptance reads the pending request, and a removal deletes the pending requests before
+/// it reads this, so of an acceptance and a removal that overlap, either the acceptance finds
+/// no request or the removal finds the lease and waits for a re-send (it never removes a
+/// friendship that is being written). The pair is ordered, so either side names the same key.
+pub fn lease_key(a: &UserId, b: &UserId) -> String {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    join(&["claim", what, lo.as_str(), hi.as_str(), instance])
+    join(&["accepting", lo.as_str(), hi.as_str()])
 }
+
+/// The platform's shortest TTL; an acceptance takes seconds, and one that crashed holds
+/// removals of the pair back for at most this long.
+pub const LEASE_TTL_MINUTES: u32 = 1;
 
 // ---- settle queue (the debounce's trailing edge, `core::settle`) ----------------------
 

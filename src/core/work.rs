@@ -4,7 +4,8 @@
 //! - `presence.work` / `settle.work` on `presence-work.*` ([`WorkItem`]): observations to
 //!   decide, or settle-queue chunks to read.
 //! - `reconcile.work` on `reconcile-work.*` ([`ScanItem`]): one shard reconciliation step.
-//! - `recount.work` on `recount-work.*` ([`RecountItem`]): queued `friendCount` recounts.
+//! - `recount.work` on `recount-work.*` ([`RecountItem`]): `friendCount` recounts, queued
+//!   (job indices, fired by the settler) or named (the two users of a friend command).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -168,26 +169,44 @@ pub fn parse_scan_item(message: &Json) -> Result<(u8, Scan), Rejection> {
     }
 }
 
-/// `recount.work`: indices of queued recount jobs.
+/// `recount.work`: indices of queued recount jobs (`jobs`), or the users to recount
+/// (`users`: the two users of a friendship a friend command just made or removed).
 #[derive(Serialize)]
 pub struct RecountItem<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub hop: u8,
+    #[serde(skip_serializing_if = "<[i64]>::is_empty")]
     pub jobs: &'a [i64],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub users: &'a [String],
 }
 
-pub fn parse_recount_item(message: &Json) -> Result<Vec<i64>, Rejection> {
+/// What a recount item asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecountWork {
+    Jobs(Vec<i64>),
+    Users(Vec<String>),
+}
+
+pub fn parse_recount_item(message: &Json) -> Result<RecountWork, Rejection> {
     let obj = message.as_object().ok_or_else(|| Rejection::new("recount item is not an object"))?;
     if obj.str("type") != Some(RECOUNT_WORK) {
         return Err(Rejection::new("recount item type is not recount.work"));
     }
     hop(obj, "recount item hop is not 1 or 2")?;
+    if obj.get("users").is_some() {
+        let users: Vec<String> = obj.field("users").map_err(|_| Rejection::new("recount item users is not a list of ids"))?;
+        if users.is_empty() || users.len() > 2 {
+            return Err(Rejection::new("recount item names 1 or 2 users"));
+        }
+        return Ok(RecountWork::Users(users));
+    }
     let jobs: Vec<u64> = obj.field("jobs").map_err(|_| Rejection::new("recount item has no job list"))?;
     if jobs.is_empty() || jobs.len() > RECOUNTS_PER_WORKER {
         return Err(Rejection::new("recount item job list is empty or too long"));
     }
-    Ok(jobs.into_iter().map(|n| n as i64).collect())
+    Ok(RecountWork::Jobs(jobs.into_iter().map(|n| n as i64).collect()))
 }
 
 /// Channel prefix the count workers are bound to (After Publish on `count-work.*`).

@@ -17,6 +17,7 @@ pub const FRIEND_ADDED: &str = "friend.added";
 pub const FRIEND_REMOVED: &str = "friend.removed";
 pub const FRIEND_REQUEST_RECEIVED: &str = "friend.request.received";
 pub const FRIENDS_SYNC: &str = "friends.sync";
+pub const FRIEND_COMMAND_RESULT: &str = "friend.command.result";
 
 /// Every message: `type`, `schemaVersion`, `eventId`, `ts`, `payload`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -47,6 +48,17 @@ pub fn event_id(what: &str, subject: Option<&str>, ms: u64) -> String {
         s.push('_');
     }
     push_u64(&mut s, ms);
+    s
+}
+
+/// `evt_{what}_{subject}_{instance}`: the id of a notice about one thing that happens once
+/// (a request, a friendship made or removed), whenever it is sent: every attempt of a command
+/// sends the same message, and clients drop the repeats.
+pub fn stable_event_id(what: &str, subject: &str, instance: &str) -> String {
+    let mut s = String::from("evt_");
+    for part in [what, "_", subject, "_", instance] {
+        s.push_str(part);
+    }
     s
 }
 
@@ -150,6 +162,43 @@ pub struct SyncedFriend {
     pub online: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<String>,
+}
+
+/// The answer to one client command, on the sender's `inbox.{sender}`: exactly one outcome
+/// per command `eventId`. A re-sent command is answered again with the same message (same
+/// `eventId`, `ts` and payload), so a client re-sends until it has one and drops repeats.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CommandResult {
+    /// The command's own `eventId`.
+    #[serde(rename = "eventId")]
+    pub event_id: String,
+    /// The command's `type`.
+    pub command: String,
+    pub ok: bool,
+    /// A stable code ([`super::contract::Reason`]) when `ok` is false.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+/// `friend.command.result` for the command `event_id` of type `command` from `sender`,
+/// decided at `at_ms`; `reason` is `None` when it succeeded. Its own `eventId` is derived from
+/// the command's, so every answer to the same command is the same message.
+pub fn command_result(
+    sender: &UserId,
+    event_id: &str,
+    command: &str,
+    reason: Option<super::contract::Reason>,
+    at_ms: u64,
+) -> (String, Envelope<CommandResult>) {
+    let mut id = String::from("evt_result_");
+    id.push_str(event_id);
+    let payload = CommandResult {
+        event_id: event_id.to_owned(),
+        command: command.to_owned(),
+        ok: reason.is_none(),
+        reason: reason.map(|r| r.code()),
+    };
+    (super::channels::inbox(sender), Envelope::new(FRIEND_COMMAND_RESULT, id, super::time::iso8601(at_ms), payload))
 }
 
 /// A user id as it goes on the wire (a plain string).

@@ -1,21 +1,32 @@
 //! friend-acceptance (After Publish on `friend-requests.*`: request, accept, decline) and
-//! friend-removal (After Publish on `friend-management.*`).
+//! friend-removal (After Publish on `friend-management.*`: remove, and `friends.sync.request`).
+//!
+//! Every friend command is answered with one `friend.command.result` on the sender's inbox,
+//! once it is complete: a fault or a crash midway leaves no answer, and the client re-sends the
+//! command (same `eventId`) until it has one. So every step is idempotent and a re-send
+//! finishes what is missing, notices included (their `eventId`s are stable); an acceptance or
+//! removal first writes its plan as the command's record, so a re-send carries out the same
+//! plan. Counts are not moved here: each friendship made or removed fires a recount of both
+//! users, which counts their memberships.
 
-use super::queues::push_job;
 use super::{cat, num, Report};
-use crate::core::friends::{self as fr, Binding, Command, CommandKind, PendingRequest, RequestDecision};
-use crate::core::keys::{self, JobQueue};
-use crate::core::settle::Recount;
+use crate::core::friends::{
+    self as fr, AcceptDecision, Binding, Command, CommandKind, CommandRecord, PendingRequest, Refused, RequestDecision,
+};
+use crate::core::keys;
+use crate::core::work::{recount_channel, RecountItem, RECOUNT_WORK};
 use crate::core::{Config, Rejection};
 use crate::domain::channels::{friends, friends_group, status};
+use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES};
+use crate::domain::messages;
 use crate::domain::{Json, UserId};
-use crate::host::{HostError, KvStore, PubNub, UserRecord};
+use crate::host::{HostError, KvStore, MemberFilter, PubNub};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
 pub async fn friend_requests<H: PubNub + KvStore>(
     host: &H,
-    cfg: &Config,
+    _cfg: &Config,
     channel: &str,
     publisher: Option<&str>,
     message: &Json,
@@ -23,15 +34,17 @@ pub async fn friend_requests<H: PubNub + KvStore>(
 ) -> Report {
     let mut report = Report::new("friend-acceptance");
     match fr::parse_command(Binding::FriendRequests, channel, publisher, message) {
-        Err(reason) => report.reject(reason),
+        Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
         Ok(cmd) => {
-            let result = match cmd.kind {
-                CommandKind::Request => request(host, &cmd, now_ms, &mut report).await,
-                CommandKind::Accept => accept(host, cfg, &cmd, now_ms, &mut report).await,
-                _ => decline(host, &cmd, &mut report).await,
-            };
-            if let Err(reason) = result {
-                report.reject(reason);
+            // Each bundle carries only its own commands: the dispatch is per Function.
+            let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
+            if let Some(journal) = start(host, &cmd, &key, &mut report).await {
+                let outcome = match cmd.kind {
+                    CommandKind::Request => request(host, &cmd, now_ms, &mut report).await,
+                    CommandKind::Accept => accept(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
+                    _ => decline(host, &cmd, now_ms, &mut report).await,
+                };
+                finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
             }
         }
     }
@@ -40,7 +53,7 @@ pub async fn friend_requests<H: PubNub + KvStore>(
 
 pub async fn friend_management<H: PubNub + KvStore>(
     host: &H,
-    cfg: &Config,
+    _cfg: &Config,
     channel: &str,
     publisher: Option<&str>,
     message: &Json,
@@ -48,88 +61,193 @@ pub async fn friend_management<H: PubNub + KvStore>(
 ) -> Report {
     let mut report = Report::new("friend-removal");
     match fr::parse_command(Binding::FriendManagement, channel, publisher, message) {
-        Err(reason) => report.reject(reason),
-        Ok(cmd) => {
-            let result = match cmd.kind {
-                CommandKind::Sync => sync(host, &cmd, fr::sync_pages(message), now_ms, &mut report).await,
-                _ => remove(host, cfg, &cmd, now_ms, &mut report).await,
-            };
-            if let Err(reason) = result {
+        Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
+        // A sync request is answered by its friends.sync pages; a failed read leaves no
+        // answer, and the client asks again.
+        Ok(cmd) if cmd.kind == CommandKind::Sync => {
+            if let Err(reason) = sync(host, &cmd, fr::sync_pages(message), now_ms, &mut report).await {
                 report.reject(reason);
+            }
+        }
+        Ok(cmd) => {
+            let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
+            if let Some(journal) = start(host, &cmd, &key, &mut report).await {
+                let outcome = remove(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await;
+                finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
             }
         }
     }
     report
 }
 
-/// Host failures before any write are rejections too: nothing changed, the client may retry.
-fn failed(what: &str, e: HostError) -> Rejection {
-    Rejection(cat(&[what, " failed: ", &e.describe()]))
+/// How a command ended: succeeded at this time, or refused.
+enum Decided {
+    Done(u64),
+    Refused(Refused),
 }
 
-async fn both_users<H: PubNub>(host: &H, cmd: &Command) -> Result<(UserRecord, UserRecord), Rejection> {
-    let users = host.get_users(&[cmd.user_a.clone(), cmd.user_b.clone()]).await.map_err(|e| failed("App Context read", e))?;
-    let find = |id: &UserId| users.iter().find(|u| u.id == id.as_str()).cloned();
-    match (find(&cmd.user_a), find(&cmd.user_b)) {
-        (Some(a), Some(b)) => Ok((a, b)),
-        (None, _) => Err(Rejection::with("unknown user", cmd.user_a.as_str())),
-        (_, None) => Err(Rejection::with("unknown user", cmd.user_b.as_str())),
+/// A step failed (logged): no answer, so the client re-sends and the re-send completes it.
+struct Incomplete;
+
+fn incomplete(report: &mut Report, what: &str, e: HostError) -> Incomplete {
+    report.error(cat(&[what, " failed; a re-send completes the command: ", &e.describe()]));
+    Incomplete
+}
+
+/// A command that did not parse is answered on the publisher's inbox when it names its
+/// publisher and carries an `eventId`: the answer goes only to who sent it. Nothing is
+/// recorded (the same input is refused the same way again).
+async fn refuse_unparsed<H: PubNub>(host: &H, publisher: Option<&str>, message: &Json, refused: Refused, now_ms: u64, report: &mut Report) {
+    report.reject(refused.why);
+    let msg = message.as_object();
+    let event_id = msg.and_then(|m| m.str("eventId")).filter(|id| !id.is_empty() && id.len() <= MAX_EVENT_ID_BYTES);
+    let (Some(sender), Some(event_id)) = (publisher.and_then(|p| UserId::parse(p).ok()), event_id) else { return };
+    let kind = msg.and_then(|m| m.str("type")).filter(|t| t.len() <= 64).unwrap_or("");
+    let (channel, result) = messages::command_result(&sender, event_id, kind, Some(refused.reason), now_ms);
+    if let Err(e) = host.publish(&channel, &result).await {
+        report.error(cat(&["friend.command.result not delivered: ", &e.describe()]));
     }
 }
 
-/// A → B: ops 2 API, 2 KV, 1 publish.
-async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
-    let (a, _) = both_users(host, cmd).await?;
-    let already = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| failed("membership read", e))?.is_some();
+/// Reads the command's record: a command already done is answered again with the same
+/// message (`None`: nothing left to run); otherwise its journal, if an earlier attempt wrote one.
+async fn start<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: &mut Report) -> Option<Option<CommandRecord>> {
+    match host.get::<CommandRecord>(key).await {
+        Err(e) => {
+            report.error(cat(&["command record read failed; a re-send is answered: ", &e.describe()]));
+            None
+        }
+        Ok(Some(record)) if record.done => {
+            report.info(cat(&["answered again: ", record.reason.unwrap_or("ok")]));
+            if let Some(code) = record.reason {
+                report.reject(Rejection::with("refused again", code));
+            }
+            publish_result(host, cmd, &record, report).await;
+            None
+        }
+        Ok(journal) => Some(journal),
+    }
+}
+
+/// Records how the command ended and answers it; an incomplete one is not answered (the
+/// client re-sends it). `at` is when it was first decided.
+async fn finish<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    key: &str,
+    at: u64,
+    outcome: Result<Decided, Incomplete>,
+    report: &mut Report,
+) {
+    let record = match outcome {
+        Err(Incomplete) => return,
+        Ok(Decided::Done(at)) => CommandRecord::answered(None, at),
+        Ok(Decided::Refused(refused)) => {
+            report.reject(refused.why);
+            CommandRecord::answered(Some(refused.reason), at)
+        }
+    };
+    if let Err(e) = host.set(key, &record, keys::RESULT_TTL_MINUTES).await {
+        let _ = incomplete(report, "command result write", e);
+        return;
+    }
+    publish_result(host, cmd, &record, report).await;
+}
+
+async fn publish_result<H: PubNub>(host: &H, cmd: &Command, record: &CommandRecord, report: &mut Report) {
+    let result = fr::command_result(cmd, record);
+    if let Err(e) = host.publish(&result.channel, &result.message).await {
+        report.error(cat(&["friend.command.result not delivered (a re-send is answered): ", &e.describe()]));
+    }
+}
+
+/// A → B. Ops: 2 API, ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
+async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
+    let users = host.get_users(&[cmd.user_a.clone(), cmd.user_b.clone()]).await.map_err(|e| incomplete(report, "App Context read", e))?;
+    let (a, _) = match fr::both_users(cmd, &users) {
+        Ok(users) => users,
+        Err(refused) => return Ok(Decided::Refused(refused)),
+    };
+    let friendship = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| incomplete(report, "membership read", e))?;
     let key = keys::request_key(&cmd.user_a, &cmd.user_b);
     let existing: Option<PendingRequest> =
-        if already { None } else { host.get(&key).await.map_err(|e| failed("pending request read", e))? };
-    match fr::decide_request(cmd, &a, already, existing.as_ref(), now_ms) {
-        RequestDecision::AlreadyFriends => report.info(cat(&[cmd.user_a.as_str(), " and ", cmd.user_b.as_str(), " are already friends"])),
-        RequestDecision::Duplicate => report.info("duplicate friend.request ignored"),
-        RequestDecision::Record { pending, notice } => {
-            host.set(&key, &pending, keys::REQUEST_TTL_MINUTES).await.map_err(|e| failed("pending request write", e))?;
-            if let Err(e) = host.publish(&notice.channel, &notice.message).await {
-                report.error(cat(&["friend.request.received not delivered: ", &e.describe()]));
+        if friendship.is_some() { None } else { host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))? };
+    match fr::decide_request(cmd, &a, friendship.as_ref().map(|m| &m.custom), existing.as_ref(), now_ms) {
+        RequestDecision::Refuse(refused) => Ok(Decided::Refused(refused)),
+        RequestDecision::Record { pending, write, notice } => {
+            if write {
+                host.set(&key, &pending, keys::REQUEST_TTL_MINUTES).await.map_err(|e| incomplete(report, "pending request write", e))?;
             }
+            host.publish(&notice.channel, &notice.message).await.map_err(|e| incomplete(report, "friend.request.received", e))?;
             report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str()]));
+            Ok(Decided::Done(pending.at))
         }
     }
-    Ok(())
 }
 
-/// B declines A's request: 1–2 KV.
-async fn decline<H: KvStore>(host: &H, cmd: &Command, report: &mut Report) -> Result<(), Rejection> {
+/// B declines A's request. Ops: ≤ 2 KV (+2).
+async fn decline<H: KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
     let key = keys::request_key(&cmd.user_a, &cmd.user_b);
-    let pending: Option<PendingRequest> = host.get(&key).await.map_err(|e| failed("pending request read", e))?;
-    fr::decide_decline(pending.as_ref())?;
-    host.remove(&key).await.map_err(|e| failed("pending request removal", e))?;
+    let pending: Option<PendingRequest> = host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))?;
+    if let Err(refused) = fr::decide_decline(pending.as_ref()) {
+        return Ok(Decided::Refused(refused));
+    }
+    host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
     report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " declined"]));
-    Ok(())
+    Ok(Decided::Done(now_ms))
 }
 
-/// B accepts A's request, as `fr::plan_accept` lays it out. Every step is idempotent and the
-/// counters move only for the claimant, so a duplicate or a retry after a failure completes
-/// the friendship without counting twice. The pending request is removed last: until then a
-/// retry can finish. Ops: ≤ 9 API (7 + two group-full fallbacks), ≤ 9 KV (5 + 2 per queued
-/// recount), 2 publishes.
-async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
+/// B accepts A's request, as `fr::decide_accept` lays it out: the lease, the request, the plan
+/// (written as this command's record first), both group entries, both memberships, a recount,
+/// both notices, then both pending requests go. Ops: ≤ 8 API (6 + two full-group fallbacks),
+/// ≤ 8 KV here (6 + 1 per fallback; +2: the command record), 3 publishes (+1).
+async fn accept<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    record_key: &str,
+    now_ms: u64,
+    report: &mut Report,
+) -> Result<Decided, Incomplete> {
     let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
-    let key = keys::request_key(a_id, b_id);
-    let pending: PendingRequest = host
-        .get(&key)
-        .await
-        .map_err(|e| failed("pending request read", e))?
-        .ok_or_else(|| Rejection::new("no pending friend request from userA to userB"))?;
-    let (a, b) = both_users(host, cmd).await?;
-    fr::check_friend_limit(&a, &b)?;
-    let claim_key = keys::claim_key("accept", a_id, b_id, &pending.id);
-    let owner = host.incr_counter(&claim_key, 1).await.map_err(|e| failed("claim", e))? == 1;
-    let moved = counts(host, a_id, b_id, if owner { 1 } else { 0 }, report).await;
-    let plan = fr::plan_accept(cmd, &pending, &a, &b, moved, now_ms);
+    let users = host.get_users(&[a_id.clone(), b_id.clone()]).await.map_err(|e| incomplete(report, "App Context read", e))?;
+    let (a, b) = match fr::both_users(cmd, &users) {
+        Ok(users) => users,
+        Err(refused) => return Ok(Decided::Refused(refused)),
+    };
+    // The lease before the request is read: see `keys::lease_key`.
+    let lease = keys::lease_key(a_id, b_id);
+    host.set(&lease, &cmd.event_id, keys::LEASE_TTL_MINUTES).await.map_err(|e| incomplete(report, "lease write", e))?;
+    let request_key = keys::request_key(a_id, b_id);
+    let pending: Option<PendingRequest> = host.get(&request_key).await.map_err(|e| incomplete(report, "pending request read", e))?;
+    let a_has_b = host.get_member(&friends(a_id), b_id).await.map_err(|e| incomplete(report, "membership read", e))?;
+    let (plan, fresh) = match fr::decide_accept(cmd, journal, pending.as_ref(), a_has_b.as_ref().map(|m| &m.custom), &a, &b, now_ms) {
+        AcceptDecision::Proceed { plan, fresh } => (plan, fresh),
+        AcceptDecision::Refuse(refused) => {
+            if refused.reason == Reason::AlreadyFriends && pending.is_some() {
+                // Friends through the other request: this one is stale.
+                host.remove(&request_key).await.map_err(|e| incomplete(report, "stale request removal", e))?;
+            }
+            if let Some(groups) = journal.and_then(|j| j.groups) {
+                // An earlier attempt may have placed group entries before a decline or a
+                // removal took the request away: they go too.
+                for (user, friend, group) in [(a_id, b_id, groups[0]), (b_id, a_id, groups[1])] {
+                    host.remove_channels(&friends_group(user, group as usize), &[status(friend)])
+                        .await
+                        .map_err(|e| incomplete(report, "channel group cleanup", e))?;
+                }
+            }
+            release(host, &lease, report).await;
+            return Ok(Decided::Refused(refused));
+        }
+    };
+    let mut record = plan.record.clone();
+    if fresh {
+        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "acceptance plan write", e))?;
+    }
 
-    // Both groups first, then both memberships: a failure leaves nothing that a retry cannot
-    // finish, and full groups are undone before anything else is written.
+    // Both groups first, then both memberships: full groups are undone before anything else
+    // is written.
     let mut groups = [0usize; 2];
     let mut fallbacks = 0u32;
     for (i, side) in plan.sides.iter().enumerate() {
@@ -137,92 +255,75 @@ async fn accept<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now
         loop {
             match host.add_channels(&friends_group(&side.user, group), &[status(&side.friend)]).await {
                 Ok(()) => break,
-                // Full group (removals leave holes elsewhere): try the next one.
+                // Full group (removals leave holes elsewhere): try the next one, recorded
+                // first so that a re-send looks where this attempt may have placed it.
                 Err(HostError::Rejected { status: 400, .. }) => match fr::fallback_group(group, fallbacks) {
                     Some(next) => {
                         fallbacks += 1;
                         group = next;
+                        if let Some(g) = record.groups.as_mut() {
+                            g[i] = next as u64;
+                        }
+                        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "plan update", e))?;
                     }
                     None => {
                         if i == 1 {
-                            let _ = host.remove_channels(&friends_group(a_id, groups[0]), &[status(b_id)]).await;
+                            host.remove_channels(&friends_group(a_id, groups[0]), &[status(b_id)])
+                                .await
+                                .map_err(|e| incomplete(report, "undo of the group entry", e))?;
                         }
-                        if owner {
-                            // Give the claim and the counts back: a later retry counts afresh.
-                            let _ = host.incr_counter(&claim_key, -1).await;
-                            counts(host, a_id, b_id, -1, report).await;
-                        }
-                        return Err(Rejection::with(
-                            "no room in the friends groups tried (full); nothing changed, for",
-                            side.user.as_str(),
-                        ));
+                        release(host, &lease, report).await;
+                        let why = Rejection::with("no room in the friends groups tried (full); nothing changed, for", side.user.as_str());
+                        return Ok(Decided::Refused(Refused::new(Reason::Limit, why)));
                     }
                 },
-                Err(e) => {
-                    report
-                        .error(cat(&["channel group update failed; the pending request is kept so a retry completes it: ", &e.describe()]));
-                    return Ok(());
-                }
+                Err(e) => return Err(incomplete(report, "channel group update", e)),
             }
         }
         groups[i] = group;
     }
-    for (side, group) in plan.sides.iter().zip(groups) {
-        if let Err(e) = host.set_members(&friends(&side.user), &[(side.friend.clone(), plan.membership(group))]).await {
-            report.error(cat(&["membership write failed; the pending request is kept so a retry completes it: ", &e.describe()]));
-            return Ok(());
-        }
+    for (i, side) in plan.sides.iter().enumerate() {
+        host.set_members(&friends(&side.user), &[(side.friend.clone(), plan.membership(i, groups))])
+            .await
+            .map_err(|e| incomplete(report, "membership write", e))?;
     }
-    for (user, side) in [&a, &b].into_iter().zip(&plan.sides) {
-        write_friend_count(host, user, side.count, report).await;
-    }
+    fire_recount(host, a_id, b_id).await.map_err(|e| incomplete(report, "recount fire", e))?;
     for side in &plan.sides {
-        if let Err(e) = host.publish(&side.notice.channel, &side.notice.message).await {
-            report.error(cat(&["friend.added not delivered: ", &e.describe()]));
-        }
+        host.publish(&side.notice.channel, &side.notice.message).await.map_err(|e| incomplete(report, "friend.added", e))?;
     }
-    if let Err(e) = host.remove(&key).await {
-        report.warn(cat(&["pending request not removed (it expires): ", &e.describe()]));
+    // Last: no pending request either way survives the friendship (a stale one could be
+    // accepted again after a removal).
+    for key in [request_key, keys::request_key(b_id, a_id)] {
+        host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
     }
-    report.info(cat(&["friends: ", a_id.as_str(), " <-> ", b_id.as_str(), if owner { "" } else { " (completed by a duplicate)" }]));
-    Ok(())
+    release(host, &lease, report).await;
+    report.info(cat(&["friends: ", a_id.as_str(), " <-> ", b_id.as_str(), if fresh { "" } else { " (completed by a re-send)" }]));
+    Ok(Decided::Done(record.at))
 }
 
-/// Moves both friend counters by `delta` (0 = just read them). Returns the values.
-async fn counts<H: KvStore>(host: &H, a: &UserId, b: &UserId, delta: i64, report: &mut Report) -> (i64, i64) {
-    let mut out = [0i64; 2];
-    for (i, user) in [a, b].into_iter().enumerate() {
-        let key = keys::count_key(user);
-        let r = if delta == 0 { host.get_counter(&key).await } else { host.incr_counter(&key, delta).await };
-        out[i] = r.unwrap_or_else(|e| {
-            report.error(cat(&["friend counter for ", user.as_str(), " failed: ", &e.describe()]));
-            0
-        });
+/// The lease expires on its own; deleting it only lets a removal of the pair run sooner.
+async fn release<H: KvStore>(host: &H, lease: &str, report: &mut Report) {
+    if let Err(e) = host.remove(lease).await {
+        report.warn(cat(&["lease not released (it expires within a minute): ", &e.describe()]));
     }
-    (out[0].max(0), out[1].max(0))
 }
 
-/// App Context `friendCount` mirrors the atomic counter. `custom` is replaced as a whole, so
-/// this is an ETag-conditional write; if another writer got there first, the user goes to the
-/// recount queue and a reconcile worker copies the counter's value then (convergent, never a
-/// stale overwrite).
-async fn write_friend_count<H: PubNub + KvStore>(host: &H, user: &UserRecord, count: i64, report: &mut Report) {
-    let Ok(id) = UserId::parse(&user.id) else { return };
-    if let Err(e) = host.set_user_custom(&id, &fr::friend_count_custom(user, count), user.etag.as_deref()).await {
-        report.info(cat(&["friendCount of ", &user.id, " queued for a recount: ", &e.describe()]));
-        if let Err(e) = push_job(host, JobQueue::Recounts, &Recount { users: vec![user.id.clone()] }).await {
-            report.error(cat(&["friendCount recount not queued: ", &e.describe()]));
-        }
-    }
+/// Both users' `friendCount`, recounted from their memberships by the recount worker.
+async fn fire_recount<H: PubNub>(host: &H, a: &UserId, b: &UserId) -> Result<(), HostError> {
+    let users = [a.as_str().to_owned(), b.as_str().to_owned()];
+    host.fire(&recount_channel(), &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs: &[], users: &users }).await
 }
 
 /// Up to `pages` pages (≤ 100 friends each) of A's friends, online ones first, published on
 /// A's private inbox, each with the cursor after it: the initial load. Every page but the last
 /// says `more`, so the client asks for the next batch only after the last one. Reads only, so
-/// a failure changes nothing. Ops: ≤ 9 API, 1 KV, ≤ 9 publishes.
+/// a failure changes nothing. Ops: ≤ 10 API (the count, then ≤ 9 pages), ≤ 9 publishes.
 async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
+    let failed = |what: &str, e: HostError| Rejection(cat(&[what, " failed: ", &e.describe()]));
     let me = &cmd.user_a;
-    let total_friends = host.get_counter(&keys::count_key(me)).await.map_err(|e| failed("friend count read", e))?.max(0) as u64;
+    // Every member is a friend: the count is what the memberships say.
+    let total = host.get_members(&friends(me), MemberFilter::All, 1, None).await.map_err(|e| failed("friend count read", e))?;
+    let total_friends = total.total.ok_or_else(|| Rejection::new("friend count read failed: no totalCount"))?;
     let mut part = cmd.clone();
     let mut sent = 0u64;
     for i in 0..pages {
@@ -247,41 +348,56 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: 
     Ok(())
 }
 
-/// A removes B (either friend may), as `fr::plan_removal` lays it out. Ops: ≤ 9 API, ≤ 7 KV
-/// (3 + 2 per queued refresh), 2 publishes.
-async fn remove<H: PubNub + KvStore>(host: &H, _cfg: &Config, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
+/// A removes B (either friend may), as `fr::plan_removal` lays it out: the plan (this
+/// command's record), both pending requests, the lease check, per side the group entry and
+/// the membership, a recount, both notices. Ops: ≤ 6 API, 4 KV (+2: the command record), 3
+/// publishes (+1).
+async fn remove<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    record_key: &str,
+    now_ms: u64,
+    report: &mut Report,
+) -> Result<Decided, Incomplete> {
     let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
-    let m_a = host.get_member(&friends(a_id), b_id).await.map_err(|e| failed("membership read", e))?;
-    let m_b = host.get_member(&friends(b_id), a_id).await.map_err(|e| failed("membership read", e))?;
-    let (m_a, m_b) = (m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom));
-    // The friendship instance (its request id) makes the decrement a once-only claim.
-    let instance = fr::removal_instance(m_a, m_b)?;
-    let claim = host.incr_counter(&keys::claim_key("remove", a_id, b_id, &instance), 1).await.map_err(|e| failed("claim", e))?;
-    let owner = claim == 1;
-    let (count_a, count_b) = counts(host, a_id, b_id, if owner { -1 } else { 0 }, report).await;
-    let sides = fr::plan_removal(cmd, m_a, m_b, now_ms);
-    for side in &sides {
-        if let Err(e) = host.remove_channels(&friends_group(&side.user, side.group), &[status(&side.friend)]).await {
-            report.error(cat(&["channel group removal failed; a retry completes it: ", &e.describe()]));
-            return Ok(());
-        }
-        if let Err(e) = host.remove_members(&friends(&side.user), core::slice::from_ref(&side.friend)).await {
-            report.error(cat(&["membership removal failed; a retry completes it: ", &e.describe()]));
-            return Ok(());
-        }
+    let (m_a, m_b) = match journal {
+        // The plan is recorded: finish it, whatever is left of the friendship.
+        Some(_) => (None, None),
+        None => (
+            host.get_member(&friends(a_id), b_id).await.map_err(|e| incomplete(report, "membership read", e))?,
+            host.get_member(&friends(b_id), a_id).await.map_err(|e| incomplete(report, "membership read", e))?,
+        ),
+    };
+    let plan = match fr::plan_removal(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms) {
+        Ok(plan) => plan,
+        Err(refused) => return Ok(Decided::Refused(refused)),
+    };
+    if journal.is_none() {
+        host.set(record_key, &plan.record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "removal plan write", e))?;
     }
-    if let Ok(users) = host.get_users(&[a_id.clone(), b_id.clone()]).await {
-        for (id, count) in [(a_id, count_a), (b_id, count_b)] {
-            if let Some(user) = users.iter().find(|u| u.id == id.as_str()) {
-                write_friend_count(host, user, count, report).await;
-            }
-        }
+    // The pending requests go before the lease is read (see `keys::lease_key`): a stale one
+    // could otherwise be accepted again after the removal.
+    for key in [keys::request_key(a_id, b_id), keys::request_key(b_id, a_id)] {
+        host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
     }
-    for side in &sides {
-        if let Err(e) = host.publish(&side.notice.channel, &side.notice.message).await {
-            report.error(cat(&["friend.removed not delivered: ", &e.describe()]));
-        }
+    let lease: Option<Json> = host.get(&keys::lease_key(a_id, b_id)).await.map_err(|e| incomplete(report, "lease read", e))?;
+    if lease.is_some() {
+        report.warn("an acceptance between them is running; a re-send completes the removal");
+        return Err(Incomplete);
+    }
+    for side in &plan.sides {
+        host.remove_channels(&friends_group(&side.user, side.group), &[status(&side.friend)])
+            .await
+            .map_err(|e| incomplete(report, "channel group removal", e))?;
+        host.remove_members(&friends(&side.user), core::slice::from_ref(&side.friend))
+            .await
+            .map_err(|e| incomplete(report, "membership removal", e))?;
+    }
+    fire_recount(host, a_id, b_id).await.map_err(|e| incomplete(report, "recount fire", e))?;
+    for side in &plan.sides {
+        host.publish(&side.notice.channel, &side.notice.message).await.map_err(|e| incomplete(report, "friend.removed", e))?;
     }
     report.info(cat(&["unfriended: ", a_id.as_str(), " x ", b_id.as_str()]));
-    Ok(())
+    Ok(Decided::Done(plan.record.at))
 }

@@ -378,7 +378,7 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
             }
             SettleFire::Recounts(jobs) => {
                 let channel = recount_channel();
-                let result = host.fire(&channel, &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs }).await;
+                let result = host.fire(&channel, &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs, users: &[] }).await;
                 (channel, result)
             }
         };

@@ -21,6 +21,70 @@ use crate::domain::Json;
 
 pub const KV_VALUE_MAX_CHARS: usize = 32_000;
 
+/// Which calls of one execution fail ([`FakeHost::fail_call`], [`FakeHost::crash_after`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The `n`th call (1-based), counting only calls of `kind` when given.
+    pub nth: Option<(u32, Option<OpKind>)>,
+    /// Every call after the first `n`: the execution stops there, as if it crashed.
+    pub crash_after: Option<u32>,
+}
+
+/// Host faults, as the platform shows them: a call rejected with a status.
+#[derive(Default)]
+struct Faults {
+    /// Probability that any call fails, with the generator's state (xorshift64*).
+    rate: f64,
+    rng: u64,
+    /// Applied to the next execution started.
+    next: Option<Target>,
+    targets: BTreeMap<u32, (Target, OpsUsed)>,
+    injected: u32,
+}
+
+impl Faults {
+    fn roll(&mut self) -> f64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Whether call `kind` of execution `exec` fails.
+    fn strikes(&mut self, exec: u32, kind: OpKind) -> bool {
+        let targeted = match self.targets.get_mut(&exec) {
+            Some((target, seen)) => {
+                seen.add(kind);
+                let nth = target.nth.is_some_and(|(n, only)| match only {
+                    Some(k) if k == kind => count(seen, k) == n,
+                    Some(_) => false,
+                    None => seen.total() == n,
+                });
+                nth || target.crash_after.is_some_and(|n| seen.total() > n)
+            }
+            None => false,
+        };
+        let hit = targeted || (self.rate > 0.0 && self.roll() < self.rate);
+        self.injected += u32::from(hit);
+        hit
+    }
+}
+
+fn count(used: &OpsUsed, kind: OpKind) -> u32 {
+    match kind {
+        OpKind::Api => used.api,
+        OpKind::Publish => used.publish,
+        OpKind::Kv => used.kv,
+    }
+}
+
+/// What an injected fault looks like: the platform rejecting the call with a status.
+pub fn injected_fault() -> HostError {
+    HostError::Rejected { status: 503, message: "injected fault: service unavailable".into() }
+}
+
 /// One recorded host call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Call {
@@ -58,6 +122,7 @@ struct State {
 /// The fake host. Cheap to share by reference across concurrent executions.
 pub struct FakeHost {
     state: RefCell<State>,
+    faults: RefCell<Faults>,
     budget: Cell<OpBudget>,
     used: RefCell<BTreeMap<u32, OpsUsed>>,
     execution: Cell<u32>,
@@ -75,6 +140,7 @@ impl FakeHost {
     pub fn new(budget: OpBudget) -> Self {
         FakeHost {
             state: RefCell::default(),
+            faults: RefCell::default(),
             budget: Cell::new(budget),
             used: RefCell::default(),
             execution: Cell::new(0),
@@ -106,6 +172,10 @@ impl FakeHost {
         let id = self.execution.get() + 1;
         self.execution.set(id);
         self.used.borrow_mut().insert(id, OpsUsed::default());
+        let mut faults = self.faults.borrow_mut();
+        if let Some(target) = faults.next.take() {
+            faults.targets.insert(id, (target, OpsUsed::default()));
+        }
         Exec { host: self, id }
     }
 
@@ -114,6 +184,33 @@ impl FakeHost {
     /// The next call of `op` on `target` (any target if empty) fails with `error`.
     pub fn fail_next(&self, op: &'static str, target: &str, error: HostError) {
         self.state.borrow_mut().failures.push((op, target.to_owned(), error));
+    }
+
+    /// Every host call fails with probability `rate` (0 turns it off), drawn from a generator
+    /// seeded with `seed`: the same seed fails the same calls.
+    pub fn set_fault_rate(&self, rate: f64, seed: u64) {
+        let mut faults = self.faults.borrow_mut();
+        faults.rate = rate;
+        faults.rng = seed | 1;
+    }
+
+    /// In the next execution started, the `n`th call (1-based; of `kind` only, when given) fails.
+    pub fn fail_call(&self, n: u32, kind: Option<OpKind>) {
+        let mut faults = self.faults.borrow_mut();
+        let target = faults.next.get_or_insert_with(Target::default);
+        target.nth = Some((n, kind));
+    }
+
+    /// The next execution started stops after its first `n` calls, as if it crashed there:
+    /// every later call fails.
+    pub fn crash_after(&self, n: u32) {
+        let mut faults = self.faults.borrow_mut();
+        faults.next.get_or_insert_with(Target::default).crash_after = Some(n);
+    }
+
+    /// Calls failed by injection so far.
+    pub fn faults_injected(&self) -> u32 {
+        self.faults.borrow().injected
     }
 
     // ---- seeding and inspection -----------------------------------------------------
@@ -140,6 +237,11 @@ impl FakeHost {
         let set = st.groups.entry(group.to_owned()).or_default();
         set.extend(channels);
         assert!(set.len() <= CHANNELS_PER_GROUP, "{group}: a group holds at most {CHANNELS_PER_GROUP} channels");
+    }
+
+    /// Members earlier executions put on an App Context channel (seeding large friend lists).
+    pub fn seed_members(&self, channel: &str, members: impl IntoIterator<Item = (String, Value)>) {
+        self.state.borrow_mut().members.entry(channel.to_owned()).or_default().extend(members);
     }
 
     /// A channel leaves a group outside any handler (as a removal elsewhere would do).
@@ -198,6 +300,11 @@ impl FakeHost {
         self.state.borrow().published.clone()
     }
 
+    /// Messages published so far, no longer kept.
+    pub fn take_published(&self) -> Vec<(String, Value)> {
+        std::mem::take(&mut self.state.borrow_mut().published)
+    }
+
     pub fn published_on(&self, channel: &str) -> Vec<Value> {
         self.state.borrow().published.iter().filter(|(c, _)| c == channel).map(|(_, m)| m.clone()).collect()
     }
@@ -239,6 +346,18 @@ impl FakeHost {
         .unwrap()
     }
 
+    /// [`FakeHost::snapshot`] without what only answers a command: messages published and
+    /// command records (`cmd:…`). For "a refused command changes nothing".
+    pub fn snapshot_without_answers(&self) -> String {
+        let st = self.state.borrow();
+        let users: BTreeMap<_, _> = st.users.iter().map(|(k, u)| (k.clone(), (u.custom.clone(), u.version))).collect();
+        let kv: BTreeMap<_, _> = st.kv.iter().filter(|(k, _)| !k.starts_with("cmd:")).map(|(k, (v, _))| (k.clone(), v.clone())).collect();
+        serde_json::to_string(&json!({
+            "kv": kv, "counters": st.counters, "users": users, "members": st.members, "groups": st.groups, "fired": st.fired,
+        }))
+        .unwrap()
+    }
+
     /// Panics (fails the test) if any execution went over its op budget.
     pub fn assert_within_budget(&self) {
         let st = self.state.borrow();
@@ -259,6 +378,9 @@ impl FakeHost {
         entry.add(kind);
         if let Some(i) = st.failures.iter().position(|(o, t, _)| *o == op && (t.is_empty() || t == target)) {
             return Err(st.failures.remove(i).2);
+        }
+        if self.faults.borrow_mut().strikes(exec, kind) {
+            return Err(injected_fault());
         }
         Ok(())
     }

@@ -264,6 +264,13 @@ impl JsFriendsView {
         to_js(&self.view.count_history().collect::<Vec<_>>())
     }
 
+    /// How the command `eventId` ended, once answered: `{eventId, command, ok, reason}`, or
+    /// `null` while no `friend.command.result` arrived (re-send the command until it does).
+    #[wasm_bindgen(js_name = commandResult)]
+    pub fn command_result(&self, event_id: JsValue) -> JsValue {
+        event_id.as_string().and_then(|id| self.view.command_result(&id).map(to_js)).unwrap_or(JsValue::NULL)
+    }
+
     /// Incoming friend requests: `[{userId, name, profileUrl, requestedAt}]`.
     pub fn requests(&self) -> JsValue {
         to_js(self.view.requests())

@@ -18,7 +18,7 @@ fn deliver(cmd: &contract::ClientCommand) -> Result<friends_presence::core::frie
     let binding = if cmd.channel.starts_with("friend-requests.") { Binding::FriendRequests } else { Binding::FriendManagement };
     let publisher = cmd.channel.split_once('.').unwrap().1;
     let message = Json::parse(&to_text(&cmd.message).unwrap()).unwrap();
-    parse_command(binding, &cmd.channel, Some(publisher), &message).map_err(|r| r.0)
+    parse_command(binding, &cmd.channel, Some(publisher), &message).map_err(|r| r.why.0)
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! The friend commands' decisions, input → output, without a host: `core::friends`.
 
-use friends_presence::core::friends::{self as fr, Command, CommandKind, PendingRequest, RequestDecision, SyncCursor};
+use friends_presence::core::friends::{
+    self as fr, AcceptDecision, Command, CommandKind, CommandRecord, PendingRequest, RequestDecision, SyncCursor,
+};
+use friends_presence::domain::contract::Reason;
+use friends_presence::domain::messages::CommandResult;
 use friends_presence::domain::time::iso8601;
 use friends_presence::domain::{Json, JsonObject, UserId};
 use friends_presence::host::{Member, MemberFilter, MembersPage, UserRecord};
@@ -35,43 +39,62 @@ fn membership(fields: &[(&str, Json)]) -> JsonObject {
 fn a_request_is_recorded_and_announced_to_the_requested_users_inbox() {
     let c = cmd(CommandKind::Request, "alice", "bob", "r1");
     let alice = user("alice", "Alice", &[]);
-    let RequestDecision::Record { pending, notice } = fr::decide_request(&c, &alice, false, None, T0) else { panic!("not recorded") };
+    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, None, T0) else { panic!("not recorded") };
     assert_eq!(pending, PendingRequest { id: "r1".into(), at: T0 });
+    assert!(write);
     assert_eq!(notice.channel, "inbox.bob");
     assert_eq!(notice.message.kind, "friend.request.received");
-    assert_eq!(notice.message.event_id, format!("evt_request_alice_{T0}"));
+    assert_eq!(notice.message.event_id, "evt_request_alice_r1", "the request's id: the same on every attempt");
+    assert_eq!(notice.message.ts, iso8601(T0));
     assert_eq!(notice.message.payload.user_id.0, "alice");
     assert_eq!(notice.message.payload.name.as_deref(), Some("Alice"));
     assert_eq!(notice.message.payload.requested_at, iso8601(T0));
-    // A new request (another id) replaces an older one.
-    let older = PendingRequest { id: "r0".into(), at: T0 - 5 };
-    let RequestDecision::Record { pending, .. } = fr::decide_request(&c, &alice, false, Some(&older), T0) else { panic!() };
-    assert_eq!(pending.id, "r1");
+}
+
+/// A re-sent request (same eventId) is announced again with the same message: a notice that
+/// failed the first time reaches B on a re-send (it used to be dropped as a duplicate).
+#[test]
+fn a_re_sent_request_re_notifies_with_the_same_message_and_writes_nothing() {
+    let c = cmd(CommandKind::Request, "alice", "bob", "r1");
+    let alice = user("alice", "Alice", &[]);
+    let RequestDecision::Record { notice: first, .. } = fr::decide_request(&c, &alice, None, None, T0) else { panic!() };
+    let same = PendingRequest { id: "r1".into(), at: T0 };
+    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, Some(&same), T0 + 9_000) else {
+        panic!("a re-send must be announced again")
+    };
+    assert!(!write);
+    assert_eq!(pending, same);
+    assert_eq!(notice, first, "same eventId, ts and payload");
 }
 
 #[test]
-fn a_repeated_request_or_one_between_friends_records_nothing() {
-    let c = cmd(CommandKind::Request, "alice", "bob", "r1");
+fn a_request_between_friends_or_behind_another_pending_one_is_refused() {
+    let c = cmd(CommandKind::Request, "alice", "bob", "r2");
     let alice = user("alice", "Alice", &[]);
-    let same = PendingRequest { id: "r1".into(), at: T0 - 5 };
-    assert_eq!(fr::decide_request(&c, &alice, false, Some(&same), T0), RequestDecision::Duplicate);
-    assert_eq!(fr::decide_request(&c, &alice, true, None, T0), RequestDecision::AlreadyFriends);
-    assert_eq!(fr::decide_request(&c, &alice, true, Some(&same), T0), RequestDecision::AlreadyFriends);
+    let older = PendingRequest { id: "r1".into(), at: T0 - 5 };
+    let refused = |d| match d {
+        RequestDecision::Refuse(r) => r.reason,
+        other => panic!("not refused: {other:?}"),
+    };
+    assert_eq!(refused(fr::decide_request(&c, &alice, None, Some(&older), T0)), Reason::AlreadyPending);
+    let m = membership(&[("requestId", Json::str("r0"))]);
+    assert_eq!(refused(fr::decide_request(&c, &alice, Some(&m), None, T0)), Reason::AlreadyFriends);
 }
 
 #[test]
 fn declining_needs_a_pending_request() {
-    assert!(fr::decide_decline(None).is_err());
-    assert_eq!(fr::decide_decline(Some(&PendingRequest { id: "r1".into(), at: T0 })), Ok(()));
+    assert_eq!(fr::decide_decline(None).unwrap_err().reason, Reason::NotPending);
+    assert!(fr::decide_decline(Some(&PendingRequest { id: "r1".into(), at: T0 })).is_ok());
 }
 
 #[test]
 fn the_friend_limit_refuses_either_user_at_20000() {
     let below = user("alice", "Alice", &[("friendCount", Json::num(19_999))]);
     let full = user("bob", "Bob", &[("friendCount", Json::num(20_000))]);
-    assert_eq!(fr::check_friend_limit(&below, &below), Ok(()));
+    assert!(fr::check_friend_limit(&below, &below).is_ok());
     let refused = fr::check_friend_limit(&below, &full).unwrap_err();
-    assert!(refused.0.contains("bob"), "{refused:?}");
+    assert_eq!(refused.reason, Reason::Limit);
+    assert!(refused.why.0.contains("bob"), "{refused:?}");
     assert!(fr::check_friend_limit(&full, &below).is_err());
 }
 
@@ -83,46 +106,141 @@ fn a_full_group_falls_over_to_the_next_twice_at_most_and_never_past_the_last() {
     assert_eq!(fr::fallback_group(9, 0), None);
 }
 
+fn proceed(d: AcceptDecision) -> (fr::AcceptPlan, bool) {
+    match d {
+        AcceptDecision::Proceed { plan, fresh } => (plan, fresh),
+        AcceptDecision::Refuse(r) => panic!("refused: {r:?}"),
+    }
+}
+
+fn refused(d: AcceptDecision) -> Reason {
+    match d {
+        AcceptDecision::Refuse(r) => r.reason,
+        AcceptDecision::Proceed { .. } => panic!("not refused"),
+    }
+}
+
 #[test]
 fn an_acceptance_places_each_friend_by_count_and_tells_each_inbox_about_the_other() {
     let c = cmd(CommandKind::Accept, "alice", "bob", "a1");
     let pending = PendingRequest { id: "r1".into(), at: T0 - 1_000 };
     let alice = user("alice", "Alice", &[]);
-    let bob = user("bob", "Bob", &[("online", Json::Bool(true))]);
-    let plan = fr::plan_accept(&c, &pending, &alice, &bob, (1, 2_001), T0);
+    let bob = user("bob", "Bob", &[("online", Json::Bool(true)), ("friendCount", Json::num(2_000))]);
+    let (plan, fresh) = proceed(fr::decide_accept(&c, None, Some(&pending), None, &alice, &bob, T0));
+    assert!(fresh, "the plan is to be recorded first");
+    assert_eq!(plan.record, CommandRecord { done: false, reason: None, at: T0, instance: Some("r1".into()), groups: Some([0, 1]) });
     let [a, b] = &plan.sides;
-    assert_eq!((a.user.as_str(), a.friend.as_str(), a.group, a.count), ("alice", "bob", 0, 1));
-    assert_eq!((b.user.as_str(), b.friend.as_str(), b.group, b.count), ("bob", "alice", 1, 2_001));
+    assert_eq!((a.user.as_str(), a.friend.as_str(), a.group), ("alice", "bob", 0));
+    assert_eq!((b.user.as_str(), b.friend.as_str(), b.group), ("bob", "alice", 1), "bob's 2,001st friend");
     assert_eq!(a.notice.channel, "inbox.alice");
     assert_eq!(a.notice.message.payload.user_id.0, "bob");
     assert!(a.notice.message.payload.online, "bob's online flag as App Context has it");
     assert_eq!(b.notice.channel, "inbox.bob");
     assert!(!b.notice.message.payload.online);
-    assert_eq!(b.notice.message.event_id, format!("evt_added_alice_{T0}"));
-    let m = plan.membership(3);
+    assert_eq!(b.notice.message.event_id, "evt_added_alice_r1", "named by the friendship: the same on every attempt");
+    let m = plan.membership(1, [4, 3]);
     assert_eq!(m.str("status"), Some("accepted"));
-    assert_eq!(m.u64("group"), Some(3));
+    assert_eq!((m.u64("group"), m.u64("peerGroup")), (Some(3), Some(4)), "bob's group for alice, alice's for bob");
     assert_eq!(m.str("requestId"), Some("r1"), "the friendship instance a removal claims by");
     assert_eq!(m.str("addedAt").map(str::to_owned), Some(iso8601(T0)));
 }
 
+/// A re-send carries out the recorded plan: the same groups and time, even when the counts
+/// moved meanwhile (placing by the new count would leave a group entry behind).
 #[test]
-fn a_removal_claims_the_recorded_instance_and_edits_the_recorded_groups() {
-    let with_id = membership(&[("requestId", Json::str("r7")), ("group", Json::num(4))]);
-    let bare = membership(&[]);
-    assert!(fr::removal_instance(None, None).is_err(), "not friends");
-    assert_eq!(fr::removal_instance(Some(&with_id), None).unwrap(), "r7");
-    assert_eq!(fr::removal_instance(None, Some(&with_id)).unwrap(), "r7", "either side's record");
-    assert_eq!(fr::removal_instance(Some(&bare), Some(&with_id)).unwrap(), "legacy", "A's record first");
+fn a_re_sent_acceptance_follows_its_recorded_plan() {
+    let c = cmd(CommandKind::Accept, "alice", "bob", "a1");
+    let pending = PendingRequest { id: "r1".into(), at: T0 - 1_000 };
+    let alice = user("alice", "Alice", &[("friendCount", Json::num(5_000))]);
+    let bob = user("bob", "Bob", &[("friendCount", Json::num(20_000))]);
+    let journal = CommandRecord { done: false, reason: None, at: T0 - 60_000, instance: Some("r1".into()), groups: Some([1, 2]) };
+    let (plan, fresh) = proceed(fr::decide_accept(&c, Some(&journal), Some(&pending), None, &alice, &bob, T0));
+    assert!(!fresh);
+    assert_eq!(plan.record, journal);
+    assert_eq!([plan.sides[0].group, plan.sides[1].group], [1, 2]);
+    assert_eq!(plan.sides[0].notice.message.ts, iso8601(T0 - 60_000));
+    // The request was already deleted by this command (its memberships carry its instance).
+    let ours = membership(&[("requestId", Json::str("r1"))]);
+    let (plan, _) = proceed(fr::decide_accept(&c, Some(&journal), None, Some(&ours), &alice, &bob, T0));
+    assert_eq!(plan.instance(), "r1");
+}
 
+/// Mutual requests: whichever acceptance comes second finds the friendship the first one
+/// made, with another instance, and is refused instead of counting it again.
+#[test]
+fn an_acceptance_is_refused_without_a_request_or_when_already_friends_through_another() {
+    let c = cmd(CommandKind::Accept, "alice", "bob", "a2");
+    let (alice, bob) = (user("alice", "Alice", &[]), user("bob", "Bob", &[]));
+    let pending = PendingRequest { id: "r2".into(), at: T0 };
+    let other = membership(&[("requestId", Json::str("r1"))]);
+    assert_eq!(refused(fr::decide_accept(&c, None, Some(&pending), Some(&other), &alice, &bob, T0)), Reason::AlreadyFriends);
+    assert_eq!(refused(fr::decide_accept(&c, None, None, Some(&other), &alice, &bob, T0)), Reason::AlreadyFriends);
+    assert_eq!(refused(fr::decide_accept(&c, None, None, None, &alice, &bob, T0)), Reason::NotPending);
+    // Its plan was recorded, then a removal (or a decline) took the request before any
+    // membership was written: nothing to finish.
+    let journal = CommandRecord { done: false, reason: None, at: T0, instance: Some("r2".into()), groups: Some([0, 0]) };
+    assert_eq!(refused(fr::decide_accept(&c, Some(&journal), None, None, &alice, &bob, T0)), Reason::NotPending);
+    let newer = PendingRequest { id: "r3".into(), at: T0 };
+    assert_eq!(refused(fr::decide_accept(&c, Some(&journal), Some(&newer), None, &alice, &bob, T0)), Reason::NotPending);
+    let full = user("bob", "Bob", &[("friendCount", Json::num(20_000))]);
+    assert_eq!(refused(fr::decide_accept(&c, None, Some(&pending), None, &alice, &full, T0)), Reason::Limit);
+}
+
+#[test]
+fn a_removal_records_the_instance_and_both_groups_from_either_side() {
     let c = cmd(CommandKind::Remove, "bob", "alice", "x1");
-    let [b, a] = fr::plan_removal(&c, Some(&with_id), None, T0);
-    assert_eq!((b.user.as_str(), b.friend.as_str(), b.group), ("bob", "alice", 4));
-    assert_eq!((a.user.as_str(), a.friend.as_str(), a.group), ("alice", "bob", 0), "no record: the first group");
+    assert_eq!(fr::plan_removal(&c, None, None, None, T0).unwrap_err().reason, Reason::NotFriends);
+    // Only alice's side is left (a removal interrupted earlier): her record names both groups.
+    let alice_side = membership(&[("requestId", Json::str("r7")), ("group", Json::num(4)), ("peerGroup", Json::num(2))]);
+    let plan = fr::plan_removal(&c, None, None, Some(&alice_side), T0).unwrap();
+    assert_eq!(plan.record.instance.as_deref(), Some("r7"));
+    assert_eq!(plan.record.groups, Some([2, 4]), "bob's group for alice, alice's for bob");
+    let [b, a] = &plan.sides;
+    assert_eq!((b.user.as_str(), b.friend.as_str(), b.group), ("bob", "alice", 2));
+    assert_eq!((a.user.as_str(), a.friend.as_str(), a.group), ("alice", "bob", 4));
     assert_eq!(a.notice.channel, "inbox.alice");
     assert_eq!(a.notice.message.kind, "friend.removed");
-    assert_eq!(a.notice.message.payload.user_id.0, "bob");
+    assert_eq!(a.notice.message.event_id, "evt_removed_bob_r7");
     assert_eq!(a.notice.message.payload.removed_at, iso8601(T0));
+    // Memberships made before they recorded an instance or a peer group.
+    let bare = membership(&[]);
+    let plan = fr::plan_removal(&c, None, Some(&bare), None, T0).unwrap();
+    assert_eq!((plan.record.instance.as_deref(), plan.record.groups), (Some("legacy"), Some([0, 0])));
+    // A re-send finishes the recorded plan even with both memberships gone.
+    let journal = CommandRecord { done: false, reason: None, at: T0 - 5, instance: Some("r7".into()), groups: Some([1, 3]) };
+    let plan = fr::plan_removal(&c, Some(&journal), None, None, T0).unwrap();
+    assert_eq!(plan.record, journal);
+    assert_eq!(plan.sides[1].notice.message.ts, iso8601(T0 - 5));
+}
+
+#[test]
+fn every_command_is_answered_on_the_senders_inbox_with_its_event_id_and_a_stable_code() {
+    let c = cmd(CommandKind::Accept, "alice", "bob", "a1");
+    let ok = fr::command_result(&c, &CommandRecord::answered(None, T0));
+    assert_eq!(ok.channel, "inbox.bob", "the acceptance's sender is bob");
+    assert_eq!(ok.message.kind, "friend.command.result");
+    assert_eq!(ok.message.event_id, "evt_result_a1");
+    assert_eq!(ok.message.ts, iso8601(T0));
+    assert_eq!(
+        ok.message.payload,
+        CommandResult { event_id: "a1".into(), command: "friend.request.accepted".into(), ok: true, reason: None }
+    );
+    let no = fr::command_result(&c, &CommandRecord::answered(Some(Reason::NotPending), T0));
+    assert_eq!((no.message.payload.ok, no.message.payload.reason), (false, Some("not_pending")));
+    for r in [
+        Reason::UnknownUser,
+        Reason::SelfFriend,
+        Reason::AlreadyFriends,
+        Reason::AlreadyPending,
+        Reason::NotPending,
+        Reason::NotFriends,
+        Reason::Limit,
+        Reason::Invalid,
+        Reason::Forbidden,
+    ] {
+        assert_eq!(Reason::from_code(r.code()), Some(r));
+    }
+    assert_eq!(Reason::SelfFriend.code(), "self");
 }
 
 fn friend(id: &str, online: bool) -> Member {

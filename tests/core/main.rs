@@ -8,6 +8,7 @@ mod decide_friends;
 mod decide_scan;
 mod decide_settle;
 mod domain;
+mod faults;
 mod friends;
 mod fuzz;
 mod plan;

@@ -240,7 +240,7 @@ fn deferred_statuses_do_not_wait_behind_a_recount_backlog() {
     for i in 0..50 {
         let u = format!("busy{i}");
         host.add_user(&u, &u);
-        host.set_counter(&format!("friend-count:{u}"), 7);
+        host.seed_members(&format!("friends.{u}"), (0..7).map(|f| (format!("f{f}"), json!({"status": "accepted"}))));
     }
     host.add_user("carol", "Carol");
     let flap = |action: &str| {
@@ -280,7 +280,7 @@ fn a_recount_that_fails_is_queued_again_not_dropped() {
     let users: Vec<String> = (0..9).map(|i| format!("r{i}")).collect();
     for u in &users {
         host.add_user(u, u);
-        host.set_counter(&format!("friend-count:{u}"), 3);
+        host.seed_members(&format!("friends.{u}"), (0..3).map(|f| (format!("f{f}"), json!({"status": "accepted"}))));
     }
     host.seed_kv("recount:1", json!({"u": users}), 60);
     host.set_counter("recount", 1);

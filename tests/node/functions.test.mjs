@@ -29,10 +29,22 @@ async function withClock(w, body) {
   return body();
 }
 
+// The state a handler can change. A refused friend command is still answered (a
+// friend.command.result on its publisher's inbox, and the command's record): that is not state.
 const snapshot = (pn) => JSON.stringify({
-  kv: [...pn.kv], counters: [...pn.counters], users: [...pn.users], members: [...pn.members].map(([k, v]) => [k, [...v]]),
-  groups: [...pn.groups].map(([k, v]) => [k, [...v]]), published: pn.published, fired: pn.fired,
+  kv: [...pn.kv].filter(([k]) => !k.startsWith('cmd:')), counters: [...pn.counters], users: [...pn.users],
+  members: [...pn.members].map(([k, v]) => [k, [...v]]), groups: [...pn.groups].map(([k, v]) => [k, [...v]]),
+  published: pn.published.filter((p) => p.message?.type !== 'friend.command.result'), fired: pn.fired,
 });
+
+/** The recounts friend commands fired, run by the recount worker. */
+async function recount(w) {
+  const worker = await load(fnFile('recount-worker'));
+  while (w.pn.fired.length) {
+    const { channel, message } = w.pn.fired.shift();
+    await withClock(w, () => worker.run(trigger({ channels: [channel], message }), w.pn.execution()));
+  }
+}
 
 test('manifest declares every Function with its trigger', () => {
   const byName = Object.fromEntries(manifest.functions.map((f) => [f.name, f]));
@@ -117,7 +129,8 @@ test('friend-acceptance: request, then only the target accepts; groups, membersh
   const w = world();
   const fn = await load(fnFile('friend-acceptance'));
   const cmd = await befriend(w, fn);
-  assert.deepEqual(w.pn.published.map((p) => [p.channel, p.message.type, p.message.payload.userId]), [['inbox.bob', 'friend.request.received', 'alice']]);
+  assert.deepEqual(w.pn.published.map((p) => [p.channel, p.message.type, p.message.payload.userId ?? p.message.payload.ok]),
+    [['inbox.bob', 'friend.request.received', 'alice'], ['inbox.alice', 'friend.command.result', true]]);
 
   const before = snapshot(w.pn);
   await withClock(w, () => fn.run(cmd('friend.request.accepted', 'alice', 'alice', 'bob', 'a0'), w.pn.execution()));
@@ -129,7 +142,10 @@ test('friend-acceptance: request, then only the target accepts; groups, membersh
   assert.deepEqual([...w.pn.groups.get('cg-friends-bob')], ['status.alice']);
   assert.equal(w.pn.members.get('friends.alice').get('bob').status, 'accepted');
   assert.equal(w.pn.members.get('friends.bob').has('alice'), true);
+  await recount(w);
   assert.equal(w.pn.users.get('alice').custom.friendCount, 1);
+  const result = w.pn.published.find((p) => p.message.type === 'friend.command.result' && p.message.payload.command === 'friend.request.accepted' && p.channel === 'inbox.bob');
+  assert.deepEqual(result && [result.channel, result.message.payload.ok], ['inbox.bob', true]);
   const added = w.pn.published.filter((p) => p.message.type === 'friend.added');
   assert.deepEqual(added.map((p) => [p.channel, p.message.payload.userId, p.message.payload.online]).sort(),
     [['inbox.alice', 'bob', true], ['inbox.bob', 'alice', false]]);
@@ -148,6 +164,7 @@ test('friend-removal: either friend removes; both groups and inboxes updated', a
   assert.equal(w.pn.groups.get('cg-friends-alice').size, 0);
   assert.equal(w.pn.groups.get('cg-friends-bob').size, 0);
   assert.equal(w.pn.members.get('friends.alice').size, 0);
+  await recount(w);
   assert.equal(w.pn.users.get('bob').custom.friendCount, 0);
   const removed = w.pn.published.filter((p) => p.message.type === 'friend.removed');
   assert.deepEqual(removed.map((p) => [p.channel, p.message.payload.userId]).sort(), [['inbox.alice', 'bob'], ['inbox.bob', 'alice']]);
@@ -162,7 +179,6 @@ test('friend-removal: friends.sync.request pages the friends, online first, on t
     w.pn.addUser(id, `Friend ${i}`, { online: i % 4 === 0, lastSeen: '2026-01-01T00:00:00.000Z' });
     w.pn.members.get('friends.alice').set(id, { status: 'accepted' });
   }
-  w.pn.counters.set('friend-count:alice', 130);
   const removal = await load(fnFile('friend-removal'));
   const seen = [];
   let page = null;
@@ -189,7 +205,8 @@ test('friend-removal: friends.sync.request pages the friends, online first, on t
     message: command('friends.sync.request', 'alice', null, 'm1', T0 + 1000).message });
   const n = w.pn.published.length;
   await withClock(w, () => removal.run(forged, w.pn.execution()));
-  assert.equal(w.pn.published.length, n);
+  assert.deepEqual(w.pn.published.slice(n).map((p) => [p.channel, p.message.type, p.message.payload.ok, p.message.payload.reason]),
+    [['inbox.mallory', 'friend.command.result', false, 'forbidden']], 'only mallory hears, and only that it is refused');
 });
 
 test('count-aggregator: status.count from shard occupancy', async () => {
