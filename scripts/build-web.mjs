@@ -64,10 +64,28 @@ fs.rmSync(graphFile);
 fs.rmSync(trimmed);
 
 fs.writeFileSync(path.join(out, `${NAME}.js`), glue);
-fs.copyFileSync(path.join(from, `${NAME}.d.ts`), path.join(out, `${NAME}.d.ts`));
-const entry = `export { default, initSync, ${CLIENT.join(', ')} } from './${NAME}.js';\n`;
-fs.writeFileSync(path.join(out, 'index.js'), `// The web client core: subscribe plan, friends view and command builders (see README).\n${entry}`);
-fs.writeFileSync(path.join(out, 'index.d.ts'), entry);
+// The public types are written by hand (js-shim/web/index.d.ts): wasm-bindgen's would say `any`
+// for every object the core returns. The helper (connectFriends) is plain JS over the core.
+fs.rmSync(path.join(out, `${NAME}.d.ts`), { force: true });
+fs.copyFileSync(path.join(ROOT, 'js-shim/web/index.d.ts'), path.join(out, 'index.d.ts'));
+fs.copyFileSync(path.join(ROOT, 'js-shim/web/client.js'), path.join(out, 'client.js'));
+fs.writeFileSync(
+  path.join(out, 'index.js'),
+  `// The web client core: subscribe plan, friends view, command builders and connectFriends (see README).
+import initWasm from './${NAME}.js';
+export { initSync, ${CLIENT.join(', ')} } from './${NAME}.js';
+export { connectFriends } from './client.js';
+
+// Browsers fetch the wasm next to this module; Node has no fetch for file: URLs, so it reads it.
+export default async function init(input) {
+  if (input === undefined && typeof process === 'object' && process.versions && process.versions.node) {
+    const { readFile } = await import(/* webpackIgnore: true */ 'node:fs/promises');
+    input = { module_or_path: await readFile(new URL('./${NAME}_bg.wasm', import.meta.url)) };
+  }
+  return initWasm(input);
+}
+`,
+);
 const version = /^version\s*=\s*"([^"]+)"/m.exec(fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'))?.[1] ?? '0.0.0';
 const pkg = {
   name: 'friends-presence-web',
@@ -77,7 +95,7 @@ const pkg = {
   main: 'index.js',
   types: 'index.d.ts',
   exports: { '.': { types: './index.d.ts', default: './index.js' } },
-  files: ['index.js', 'index.d.ts', `${NAME}.js`, `${NAME}.d.ts`, `${NAME}_bg.wasm`],
+  files: ['index.js', 'index.d.ts', 'client.js', `${NAME}.js`, `${NAME}_bg.wasm`],
   sideEffects: false,
   license: 'MIT',
 };
@@ -85,7 +103,8 @@ fs.writeFileSync(path.join(out, 'package.json'), JSON.stringify(pkg, null, 2) + 
 
 // Self-check: the trimmed wasm still links against the glue and answers.
 const web = await import(pathToFileURL(path.join(out, 'index.js')).href);
-web.initSync({ module: fs.readFileSync(wasmOut) });
+await web.default(); // Node: reads the wasm from disk
+if (typeof web.connectFriends !== 'function') throw new Error('build-web: connectFriends is not exported');
 const plan = web.subscribePlan('alice');
 const made = web.FriendsView.create('alice');
 const asked = web.friendRequest('alice', 'bob', 0, 1);

@@ -1,0 +1,208 @@
+// Types of the web client core (pkg/web). Written by hand to describe exactly what the
+// Rust side (src/wasm/client.rs, src/client/) returns; scripts/build-web.mjs copies this file,
+// and tests/node/web-types.test.mjs compiles the README snippet and a sample app against it
+// with `tsc --strict` and checks every name here is exported at run time.
+
+/** What `init` accepts: nothing (browsers: fetched next to this module; Node: read from disk),
+ *  the wasm bytes, a compiled module, a URL or a Response. */
+export type InitInput = BufferSource | WebAssembly.Module | URL | string | Response | Promise<Response>;
+
+/** Instantiates the core once; every other export needs it first. */
+export default function init(input?: InitInput | { module_or_path: InitInput }): Promise<unknown>;
+/** Synchronous instantiation from bytes or a compiled module. */
+export function initSync(input: { module: BufferSource | WebAssembly.Module }): unknown;
+
+/** Deployment options shared with the Functions: the shard count must match theirs. */
+export interface ShardOptions {
+  /** Presence shards (default 100; see deploy/config.json). */
+  shardCount?: number;
+}
+
+/** Something the core refused, with the reason the Functions would give. */
+export interface Refused {
+  error: string;
+}
+
+/** What one signed-in user subscribes to. */
+export interface SubscribePlan {
+  userId: string;
+  shard: number;
+  /** `presence.shard-{N}`: being subscribed here is what makes the user online. */
+  presenceChannel: string;
+  /** Every channel to subscribe to, the presence channel first. */
+  channels: string[];
+  /** `cg-friends-{id}` and the overflow groups `cg-friends-{id}-{i}`. */
+  groups: string[];
+}
+
+export function subscribePlan(userId: string, options?: ShardOptions): SubscribePlan | Refused;
+
+/** The envelope every message and command carries. */
+export interface Envelope<T extends string = string, P = Record<string, unknown>> {
+  type: T;
+  schemaVersion: string;
+  eventId: string;
+  ts: string;
+  payload: P;
+}
+
+export type CommandType =
+  | 'friend.request'
+  | 'friend.request.accepted'
+  | 'friend.request.declined'
+  | 'friend.remove'
+  | 'friends.sync.request';
+
+/** A command to publish as it is: `pubnub.publish({channel, message})`. */
+export interface Command<T extends CommandType = CommandType> {
+  channel: string;
+  message: Envelope<T, { userA: string; userB?: string; page?: string | null }>;
+}
+
+/** A number or a string without `:` that makes the command's eventId unique. */
+export type Nonce = number | string;
+
+/** `from` asks `to`; `from` publishes it. */
+export function friendRequest(from: string, to: string, nowMs: number, nonce: Nonce): Command<'friend.request'> | Refused;
+/** `me` accepts `from`'s request; `me` publishes it. */
+export function acceptRequest(from: string, me: string, nowMs: number, nonce: Nonce): Command<'friend.request.accepted'> | Refused;
+/** `me` declines `from`'s request; `me` publishes it. */
+export function declineRequest(from: string, me: string, nowMs: number, nonce: Nonce): Command<'friend.request.declined'> | Refused;
+/** `me` ends the friendship with `friend`; `me` publishes it. */
+export function removeFriend(me: string, friend: string, nowMs: number, nonce: Nonce): Command<'friend.remove'> | Refused;
+/** One batch of `me`'s friends, answered on `me`'s inbox (`page`: a `next` cursor, or null). */
+export function syncRequest(me: string, page: string | null, nowMs: number, nonce: Nonce): Command<'friends.sync.request'> | Refused;
+
+export interface Friend {
+  userId: string;
+  name: string | null;
+  profileUrl: string | null;
+  statusMessage: string | null;
+  online: boolean;
+  /** ISO 8601: the last status change (for an online friend, when they came online). */
+  lastSeen: string | null;
+}
+
+export interface IncomingRequest {
+  userId: string;
+  name: string | null;
+  profileUrl: string | null;
+  requestedAt: string | null;
+}
+
+export interface GlobalCount {
+  onlineCount: number;
+  deltaFromLast: number | null;
+  peakToday: number | null;
+  calculatedAt: string;
+}
+
+export interface CountPoint {
+  /** Epoch milliseconds. */
+  t: number;
+  count: number;
+}
+
+/** How a command ended, from its `friend.command.result`. */
+export interface CommandResult {
+  eventId: string;
+  command: string;
+  ok: boolean;
+  /** A stable code when `ok` is false: `unknown_user`, `self`, `already_friends`, … */
+  reason: string | null;
+}
+
+export type Outcome = 'applied' | 'duplicate' | 'stale' | 'ignored' | 'rejected';
+
+export interface ApplyResult {
+  outcome: Outcome;
+  reason: string | null;
+  changed: boolean;
+}
+
+/** One signed-in user's friends view: apply every message the subscription delivers. */
+export class FriendsView {
+  private constructor();
+  static create(userId: string, options?: ShardOptions): { view: FriendsView } | Refused;
+  readonly userId: string;
+  /** Bumped by every change. */
+  readonly version: number;
+  plan(): SubscribePlan;
+  /** A message as the SDK hands it (object or JSON text) and the channel it arrived on. */
+  apply(message: unknown, channel?: string | null): ApplyResult;
+  /** Starts an initial load: publish `syncRequest(syncNext())` until `syncing` is false. */
+  beginSync(): void;
+  syncNext(): string | undefined;
+  /** The `friends.sync.request` to publish on `friend-management.{userId}` for the batch at `cursor`. */
+  syncRequest(cursor: string | null | undefined, nowMs: number, nonce: number): Envelope<'friends.sync.request', { userA: string; page: string | null; pages: number }>;
+  readonly syncAwaiting: boolean;
+  readonly syncing: boolean;
+  readonly synced: boolean;
+  /** Online first, then by name. */
+  friends(): Friend[];
+  friend(userId: string): Friend | null;
+  readonly friendCount: number;
+  readonly onlineCount: number;
+  /** As the newest sync page reported them. */
+  totals(): { totalFriends: number | null; totalOnline: number | null };
+  globalCount(): GlobalCount | null;
+  /** The last ten minutes of `status.count`, oldest first. */
+  countHistory(): CountPoint[];
+  /** The answer to the command `eventId`, or null while none arrived (re-send until it does). */
+  commandResult(eventId: string): CommandResult | null;
+  requests(): IncomingRequest[];
+  /** Forgets an incoming request (after declining it); whether it was listed. */
+  dismissRequest(userId: string): boolean;
+  free(): void;
+}
+
+/** The part of a `pubnub` SDK instance (v10, v11) the helper uses. */
+export interface PubNubLike {
+  addListener(listener: {
+    message?: (event: { channel: string; message: unknown }) => void;
+    status?: (status: { category: string }) => void;
+  }): void;
+  removeListener(listener: object): void;
+  subscribe(params: { channels?: string[]; channelGroups?: string[] }): void;
+  unsubscribe(params: { channels?: string[]; channelGroups?: string[] }): void;
+  publish(params: { channel: string; message: unknown }): Promise<unknown>;
+  setToken(token: string): void;
+}
+
+export interface ConnectOptions {
+  pubnub: PubNubLike;
+  userId: string;
+  shardCount?: number;
+  /** Subscribe to the presence shard (be online); false only watches friends. Default true. */
+  online?: boolean;
+  /** Called after every message that changed the view. */
+  onChange?: (view: FriendsView) => void;
+  /** Called with every message and what applying it did. */
+  onMessage?: (event: { channel: string; message: unknown }, outcome: ApplyResult) => void;
+  /** Returns a fresh Access Manager token, and when to ask again (ms; default 30 min). */
+  refreshToken?: () => Promise<{ token: string; refreshInMs?: number }>;
+  /** When to first call `refreshToken` (ms; default 30 min). */
+  firstRefreshInMs?: number;
+  /** How long to wait for an answer before re-sending (ms; default 5,000). */
+  answerTimeoutMs?: number;
+  /** How many times a command or a sync batch is sent before giving up (default 5). */
+  attempts?: number;
+}
+
+export interface FriendsConnection {
+  view: FriendsView;
+  plan: SubscribePlan;
+  /** Publishes a command until its `friend.command.result` arrives; resolves to it. */
+  send(command: Command | Refused): Promise<CommandResult>;
+  request(to: string): Promise<CommandResult>;
+  accept(from: string): Promise<CommandResult>;
+  decline(from: string): Promise<CommandResult>;
+  remove(friend: string): Promise<CommandResult>;
+  /** Loads every friend again (online first). */
+  reload(): Promise<void>;
+  /** Unsubscribes and stops the token refresh. */
+  close(): void;
+}
+
+/** Subscribes per the plan, listens, loads every friend (online first) and resolves. */
+export function connectFriends(options: ConnectOptions): Promise<FriendsConnection>;

@@ -1,0 +1,47 @@
+// A sample app on the typed web package: two users become friends through connectFriends and
+// each sees the other come and go. tests/node/web-types.test.mjs compiles it with
+// `tsc --strict` and runs it against the local runtime with the real SDK.
+import PubNub from 'pubnub11';
+import init, { connectFriends, subscribePlan, type FriendsConnection, type Friend } from '../../pkg/web/index.js';
+
+export interface SampleResult {
+  requestAnswer: string;
+  acceptAnswer: string;
+  aliceSawBobOnline: boolean;
+  aliceSawBobOffline: boolean;
+  refusedReason: string | null;
+}
+
+async function until(check: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) return false;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return true;
+}
+
+export async function sample(origin: string, alice: string, bob: string, shardCount: number): Promise<SampleResult> {
+  await init();
+  const sdk = (userId: string) => new PubNub({ subscribeKey: 'sub-c-test', publishKey: 'pub-c-test', userId, origin, ssl: false, keepAlive: false });
+  const plan = subscribePlan(bob, { shardCount });
+  if ('error' in plan) throw new Error(plan.error);
+
+  const a: FriendsConnection = await connectFriends({ pubnub: sdk(alice), userId: alice, shardCount, online: false });
+  const request = await a.request(bob);
+  const b: FriendsConnection = await connectFriends({ pubnub: sdk(bob), userId: bob, shardCount });
+  const accept = await b.accept(alice);
+  const bobOf = (): Friend | null => a.view.friend(bob);
+  const aliceSawBobOnline = await until(() => bobOf()?.online === true, 15_000);
+  b.close();
+  const aliceSawBobOffline = await until(() => bobOf()?.online === false, 15_000);
+  const refused = await a.request(alice + '-nobody');
+  a.close();
+  return {
+    requestAnswer: `${request.command} ${request.ok}`,
+    acceptAnswer: `${accept.command} ${accept.ok}`,
+    aliceSawBobOnline,
+    aliceSawBobOffline,
+    refusedReason: refused.ok ? null : refused.reason,
+  };
+}
