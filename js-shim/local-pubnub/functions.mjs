@@ -43,6 +43,11 @@ export class FunctionsHost {
     // it went through; 'context' — the execution whose async context made it (PubNub
     // documents neither; the suite runs under both, FP_OPS_ATTRIBUTION).
     this.opsAttribution = o.opsAttribution ?? (process.env.FP_OPS_ATTRIBUTION === 'context' ? 'context' : 'module');
+    // Host-call faults, as the platform's would look (a rejected call, status 503): a seeded
+    // rate over every call, and targeted ones for the next execution of a Function.
+    const rate = o.faults?.rate ?? Number(process.env.FP_FAULT_RATE ?? 0);
+    this.faults = { rate, seed: o.faults?.seed ?? Number(process.env.FP_FAULT_SEED ?? 1), injected: 0, targeted: [] };
+    this.random = seeded(this.faults.seed);
     this.maxChain = o.maxChain ?? 3;
     this.execTimeoutMs = o.execTimeoutMs ?? 10e3;
     this.intervalOverrideMs = o.functionIntervalMs; // tests: run On Interval Functions faster
@@ -264,6 +269,34 @@ export class FunctionsHost {
     o[kind]++;
   }
 
+  /**
+   * Faults to inject: `{rate, seed}` for every host call from now on, and targeted ones for the
+   * next execution of Function `fn`: `{fn, failCall: n, kind?}` fails its n-th call (of `kind`:
+   * api, publish or kv, if given); `{fn, crashAfter: n}` fails every call after its n-th, as if
+   * the execution had died there (a failed call changes nothing, as a call never made).
+   */
+  injectFaults({ rate, seed, fn, failCall, kind, crashAfter } = {}) {
+    if (rate !== undefined) this.faults.rate = rate;
+    if (seed !== undefined) this.random = seeded((this.faults.seed = seed));
+    if (fn) this.faults.targeted.push({ fn, failCall, kind, crashAfter, exec: null });
+  }
+
+  /** Whether this call of `exec` fails; counts the calls of targeted executions. */
+  #faulty(kind, exec) {
+    if (!exec) return false;
+    for (const t of this.faults.targeted) {
+      if (t.exec === null && t.fn === exec.fn) t.exec = exec; // the next execution of fn
+      if (t.exec !== exec) continue;
+      exec.calls = (exec.calls ?? 0) + 1;
+      exec.callsOf = exec.callsOf ?? { api: 0, publish: 0, kv: 0 };
+      exec.callsOf[kind]++;
+      if (t.crashAfter !== undefined && exec.calls > t.crashAfter) return true;
+      if (t.failCall !== undefined && (t.kind ? t.kind === kind && exec.callsOf[kind] === t.failCall : exec.calls === t.failCall)) return true;
+      return false;
+    }
+    return this.faults.rate > 0 && this.random() < this.faults.rate;
+  }
+
   /** Wrap a host call as a context-realm promise: args copied in, results and errors copied out. */
   #wrap(realm, owner, kind, fn, shape = (v) => realm.copy(JSON.stringify(v))) {
     return (...args) =>
@@ -271,6 +304,11 @@ export class FunctionsHost {
         Promise.resolve()
           .then(() => {
             this.#spend(kind, owner);
+            const exec = this.opsAttribution === 'context' ? this.als.getStore() : owner ?? this.als.getStore();
+            if (this.#faulty(kind, exec)) {
+              this.faults.injected++;
+              throw new ApiError(503, { status: 503, error: true, message: 'Service Unavailable (injected fault)', service: 'local-pubnub' });
+            }
             const copied = args.map(jsonCopy);
             return this.wan ? wanWait(this.wan.hostCallMs).then(() => fn(...copied)) : fn(...copied);
           })
@@ -400,6 +438,18 @@ function requestFields({ channel, message, publisher, meta, verb, subKey, timeto
 }
 
 /** SDK-like rejection: a PubNubError-style error with `status.statusCode` and `status.errorData`. */
+/** A small seeded PRNG (mulberry32): fault runs repeat exactly for a seed. */
+function seeded(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 function toRealmError(realm, e) {
   if (e instanceof ApiError) {
     const category = { 400: 'PNBadRequestCategory', 403: 'PNAccessDeniedCategory' }[e.status] ?? (e.status >= 500 ? 'PNServerErrorCategory' : 'PNUnknownCategory');
