@@ -97,6 +97,22 @@ test('20 % of host calls failing: re-sent commands leave nothing half-made, ever
   console.log(`# runtime faults: ${srv.functions.faults.injected} injected; ${friends.length} friendships exact`);
 });
 
+test('targeted faults: a failed n-th call, or a crash after it, in an acceptance is completed by the re-send', { timeout: 120_000 }, async () => {
+  const users = ids('tf', 2);
+  const admin = client('v11', srv, 'targeted-admin');
+  for (const u of users) await admin.objects.setUUIDMetadata({ uuid: u, data: { name: u } });
+  const { conns } = await connectAll(srv.origin, users);
+  const [a, b] = users;
+  assert.equal((await conns.get(a).request(b)).ok, true);
+  const before = srv.functions.faults.injected;
+  srv.functions.injectFaults({ fn: 'friend-acceptance', failCall: 3 });
+  srv.functions.injectFaults({ fn: 'friend-acceptance', crashAfter: 5 });
+  assert.equal((await conns.get(b).accept(a)).ok, true);
+  assert.ok(srv.functions.faults.injected > before, 'the targeted faults were hit');
+  await assertExact(admin, users, [[a, b]]);
+  for (const c of conns.values()) c.close();
+});
+
 test('kill -9 of the runtime mid-traffic: re-sent commands complete everything exactly once', { timeout: 180_000 }, async () => {
   const dataDir = tmpDir();
   const first = await runCli(['--port', '0', '--data-dir', dataDir, '--functions', MANIFEST, '--quiet']);
