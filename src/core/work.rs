@@ -32,7 +32,7 @@ pub const RECOUNT_PREFIX: &str = "recount-work.";
 pub const RECOUNT_WORK: &str = "recount.work";
 
 /// Settle-queue chunks one presence worker reads (KV), keeping two KV ops to re-queue.
-pub const CHUNKS_PER_WORKER: usize = 6;
+pub const CHUNKS_PER_WORKER: usize = 8;
 /// Recount jobs one recount worker takes.
 pub const RECOUNTS_PER_WORKER: usize = 4;
 
@@ -53,9 +53,9 @@ impl WorkItem {
         WorkItem { kind: PRESENCE_WORK.into(), hop, shard, observations, chunks: Vec::new() }
     }
 
-    /// Settle work is always the first hop below the settler.
-    pub fn settle(chunks: Vec<(u64, i64)>) -> Self {
-        WorkItem { kind: SETTLE_WORK.into(), hop: 1, shard: 0, observations: Vec::new(), chunks }
+    /// Settle work: a lane at hop 1 below the settler, its workers at hop 2.
+    pub fn settle(hop: u8, chunks: Vec<(u64, i64)>) -> Self {
+        WorkItem { kind: SETTLE_WORK.into(), hop, shard: 0, observations: Vec::new(), chunks }
     }
 }
 
