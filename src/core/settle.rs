@@ -3,8 +3,10 @@
 //! A decision that must wait is written to a KV queue bucketed by due time: each execution
 //! takes a fresh index from an atomic counter (`settle:{slot}`) and writes its whole batch
 //! under `settle:{slot}:{n}` — no shared value is ever read-modified-written. The presence
-//! settler (On Interval) walks the slots that have come due and re-decides every entry
-//! against App Context, so duplicated, reordered or superseded entries are harmless.
+//! settler (On Interval) walks the slots that have come due and hands their chunks to presence
+//! workers, which look up every entry's user in presence and decide against App Context
+//! (`presence::settle_from_presence`), so duplicated, reordered, superseded or late entries are
+//! harmless.
 
 #[allow(unused_imports)]
 use crate::prelude::*;

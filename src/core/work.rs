@@ -2,7 +2,7 @@
 //! Functions are bound to, and the parsers that refuse a malformed item (`fire` is input too).
 //!
 //! - `presence.work` / `settle.work` on `presence-work.*` ([`WorkItem`]): observations to
-//!   decide, or settle-queue chunks to read.
+//!   decide; settle-queue chunks to read, or their users to settle from presence.
 //! - `reconcile.work` on `reconcile-work.*` ([`ScanItem`]): one shard reconciliation step.
 //! - `recount.work` on `recount-work.*` ([`RecountItem`]): queued `friendCount` recounts.
 
