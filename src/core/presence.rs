@@ -239,16 +239,21 @@ fn is_stale(obs: &Observation, fields: &PresenceFields) -> bool {
     }
 }
 
-/// After a publish, how long a deferred entry may still be waiting in the settle queue:
-/// debounce window + slot + settler interval, with margin.
-pub const SETTLE_HORIZON_MS: u64 = 20_000;
+/// After a publish, how long a deferred entry may still be waiting in the settle queue when the
+/// settler keeps up (debounce window + slot + grace + hereNow cache + settler interval: 21.5 s,
+/// with margin): a storm's repair scan runs this long after its first scan.
+pub const SETTLE_HORIZON_MS: u64 = 25_000;
+
+/// How old a `hereNow` answer may be: PubNub caches it for 3 s.
+pub const HERE_NOW_CACHE_MS: u64 = 3_000;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum StatusDecision {
     /// Friends already have this state.
     Unchanged,
-    /// Friends already have this state, but a deferred opposite state may still be queued:
-    /// this observation is queued too (due with it), so the settler sees the latest state.
+    /// Friends already have this state, but a deferred opposite state may still be queued
+    /// (however late the settler is): this observation is queued too (due with it), so the
+    /// settle path looks at this user again after the opposite one.
     UnchangedQueued { due_ms: u64 },
     /// Older than the change already announced (out-of-order delivery).
     Stale,
@@ -266,11 +271,11 @@ pub fn decide_status(obs: &Observation, user: Option<&UserRecord>, shard: u32, n
         return StatusDecision::Stale;
     }
     if fields.online == Some(obs.online) {
+        // No time bound: a settler running late still holds the deferred opposite state, and
+        // dropping this one would let that older state be announced over it.
         return match fields.published_at_ms {
-            Some(p) if now_ms < p.saturating_add(SETTLE_HORIZON_MS) => {
-                StatusDecision::UnchangedQueued { due_ms: p.saturating_add(cfg.debounce_ms).max(now_ms) }
-            }
-            _ => StatusDecision::Unchanged,
+            Some(p) => StatusDecision::UnchangedQueued { due_ms: p.saturating_add(cfg.debounce_ms).max(now_ms) },
+            None => StatusDecision::Unchanged,
         };
     }
     if let Some(published) = fields.published_at_ms {
@@ -281,6 +286,59 @@ pub fn decide_status(obs: &Observation, user: Option<&UserRecord>, shard: u32, n
     }
     let (custom, message) = announce(obs, user, custom, shard, now_ms);
     StatusDecision::Announce { custom, message }
+}
+
+/// [`decide_status`] for an observation the settle path has just confirmed against presence
+/// ([`settle_from_presence`]): it is the user's state now, and any opposite entry still queued
+/// is confirmed in turn when handled, so an unchanged state is final, never queued again.
+pub fn decide_settled(obs: &Observation, user: Option<&UserRecord>, shard: u32, now_ms: u64, cfg: &Config) -> StatusDecision {
+    match decide_status(obs, user, shard, now_ms, cfg) {
+        StatusDecision::UnchangedQueued { .. } => StatusDecision::Unchanged,
+        d => d,
+    }
+}
+
+/// The settle path's observations as presence says they are now. A queued observation can be
+/// arbitrarily old (a settler running late, a backlog), and a newer opposite change may have
+/// been found unchanged meanwhile: so what the queue says only names the users to look at,
+/// presence says their state. An observation presence agrees with is kept as it came (its
+/// event time); one it contradicts becomes presence's answer, a read stamped
+/// [`HERE_NOW_CACHE_MS`] before `read_at_ms` (reconciled: only a later publish is newer).
+/// `read` is one `hereNow` of the users' shards: a shard missing from it is empty. A shard with
+/// more occupants than one page lists (interval sizing) cannot answer: a scan's snapshot of it
+/// is kept as it came (a read of presence already, and only a later publish is newer); events
+/// of its users are returned apart, undecided.
+pub fn settle_from_presence(
+    observations: Vec<Observation>,
+    read: &crate::host::HereNow,
+    shard_count: u32,
+    read_at_ms: u64,
+) -> (Vec<Observation>, Vec<Observation>) {
+    let mut settled = Vec::with_capacity(observations.len());
+    let mut undecided = Vec::new();
+    for obs in observations {
+        let channel = crate::domain::channels::presence_shard(crate::domain::shard_of(&obs.user, shard_count));
+        match read.channels.iter().find(|c| c.channel == channel) {
+            Some(c) if c.occupancy > c.uuids.len() as u64 => match obs.reconciled {
+                true => settled.push(obs),
+                false => undecided.push(obs),
+            },
+            found => {
+                let present = found.is_some_and(|c| c.uuids.contains(&obs.user));
+                settled.push(as_present(obs, present, read_at_ms));
+            }
+        }
+    }
+    (settled, undecided)
+}
+
+/// `obs` if presence agrees with it, else presence's answer read at `read_at_ms` (see
+/// [`settle_from_presence`]).
+pub fn as_present(obs: Observation, present: bool, read_at_ms: u64) -> Observation {
+    if obs.online == present {
+        return obs;
+    }
+    Observation { user: obs.user, online: present, at_ms: read_at_ms.saturating_sub(HERE_NOW_CACHE_MS), reconciled: true }
 }
 
 fn status_custom(obs: &Observation, base: &JsonObject, shard: u32, now_ms: u64) -> JsonObject {

@@ -3,8 +3,10 @@
 //! A decision that must wait is written to a KV queue bucketed by due time: each execution
 //! takes a fresh index from an atomic counter (`settle:{slot}`) and writes its whole batch
 //! under `settle:{slot}:{n}` — no shared value is ever read-modified-written. The presence
-//! settler (On Interval) walks the slots that have come due and re-decides every entry
-//! against App Context, so duplicated, reordered or superseded entries are harmless.
+//! settler (On Interval) walks the slots that have come due and hands their chunks to presence
+//! workers, which look up every entry's user in presence and decide against App Context
+//! (`presence::settle_from_presence`), so duplicated, reordered, superseded or late entries are
+//! harmless.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -14,7 +16,8 @@ use super::presence::Observation;
 use crate::domain::json::{FromJson, Json};
 
 /// Slot width. With a 10 s settler interval, a deferred state is published at most
-/// debounce + slot + grace + interval after it was observed (5 + 2.5 + 1 + 10 s < 20 s).
+/// debounce + slot + grace + hereNow cache + interval after it was observed
+/// (5 + 2.5 + 1 + 3 + 10 s = 21.5 s) when the settle path keeps up.
 pub const SLOT_MS: u64 = 2_500;
 /// How far back a settler with no cursor looks.
 pub const FIRST_RUN_LOOKBACK_SLOTS: u64 = 4;
@@ -33,9 +36,19 @@ pub fn slot_for(due_ms: u64, now_ms: u64) -> u64 {
     slot_of(due_ms.max(now_ms + 1))
 }
 
-/// Slot `s` is complete (every entry in it is due, and written) once `now ≥ s · SLOT_MS + grace`.
+/// Slot `s` is handed out once every entry in it is due and written (`s · SLOT_MS + grace`)
+/// and a `hereNow` read then can no longer be an answer cached from before its last entry
+/// (the settle path decides from presence: `presence::settle_from_presence`).
 pub fn last_complete_slot(now_ms: u64) -> u64 {
-    now_ms.saturating_sub(SLOT_GRACE_MS) / SLOT_MS
+    now_ms.saturating_sub(SLOT_GRACE_MS + super::presence::HERE_NOW_CACHE_MS) / SLOT_MS
+}
+
+/// Queue chunks one settle lane takes: it hands them on, [`CHUNKS_PER_WORKER`] to each of up
+/// to `fan_out` presence workers one hop down.
+///
+/// [`CHUNKS_PER_WORKER`]: super::work::CHUNKS_PER_WORKER
+pub fn lane_chunks(fan_out: usize) -> usize {
+    super::work::CHUNKS_PER_WORKER * fan_out.max(1)
 }
 
 /// One execution's deferred presence observations.
@@ -114,7 +127,7 @@ const SCAN_FIRES: usize = 3;
 /// One `fire` of the settler, in the order they go out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SettleFire {
-    /// Queue chunks `[slot, index]` for one presence worker (`settle.work`).
+    /// Queue chunks `[slot, index]` for one settle lane (`settle.work`, ≤ [`lane_chunks`]).
     Chunks(Vec<(u64, i64)>),
     /// One queued shard reconciliation for a reconcile worker, by job index.
     Scan(i64),
@@ -148,7 +161,7 @@ impl SettlePlan {
         let scans = new_jobs(next.scans, scans_queued, fan_out);
         let recounts = new_jobs(next.recounts, recounts_queued, fan_out * super::work::RECOUNTS_PER_WORKER);
         let held = scans.clone().count().min(SCAN_FIRES) + usize::from(!recounts.is_empty());
-        let capacity = (super::work::CHUNKS_PER_WORKER * fan_out.saturating_sub(held).max(1)) as i64;
+        let capacity = (lane_chunks(fan_out) * fan_out.saturating_sub(held).max(1)) as i64;
         SettlePlan { skip: next.partial, next, slots, chunks: Vec::new(), capacity, full: false, scans, recounts, fan_out }
     }
 
@@ -181,10 +194,12 @@ impl SettlePlan {
         true
     }
 
-    /// What to fire, in order, within the run's fan-out.
+    /// What to fire, in order, within the run's fan-out. The chunks are spread evenly over the
+    /// fires left for them: up to `CHUNKS_PER_WORKER` each, a worker reads them itself (and
+    /// can still hand a big chunk's users on one hop down); more, and it is a lane.
     pub fn finish(self) -> SettleHandout {
-        let mut fires: Vec<SettleFire> =
-            self.chunks.chunks(super::work::CHUNKS_PER_WORKER).map(|p| SettleFire::Chunks(p.to_vec())).collect();
+        let per = self.chunks.len().div_ceil(self.capacity as usize / lane_chunks(self.fan_out)).max(1);
+        let mut fires: Vec<SettleFire> = self.chunks.chunks(per).map(|p| SettleFire::Chunks(p.to_vec())).collect();
         fires.extend(self.scans.map(SettleFire::Scan));
         let recounts: Vec<i64> = self.recounts.collect();
         fires.extend(recounts.chunks(super::work::RECOUNTS_PER_WORKER).map(|p| SettleFire::Recounts(p.to_vec())));

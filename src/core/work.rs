@@ -2,7 +2,7 @@
 //! Functions are bound to, and the parsers that refuse a malformed item (`fire` is input too).
 //!
 //! - `presence.work` / `settle.work` on `presence-work.*` ([`WorkItem`]): observations to
-//!   decide, or settle-queue chunks to read.
+//!   decide; settle-queue chunks to read, or their users to settle from presence.
 //! - `reconcile.work` on `reconcile-work.*` ([`ScanItem`]): one shard reconciliation step.
 //! - `recount.work` on `recount-work.*` ([`RecountItem`]): `friendCount` recounts, queued
 //!   (job indices, fired by the settler) or named (the two users of a friend command).
@@ -33,7 +33,7 @@ pub const RECOUNT_PREFIX: &str = "recount-work.";
 pub const RECOUNT_WORK: &str = "recount.work";
 
 /// Settle-queue chunks one presence worker reads (KV), keeping two KV ops to re-queue.
-pub const CHUNKS_PER_WORKER: usize = 6;
+pub const CHUNKS_PER_WORKER: usize = 8;
 /// Recount jobs one recount worker takes.
 pub const RECOUNTS_PER_WORKER: usize = 4;
 
@@ -54,9 +54,9 @@ impl WorkItem {
         WorkItem { kind: PRESENCE_WORK.into(), hop, shard, observations, chunks: Vec::new() }
     }
 
-    /// Settle work is always the first hop below the settler.
-    pub fn settle(chunks: Vec<(u64, i64)>) -> Self {
-        WorkItem { kind: SETTLE_WORK.into(), hop: 1, shard: 0, observations: Vec::new(), chunks }
+    /// Settle work: a lane at hop 1 below the settler, its workers at hop 2.
+    pub fn settle(hop: u8, chunks: Vec<(u64, i64)>) -> Self {
+        WorkItem { kind: SETTLE_WORK.into(), hop, shard: 0, observations: Vec::new(), chunks }
     }
 }
 

@@ -9,8 +9,8 @@ use super::queues::{enqueue_at, fire_work, push_job};
 use super::{cat, num, Report};
 use crate::core::keys::{self, storm_key, JobQueue};
 use crate::core::presence::{
-    decide_status, latest_per_user, parse_presence_event, plan_presence_read, resolve_check, Observation, PresenceCheck, PresenceInput,
-    PresenceRead, StatusDecision, HERE_NOW_PAGE,
+    as_present, decide_settled, decide_status, latest_per_user, parse_presence_event, plan_presence_read, resolve_check,
+    settle_from_presence, Observation, PresenceCheck, PresenceInput, PresenceRead, StatusDecision, HERE_NOW_PAGE,
 };
 use crate::core::reconcile::{storm_mode, ScanState, StormMode};
 use crate::core::settle::{self, Cursor, SettleChunk, SettleFire, SettlePlan};
@@ -197,13 +197,12 @@ pub async fn dispatch<H: PubNub + KvStore>(
     let mut observations = latest_per_user(observations);
     let cap = cfg.users_per_execution();
     if observations.len() <= cap {
-        return apply(host, cfg, observations, now_ms, report).await;
+        return apply(host, cfg, observations, Vec::new(), false, now_ms, report).await;
     }
     if hop >= MAX_HOP {
         let rest = observations.split_off(cap);
         report.warn(cat(&["more users than one execution at the last hop; queued ", &num(rest.len() as u64)]));
-        apply(host, cfg, observations, now_ms, report).await;
-        return enqueue(host, rest, now_ms, report).await;
+        return apply(host, cfg, observations, rest, false, now_ms, report).await;
     }
     let parts = observations.len().div_ceil(cap).min(cfg.fan_out());
     let unsent = fire_work(host, shard, hop + 1, &observations, observations.len().div_ceil(parts), report).await;
@@ -214,27 +213,40 @@ pub async fn dispatch<H: PubNub + KvStore>(
 }
 
 /// Decides and carries out up to `users_per_execution` observations: 1 batched App Context
-/// read, then per announced user 1 publish and 1 App Context write.
-async fn apply<H: PubNub + KvStore>(host: &H, cfg: &Config, observations: Vec<Observation>, now_ms: u64, report: &mut Report) {
-    if observations.is_empty() {
-        return;
-    }
+/// read, then per announced user 1 publish and 1 App Context write. `later` (due now) is
+/// queued with what must wait, in one queue write (2 KV). `settled`: the observations were
+/// just confirmed against presence (`decide_settled`).
+async fn apply<H: PubNub + KvStore>(
+    host: &H,
+    cfg: &Config,
+    mut observations: Vec<Observation>,
+    mut later: Vec<Observation>,
+    settled: bool,
+    now_ms: u64,
+    report: &mut Report,
+) {
+    let mut due_min = if later.is_empty() { u64::MAX } else { now_ms };
     let ids: Vec<UserId> = observations.iter().filter_map(|o| UserId::parse(&o.user).ok()).collect();
-    let users = match host.get_users(&ids).await {
-        Ok(users) => users,
-        Err(e) => {
-            report.error(cat(&["App Context read failed, queued for retry: ", &e.describe()]));
-            return enqueue(host, observations, now_ms, report).await;
+    let users = if ids.is_empty() {
+        Vec::new()
+    } else {
+        match host.get_users(&ids).await {
+            Ok(users) => users,
+            Err(e) => {
+                report.error(cat(&["App Context read failed, queued for retry: ", &e.describe()]));
+                later.append(&mut observations);
+                return enqueue(host, later, now_ms, report).await;
+            }
         }
     };
-    let mut later: Vec<Observation> = Vec::new();
-    let mut due_min = u64::MAX;
     for obs in observations {
         let Ok(id) = UserId::parse(&obs.user) else { continue };
         let record = users.iter().find(|u| u.id == obs.user);
         // The assigned shard is a pure function of the id (same hash as the clients).
         let shard = shard_of(&obs.user, cfg.shard_count);
-        match decide_status(&obs, record, shard, now_ms, cfg) {
+        let decision =
+            if settled { decide_settled(&obs, record, shard, now_ms, cfg) } else { decide_status(&obs, record, shard, now_ms, cfg) };
+        match decision {
             StatusDecision::Unchanged | StatusDecision::Stale => {}
             StatusDecision::Defer { due_ms } | StatusDecision::UnchangedQueued { due_ms } => {
                 due_min = due_min.min(due_ms);
@@ -327,6 +339,7 @@ pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messag
             };
             dispatch(host, cfg, item.shard, observations, item.hop, now_ms, &mut report).await
         }
+        _ if item.chunks.is_empty() => settle(host, cfg, item.observations, item.hop, 0, now_ms, &mut report).await,
         _ => settle_chunks(host, cfg, &item.chunks, item.hop, now_ms, &mut report).await,
     }
     report
@@ -368,7 +381,7 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         let (channel, result) = match fire {
             SettleFire::Chunks(part) => {
                 let channel = settle_channel();
-                let result = host.fire(&channel, &WorkItem::settle(part.clone())).await;
+                let result = host.fire(&channel, &WorkItem::settle(1, part.clone())).await;
                 (channel, result)
             }
             SettleFire::Scan(job) => {
@@ -406,10 +419,36 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
     report
 }
 
-/// Reads queue chunks and re-decides their entries against App Context.
+/// A settle lane (more chunks than one worker reads) hands its chunks on one hop down,
+/// `CHUNKS_PER_WORKER` each; a worker reads its chunks and settles their users from presence
+/// (`confirmed`), then against App Context. Ops of a worker: ≤ 8 KV reads + 2 to queue again;
+/// 1 hereNow, whereNow only for users of big shards, 1 App Context read, ≤ 8 writes.
 async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u64, i64)], hop: u8, now_ms: u64, report: &mut Report) {
+    if chunks.len() > CHUNKS_PER_WORKER {
+        let Some(next) = next_hop(hop) else {
+            report.error(cat(&["more queue chunks than one worker reads at the last hop; not settled: ", &num(chunks.len() as u64)]));
+            return;
+        };
+        let channel = settle_channel();
+        let mut handed = 0;
+        // Spread evenly: a worker with fewer chunks keeps KV to spread a big chunk it finds.
+        let per = chunks.len().div_ceil(cfg.fan_out()).max(1);
+        for part in chunks.chunks(per).take(cfg.fan_out()) {
+            if let Err(e) = host.fire(&channel, &WorkItem::settle(next, part.to_vec())).await {
+                report.error(cat(&["fire to ", &channel, " failed: ", &e.describe()]));
+                break;
+            }
+            handed += part.len();
+        }
+        if handed < chunks.len() {
+            report.error(cat(&["settle lane: queue chunks not handed out: ", &num((chunks.len() - handed) as u64)]));
+        }
+        return report.info(cat(&["settle lane: handed out ", &num(handed as u64), " queue chunks"]));
+    }
     let mut observations: Vec<Observation> = Vec::new();
-    for &(slot, index) in chunks.iter().take(CHUNKS_PER_WORKER) {
+    let mut reads = 0;
+    for &(slot, index) in chunks {
+        reads += 1;
         match host.get::<SettleChunk>(&keys::chunk_key(slot, index)).await {
             Ok(Some(chunk)) => observations.extend(chunk.entries),
             Ok(None) => {} // expired or not yet visible (KV is eventually consistent)
@@ -420,12 +459,109 @@ async fn settle_chunks<H: PubNub + KvStore>(host: &H, cfg: &Config, chunks: &[(u
             Err(e) => report.error(cat(&["cannot read queue chunk: ", &e.describe()])),
         }
     }
-    if !observations.is_empty() {
-        let observations = if observations.len() <= cfg.users_per_execution() {
-            still_present(host, cfg, observations, now_ms, report).await
-        } else {
-            observations
-        };
-        dispatch(host, cfg, 0, observations, hop.max(1), now_ms, report).await;
+    settle(host, cfg, observations, hop, reads, now_ms, report).await
+}
+
+/// Settles deferred users: more than one execution can announce are handed on one hop down
+/// (`settle.work` with observations, ≤ fan-out parts) while hops remain; at the last hop what
+/// one execution cannot take is queued again, spread over as many chunks as the KV left after
+/// `reads` allows, so each goes to a worker of its own on the next run. The users kept are
+/// confirmed against presence first.
+async fn settle<H: PubNub + KvStore>(
+    host: &H,
+    cfg: &Config,
+    observations: Vec<Observation>,
+    hop: u8,
+    reads: usize,
+    now_ms: u64,
+    report: &mut Report,
+) {
+    let mut observations = latest_per_user(observations);
+    let cap = cfg.users_per_execution();
+    let rest = observations.split_off(observations.len().min(cap));
+    if rest.is_empty() {
+        let (settled, later) = confirmed(host, cfg, observations, Vec::new(), now_ms, report).await;
+        return apply(host, cfg, settled, later, true, now_ms, report).await;
     }
+    observations.extend(rest);
+    if let Some(next) = next_hop(hop) {
+        let channel = settle_channel();
+        // All of them, in parts that may exceed one execution: a worker at the last hop
+        // spreads what it cannot take over several queue chunks.
+        let size = observations.len().div_ceil(observations.len().div_ceil(cap).min(cfg.fan_out()));
+        let mut unsent = Vec::new();
+        for part in observations.chunks(size) {
+            let item = WorkItem { kind: SETTLE_WORK.into(), hop: next, shard: 0, observations: part.to_vec(), chunks: Vec::new() };
+            if let Err(e) = host.fire(&channel, &item).await {
+                report.error(cat(&["fire to ", &channel, " failed, queued: ", &e.describe()]));
+                unsent.extend(item.observations);
+            }
+        }
+        if !unsent.is_empty() {
+            enqueue(host, unsent, now_ms, report).await;
+        }
+        return;
+    }
+    let mut rest = observations.split_off(cap);
+    // Two KV stay for what `apply` queues (with the last part); each other part takes two more.
+    let kv = match cfg.budget {
+        crate::host::OpBudget::Separate { kv, .. } => kv,
+        crate::host::OpBudget::Combined(total) => total,
+    };
+    let parts = ((kv as usize).saturating_sub(reads) / 2).max(1);
+    let size = rest.len().div_ceil(parts);
+    while rest.len() > size {
+        let part = rest.split_off(rest.len() - size);
+        enqueue(host, part, now_ms, report).await;
+    }
+    let (settled, later) = confirmed(host, cfg, observations, rest, now_ms, report).await;
+    apply(host, cfg, settled, later, true, now_ms, report).await;
+}
+
+/// The users' state now, from presence (`settle_from_presence`): one hereNow of their shards,
+/// then one whereNow per user of a shard too big for one page, while the API budget holds it
+/// (a whereNow and a possible App Context write per user). Users left undecided are queued
+/// again, never announced from what the queue said. Returns (settled, to queue again).
+async fn confirmed<H: PubNub>(
+    host: &H,
+    cfg: &Config,
+    observations: Vec<Observation>,
+    mut later: Vec<Observation>,
+    now_ms: u64,
+    report: &mut Report,
+) -> (Vec<Observation>, Vec<Observation>) {
+    let mut channels: Vec<String> = Vec::new();
+    for obs in &observations {
+        let channel = presence_shard(shard_of(&obs.user, cfg.shard_count));
+        if !channels.contains(&channel) {
+            channels.push(channel);
+        }
+    }
+    let (mut settled, undecided) = match host.here_now(&channels, true, HERE_NOW_PAGE as u32, 0).await {
+        Ok(read) => settle_from_presence(observations, &read, cfg.shard_count, now_ms),
+        Err(e) => {
+            report.warn(cat(&["hereNow failed; deferred changes read by whereNow or queued again: ", &e.describe()]));
+            (Vec::new(), observations)
+        }
+    };
+    let mut calls = 1;
+    for obs in undecided {
+        let Ok(id) = UserId::parse(&obs.user) else { continue };
+        if calls as usize + settled.len() + 1 > cfg.users_per_execution() {
+            later.push(obs);
+            continue;
+        }
+        calls += 1;
+        match host.where_now(&id).await {
+            Ok(found) => {
+                let present = found.contains(&presence_shard(shard_of(&obs.user, cfg.shard_count)));
+                settled.push(as_present(obs, present, now_ms));
+            }
+            Err(e) => {
+                report.warn(cat(&["whereNow failed, queued again: ", &e.describe()]));
+                later.push(obs);
+            }
+        }
+    }
+    (settled, later)
 }

@@ -1,6 +1,6 @@
 //! The settler's plan, input → output, without a host: `core::settle::SettlePlan`.
 
-use friends_presence::core::settle::{last_complete_slot, Cursor, SettleFire, SettlePlan, SLOTS_PER_RUN};
+use friends_presence::core::settle::{lane_chunks, last_complete_slot, Cursor, SettleFire, SettlePlan, SLOTS_PER_RUN, SLOT_MS};
 
 use super::T0;
 
@@ -17,22 +17,31 @@ fn chunk_fires(fires: &[SettleFire]) -> Vec<Vec<(u64, i64)>> {
 }
 
 #[test]
-fn a_first_run_looks_back_four_slots_and_hands_out_their_chunks_six_per_worker() {
+fn a_first_run_looks_back_four_slots_and_spreads_their_chunks_over_the_fires() {
     let last = last_complete_slot(T0);
     let mut plan = SettlePlan::new(None, T0, 0, 0, FAN_OUT);
     assert_eq!(plan.slots(), last - 4..=last);
     for slot in plan.slots() {
-        let written = if slot == last - 1 { 8 } else { 0 };
+        let written = if slot == last - 1 { 12 } else { 0 };
         assert!(plan.add_slot(slot, written), "room left");
     }
     let handout = plan.finish();
-    assert_eq!(handout.chunks, 8);
+    assert_eq!(handout.chunks, 12);
+    // Twelve chunks over ten fires: two each, so every worker reads its chunks itself.
     let parts = chunk_fires(&handout.fires);
-    assert_eq!(parts.len(), 2);
-    assert_eq!(parts[0], (1..=6).map(|i| (last - 1, i)).collect::<Vec<_>>());
-    assert_eq!(parts[1], vec![(last - 1, 7), (last - 1, 8)]);
+    assert_eq!(parts.len(), 6);
+    assert_eq!(parts[0], vec![(last - 1, 1), (last - 1, 2)]);
+    assert_eq!(parts[5], vec![(last - 1, 11), (last - 1, 12)]);
     let all = handout.cursor_after(handout.fires.len());
     assert_eq!(all, Cursor { done: last, partial: 0, scans: 0, recounts: 0 });
+}
+
+#[test]
+fn a_slot_is_handed_out_only_once_a_herenow_read_cannot_predate_its_last_entry() {
+    // Slot s ends at s · 2.5 s; writers may be 1 s late (grace) and hereNow answers 3 s old.
+    let s = 1_000_000u64;
+    assert_eq!(last_complete_slot(s * SLOT_MS + 3_999), s - 1);
+    assert_eq!(last_complete_slot(s * SLOT_MS + 4_000), s);
 }
 
 #[test]
@@ -44,22 +53,23 @@ fn a_run_reads_at_most_six_slots_from_its_cursor() {
 }
 
 #[test]
-fn a_slot_too_big_for_one_run_is_continued_inside_it_by_the_next() {
+fn a_run_hands_out_800_chunks_in_ten_lanes_and_the_next_continues_inside_the_slot() {
     let last = last_complete_slot(T0);
     let cursor = Cursor { done: last - 1, ..Cursor::default() };
     let mut plan = SettlePlan::new(Some(cursor), T0, 0, 0, FAN_OUT);
-    assert!(!plan.add_slot(last, 70), "60 chunks fill ten workers");
-    assert!(!plan.add_slot(last, 70), "full: no more slots");
+    assert!(!plan.add_slot(last, 900), "800 chunks fill ten lanes");
+    assert!(!plan.add_slot(last, 900), "full: no more slots");
     let handout = plan.finish();
-    assert_eq!((handout.chunks, handout.fires.len()), (60, 10));
+    assert_eq!((handout.chunks, handout.fires.len()), (800, 10));
+    assert!(chunk_fires(&handout.fires).iter().all(|p| p.len() == lane_chunks(FAN_OUT)), "80 chunks per lane: 10 workers of 8");
     let next = handout.cursor_after(10);
-    assert_eq!((next.done, next.partial), (last - 1, 60));
+    assert_eq!((next.done, next.partial), (last - 1, 800));
 
     let mut plan = SettlePlan::new(Some(next), T0, 0, 0, FAN_OUT);
-    assert!(plan.add_slot(last, 70));
+    assert!(plan.add_slot(last, 900));
     let handout = plan.finish();
-    assert_eq!(chunk_fires(&handout.fires).concat(), (61..=70).map(|i| (last, i)).collect::<Vec<_>>());
-    assert_eq!(handout.cursor_after(2), Cursor { done: last, partial: 0, scans: 0, recounts: 0 });
+    assert_eq!(chunk_fires(&handout.fires).concat(), (801..=900).map(|i| (last, i)).collect::<Vec<_>>());
+    assert_eq!(handout.cursor_after(handout.fires.len()), Cursor { done: last, partial: 0, scans: 0, recounts: 0 });
 }
 
 #[test]
@@ -68,9 +78,9 @@ fn queued_jobs_keep_fires_for_themselves_in_order_within_the_fan_out() {
     let cursor = Cursor { done: last - 1, partial: 0, scans: 10, recounts: 3 };
     // 5 scans (#11–#15) and 9 recounts (#4–#12) wait: 3 fires held for scans, 1 for recounts.
     let mut plan = SettlePlan::new(Some(cursor), T0, 15, 12, FAN_OUT);
-    assert!(!plan.add_slot(last, 100));
+    assert!(!plan.add_slot(last, 1000));
     let handout = plan.finish();
-    assert_eq!(handout.chunks, 36, "six workers' worth");
+    assert_eq!(handout.chunks, 480, "six lanes' worth");
     let kinds: Vec<&str> = handout
         .fires
         .iter()
@@ -83,7 +93,7 @@ fn queued_jobs_keep_fires_for_themselves_in_order_within_the_fan_out() {
     assert_eq!(kinds, ["chunks", "chunks", "chunks", "chunks", "chunks", "chunks", "scan", "scan", "scan", "scan"]);
     assert_eq!(handout.fires[6], SettleFire::Scan(11));
     let next = handout.cursor_after(10);
-    assert_eq!(next, Cursor { done: last - 1, partial: 36, scans: 14, recounts: 3 }, "scan #15 and the recounts wait");
+    assert_eq!(next, Cursor { done: last - 1, partial: 480, scans: 14, recounts: 3 }, "scan #15 and the recounts wait");
 
     // No statuses waiting: recounts go four per worker after the scans.
     let mut plan = SettlePlan::new(Some(cursor), T0, 15, 12, FAN_OUT);
@@ -102,10 +112,12 @@ fn a_failed_fire_stops_the_cursor_before_the_work_nobody_took() {
     assert!(plan.add_slot(last - 1, 4));
     assert!(plan.add_slot(last, 9));
     let handout = plan.finish();
-    // Parts: [(last-1, 1..4), (last, 1..2)], [(last, 3..8)], [(last, 9)], then scans #1, #2.
-    assert_eq!(handout.fires.len(), 5);
+    // 13 chunks over the 8 fires left beside two scans: two each, [(last-1, 1..2)], [(last-1, 3..4)],
+    // [(last, 1..2)] … [(last, 9)], then scans #1, #2.
+    assert_eq!(handout.fires.len(), 9);
     assert_eq!(handout.cursor_after(0), Cursor { done: last - 2, partial: 0, scans: 0, recounts: 0 });
-    assert_eq!(handout.cursor_after(1), Cursor { done: last - 1, partial: 2, scans: 0, recounts: 0 });
-    assert_eq!(handout.cursor_after(3), Cursor { done: last, partial: 0, scans: 0, recounts: 0 }, "the scans were not fired");
-    assert_eq!(handout.cursor_after(4), Cursor { done: last, partial: 0, scans: 1, recounts: 0 });
+    assert_eq!(handout.cursor_after(1), Cursor { done: last - 2, partial: 2, scans: 0, recounts: 0 });
+    assert_eq!(handout.cursor_after(2), Cursor { done: last - 1, partial: 0, scans: 0, recounts: 0 });
+    assert_eq!(handout.cursor_after(7), Cursor { done: last, partial: 0, scans: 0, recounts: 0 }, "the scans were not fired");
+    assert_eq!(handout.cursor_after(8), Cursor { done: last, partial: 0, scans: 1, recounts: 0 });
 }

@@ -14,6 +14,7 @@ mod fuzz;
 mod plan;
 mod presence;
 mod reconcile;
+mod settle_load;
 mod step;
 
 use friends_presence::core::Config;

@@ -1,5 +1,6 @@
 use friends_presence::core::settle::SLOT_MS;
 use friends_presence::core::Config;
+use friends_presence::domain::shard_of;
 use friends_presence::handlers::presence as ph;
 use friends_presence::host::fake::{block_on, FakeHost};
 use friends_presence::host::OpBudget;
@@ -9,10 +10,20 @@ use friends_presence::handlers::Report;
 
 use super::{drain_fired, json, settle_run, T0};
 
+/// The presence channel `user` is assigned to (clients subscribe to it, the settle path reads it).
+fn shard_channel(user: &str) -> String {
+    format!("presence.shard-{}", shard_of(user, 100))
+}
+
+/// Presence as a client makes it: `user` subscribed to (or gone from) its shard.
+fn here(host: &FakeHost, user: &str, present: bool) {
+    host.set_present(&shard_channel(user), user, present);
+}
+
 fn presence(host: &FakeHost, cfg: &Config, action: &str, uuid: &str) -> friends_presence::handlers::Report {
     let event = json(json!({ "action": action, "uuid": uuid, "occupancy": 1, "timestamp": host.now() / 1000 }));
     let exec = host.execution();
-    block_on(ph::after_presence(&exec, cfg, "presence.shard-3", &event, host.now()))
+    block_on(ph::after_presence(&exec, cfg, &shard_channel(uuid), &event, host.now()))
 }
 
 fn status_types(host: &FakeHost, user: &str) -> Vec<String> {
@@ -43,10 +54,13 @@ fn connect_disconnect_connect_within_3s_publishes_exactly_once() {
     host.set_now(T0);
     host.add_user("bob", "Bob");
     let cfg = Config::default();
+    here(&host, "bob", true);
     presence(&host, &cfg, "join", "bob");
     host.advance(1_500);
+    here(&host, "bob", false);
     presence(&host, &cfg, "leave", "bob");
     host.advance(1_500);
+    here(&host, "bob", true);
     presence(&host, &cfg, "join", "bob");
     for _ in 0..4 {
         host.advance(10_000);
@@ -108,9 +122,11 @@ fn an_etag_conflict_is_retried_through_the_queue() {
     host.add_user("dave", "Dave");
     let cfg = Config::default();
     host.fail_next("setUUIDMetadata", "dave", friends_presence::host::HostError::PreconditionFailed);
+    here(&host, "dave", true);
     presence(&host, &cfg, "join", "dave");
     assert_ne!(host.user_custom("dave").unwrap()["online"], true);
-    host.advance(SLOT_MS * 2);
+    // Due now: its slot ends within SLOT_MS and is handed out grace + hereNow cache later.
+    host.advance(SLOT_MS * 3);
     settle_run(&host, &cfg);
     assert_eq!(host.user_custom("dave").unwrap()["online"], true);
     host.assert_within_budget();
@@ -181,7 +197,7 @@ fn interval(host: &FakeHost, cfg: &Config, shard: u32, occupancy: u64, join: &[&
 /// Online, announced, and past the debounce window.
 fn online_user(host: &FakeHost, cfg: &Config, user: &str) {
     host.add_user(user, user);
-    host.set_present("presence.shard-3", user, true);
+    here(host, user, true);
     presence(host, cfg, "join", user);
     assert_eq!(status_types(host, user), ["friend.online"]);
     host.advance(6_000);
@@ -202,7 +218,7 @@ fn leave_and_rejoin_inside_one_interval_ends_online() {
     online_user(&host, &cfg, "erin");
     // A reload: erin left and came back; presence has her, the arrays name her twice.
     for (leave, timeout) in [(&["erin"][..], &[][..]), (&[][..], &["erin"][..])] {
-        let report = interval(&host, &cfg, 3, 200, &["erin"], leave, timeout);
+        let report = interval(&host, &cfg, shard_of("erin", 100), 200, &["erin"], leave, timeout);
         assert!(report.rejected.is_none(), "{report:?}");
         settle_for(&host, &cfg, 30_000);
         assert_eq!(status_types(&host, "erin"), ["friend.online"], "never announced offline");
@@ -218,14 +234,14 @@ fn join_and_leave_inside_one_interval_ends_offline() {
     let cfg = Config::default();
     // Online before: came back and went again within the interval.
     online_user(&host, &cfg, "finn");
-    host.set_present("presence.shard-3", "finn", false);
-    interval(&host, &cfg, 3, 200, &["finn"], &[], &["finn"]);
+    here(&host, "finn", false);
+    interval(&host, &cfg, shard_of("finn", 100), 200, &["finn"], &[], &["finn"]);
     settle_for(&host, &cfg, 30_000);
     assert_eq!(status_types(&host, "finn"), ["friend.online", "friend.offline"]);
     assert_eq!(host.user_custom("finn").unwrap()["online"], false);
     // Never seen before: came and went; never announced online.
     host.add_user("gus", "gus");
-    interval(&host, &cfg, 3, 200, &["gus"], &["gus"], &[]);
+    interval(&host, &cfg, shard_of("gus", 100), 200, &["gus"], &["gus"], &[]);
     settle_for(&host, &cfg, 30_000);
     assert!(!status_types(&host, "gus").contains(&"friend.online".to_owned()));
     assert_eq!(host.user_custom("gus").unwrap()["online"], false);
@@ -300,11 +316,11 @@ fn closing_one_of_two_devices_changes_nothing_and_the_last_one_announces_offline
     settle_for(&host, &cfg, 30_000);
     assert_eq!(status_types(&host, "hana"), ["friend.online"]);
     // The same in interval mode.
-    interval(&host, &cfg, 3, 300, &[], &[], &["hana"]);
+    interval(&host, &cfg, shard_of("hana", 100), 300, &[], &[], &["hana"]);
     settle_for(&host, &cfg, 30_000);
     assert_eq!(status_types(&host, "hana"), ["friend.online"]);
     // The last device times out.
-    host.set_present("presence.shard-3", "hana", false);
+    here(&host, "hana", false);
     presence(&host, &cfg, "timeout", "hana");
     assert_eq!(status_types(&host, "hana"), ["friend.online", "friend.offline"]);
     let last = host.calls().into_iter().filter(|c| c.op == "whereNow").count();
@@ -323,5 +339,86 @@ fn a_leave_is_taken_as_it_came_when_presence_cannot_be_read() {
     assert_eq!(status_types(&host, "ivan"), ["friend.online", "friend.offline"]);
     let ops = host.max_ops();
     assert!(ops.api <= 3, "{ops:?}");
+    host.assert_within_budget();
+}
+
+// ---- a settler running late never announces a state over a newer one -------------------
+
+/// `user` is announced `first` (presence agreeing), flips within the debounce window (deferred),
+/// and flips back `back_after_ms` after the first publish (past the old 20 s horizon: the old
+/// code dropped that change as unchanged). The settler, paused since before the first publish,
+/// resumes `late_ms` after it and catches up. Returns what friends were told.
+fn late_settler(user: &str, first: bool, back_after_ms: u64, late_ms: u64) -> (FakeHost, Vec<String>) {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config::default();
+    host.add_user(user, user);
+    settle_run(&host, &cfg); // the settler's cursor, from now on paused
+    let event = |present: bool| {
+        here(&host, user, present);
+        presence(&host, &cfg, if present { "join" } else { "leave" }, user);
+    };
+    event(first);
+    host.advance(2_000);
+    event(!first);
+    assert_eq!(status_types(&host, user).len(), 1, "inside the window: deferred");
+    host.advance(back_after_ms - 2_000);
+    event(first);
+    host.advance(late_ms - back_after_ms);
+    // Catch up: each run walks ≤ 6 slots from the cursor; runs 1 s apart until it is current.
+    for _ in 0..late_ms / 10_000 + 10 {
+        settle_run(&host, &cfg);
+        host.advance(1_000);
+    }
+    host.assert_within_budget();
+    let types = status_types(&host, user);
+    (host, types)
+}
+
+#[test]
+fn a_settler_30_s_late_does_not_announce_a_deferred_offline_over_the_users_return() {
+    let (host, types) = late_settler("kim", true, 25_000, 30_000);
+    assert_eq!(types, ["friend.online"], "kim came back online; the deferred offline is older");
+    assert_eq!(host.user_custom("kim").unwrap()["online"], true);
+}
+
+#[test]
+fn a_settler_5_min_late_does_not_announce_a_deferred_offline_over_the_users_return() {
+    let (host, types) = late_settler("lou", true, 240_000, 300_000);
+    assert_eq!(types, ["friend.online"]);
+    assert_eq!(host.user_custom("lou").unwrap()["online"], true);
+}
+
+#[test]
+fn a_late_settler_does_not_announce_a_deferred_online_over_the_users_departure() {
+    for (user, back, late) in [("max", 25_000, 30_000), ("ned", 240_000, 300_000)] {
+        let (host, types) = late_settler(user, false, back, late);
+        assert_eq!(types, ["friend.offline"], "{user} left again; the deferred online is older");
+        assert_eq!(host.user_custom(user).unwrap()["online"], false, "{user}");
+    }
+}
+
+/// Presence is read when the settle path acts, so a deferred change presence still agrees with
+/// is announced with its own event time, however late.
+#[test]
+fn a_late_settler_still_announces_a_deferred_change_presence_agrees_with() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    let cfg = Config::default();
+    host.add_user("ora", "ora");
+    settle_run(&host, &cfg);
+    here(&host, "ora", true);
+    presence(&host, &cfg, "join", "ora");
+    host.advance(2_000);
+    here(&host, "ora", false);
+    presence(&host, &cfg, "leave", "ora");
+    host.advance(298_000);
+    for _ in 0..40 {
+        settle_run(&host, &cfg);
+        host.advance(1_000);
+    }
+    assert_eq!(status_types(&host, "ora"), ["friend.online", "friend.offline"]);
+    let offline = host.published_on("status.ora")[1].clone();
+    assert_eq!(offline["payload"]["lastSeen"], "2026-01-01T00:00:02.000Z", "the leave's own time");
     host.assert_within_budget();
 }

@@ -186,8 +186,10 @@ test('an interval event with 750 joins on a 5,000-user shard: every user announc
 test('connect, disconnect, connect within 3 s: exactly one publish, and App Context says online', async () => {
   const sys = await system();
   sys.pn.addUser('bob', 'Bob');
+  const channel = `presence.shard-${shardOf('bob')}`;
   for (const action of ['join', 'leave', 'join']) {
-    await sys.run('after-presence', { channels: ['presence.shard-3'], message: { action, uuid: 'bob', occupancy: 1, timestamp: Math.floor(sys.now() / 1000) } });
+    presence(sys, channel, 'bob', action === 'join');
+    await sys.run('after-presence', { channels: [channel], message: { action, uuid: 'bob', occupancy: 1, timestamp: Math.floor(sys.now() / 1000) } });
     sys.advance(1500);
   }
   for (let run = 0; run < 4; run++) { sys.advance(10_000); await sys.settle(); }
@@ -242,30 +244,32 @@ for (const opsAttribution of ['module', 'context']) {
 test('interval: leave and rejoin inside one interval ends online; join and leave ends offline (through the bundles)', async () => {
   const sys = await system();
   const channel = 'presence.shard-3';
-  for (const u of ['erin', 'finn']) {
+  // Users of shard 3: the settle path reads each user's own shard.
+  const [erin, finn] = usersOfShard(3, 2, 'erin');
+  for (const u of [erin, finn]) {
     sys.pn.addUser(u, u);
     presence(sys, channel, u, true);
     await sys.run('after-presence', { channels: [channel], message: { action: 'join', uuid: u, occupancy: 2, timestamp: Math.floor(sys.now() / 1000) } });
   }
   sys.advance(6000);
-  presence(sys, channel, 'finn', false); // erin reloaded (back); finn came back and went again
+  presence(sys, channel, finn, false); // erin reloaded (back); finn came back and went again
   await sys.run('after-presence', {
     channels: [channel],
-    message: { action: 'interval', occupancy: 1, timestamp: Math.floor(sys.now() / 1000), join: ['erin', 'finn'], leave: ['erin'], timeout: ['finn'] },
+    message: { action: 'interval', occupancy: 1, timestamp: Math.floor(sys.now() / 1000), join: [erin, finn], leave: [erin], timeout: [finn] },
   });
   await sys.drain();
   for (let run = 0; run < 3; run++) { sys.advance(10_000); await sys.settle(); }
   const types = (u) => sys.pn.published.filter((p) => p.channel === `status.${u}`).map((p) => p.message.type);
-  assert.deepEqual(types('erin'), ['friend.online'], 'erin is never announced offline');
-  assert.equal(sys.pn.users.get('erin').custom.online, true);
-  assert.deepEqual(types('finn'), ['friend.online', 'friend.offline']);
-  assert.equal(sys.pn.users.get('finn').custom.online, false);
+  assert.deepEqual(types(erin), ['friend.online'], 'erin is never announced offline');
+  assert.equal(sys.pn.users.get(erin).custom.online, true);
+  assert.deepEqual(types(finn), ['friend.online', 'friend.offline']);
+  assert.equal(sys.pn.users.get(finn).custom.online, false);
   sys.assertClean();
 });
 
 test('two devices, one user: closing one announces nothing, closing the last announces offline (through the bundles)', async () => {
   const sys = await system();
-  const channel = 'presence.shard-3';
+  const channel = `presence.shard-${shardOf('hana')}`;
   sys.pn.addUser('hana', 'Hana');
   const event = (action) => sys.run('after-presence', { channels: [channel], message: { action, uuid: 'hana', occupancy: 1, timestamp: Math.floor(sys.now() / 1000) } });
   presence(sys, channel, 'hana', true);
