@@ -213,6 +213,11 @@ impl CommandRecord {
         CommandRecord { done: true, reason: reason.map(Reason::code), at, instance: None, groups: None }
     }
 
+    /// Decided, not yet answered: a re-send finishes it instead of deciding again.
+    pub fn under_way(at: u64) -> Self {
+        CommandRecord { done: false, reason: None, at, instance: None, groups: None }
+    }
+
     pub fn refusal(&self) -> Option<Reason> {
         self.reason.and_then(Reason::from_code)
     }
@@ -363,10 +368,12 @@ pub fn decide_request(
 }
 
 /// `friend.request.declined`: removes the pending request; there must be one.
-pub fn decide_decline(pending: Option<&PendingRequest>) -> Result<(), Refused> {
-    match pending {
-        Some(_) => Ok(()),
-        None => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to decline"))),
+/// A decline needs the pending request, unless this command already decided (its record is
+/// under way): then the request may be gone by its own hand, and the re-send only finishes.
+pub fn decide_decline(journal: Option<&CommandRecord>, pending: Option<&PendingRequest>) -> Result<(), Refused> {
+    match (journal, pending) {
+        (Some(_), _) | (None, Some(_)) => Ok(()),
+        (None, None) => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to decline"))),
     }
 }
 

@@ -42,7 +42,7 @@ pub async fn friend_requests<H: PubNub + KvStore>(
                 let outcome = match cmd.kind {
                     CommandKind::Request => request(host, &cmd, now_ms, &mut report).await,
                     CommandKind::Accept => accept(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
-                    _ => decline(host, &cmd, now_ms, &mut report).await,
+                    _ => decline(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
                 };
                 finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
             }
@@ -186,15 +186,30 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
 }
 
 /// B declines A's request. Ops: ≤ 2 KV (+2).
-async fn decline<H: KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
+/// B declines A's request: the decision is recorded before the request goes, so a crash between
+/// the two is finished by the re-send instead of being refused as `not_pending`.
+/// Ops: 3 KV here (+2: the command record).
+async fn decline<H: KvStore>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    record_key: &str,
+    now_ms: u64,
+    report: &mut Report,
+) -> Result<Decided, Incomplete> {
     let key = keys::request_key(&cmd.user_a, &cmd.user_b);
     let pending: Option<PendingRequest> = host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))?;
-    if let Err(refused) = fr::decide_decline(pending.as_ref()) {
+    if let Err(refused) = fr::decide_decline(journal, pending.as_ref()) {
         return Ok(Decided::Refused(refused));
+    }
+    let at = journal.map_or(now_ms, |j| j.at);
+    if journal.is_none() {
+        let record = CommandRecord::under_way(at);
+        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "decline record write", e))?;
     }
     host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
     report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " declined"]));
-    Ok(Decided::Done(now_ms))
+    Ok(Decided::Done(at))
 }
 
 /// B accepts A's request, as `fr::decide_accept` lays it out: the lease, the request, the plan

@@ -83,8 +83,10 @@ fn a_request_between_friends_or_behind_another_pending_one_is_refused() {
 
 #[test]
 fn declining_needs_a_pending_request() {
-    assert_eq!(fr::decide_decline(None).unwrap_err().reason, Reason::NotPending);
-    assert!(fr::decide_decline(Some(&PendingRequest { id: "r1".into(), at: T0 })).is_ok());
+    assert_eq!(fr::decide_decline(None, None).unwrap_err().reason, Reason::NotPending);
+    assert!(fr::decide_decline(None, Some(&PendingRequest { id: "r1".into(), at: T0 })).is_ok());
+    // Re-sent after it removed the request but before it answered: finished, not refused.
+    assert!(fr::decide_decline(Some(&fr::CommandRecord::under_way(T0)), None).is_ok());
 }
 
 #[test]

@@ -162,6 +162,32 @@ fn a_failure_or_a_crash_at_any_call_of_a_request_or_a_removal_is_completed_by_a_
     }
 }
 
+/// A decline that removed the request and then failed or died before answering is finished by
+/// the re-send (it records its decision first), not refused as `not_pending`.
+#[test]
+fn a_failure_or_a_crash_at_any_call_of_a_decline_is_completed_by_a_re_send() {
+    let decline = |host: &FakeHost| {
+        on_requests(host, "bob", command("friend.request.declined", "alice", "bob", "d1"));
+    };
+    let n = calls_of(request, decline);
+    for call in 1..=n {
+        for crash in [false, true] {
+            let host = setup();
+            request(&host);
+            if crash {
+                host.crash_after(call - 1);
+            } else {
+                host.fail_call(call, None);
+            }
+            decline(&host);
+            until_answered(&host, "bob", &command("friend.request.declined", "alice", "bob", "d1"));
+            assert_eq!(outcome(&host, "bob", "d1"), Some(Ok(())), "call {call}, crash {crash}");
+            assert!(host.kv_value("friend-request:alice:bob").is_none());
+            host.assert_within_budget();
+        }
+    }
+}
+
 struct Rng(u64);
 
 impl Rng {
