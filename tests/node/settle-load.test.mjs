@@ -17,6 +17,8 @@ const USERS = 200;
 const RATE = 100; // presence changes per second, over all users
 const BURST_MS = 30_000;
 const BOUND_MS = 20_000;
+// How long the runtime may take to see the burst's last subscribes and leaves (a loaded machine).
+const PRESENCE_LAG_MS = 30_000;
 
 let srv;
 after(async () => {
@@ -81,19 +83,25 @@ test(`${USERS} subscribers, ${RATE} presence changes/s for 30 s on flapping user
     }
     return out;
   };
+  // On a loaded machine the clients' last subscribes and leaves can reach the runtime seconds
+  // after the burst: the bound runs from when presence is what the clients made it.
+  const lagging = () => users.filter((u) => present(u.id) !== u.on).length;
+  while (lagging() && Date.now() - end < PRESENCE_LAG_MS) await sleep(250);
+  const settled = Date.now();
   let last = wrong();
   const atEnd = last;
-  while ((last.appContext || last.views) && Date.now() - end < BOUND_MS) {
+  while ((last.appContext || last.views) && Date.now() - settled < BOUND_MS) {
     await sleep(250);
     last = wrong();
   }
-  const took = Date.now() - end;
+  const took = Date.now() - settled;
   console.log(`# settle load: ${changes} presence changes in ${((end - start) / 1000).toFixed(1)} s on ${USERS} users over ${shards.size} shards; ` +
     `at the end ${atEnd.appContext}/${USERS} App Context states and ${atEnd.views}/${atEnd.of} views wrong; ` +
-    `${last.appContext || last.views ? 'NOT converged' : 'converged'} ${took} ms after the end`);
+    `presence followed the clients ${settled - end} ms after the end; ` +
+    `${last.appContext || last.views ? 'NOT converged' : 'converged'} ${took} ms after that`);
   assert.ok(changes >= RATE * 25, `the burst made ${changes} changes`);
-  assert.equal(users.filter((u) => present(u.id) !== u.on).length, 0, 'presence follows the clients');
-  assert.deepEqual({ appContext: last.appContext, views: last.views }, { appContext: 0, views: 0 }, `not converged within ${BOUND_MS} ms of the end`);
+  assert.equal(lagging(), 0, `presence follows the clients (within ${PRESENCE_LAG_MS} ms)`);
+  assert.deepEqual({ appContext: last.appContext, views: last.views }, { appContext: 0, views: 0 }, `not converged within ${BOUND_MS} ms of presence`);
   const overruns = srv.lines.filter((l) => /exceeds the limit|per-execution limit/.test(l));
   assert.deepEqual(overruns.slice(0, 3), [], 'no execution over its op budget');
 });
