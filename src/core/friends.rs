@@ -6,13 +6,14 @@ use crate::prelude::*;
 use serde::Serialize;
 
 use super::Rejection;
-use crate::domain::channels::{inbox, MAX_FRIENDS};
+use crate::domain::channels::{inbox, REQUESTS_IN_PREFIX, MAX_FRIENDS};
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
 pub use crate::domain::channels::{MANAGEMENT_PREFIX, REQUESTS_PREFIX};
 use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES};
 use crate::domain::json::FromJson;
 use crate::domain::messages::{
-    self, CommandResult, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, SyncedFriend, UserIdWire,
+    self, CommandResult, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, PendingEntry, SyncedFriend,
+    UserIdWire,
 };
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject, UserId};
@@ -362,6 +363,40 @@ pub fn decide_request(
     RequestDecision::Record { pending, write, notice }
 }
 
+/// The membership of the requester on `requests-in.{to}` that lists a pending request:
+/// `{requestId, requestedAt}` (epoch ms). The KV request is what accepting reads; this is
+/// what the initial load lists (KV cannot list).
+pub fn request_listing(pending: &PendingRequest) -> JsonObject {
+    let mut custom = JsonObject::default();
+    custom.set("requestId", Json::Str(pending.id.clone()));
+    custom.set("requestedAt", Json::num(pending.at));
+    custom
+}
+
+/// A cancel (A withdraws its request to B) after `journal` (this command's record, if an
+/// earlier attempt wrote one) and `pending` (the request A → B): the record to write first,
+/// naming the request cancelled, or `not_pending`.
+pub fn decide_cancel(journal: Option<&CommandRecord>, pending: Option<&PendingRequest>, now_ms: u64) -> Result<CommandRecord, Refused> {
+    if let Some(j) = journal {
+        return Ok(j.clone());
+    }
+    match pending {
+        Some(p) => Ok(CommandRecord { done: false, reason: None, at: now_ms, instance: Some(p.id.clone()), groups: None }),
+        None => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to cancel"))),
+    }
+}
+
+/// After the request is gone and no acceptance holds the lease: if A's membership of B names
+/// the cancelled request, an acceptance got there first and the cancel is too late.
+pub fn cancel_outcome(record: &CommandRecord, a_has_b: Option<&JsonObject>) -> Result<(), Refused> {
+    match a_has_b {
+        Some(m) if record.instance.is_some() && m.str("requestId") == record.instance.as_deref() => {
+            Err(Refused::new(Reason::AlreadyFriends, Rejection::new("the request was accepted before the cancel")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `friend.request.declined`: removes the pending request; there must be one.
 pub fn decide_decline(pending: Option<&PendingRequest>) -> Result<(), Refused> {
     match pending {
@@ -569,6 +604,47 @@ pub fn sync_pages(message: &Json) -> u64 {
     payload.and_then(|p| p.u64("pages")).unwrap_or(1).clamp(1, SYNC_PAGES_MAX)
 }
 
+/// Pages a first `friends.sync.request` may ask for: the friend count and the three lists
+/// (incoming, outgoing, blocked) take 4 of the 10 API calls.
+pub const SYNC_FIRST_PAGES_MAX: u64 = 6;
+
+/// The pending requests and blocks the first `friends.sync` page carries, as read:
+/// `incoming` the members of `requests-in.{me}`, `outgoing` my memberships of
+/// `requests-in.*` (channel, custom), `blocked` the members of `blocked.{me}`.
+pub struct PendingRead {
+    pub incoming: Vec<crate::host::Member>,
+    pub outgoing: Vec<(String, JsonObject)>,
+    pub blocked: Vec<crate::host::Member>,
+}
+
+/// A listed request is still pending while its KV request lives: [`super::keys::REQUEST_TTL_MINUTES`]
+/// after it was sent. Memberships do not expire, so older ones are not listed.
+fn live_request(custom: &JsonObject, now_ms: u64) -> Option<u64> {
+    let at = custom.u64("requestedAt")?;
+    (at.saturating_add(super::keys::REQUEST_TTL_MINUTES as u64 * 60_000) > now_ms).then_some(at)
+}
+
+/// `(incoming, outgoing, blocked)` for the first `friends.sync` page: expired requests and
+/// requests hidden from me (their sender is blocked) are left out.
+pub fn pending_lists(read: PendingRead, now_ms: u64) -> (Vec<PendingEntry>, Vec<PendingEntry>, Vec<String>) {
+    let blocked: Vec<String> = read.blocked.into_iter().map(|m| m.user.id).collect();
+    let mut incoming = Vec::new();
+    for m in read.incoming {
+        if m.custom.bool("hidden") == Some(true) || blocked.contains(&m.user.id) {
+            continue;
+        }
+        if let Some(at) = live_request(&m.custom, now_ms) {
+            incoming.push(PendingEntry { user_id: UserIdWire(m.user.id), name: m.user.name, requested_at: iso8601(at) });
+        }
+    }
+    let mut outgoing = Vec::new();
+    for (channel, custom) in read.outgoing {
+        let (Some(to), Some(at)) = (suffix_after(&channel, REQUESTS_IN_PREFIX), live_request(&custom, now_ms)) else { continue };
+        outgoing.push(PendingEntry { user_id: UserIdWire(to.to_owned()), name: None, requested_at: iso8601(at) });
+    }
+    (incoming, outgoing, blocked)
+}
+
 /// Which page of A's friends a `friends.sync.request` reads: online ones first, then the rest.
 pub fn sync_read(cmd: &Command) -> (MemberFilter, Option<&str>) {
     match &cmd.page {
@@ -591,6 +667,7 @@ pub fn sync_reply(cmd: &Command, page: MembersPage, total_friends: u64, now_ms: 
         }
         friends.push(SyncedFriend {
             last_seen: m.user.custom.str("lastSeen").map(str::to_owned),
+            status_message: m.user.custom.str("statusMessage").map(str::to_owned),
             user_id: UserIdWire(m.user.id),
             name: m.user.name,
             profile_url: m.user.profile_url,
@@ -619,6 +696,9 @@ pub fn sync_reply(cmd: &Command, page: MembersPage, total_friends: u64, now_ms: 
             total_online,
             next: next.as_ref().map(SyncCursor::to_wire),
             more: false,
+            incoming: None,
+            outgoing: None,
+            blocked: None,
         },
     );
     Notice { channel: inbox(me), message }

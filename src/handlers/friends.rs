@@ -16,7 +16,7 @@ use crate::core::friends::{
 use crate::core::keys;
 use crate::core::work::{recount_channel, RecountItem, RECOUNT_WORK};
 use crate::core::{Config, Rejection};
-use crate::domain::channels::{friends, friends_group, status};
+use crate::domain::channels::{friends, friends_group, requests_in, status, REQUESTS_IN_PREFIX};
 use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES};
 use crate::domain::messages;
 use crate::domain::{Json, UserId};
@@ -42,6 +42,7 @@ pub async fn friend_requests<H: PubNub + KvStore>(
                 let outcome = match cmd.kind {
                     CommandKind::Request => request(host, &cmd, now_ms, &mut report).await,
                     CommandKind::Accept => accept(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
+                    CommandKind::Cancel => cancel(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
                     _ => decline(host, &cmd, now_ms, &mut report).await,
                 };
                 finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
@@ -161,7 +162,7 @@ async fn publish_result<H: PubNub>(host: &H, cmd: &Command, record: &CommandReco
     }
 }
 
-/// A → B. Ops: 2 API, ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
+/// A → B. Ops: 3 API, ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
 async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
     let users = host.get_users(&[cmd.user_a.clone(), cmd.user_b.clone()]).await.map_err(|e| incomplete(report, "App Context read", e))?;
     let (a, _) = match fr::both_users(cmd, &users) {
@@ -178,6 +179,10 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
             if write {
                 host.set(&key, &pending, keys::REQUEST_TTL_MINUTES).await.map_err(|e| incomplete(report, "pending request write", e))?;
             }
+            // Listed for both users' initial load (idempotent: a re-send writes the same).
+            host.set_members(&requests_in(&cmd.user_b), &[(cmd.user_a.clone(), fr::request_listing(&pending))])
+                .await
+                .map_err(|e| incomplete(report, "pending request listing", e))?;
             host.publish(&notice.channel, &notice.message).await.map_err(|e| incomplete(report, "friend.request.received", e))?;
             report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str()]));
             Ok(Decided::Done(pending.at))
@@ -185,21 +190,67 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
     }
 }
 
-/// B declines A's request. Ops: ≤ 2 KV (+2).
-async fn decline<H: KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
+/// B declines A's request. Ops: 1 API, ≤ 2 KV (+2).
+async fn decline<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
     let key = keys::request_key(&cmd.user_a, &cmd.user_b);
     let pending: Option<PendingRequest> = host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))?;
     if let Err(refused) = fr::decide_decline(pending.as_ref()) {
         return Ok(Decided::Refused(refused));
     }
-    host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
+    unlist(host, cmd, &key, report).await?;
     report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " declined"]));
     Ok(Decided::Done(now_ms))
 }
 
+/// The request A → B (`key`) goes: from KV, then from B's list (A's outgoing).
+async fn unlist<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: &mut Report) -> Result<(), Incomplete> {
+    host.remove(key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
+    host.remove_members(&requests_in(&cmd.user_b), core::slice::from_ref(&cmd.user_a))
+        .await
+        .map_err(|e| incomplete(report, "pending request unlisting", e))
+}
+
+/// A withdraws its request to B: the record naming the request first, then the request goes
+/// (KV and list) before the lease is read, as in a removal (see `keys::lease_key`): an
+/// acceptance either finds no request or holds the lease, and then the cancel waits for its
+/// re-send, which answers `already_friends` if the acceptance made the friendship. Ops: 1 API
+/// (+1 to check an acceptance), ≤ 4 KV (+2), 0 publishes (+1).
+async fn cancel<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    record_key: &str,
+    now_ms: u64,
+    report: &mut Report,
+) -> Result<Decided, Incomplete> {
+    let key = keys::request_key(&cmd.user_a, &cmd.user_b);
+    let pending: Option<PendingRequest> =
+        if journal.is_some() { None } else { host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))? };
+    let record = match fr::decide_cancel(journal, pending.as_ref(), now_ms) {
+        Ok(record) => record,
+        Err(refused) => return Ok(Decided::Refused(refused)),
+    };
+    if journal.is_none() {
+        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "cancel record write", e))?;
+    }
+    unlist(host, cmd, &key, report).await?;
+    let lease: Option<Json> = host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
+    if lease.is_some() {
+        report.warn("an acceptance of the request is running; a re-send completes the cancel");
+        return Err(Incomplete);
+    }
+    let a_has_b = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| incomplete(report, "membership read", e))?;
+    if let Err(refused) = fr::cancel_outcome(&record, a_has_b.as_ref().map(|m| &m.custom)) {
+        return Ok(Decided::Refused(refused));
+    }
+    report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " cancelled"]));
+    Ok(Decided::Done(record.at))
+}
+
 /// B accepts A's request, as `fr::decide_accept` lays it out: the lease, the request, the plan
 /// (written as this command's record first), both group entries, both memberships, a recount,
-/// both notices, then both pending requests go. Ops: ≤ 8 API (6 + two full-group fallbacks),
+/// both notices, then both pending requests go (KV, then their listings). Ops: ≤ 10 API (8 +
+/// two full-group fallbacks),
 /// ≤ 8 KV here (6 + 1 per fallback; +2: the command record), 3 publishes (+1).
 async fn accept<H: PubNub + KvStore>(
     host: &H,
@@ -226,7 +277,7 @@ async fn accept<H: PubNub + KvStore>(
         AcceptDecision::Refuse(refused) => {
             if refused.reason == Reason::AlreadyFriends && pending.is_some() {
                 // Friends through the other request: this one is stale.
-                host.remove(&request_key).await.map_err(|e| incomplete(report, "stale request removal", e))?;
+                unlist(host, cmd, &request_key, report).await?;
             }
             if let Some(groups) = journal.and_then(|j| j.groups) {
                 // An earlier attempt may have placed group entries before a decline or a
@@ -296,9 +347,20 @@ async fn accept<H: PubNub + KvStore>(
     for key in [request_key, keys::request_key(b_id, a_id)] {
         host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
     }
+    unlist_pair(host, a_id, b_id, report).await?;
     release(host, &lease, report).await;
     report.info(cat(&["friends: ", a_id.as_str(), " <-> ", b_id.as_str(), if fresh { "" } else { " (completed by a re-send)" }]));
     Ok(Decided::Done(record.at))
+}
+
+/// Both users' listings of requests between them (either way) go.
+async fn unlist_pair<H: PubNub>(host: &H, a: &UserId, b: &UserId, report: &mut Report) -> Result<(), Incomplete> {
+    for (to, from) in [(b, a), (a, b)] {
+        host.remove_members(&requests_in(to), core::slice::from_ref(from))
+            .await
+            .map_err(|e| incomplete(report, "pending request unlisting", e))?;
+    }
+    Ok(())
 }
 
 /// The lease expires on its own; deleting it only lets a removal of the pair run sooner.
@@ -317,19 +379,38 @@ async fn fire_recount<H: PubNub>(host: &H, a: &UserId, b: &UserId) -> Result<(),
 /// Up to `pages` pages (≤ 100 friends each) of A's friends, online ones first, published on
 /// A's private inbox, each with the cursor after it: the initial load. Every page but the last
 /// says `more`, so the client asks for the next batch only after the last one. Reads only, so
-/// a failure changes nothing. Ops: ≤ 10 API (the count, then ≤ 9 pages), ≤ 9 publishes.
+/// a failure changes nothing. The first page also carries the pending requests both ways.
+/// Ops: ≤ 10 API (the count, then ≤ 9 pages; a first request: the count, 2 lists, ≤ 6
+/// pages), ≤ 9 publishes.
 async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
     let failed = |what: &str, e: HostError| Rejection(cat(&[what, " failed: ", &e.describe()]));
     let me = &cmd.user_a;
     // Every member is a friend: the count is what the memberships say.
     let total = host.get_members(&friends(me), MemberFilter::All, 1, None).await.map_err(|e| failed("friend count read", e))?;
     let total_friends = total.total.ok_or_else(|| Rejection::new("friend count read failed: no totalCount"))?;
+    // The first page also carries the pending requests (and blocks) both ways.
+    let lists = match cmd.page {
+        Some(_) => None,
+        None => {
+            let incoming = host.get_members(&requests_in(me), MemberFilter::All, 100, None).await.map_err(|e| failed("incoming requests read", e))?;
+            let outgoing = host.get_memberships(me, REQUESTS_IN_PREFIX).await.map_err(|e| failed("outgoing requests read", e))?;
+            let read = fr::PendingRead { incoming: incoming.members, outgoing, blocked: Vec::new() };
+            Some(fr::pending_lists(read, now_ms))
+        }
+    };
+    let pages = if lists.is_some() { pages.min(fr::SYNC_FIRST_PAGES_MAX) } else { pages };
+    let mut lists = lists;
     let mut part = cmd.clone();
     let mut sent = 0u64;
     for i in 0..pages {
         let (filter, token) = fr::sync_read(&part);
         let page = host.get_members(&friends(me), filter, 100, token).await.map_err(|e| failed("friends list read", e))?;
         let mut reply = fr::sync_reply(&part, page, total_friends, now_ms);
+        if let Some((incoming, outgoing, blocked)) = lists.take() {
+            reply.message.payload.incoming = Some(incoming);
+            reply.message.payload.outgoing = Some(outgoing);
+            reply.message.payload.blocked = Some(blocked);
+        }
         let next = reply.message.payload.next.as_deref().map(fr::SyncCursor::parse).transpose()?;
         reply.message.payload.more = next.is_some() && i + 1 < pages;
         if i > 0 {
@@ -350,7 +431,7 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: 
 
 /// A removes B (either friend may), as `fr::plan_removal` lays it out: the plan (this
 /// command's record), both pending requests, the lease check, per side the group entry and
-/// the membership, a recount, both notices. Ops: ≤ 6 API, 4 KV (+2: the command record), 3
+/// the membership, a recount, both notices. Ops: ≤ 8 API, 4 KV (+2: the command record), 3
 /// publishes (+1).
 async fn remove<H: PubNub + KvStore>(
     host: &H,
@@ -381,6 +462,7 @@ async fn remove<H: PubNub + KvStore>(
     for key in [keys::request_key(a_id, b_id), keys::request_key(b_id, a_id)] {
         host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
     }
+    unlist_pair(host, a_id, b_id, report).await?;
     let lease: Option<Json> = host.get(&keys::lease_key(a_id, b_id)).await.map_err(|e| incomplete(report, "lease read", e))?;
     if lease.is_some() {
         report.warn("an acceptance between them is running; a re-send completes the removal");

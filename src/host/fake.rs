@@ -560,6 +560,18 @@ impl PubNub for Exec<'_> {
         }))
     }
 
+    async fn get_memberships(&self, user: &UserId, prefix: &str) -> HostResult<Vec<(String, JsonObject)>> {
+        self.call("getMemberships", user.as_str(), OpKind::Api).await?;
+        let st = self.host.state.borrow();
+        Ok(st
+            .members
+            .iter()
+            .filter(|(channel, _)| channel.starts_with(prefix))
+            .filter_map(|(channel, set)| set.get(user.as_str()).map(|custom| (channel.clone(), json_to_custom(custom))))
+            .take(100)
+            .collect())
+    }
+
     async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()> {
         self.call("setChannelMembers", channel, OpKind::Api).await?;
         let mut st = self.host.state.borrow_mut();

@@ -177,6 +177,9 @@ pub trait PubNub {
     async fn get_members(&self, channel: &str, filter: MemberFilter, limit: u32, next: Option<&str>) -> HostResult<MembersPage>;
     /// The membership of one user on a channel, if any (`uuid.id == …` filter).
     async fn get_member(&self, channel: &str, user: &UserId) -> HostResult<Option<Member>>;
+    /// The channels whose id starts with `prefix` that `user` is a member of (one page of
+    /// ≤ 100), with the membership's custom fields (`getMemberships`, `channel.id LIKE`).
+    async fn get_memberships(&self, user: &UserId, prefix: &str) -> HostResult<Vec<(String, JsonObject)>>;
     async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()>;
     async fn remove_members(&self, channel: &str, users: &[UserId]) -> HostResult<()>;
     async fn add_channels(&self, group: &str, channels: &[String]) -> HostResult<()>;

@@ -349,6 +349,14 @@ impl PubNub for StepHost {
         Ok(page.members.into_iter().find(|m| m.user.id == user.as_str()))
     }
 
+    async fn get_memberships(&self, user: &UserId, prefix: &str) -> HostResult<Vec<(String, JsonObject)>> {
+        let mut filter = String::from("channel.id LIKE \"");
+        filter.push_str(prefix);
+        filter.push_str("*\"");
+        let params = [("uuid", Json::str(user.as_str())), ("filter", Json::Str(filter)), ("limit", Json::num(100)), ("include", include_custom())];
+        shapes::memberships_response(&self.call("pubnub.objects.getMemberships", OpKind::Api, vec![obj(&params)]).await?)
+    }
+
     async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()> {
         let list = members.iter().map(|(id, custom)| obj(&[("id", Json::str(id.as_str())), ("custom", Json::Obj(custom.clone()))]));
         let params = [("channel", Json::str(channel)), ("uuids", Json::Arr(list.collect()))];

@@ -293,3 +293,46 @@ fn when_online_friends_run_out_the_next_page_starts_the_others() {
     assert_eq!((p.total_online, p.next.as_deref()), (Some(3), None));
     assert!(p.online_friends.is_empty() && !p.friends[0].online);
 }
+
+#[test]
+fn a_cancel_names_the_request_it_withdraws_and_is_too_late_once_that_request_made_friends() {
+    let pending = PendingRequest { id: "r1".into(), at: T0 - 5 };
+    let record = fr::decide_cancel(None, Some(&pending), T0).unwrap();
+    assert_eq!((record.done, record.instance.as_deref(), record.at), (false, Some("r1"), T0));
+    assert_eq!(fr::decide_cancel(None, None, T0).unwrap_err().reason, Reason::NotPending);
+    // A re-send carries on with its record, request or not.
+    assert_eq!(fr::decide_cancel(Some(&record), None, T0 + 9).unwrap(), record);
+    let ours = membership(&[("requestId", Json::str("r1"))]);
+    let other = membership(&[("requestId", Json::str("r0"))]);
+    assert_eq!(fr::cancel_outcome(&record, Some(&ours)).unwrap_err().reason, Reason::AlreadyFriends);
+    assert!(fr::cancel_outcome(&record, Some(&other)).is_ok(), "friends through another request: this one is cancelled");
+    assert!(fr::cancel_outcome(&record, None).is_ok());
+}
+
+#[test]
+fn pending_lists_leave_out_expired_and_hidden_requests() {
+    let listed = |who: &str, at: u64, hidden: bool| {
+        let mut custom = fr::request_listing(&PendingRequest { id: "r".into(), at });
+        if hidden {
+            custom.set("hidden", Json::Bool(true));
+        }
+        Member { user: user(who, &who.to_uppercase(), &[]), custom }
+    };
+    let month = 30 * 24 * 3600 * 1000;
+    let read = fr::PendingRead {
+        incoming: vec![listed("carol", T0 - 10, false), listed("dave", T0 - month, false), listed("eve", T0, true)],
+        outgoing: vec![
+            ("requests-in.bob".into(), fr::request_listing(&PendingRequest { id: "r".into(), at: T0 - 1 })),
+            ("requests-in.zed".into(), fr::request_listing(&PendingRequest { id: "r".into(), at: T0 - month - 1 })),
+        ],
+        blocked: vec![],
+    };
+    let (incoming, outgoing, blocked) = fr::pending_lists(read, T0);
+    let names: Vec<&str> = incoming.iter().map(|e| e.user_id.0.as_str()).collect();
+    assert_eq!(names, ["carol"], "dave's request expired, eve's is hidden");
+    assert_eq!(incoming[0].name.as_deref(), Some("CAROL"));
+    assert_eq!(incoming[0].requested_at, iso8601(T0 - 10));
+    let to: Vec<&str> = outgoing.iter().map(|e| e.user_id.0.as_str()).collect();
+    assert_eq!(to, ["bob"]);
+    assert!(blocked.is_empty());
+}

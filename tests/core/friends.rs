@@ -376,7 +376,7 @@ fn removal_by_either_friend_unlinks_and_notifies() {
     host.assert_within_budget();
 }
 
-fn sync_request(me: &str, id: &str, page: Option<&str>) -> Value {
+pub fn sync_request(me: &str, id: &str, page: Option<&str>) -> Value {
     json!({ "type": "friends.sync.request", "schemaVersion": "1.0.0", "eventId": id, "ts": "2026-01-01T00:00:00.000Z",
             "payload": { "userA": me, "page": page } })
 }

@@ -13,6 +13,7 @@ mod friends;
 mod fuzz;
 mod plan;
 mod presence;
+mod requests;
 mod reconcile;
 mod step;
 

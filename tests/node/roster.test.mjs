@@ -1,0 +1,91 @@
+// The friend features through the built bundles (pkg/functions) on the in-memory host: pending
+// requests listed on load and cancelled, blocks, invisibility, status messages, compact groups.
+// Commands the web package has no builder for yet are written here as the contract says
+// (docs/design.md §3). Run: node --experimental-vm-modules --test tests/node/roster.test.mjs
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
+import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions');
+const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+const fnFile = (name) => join(dir, manifest.functions.find((f) => f.name === name).file);
+const T0 = Date.UTC(2026, 0, 1);
+const DAY = 24 * 3600 * 1000;
+
+let now = T0;
+const bundles = {};
+async function fn(name) {
+  bundles[name] ??= await loadFunction(fnFile(name), { now: () => now });
+  return bundles[name];
+}
+
+function world(users) {
+  now = T0;
+  const pn = new MemoryPubNub();
+  pn.now = () => now;
+  for (const [id, name, custom] of users) pn.addUser(id, name, custom);
+  return pn;
+}
+
+const CHANNEL = { 'friend-requests': 'friend-acceptance', 'friend-management': 'friend-removal' };
+
+/** Publishes `type` with `payload` as `publisher` on its own `{prefix}.{publisher}`, as a client would. */
+async function send(pn, prefix, publisher, type, payload, eventId) {
+  const message = { type, schemaVersion: '1.0.0', eventId, ts: new Date(now).toISOString(), payload };
+  const f = await fn(CHANNEL[prefix]);
+  await f.run(trigger({ channels: [`${prefix}.${publisher}`], params: { uuid: publisher }, message }), pn.execution());
+}
+const requests = (pn, publisher, type, userA, userB, id) => send(pn, 'friend-requests', publisher, type, { userA, userB }, id);
+const manage = (pn, publisher, type, payload, id) => send(pn, 'friend-management', publisher, type, payload, id);
+
+/** The one `friend.command.result` answering `eventId` on `sender`'s inbox: true or the reason. */
+function answer(pn, sender, eventId) {
+  const got = pn.published.filter((p) => p.channel === `inbox.${sender}` && p.message.type === 'friend.command.result' && p.message.payload.eventId === eventId);
+  assert.ok(got.length >= 1, `${eventId} answered`);
+  return got[0].message.payload.ok ? true : got[0].message.payload.reason;
+}
+
+async function firstPage(pn, me, id) {
+  await manage(pn, me, 'friends.sync.request', { userA: me, page: null }, id);
+  const page = pn.published.findLast((p) => p.channel === `inbox.${me}` && p.message.type === 'friends.sync' && p.message.payload.requestId === id);
+  assert.ok(page, `a friends.sync page for ${id}`);
+  return page.message.payload;
+}
+const ids = (list) => list.map((e) => e.userId);
+
+async function recount(pn) {
+  const worker = await fn('recount-worker');
+  while (pn.fired.length) {
+    const { channel, message } = pn.fired.shift();
+    await worker.run(trigger({ channels: [channel], message }), pn.execution());
+  }
+}
+
+test('pending requests: listed both ways on the first sync page, cancelled, expired after 30 days', async () => {
+  const pn = world([['alice', 'Alice'], ['bob', 'Bob'], ['carol', 'Carol']]);
+  await requests(pn, 'alice', 'friend.request', 'alice', 'bob', 'r1');
+  await requests(pn, 'carol', 'friend.request', 'carol', 'alice', 'r2');
+  let page = await firstPage(pn, 'alice', 's1');
+  assert.deepEqual(page.incoming, [{ userId: 'carol', name: 'Carol', requestedAt: new Date(T0).toISOString() }]);
+  assert.deepEqual(page.outgoing, [{ userId: 'bob', requestedAt: new Date(T0).toISOString() }]);
+
+  await requests(pn, 'alice', 'friend.request.cancel', 'alice', 'bob', 'c1');
+  assert.equal(answer(pn, 'alice', 'c1'), true);
+  await requests(pn, 'bob', 'friend.request.accepted', 'alice', 'bob', 'a1');
+  assert.equal(answer(pn, 'bob', 'a1'), 'not_pending', 'a cancelled request cannot be accepted');
+  assert.deepEqual(ids((await firstPage(pn, 'bob', 's2')).incoming), []);
+
+  await requests(pn, 'alice', 'friend.request.accepted', 'carol', 'alice', 'a2');
+  assert.equal(answer(pn, 'alice', 'a2'), true);
+  page = await firstPage(pn, 'alice', 's3');
+  assert.deepEqual([ids(page.incoming), ids(page.outgoing)], [[], []], 'accepted: off both lists');
+
+  await requests(pn, 'bob', 'friend.request', 'bob', 'alice', 'r3');
+  now += 30 * DAY;
+  assert.deepEqual(ids((await firstPage(pn, 'alice', 's4')).incoming), [], 'expired after 30 days');
+  assert.deepEqual(ids((await firstPage(pn, 'bob', 's5')).outgoing), []);
+});
