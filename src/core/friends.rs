@@ -156,13 +156,24 @@ fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Jso
 pub struct PendingRequest {
     pub id: String,
     pub at: u64,
+    /// Sent while `to` had blocked `from`: it never reaches `to` (no notice, not listed, cannot
+    /// be accepted or declined), and to `from` it is an unanswered request like any other.
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    pub hidden: bool,
 }
 
 impl FromJson for PendingRequest {
     fn from_json(v: &Json) -> Result<Self, &'static str> {
         let obj = v.as_object().ok_or("pending request is not an object")?;
-        Ok(PendingRequest { id: obj.field("id")?, at: obj.field("at")? })
+        Ok(PendingRequest { id: obj.field("id")?, at: obj.field("at")?, hidden: obj.bool("hidden") == Some(true) })
     }
+}
+
+/// Whether either user of a command blocked the other (members of `blocked.{A}`, `blocked.{B}`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Blocks {
+    pub a_blocked_b: bool,
+    pub b_blocked_a: bool,
 }
 
 /// The record's `custom` with `friendCount` set to `count` (the members of `friends.{id}`).
@@ -331,23 +342,33 @@ pub enum RequestDecision {
     Record {
         pending: PendingRequest,
         write: bool,
-        notice: Notice<FriendRequestReceived>,
+        /// `None` for a hidden request: B blocked A and is not told.
+        notice: Option<Notice<FriendRequestReceived>>,
     },
     Refuse(Refused),
 }
 
 /// `requester` is A's record; `friends` A's membership of B, if any; `existing` the pending
-/// request A → B, if any. A request the other way (B → A) stays: whichever is accepted first
-/// makes the one friendship and deletes the other.
+/// request A → B, if any; `blocks` as read. A request the other way (B → A) stays: whichever
+/// is accepted first makes the one friendship and deletes the other.
+///
+/// A request to someone A blocked is refused (`forbidden`: unblock first). A request to
+/// someone who blocked A is answered as if sent and is pending to A (listed, cancellable,
+/// `already_pending` on a second one), but hidden from B: no notice, not listed, and B cannot
+/// act on it. So a blocked user cannot tell a block from a request left unanswered.
 pub fn decide_request(
     cmd: &Command,
     requester: &UserRecord,
     friends: Option<&JsonObject>,
     existing: Option<&PendingRequest>,
+    blocks: Blocks,
     now_ms: u64,
 ) -> RequestDecision {
     if friends.is_some() {
         return RequestDecision::Refuse(Refused::new(Reason::AlreadyFriends, Rejection::new("userA and userB are already friends")));
+    }
+    if blocks.a_blocked_b {
+        return RequestDecision::Refuse(Refused::new(Reason::Forbidden, Rejection::new("userA blocked userB: unblock first")));
     }
     let (pending, write) = match existing {
         Some(p) if p.id == cmd.event_id => (p.clone(), false),
@@ -357,9 +378,9 @@ pub fn decide_request(
                 Rejection::new("an earlier request from userA to userB is pending"),
             ))
         }
-        None => (PendingRequest { id: cmd.event_id.clone(), at: now_ms }, true),
+        None => (PendingRequest { id: cmd.event_id.clone(), at: now_ms, hidden: blocks.b_blocked_a }, true),
     };
-    let notice = request_received(requester, &cmd.user_b, &pending);
+    let notice = (!pending.hidden).then(|| request_received(requester, &cmd.user_b, &pending));
     RequestDecision::Record { pending, write, notice }
 }
 
@@ -370,6 +391,9 @@ pub fn request_listing(pending: &PendingRequest) -> JsonObject {
     let mut custom = JsonObject::default();
     custom.set("requestId", Json::Str(pending.id.clone()));
     custom.set("requestedAt", Json::num(pending.at));
+    if pending.hidden {
+        custom.set("hidden", Json::Bool(true));
+    }
     custom
 }
 
@@ -397,11 +421,11 @@ pub fn cancel_outcome(record: &CommandRecord, a_has_b: Option<&JsonObject>) -> R
     }
 }
 
-/// `friend.request.declined`: removes the pending request; there must be one.
+/// `friend.request.declined`: removes the pending request; there must be one that reached B.
 pub fn decide_decline(pending: Option<&PendingRequest>) -> Result<(), Refused> {
     match pending {
-        Some(_) => Ok(()),
-        None => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to decline"))),
+        Some(p) if !p.hidden => Ok(()),
+        _ => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to decline"))),
     }
 }
 
@@ -495,6 +519,8 @@ pub fn decide_accept(
     b: &UserRecord,
     now_ms: u64,
 ) -> AcceptDecision {
+    // A hidden request never reached B: B cannot accept it.
+    let pending = pending.filter(|p| !p.hidden);
     let instance = journal.and_then(|j| j.instance.as_deref()).or(pending.map(|p| p.id.as_str()));
     let ours = |m: &JsonObject| instance.is_some() && m.str("requestId") == instance;
     if let Some(m) = a_has_b {
@@ -592,6 +618,40 @@ pub fn plan_removal(
     };
     let sides = [side(0, &cmd.user_a, &cmd.user_b), side(1, &cmd.user_b, &cmd.user_a)];
     Ok(RemovalPlan { sides, record })
+}
+
+/// A block: its record (the journal), and the removal of the friendship when there is one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockPlan {
+    pub record: CommandRecord,
+    pub removal: Option<RemovalPlan>,
+}
+
+/// A blocks B: the friendship, if any (memberships as read, or this command's journal: an
+/// `instance` there means there was one), ends as a removal does; the pending requests both
+/// ways go whatever the friendship.
+pub fn plan_block(
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    a_has_b: Option<&JsonObject>,
+    b_has_a: Option<&JsonObject>,
+    now_ms: u64,
+) -> BlockPlan {
+    let friends = journal.map_or(a_has_b.is_some() || b_has_a.is_some(), |j| j.instance.is_some());
+    let removal = if friends { plan_removal(cmd, journal, a_has_b, b_has_a, now_ms).ok() } else { None };
+    let record = match (&removal, journal) {
+        (Some(r), _) => r.record.clone(),
+        (None, Some(j)) => j.clone(),
+        (None, None) => CommandRecord { done: false, reason: None, at: now_ms, instance: None, groups: None },
+    };
+    BlockPlan { record, removal }
+}
+
+/// B's membership on `blocked.{A}`: `{blockedAt}`.
+pub fn blocked_listing(at_ms: u64) -> JsonObject {
+    let mut custom = JsonObject::default();
+    custom.set("blockedAt", Json::Str(iso8601(at_ms)));
+    custom
 }
 
 /// Pages one `friends.sync.request` may ask for (`payload.pages`, default 1): each is one App

@@ -1,5 +1,6 @@
-//! friend-acceptance (After Publish on `friend-requests.*`: request, accept, decline) and
-//! friend-removal (After Publish on `friend-management.*`: remove, and `friends.sync.request`).
+//! friend-acceptance (After Publish on `friend-requests.*`: request, accept, decline, cancel)
+//! and friend-removal (After Publish on `friend-management.*`: remove, block, unblock, and
+//! `friends.sync.request`; `user.settings` on the same channels is user-settings' own).
 //!
 //! Every friend command is answered with one `friend.command.result` on the sender's inbox,
 //! once it is complete: a fault or a crash midway leaves no answer, and the client re-sends the
@@ -16,11 +17,11 @@ use crate::core::friends::{
 use crate::core::keys;
 use crate::core::work::{recount_channel, RecountItem, RECOUNT_WORK};
 use crate::core::{Config, Rejection};
-use crate::domain::channels::{friends, friends_group, requests_in, status, REQUESTS_IN_PREFIX};
-use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES};
+use crate::domain::channels::{blocked, friends, friends_group, requests_in, status, REQUESTS_IN_PREFIX};
+use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES, USER_SETTINGS};
 use crate::domain::messages;
 use crate::domain::{Json, UserId};
-use crate::host::{HostError, KvStore, MemberFilter, PubNub};
+use crate::host::{HostError, KvStore, Member, MemberFilter, PubNub};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -61,6 +62,11 @@ pub async fn friend_management<H: PubNub + KvStore>(
     now_ms: u64,
 ) -> Report {
     let mut report = Report::new("friend-removal");
+    if message.as_object().and_then(|m| m.str("type")) == Some(USER_SETTINGS) {
+        // Answered by user-settings, bound to the same channels.
+        report.info("user.settings: not this Function's");
+        return report;
+    }
     match fr::parse_command(Binding::FriendManagement, channel, publisher, message) {
         Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
         // A sync request is answered by its friends.sync pages; a failed read leaves no
@@ -73,7 +79,11 @@ pub async fn friend_management<H: PubNub + KvStore>(
         Ok(cmd) => {
             let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
             if let Some(journal) = start(host, &cmd, &key, &mut report).await {
-                let outcome = remove(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await;
+                let outcome = match cmd.kind {
+                    CommandKind::Block => block(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
+                    CommandKind::Unblock => unblock(host, &cmd, now_ms, &mut report).await,
+                    _ => remove(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
+                };
                 finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
             }
         }
@@ -162,7 +172,7 @@ async fn publish_result<H: PubNub>(host: &H, cmd: &Command, record: &CommandReco
     }
 }
 
-/// A → B. Ops: 3 API, ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
+/// A → B. Ops: 5 API (users, friendship, both blocks, listing), ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
 async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
     let users = host.get_users(&[cmd.user_a.clone(), cmd.user_b.clone()]).await.map_err(|e| incomplete(report, "App Context read", e))?;
     let (a, _) = match fr::both_users(cmd, &users) {
@@ -171,9 +181,15 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
     };
     let friendship = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| incomplete(report, "membership read", e))?;
     let key = keys::request_key(&cmd.user_a, &cmd.user_b);
-    let existing: Option<PendingRequest> =
-        if friendship.is_some() { None } else { host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))? };
-    match fr::decide_request(cmd, &a, friendship.as_ref().map(|m| &m.custom), existing.as_ref(), now_ms) {
+    let mut blocks = fr::Blocks::default();
+    let mut existing: Option<PendingRequest> = None;
+    if friendship.is_none() {
+        for (who, whom, flag) in [(&cmd.user_a, &cmd.user_b, &mut blocks.a_blocked_b), (&cmd.user_b, &cmd.user_a, &mut blocks.b_blocked_a)] {
+            *flag = host.get_member(&blocked(who), whom).await.map_err(|e| incomplete(report, "block read", e))?.is_some();
+        }
+        existing = host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))?;
+    }
+    match fr::decide_request(cmd, &a, friendship.as_ref().map(|m| &m.custom), existing.as_ref(), blocks, now_ms) {
         RequestDecision::Refuse(refused) => Ok(Decided::Refused(refused)),
         RequestDecision::Record { pending, write, notice } => {
             if write {
@@ -183,7 +199,9 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
             host.set_members(&requests_in(&cmd.user_b), &[(cmd.user_a.clone(), fr::request_listing(&pending))])
                 .await
                 .map_err(|e| incomplete(report, "pending request listing", e))?;
-            host.publish(&notice.channel, &notice.message).await.map_err(|e| incomplete(report, "friend.request.received", e))?;
+            if let Some(notice) = notice {
+                host.publish(&notice.channel, &notice.message).await.map_err(|e| incomplete(report, "friend.request.received", e))?;
+            }
             report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str()]));
             Ok(Decided::Done(pending.at))
         }
@@ -380,7 +398,7 @@ async fn fire_recount<H: PubNub>(host: &H, a: &UserId, b: &UserId) -> Result<(),
 /// A's private inbox, each with the cursor after it: the initial load. Every page but the last
 /// says `more`, so the client asks for the next batch only after the last one. Reads only, so
 /// a failure changes nothing. The first page also carries the pending requests both ways.
-/// Ops: ≤ 10 API (the count, then ≤ 9 pages; a first request: the count, 2 lists, ≤ 6
+/// Ops: ≤ 10 API (the count, then ≤ 9 pages; a first request: the count, 3 lists, ≤ 6
 /// pages), ≤ 9 publishes.
 async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
     let failed = |what: &str, e: HostError| Rejection(cat(&[what, " failed: ", &e.describe()]));
@@ -394,7 +412,8 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: 
         None => {
             let incoming = host.get_members(&requests_in(me), MemberFilter::All, 100, None).await.map_err(|e| failed("incoming requests read", e))?;
             let outgoing = host.get_memberships(me, REQUESTS_IN_PREFIX).await.map_err(|e| failed("outgoing requests read", e))?;
-            let read = fr::PendingRead { incoming: incoming.members, outgoing, blocked: Vec::new() };
+            let blocks = host.get_members(&blocked(me), MemberFilter::All, 100, None).await.map_err(|e| failed("block list read", e))?;
+            let read = fr::PendingRead { incoming: incoming.members, outgoing, blocked: blocks.members };
             Some(fr::pending_lists(read, now_ms))
         }
     };
@@ -430,9 +449,8 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: 
 }
 
 /// A removes B (either friend may), as `fr::plan_removal` lays it out: the plan (this
-/// command's record), both pending requests, the lease check, per side the group entry and
-/// the membership, a recount, both notices. Ops: ≤ 8 API, 4 KV (+2: the command record), 3
-/// publishes (+1).
+/// command's record), both pending requests (KV and listings), then [`unfriend`]. Ops: ≤ 8 API,
+/// 4 KV (+2: the command record), 3 publishes (+1).
 async fn remove<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
@@ -441,15 +459,7 @@ async fn remove<H: PubNub + KvStore>(
     now_ms: u64,
     report: &mut Report,
 ) -> Result<Decided, Incomplete> {
-    let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
-    let (m_a, m_b) = match journal {
-        // The plan is recorded: finish it, whatever is left of the friendship.
-        Some(_) => (None, None),
-        None => (
-            host.get_member(&friends(a_id), b_id).await.map_err(|e| incomplete(report, "membership read", e))?,
-            host.get_member(&friends(b_id), a_id).await.map_err(|e| incomplete(report, "membership read", e))?,
-        ),
-    };
+    let (m_a, m_b) = memberships(host, cmd, journal, report).await?;
     let plan = match fr::plan_removal(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms) {
         Ok(plan) => plan,
         Err(refused) => return Ok(Decided::Refused(refused)),
@@ -457,15 +467,46 @@ async fn remove<H: PubNub + KvStore>(
     if journal.is_none() {
         host.set(record_key, &plan.record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "removal plan write", e))?;
     }
-    // The pending requests go before the lease is read (see `keys::lease_key`): a stale one
-    // could otherwise be accepted again after the removal.
+    drop_requests(host, cmd, report).await?;
+    unfriend(host, cmd, &plan, report).await?;
+    report.info(cat(&["unfriended: ", cmd.user_a.as_str(), " x ", cmd.user_b.as_str()]));
+    Ok(Decided::Done(plan.record.at))
+}
+
+/// Both memberships of the pair, unless the plan is recorded already (then it is finished,
+/// whatever is left of the friendship).
+async fn memberships<H: PubNub>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    report: &mut Report,
+) -> Result<(Option<Member>, Option<Member>), Incomplete> {
+    if journal.is_some() {
+        return Ok((None, None));
+    }
+    let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
+    Ok((
+        host.get_member(&friends(a_id), b_id).await.map_err(|e| incomplete(report, "membership read", e))?,
+        host.get_member(&friends(b_id), a_id).await.map_err(|e| incomplete(report, "membership read", e))?,
+    ))
+}
+
+/// The pending requests between the pair go, both ways, from KV and from the lists. Before
+/// the lease is read (see `keys::lease_key`): a stale one could otherwise be accepted again.
+async fn drop_requests<H: PubNub + KvStore>(host: &H, cmd: &Command, report: &mut Report) -> Result<(), Incomplete> {
+    let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
     for key in [keys::request_key(a_id, b_id), keys::request_key(b_id, a_id)] {
         host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
     }
-    unlist_pair(host, a_id, b_id, report).await?;
-    let lease: Option<Json> = host.get(&keys::lease_key(a_id, b_id)).await.map_err(|e| incomplete(report, "lease read", e))?;
+    unlist_pair(host, a_id, b_id, report).await
+}
+
+/// The friendship of `plan` ends: unless an acceptance of the pair holds the lease, per side
+/// the group entry and the membership, a recount of both, both notices.
+async fn unfriend<H: PubNub + KvStore>(host: &H, cmd: &Command, plan: &fr::RemovalPlan, report: &mut Report) -> Result<(), Incomplete> {
+    let lease: Option<Json> = host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
     if lease.is_some() {
-        report.warn("an acceptance between them is running; a re-send completes the removal");
+        report.warn("an acceptance between them is running; a re-send completes the command");
         return Err(Incomplete);
     }
     for side in &plan.sides {
@@ -476,10 +517,44 @@ async fn remove<H: PubNub + KvStore>(
             .await
             .map_err(|e| incomplete(report, "membership removal", e))?;
     }
-    fire_recount(host, a_id, b_id).await.map_err(|e| incomplete(report, "recount fire", e))?;
+    fire_recount(host, &cmd.user_a, &cmd.user_b).await.map_err(|e| incomplete(report, "recount fire", e))?;
     for side in &plan.sides {
         host.publish(&side.notice.channel, &side.notice.message).await.map_err(|e| incomplete(report, "friend.removed", e))?;
     }
-    report.info(cat(&["unfriended: ", a_id.as_str(), " x ", b_id.as_str()]));
+    Ok(())
+}
+
+/// A blocks B, as `fr::plan_block` lays it out: the record, B on `blocked.{A}` (from then on
+/// B's requests are hidden from A), the pending requests both ways, and the friendship if
+/// there is one, ended as a removal ends it. Ops: ≤ 9 API (2 membership reads, the block, 2
+/// listings, 4 for the friendship), 4 KV (+2), 3 publishes (+1).
+async fn block<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    record_key: &str,
+    now_ms: u64,
+    report: &mut Report,
+) -> Result<Decided, Incomplete> {
+    let (m_a, m_b) = memberships(host, cmd, journal, report).await?;
+    let plan = fr::plan_block(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms);
+    if journal.is_none() {
+        host.set(record_key, &plan.record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "block plan write", e))?;
+    }
+    host.set_members(&blocked(&cmd.user_a), &[(cmd.user_b.clone(), fr::blocked_listing(plan.record.at))])
+        .await
+        .map_err(|e| incomplete(report, "block write", e))?;
+    drop_requests(host, cmd, report).await?;
+    if let Some(removal) = &plan.removal {
+        unfriend(host, cmd, removal, report).await?;
+    }
+    report.info(cat(&["blocked: ", cmd.user_a.as_str(), " blocks ", cmd.user_b.as_str()]));
     Ok(Decided::Done(plan.record.at))
+}
+
+/// A unblocks B. Requests B sent while blocked stay hidden until they expire or B cancels
+/// them (B was never told either way). Ops: 1 API, 0 KV (+2), 0 publishes (+1).
+async fn unblock<H: PubNub>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
+    host.remove_members(&blocked(&cmd.user_a), core::slice::from_ref(&cmd.user_b)).await.map_err(|e| incomplete(report, "unblock", e))?;
+    Ok(Decided::Done(now_ms))
 }

@@ -136,3 +136,100 @@ fn requests_expire_after_30_days_and_are_no_longer_listed() {
     assert_eq!(ids(&first_page(&host, "bob", "s4")["payload"]["incoming"]), ["alice"]);
     host.assert_within_budget();
 }
+
+fn block(host: &FakeHost, me: &str, other: &str, kind: &str, id: &str) {
+    on_management(host, me, command(kind, me, other, id));
+}
+
+#[test]
+fn a_blocked_users_requests_never_reach_the_blocker_and_the_sender_cannot_tell() {
+    let host = setup(&["alice", "bob"]);
+    block(&host, "alice", "bob", "friend.block", "b1");
+    assert_eq!(outcome(&host, "alice", "b1"), Some(Ok(())));
+    on_requests(&host, "bob", command("friend.request", "bob", "alice", "r1"));
+    assert_eq!(outcome(&host, "bob", "r1"), Some(Ok(())), "answered as if sent");
+    assert!(host.published_on("inbox.alice").iter().all(|m| m["type"] != "friend.request.received"), "alice is not told");
+    let alice = first_page(&host, "alice", "s1");
+    assert_eq!(ids(&alice["payload"]["incoming"]), Vec::<&str>::new());
+    assert_eq!(alice["payload"]["blocked"], serde_json::json!(["bob"]), "the block list, on alice's own inbox only");
+    let bob = first_page(&host, "bob", "s2");
+    assert_eq!(ids(&bob["payload"]["outgoing"]), ["alice"], "to bob it is pending like any unanswered request");
+    assert_eq!(bob["payload"]["blocked"], serde_json::json!([]));
+    // A second request is refused as behind any pending one; bob can cancel it.
+    on_requests(&host, "bob", command("friend.request", "bob", "alice", "r2"));
+    assert_eq!(outcome(&host, "bob", "r2"), Some(Err("already_pending".into())));
+    // Alice can neither accept nor decline it, nor ask bob herself while she blocks him.
+    on_requests(&host, "alice", command("friend.request.accepted", "bob", "alice", "a1"));
+    assert_eq!(outcome(&host, "alice", "a1"), Some(Err("not_pending".into())));
+    on_requests(&host, "alice", command("friend.request", "alice", "bob", "r3"));
+    assert_eq!(outcome(&host, "alice", "r3"), Some(Err("forbidden".into())));
+    assert!(host.members("friends.alice").is_empty());
+    on_requests(&host, "bob", command("friend.request.cancel", "bob", "alice", "c1"));
+    assert_eq!(outcome(&host, "bob", "c1"), Some(Ok(())));
+    // Unblocked: bob's next request reaches her.
+    block(&host, "alice", "bob", "friend.unblock", "u1");
+    assert_eq!(outcome(&host, "alice", "u1"), Some(Ok(())));
+    assert!(host.members("blocked.alice").is_empty());
+    on_requests(&host, "bob", command("friend.request", "bob", "alice", "r4"));
+    assert!(host.published_on("inbox.alice").iter().any(|m| m["type"] == "friend.request.received"));
+    assert_eq!(ids(&first_page(&host, "alice", "s3")["payload"]["incoming"]), ["bob"]);
+    host.assert_within_budget();
+}
+
+#[test]
+fn blocking_a_friend_ends_the_friendship_both_ways_and_every_pending_request_between_them() {
+    let host = setup(&["alice", "bob", "carol"]);
+    on_requests(&host, "alice", command("friend.request", "alice", "bob", "r1"));
+    on_requests(&host, "bob", command("friend.request.accepted", "alice", "bob", "a1"));
+    on_requests(&host, "alice", command("friend.request", "alice", "carol", "r2"));
+    on_requests(&host, "carol", command("friend.request", "carol", "alice", "r3"));
+    recount(&host);
+    block(&host, "alice", "bob", "friend.block", "b1");
+    assert_eq!(outcome(&host, "alice", "b1"), Some(Ok(())));
+    recount(&host);
+    assert!(host.members("friends.alice").is_empty() && host.members("friends.bob").is_empty());
+    assert!(host.group("cg-friends-alice").is_empty() && host.group("cg-friends-bob").is_empty());
+    assert_eq!(host.user_custom("bob").unwrap()["friendCount"], 0);
+    let removed: Vec<String> = host.published().iter().filter(|(_, m)| m["type"] == "friend.removed").map(|(c, _)| c.clone()).collect();
+    assert_eq!(removed, ["inbox.alice", "inbox.bob"]);
+    super::friends::assert_exact(&host, &["alice", "bob", "carol"]);
+    // Requests both ways go with a block, friends or not.
+    block(&host, "alice", "carol", "friend.block", "b2");
+    assert!(host.kv_value("friend-request:alice:carol").is_none() && host.kv_value("friend-request:carol:alice").is_none());
+    assert!(host.members("requests-in.alice").is_empty() && host.members("requests-in.carol").is_empty());
+    let page = first_page(&host, "alice", "s1");
+    assert_eq!((ids(&page["payload"]["incoming"]), ids(&page["payload"]["outgoing"])), (vec![], vec![]));
+    assert_eq!(page["payload"]["blocked"], serde_json::json!(["bob", "carol"]));
+    // Re-sent: answered the same, nothing more happens.
+    let before = host.snapshot_without_answers();
+    block(&host, "alice", "bob", "friend.block", "b1");
+    assert_eq!(host.snapshot_without_answers(), before);
+    assert_eq!(outcome(&host, "alice", "b1"), Some(Ok(())));
+    host.assert_within_budget();
+}
+
+/// A block that fails midway (each call in turn) is finished by its re-send.
+#[test]
+fn a_block_interrupted_at_any_call_is_finished_by_its_re_send() {
+    for n in 1..=18 {
+        let host = setup(&["alice", "bob"]);
+        on_requests(&host, "alice", command("friend.request", "alice", "bob", "r1"));
+        on_requests(&host, "bob", command("friend.request.accepted", "alice", "bob", "a1"));
+        on_requests(&host, "bob", command("friend.request", "bob", "alice", "r2"));
+        recount(&host);
+        host.fail_call(n, None);
+        block(&host, "alice", "bob", "friend.block", "b1");
+        let mut sends = 1;
+        while outcome(&host, "alice", "b1").is_none() {
+            assert!(sends < 5, "call {n}: never answered");
+            block(&host, "alice", "bob", "friend.block", "b1");
+            sends += 1;
+        }
+        assert_eq!(outcome(&host, "alice", "b1"), Some(Ok(())), "call {n}");
+        recount(&host);
+        super::friends::assert_exact(&host, &["alice", "bob"]);
+        assert!(host.members("blocked.alice").contains_key("bob"), "call {n}");
+        assert!(host.kv_value("friend-request:bob:alice").is_none() && host.members("requests-in.alice").is_empty(), "call {n}");
+        host.assert_within_budget();
+    }
+}

@@ -89,3 +89,32 @@ test('pending requests: listed both ways on the first sync page, cancelled, expi
   assert.deepEqual(ids((await firstPage(pn, 'alice', 's4')).incoming), [], 'expired after 30 days');
   assert.deepEqual(ids((await firstPage(pn, 'bob', 's5')).outgoing), []);
 });
+
+test('block: the blocked sender is answered as if sent and never reaches the blocker; a friendship ends both ways; the list is private', async () => {
+  const pn = world([['alice', 'Alice'], ['bob', 'Bob'], ['carol', 'Carol']]);
+  await requests(pn, 'alice', 'friend.request', 'alice', 'bob', 'r1');
+  await requests(pn, 'bob', 'friend.request.accepted', 'alice', 'bob', 'a1');
+  await recount(pn);
+  await manage(pn, 'alice', 'friend.block', { userA: 'alice', userB: 'bob' }, 'b1');
+  assert.equal(answer(pn, 'alice', 'b1'), true);
+  await recount(pn);
+  assert.equal(pn.members.get('friends.alice').size + pn.members.get('friends.bob').size, 0);
+  assert.equal(pn.groups.get('cg-friends-alice').size + pn.groups.get('cg-friends-bob').size, 0);
+  assert.equal(pn.users.get('bob').custom.friendCount, 0);
+  assert.deepEqual(pn.published.filter((p) => p.message.type === 'friend.removed').map((p) => p.channel), ['inbox.alice', 'inbox.bob']);
+
+  const noticesBefore = pn.published.filter((p) => p.channel === 'inbox.alice').length;
+  await requests(pn, 'bob', 'friend.request', 'bob', 'alice', 'r2');
+  assert.equal(answer(pn, 'bob', 'r2'), true, 'answered as if sent');
+  assert.equal(pn.published.filter((p) => p.channel === 'inbox.alice').length, noticesBefore, 'nothing reaches alice');
+  const alice = await firstPage(pn, 'alice', 's1');
+  assert.deepEqual([ids(alice.incoming), alice.blocked], [[], ['bob']]);
+  const bob = await firstPage(pn, 'bob', 's2');
+  assert.deepEqual([ids(bob.outgoing), bob.blocked], [['alice'], []]);
+  await requests(pn, 'alice', 'friend.request.accepted', 'bob', 'alice', 'a2');
+  assert.equal(answer(pn, 'alice', 'a2'), 'not_pending');
+
+  await manage(pn, 'alice', 'friend.unblock', { userA: 'alice', userB: 'bob' }, 'u1');
+  assert.equal(answer(pn, 'alice', 'u1'), true);
+  assert.deepEqual((await firstPage(pn, 'alice', 's3')).blocked, []);
+});
