@@ -124,12 +124,13 @@ fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Jso
         let raw = payload.str(key).ok_or_else(|| invalid(Rejection::with("payload field missing or not a string", key)))?;
         UserId::parse(raw).map_err(|e| invalid(Rejection::with(e.reason(), raw)))
     };
-    if kind == CommandKind::Sync {
+    if kind.about_self() {
         let me = user("userA")?;
         if me.as_str() != publisher {
             return Err(forbidden(Rejection::new("userA must be the publisher")));
         }
-        let page = match payload.get("page") {
+        // `user.settings` fields are read by `super::settings::parse_settings`.
+        let page = match payload.get("page").filter(|_| kind == CommandKind::Sync) {
             None | Some(Json::Null) => None,
             Some(Json::Str(raw)) => Some(SyncCursor::parse(raw).map_err(invalid)?),
             Some(_) => return Err(invalid(Rejection::new("page must be a string"))),

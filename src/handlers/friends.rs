@@ -14,10 +14,11 @@ use super::{cat, num, Report};
 use crate::core::friends::{
     self as fr, AcceptDecision, Binding, Command, CommandKind, CommandRecord, PendingRequest, Refused, RequestDecision,
 };
-use crate::core::keys;
+use crate::core::{keys, settings};
 use crate::core::work::{recount_channel, RecountItem, RECOUNT_WORK};
 use crate::core::{Config, Rejection};
-use crate::domain::channels::{blocked, friends, friends_group, requests_in, status, REQUESTS_IN_PREFIX};
+use crate::domain::channels::{blocked, friends, friends_group, parse_presence_shard, requests_in, status, REQUESTS_IN_PREFIX};
+use crate::domain::shard_of;
 use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES, USER_SETTINGS};
 use crate::domain::messages;
 use crate::domain::{Json, UserId};
@@ -89,6 +90,68 @@ pub async fn friend_management<H: PubNub + KvStore>(
         }
     }
     report
+}
+
+/// user-settings (After Publish on `friend-management.*`, beside friend-removal): only
+/// `user.settings`; every other message there is friend-removal's and is left alone here
+/// (each command is answered by exactly one Function).
+pub async fn user_settings<H: PubNub + KvStore>(
+    host: &H,
+    cfg: &Config,
+    channel: &str,
+    publisher: Option<&str>,
+    message: &Json,
+    now_ms: u64,
+) -> Report {
+    let mut report = Report::new("user-settings");
+    if message.as_object().and_then(|m| m.str("type")) != Some(USER_SETTINGS) {
+        report.info("not a user.settings: friend-removal's");
+        return report;
+    }
+    let parsed = fr::parse_command(Binding::FriendManagement, channel, publisher, message)
+        .and_then(|cmd| settings::parse_settings(message).map(|s| (cmd, s)));
+    match parsed {
+        Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
+        Ok((cmd, wanted)) => {
+            let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
+            if start(host, &cmd, &key, &mut report).await.is_some() {
+                let outcome = apply_settings(host, cfg, &cmd, &wanted, now_ms, &mut report).await;
+                finish(host, &cmd, &key, now_ms, outcome, &mut report).await;
+            }
+        }
+    }
+    report
+}
+
+/// Reads the user (and, to become visible, where they are), then announces on
+/// `status.{userId}` before writing App Context, as presence does: a failed write leaves the
+/// record unchanged, and the re-send announces again. Ops: ≤ 3 API (user, `whereNow`,
+/// ETag-conditional write), 0 KV (+2), ≤ 1 publish (+1).
+async fn apply_settings<H: PubNub>(
+    host: &H,
+    cfg: &Config,
+    cmd: &Command,
+    wanted: &settings::UserSettings,
+    now_ms: u64,
+    report: &mut Report,
+) -> Result<Decided, Incomplete> {
+    let me = &cmd.user_a;
+    let Some(user) = host.get_user(me).await.map_err(|e| incomplete(report, "App Context read", e))? else {
+        return Ok(Decided::Refused(Refused::new(Reason::UnknownUser, Rejection::with("unknown user", me.as_str()))));
+    };
+    let present = if settings::needs_presence(wanted, &user) {
+        let channels = host.where_now(me).await.map_err(|e| incomplete(report, "whereNow", e))?;
+        channels.iter().any(|c| parse_presence_shard(c).is_some())
+    } else {
+        false
+    };
+    let decision = settings::decide_settings(wanted, &user, present, shard_of(me.as_str(), cfg.shard_count), now_ms);
+    if let Some(message) = &decision.message {
+        host.publish(&status(me), message).await.map_err(|e| incomplete(report, "status publish", e))?;
+        report.info(cat(&[message.kind, " ", me.as_str(), " (settings)"]));
+    }
+    host.set_user_custom(me, &decision.custom, user.etag.as_deref()).await.map_err(|e| incomplete(report, "settings write", e))?;
+    Ok(Decided::Done(now_ms))
 }
 
 /// How a command ended: succeeded at this time, or refused.

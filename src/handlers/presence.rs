@@ -234,7 +234,7 @@ async fn apply<H: PubNub + KvStore>(host: &H, cfg: &Config, observations: Vec<Ob
         let record = users.iter().find(|u| u.id == obs.user);
         // The assigned shard is a pure function of the id (same hash as the clients).
         let shard = shard_of(&obs.user, cfg.shard_count);
-        match decide_status(&obs, record, shard, now_ms, cfg) {
+        match decide_status(&crate::core::visibility::seen_by_friends(&obs, record), record, shard, now_ms, cfg) {
             StatusDecision::Unchanged | StatusDecision::Stale => {}
             StatusDecision::Defer { due_ms } | StatusDecision::UnchangedQueued { due_ms } => {
                 due_min = due_min.min(due_ms);

@@ -14,6 +14,7 @@ mod fuzz;
 mod plan;
 mod presence;
 mod requests;
+mod settings;
 mod reconcile;
 mod step;
 

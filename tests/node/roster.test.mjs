@@ -118,3 +118,47 @@ test('block: the blocked sender is answered as if sent and never reaches the blo
   assert.equal(answer(pn, 'alice', 'u1'), true);
   assert.deepEqual((await firstPage(pn, 'alice', 's3')).blocked, []);
 });
+
+test('user.settings through user-settings: invisible friends see offline while connected, status messages live and on load; friend-removal leaves it alone', async () => {
+  const pn = world([['alice', 'Alice'], ['bob', 'Bob']]);
+  pn.members.set('friends.bob', new Map([['alice', { status: 'accepted', group: 0 }]]));
+  const presence = await fn('after-presence');
+  const settings = async (payload, id) => {
+    const message = { type: 'user.settings', schemaVersion: '1.0.0', eventId: id, ts: new Date(now).toISOString(), payload: { userA: 'alice', ...payload } };
+    const t = trigger({ channels: ['friend-management.alice'], params: { uuid: 'alice' }, message });
+    // Both Functions bound to friend-management.* run; exactly one answers.
+    await (await fn('user-settings')).run(t, pn.execution());
+    await (await fn('friend-removal')).run(t, pn.execution());
+  };
+  const onStatus = () => pn.published.filter((p) => p.channel === 'status.alice').map((p) => [p.message.type, p.message.payload.statusMessage]);
+  const event = (action) => trigger({ channels: ['presence.shard-7'], message: { action, uuid: 'alice', occupancy: 1, timestamp: Math.floor(now / 1000) } });
+  await presence.run(event('join'), pn.execution());
+  assert.deepEqual(onStatus(), [['friend.online', undefined]]);
+
+  now += 10_000;
+  await settings({ statusMessage: 'lunch' }, 'm1');
+  assert.equal(answer(pn, 'alice', 'm1'), true);
+  assert.equal(pn.published.filter((p) => p.message.payload?.eventId === 'm1').length, 1, 'one answer');
+  assert.deepEqual(onStatus().at(-1), ['friend.online', 'lunch']);
+
+  now += 10_000;
+  await settings({ invisible: true }, 'v1');
+  assert.deepEqual(onStatus().at(-1), ['friend.offline', undefined]);
+  assert.equal(pn.users.get('alice').custom.online, false);
+  now += 10_000;
+  await presence.run(event('join'), pn.execution());
+  assert.equal(onStatus().length, 3, 'reconnecting does not reveal her');
+
+  await manage(pn, 'bob', 'friends.sync.request', { userA: 'bob', page: null, pages: 2 }, 's1');
+  const friends = pn.published.filter((p) => p.channel === 'inbox.bob' && p.message.type === 'friends.sync').flatMap((p) => p.message.payload.friends);
+  assert.deepEqual(friends.map((f) => [f.userId, f.online, f.statusMessage]), [['alice', false, 'lunch']], 'offline to friends, with her message');
+
+  pn.occupants.set('presence.shard-7', new Set(['alice']));
+  now += 10_000;
+  await settings({ invisible: false }, 'v2');
+  assert.deepEqual(onStatus().at(-1), ['friend.online', 'lunch'], 'visible again while connected');
+
+  await settings({ statusMessage: 'x'.repeat(101) }, 'm2');
+  assert.equal(answer(pn, 'alice', 'm2'), 'invalid');
+  assert.equal(pn.users.get('alice').custom.statusMessage, 'lunch');
+});
