@@ -184,6 +184,7 @@ export class MemoryPubNub {
           let matched;
           if (filter === 'uuid.custom.online == true') matched = all.filter(online);
           else if (filter === '!(uuid.custom.online == true)') matched = all.filter((m) => !online(m));
+          else if (/^custom\.group == \d+$/.test(filter)) { const g = Number(filter.split('== ')[1]); matched = all.filter(([, c]) => c?.group === g); }
           else if (filter) { const only = filterIds(filter, 'uuid.id'); matched = all.filter(([id]) => only.includes(id)); }
           else matched = all;
           const start = Number(page?.next || 0);

@@ -6,14 +6,13 @@ use crate::prelude::*;
 use serde::Serialize;
 
 use super::Rejection;
-use crate::domain::channels::{inbox, REQUESTS_IN_PREFIX, MAX_FRIENDS};
+use crate::domain::channels::{inbox, MAX_FRIENDS, REQUESTS_IN_PREFIX};
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
 pub use crate::domain::channels::{MANAGEMENT_PREFIX, REQUESTS_PREFIX};
 use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES};
 use crate::domain::json::FromJson;
 use crate::domain::messages::{
-    self, CommandResult, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, PendingEntry, SyncedFriend,
-    UserIdWire,
+    self, CommandResult, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, PendingEntry, SyncedFriend, UserIdWire,
 };
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject, UserId};
@@ -438,6 +437,31 @@ pub fn check_friend_limit(a: &UserRecord, b: &UserRecord) -> Result<(), Refused>
         }
     }
     Ok(())
+}
+
+/// Groups stay compact: friend n goes into group ⌊(n−1)/2,000⌋, and a removal that leaves a
+/// hole in a group before the last one in use is refilled from the last: with `total` friends
+/// left, the last group holding any is ⌊total/2,000⌋ (one friend over the full groups spills
+/// into it while the hole lasts). `Some(from)` when a friend of group `from` must move into
+/// `hole`, so that a user with n friends uses ⌈n/2,000⌉ groups.
+pub fn refill_from(hole: u64, total: u64) -> Option<u64> {
+    let last = (total / CHANNELS_PER_GROUP as u64).min(GROUPS_PER_USER as u64 - 1);
+    (hole < last).then_some(last)
+}
+
+/// The groups a refill of `hole` reads, in order, for a friend to move (`last` from
+/// [`refill_from`]): up to 4 (what an execution's API calls leave), from 3 above `last` down,
+/// never `hole` itself or past the last group.
+pub fn refill_probes(hole: u64, last: u64) -> impl Iterator<Item = u64> {
+    let top = (last + 3).min(GROUPS_PER_USER as u64 - 1);
+    (hole + 1..=top).rev().take(4)
+}
+
+/// A friend's membership custom fields with `key` (`group`, `peerGroup`) set to `group`.
+pub fn regrouped(custom: &JsonObject, key: &str, group: u64) -> JsonObject {
+    let mut custom = custom.clone();
+    custom.set(key, Json::num(group));
+    custom
 }
 
 /// Groups past the first choice an acceptance may try in all (each costs an API call):

@@ -109,7 +109,12 @@ pub fn decide_settings(settings: &UserSettings, user: &UserRecord, present: bool
             messages::FRIEND_ONLINE,
             messages::event_id("status", Some(&user.id), now_ms),
             now,
-            StatusPayload::Online(FriendOnline { user_id: id, name: user.name.clone(), profile_url: user.profile_url.clone(), status_message }),
+            StatusPayload::Online(FriendOnline {
+                user_id: id,
+                name: user.name.clone(),
+                profile_url: user.profile_url.clone(),
+                status_message,
+            }),
         )
     } else {
         Envelope::new(

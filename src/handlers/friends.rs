@@ -14,13 +14,13 @@ use super::{cat, num, Report};
 use crate::core::friends::{
     self as fr, AcceptDecision, Binding, Command, CommandKind, CommandRecord, PendingRequest, Refused, RequestDecision,
 };
+use crate::core::work::{recount_channel, FriendsWork, RECOUNT_WORK};
 use crate::core::{keys, settings};
-use crate::core::work::{recount_channel, RecountItem, RECOUNT_WORK};
 use crate::core::{Config, Rejection};
 use crate::domain::channels::{blocked, friends, friends_group, parse_presence_shard, requests_in, status, REQUESTS_IN_PREFIX};
-use crate::domain::shard_of;
 use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES, USER_SETTINGS};
 use crate::domain::messages;
+use crate::domain::shard_of;
 use crate::domain::{Json, UserId};
 use crate::host::{HostError, KvStore, Member, MemberFilter, PubNub};
 #[allow(unused_imports)]
@@ -65,7 +65,7 @@ pub async fn friend_management<H: PubNub + KvStore>(
     let mut report = Report::new("friend-removal");
     if message.as_object().and_then(|m| m.str("type")) == Some(USER_SETTINGS) {
         // Answered by user-settings, bound to the same channels.
-        report.info("user.settings: not this Function's");
+        report.info("ignored: user.settings (user-settings answers it)");
         return report;
     }
     match fr::parse_command(Binding::FriendManagement, channel, publisher, message) {
@@ -105,7 +105,7 @@ pub async fn user_settings<H: PubNub + KvStore>(
 ) -> Report {
     let mut report = Report::new("user-settings");
     if message.as_object().and_then(|m| m.str("type")) != Some(USER_SETTINGS) {
-        report.info("not a user.settings: friend-removal's");
+        report.info("ignored: not a user.settings (friend-removal answers it)");
         return report;
     }
     let parsed = fr::parse_command(Binding::FriendManagement, channel, publisher, message)
@@ -247,7 +247,8 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
     let mut blocks = fr::Blocks::default();
     let mut existing: Option<PendingRequest> = None;
     if friendship.is_none() {
-        for (who, whom, flag) in [(&cmd.user_a, &cmd.user_b, &mut blocks.a_blocked_b), (&cmd.user_b, &cmd.user_a, &mut blocks.b_blocked_a)] {
+        for (who, whom, flag) in [(&cmd.user_a, &cmd.user_b, &mut blocks.a_blocked_b), (&cmd.user_b, &cmd.user_a, &mut blocks.b_blocked_a)]
+        {
             *flag = host.get_member(&blocked(who), whom).await.map_err(|e| incomplete(report, "block read", e))?.is_some();
         }
         existing = host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))?;
@@ -315,7 +316,8 @@ async fn cancel<H: PubNub + KvStore>(
         host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "cancel record write", e))?;
     }
     unlist(host, cmd, &key, report).await?;
-    let lease: Option<Json> = host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
+    let lease: Option<Json> =
+        host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
     if lease.is_some() {
         report.warn("an acceptance of the request is running; a re-send completes the cancel");
         return Err(Incomplete);
@@ -453,8 +455,7 @@ async fn release<H: KvStore>(host: &H, lease: &str, report: &mut Report) {
 
 /// Both users' `friendCount`, recounted from their memberships by the recount worker.
 async fn fire_recount<H: PubNub>(host: &H, a: &UserId, b: &UserId) -> Result<(), HostError> {
-    let users = [a.as_str().to_owned(), b.as_str().to_owned()];
-    host.fire(&recount_channel(), &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs: &[], users: &users }).await
+    host.fire(&recount_channel(), &FriendsWork { kind: RECOUNT_WORK, hop: 1, users: &[a.as_str(), b.as_str()], hole: None }).await
 }
 
 /// Up to `pages` pages (≤ 100 friends each) of A's friends, online ones first, published on
@@ -473,7 +474,8 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: 
     let lists = match cmd.page {
         Some(_) => None,
         None => {
-            let incoming = host.get_members(&requests_in(me), MemberFilter::All, 100, None).await.map_err(|e| failed("incoming requests read", e))?;
+            let incoming =
+                host.get_members(&requests_in(me), MemberFilter::All, 100, None).await.map_err(|e| failed("incoming requests read", e))?;
             let outgoing = host.get_memberships(me, REQUESTS_IN_PREFIX).await.map_err(|e| failed("outgoing requests read", e))?;
             let blocks = host.get_members(&blocked(me), MemberFilter::All, 100, None).await.map_err(|e| failed("block list read", e))?;
             let read = fr::PendingRead { incoming: incoming.members, outgoing, blocked: blocks.members };
@@ -565,9 +567,11 @@ async fn drop_requests<H: PubNub + KvStore>(host: &H, cmd: &Command, report: &mu
 }
 
 /// The friendship of `plan` ends: unless an acceptance of the pair holds the lease, per side
-/// the group entry and the membership, a recount of both, both notices.
+/// the group entry and the membership, a recount of both, a refill of each hole, both
+/// notices. Ops: 4 API, 1 KV, 5 publishes/fires.
 async fn unfriend<H: PubNub + KvStore>(host: &H, cmd: &Command, plan: &fr::RemovalPlan, report: &mut Report) -> Result<(), Incomplete> {
-    let lease: Option<Json> = host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
+    let lease: Option<Json> =
+        host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
     if lease.is_some() {
         report.warn("an acceptance between them is running; a re-send completes the command");
         return Err(Incomplete);
@@ -581,6 +585,15 @@ async fn unfriend<H: PubNub + KvStore>(host: &H, cmd: &Command, plan: &fr::Remov
             .map_err(|e| incomplete(report, "membership removal", e))?;
     }
     fire_recount(host, &cmd.user_a, &cmd.user_b).await.map_err(|e| incomplete(report, "recount fire", e))?;
+    for side in &plan.sides {
+        // The recount worker refills the hole from the user's last group (if it is not the
+        // last itself), keeping the groups compact. A refill that does not happen leaves
+        // the friends where they are, only less compact.
+        let refill = FriendsWork { kind: RECOUNT_WORK, hop: 1, users: &[side.user.as_str()], hole: Some(side.group as u64) };
+        if let Err(e) = host.fire(&recount_channel(), &refill).await {
+            report.warn(cat(&["group refill not fired: ", &e.describe()]));
+        }
+    }
     for side in &plan.sides {
         host.publish(&side.notice.channel, &side.notice.message).await.map_err(|e| incomplete(report, "friend.removed", e))?;
     }

@@ -529,10 +529,11 @@ impl PubNub for Exec<'_> {
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter(|(uuid, _)| match filter {
+            .filter(|(uuid, custom)| match filter {
                 MemberFilter::All => true,
                 MemberFilter::Online => online(uuid),
                 MemberFilter::NotOnline => !online(uuid),
+                MemberFilter::InGroup(n) => custom.get("group").and_then(Value::as_u64) == Some(n),
             })
             .collect();
         let start: usize = next.and_then(|n| n.parse().ok()).unwrap_or(0);

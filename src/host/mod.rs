@@ -97,15 +97,23 @@ pub enum MemberFilter {
     Online,
     /// `!(uuid.custom.online == true)`
     NotOnline,
+    /// `custom.group == N`: the friends a user's channel group N holds (the membership's own
+    /// field), read to refill a group a removal left a hole in.
+    InGroup(u64),
 }
 
 impl MemberFilter {
     /// The App Context filter expression.
-    pub fn expression(self) -> Option<&'static str> {
+    pub fn expression(self) -> Option<String> {
         match self {
             MemberFilter::All => None,
-            MemberFilter::Online => Some("uuid.custom.online == true"),
-            MemberFilter::NotOnline => Some("!(uuid.custom.online == true)"),
+            MemberFilter::Online => Some("uuid.custom.online == true".into()),
+            MemberFilter::NotOnline => Some("!(uuid.custom.online == true)".into()),
+            MemberFilter::InGroup(n) => {
+                let mut s = String::from("custom.group == ");
+                crate::domain::channels::push_u64(&mut s, n);
+                Some(s)
+            }
         }
     }
 }

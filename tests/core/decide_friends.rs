@@ -41,7 +41,9 @@ fn membership(fields: &[(&str, Json)]) -> JsonObject {
 fn a_request_is_recorded_and_announced_to_the_requested_users_inbox() {
     let c = cmd(CommandKind::Request, "alice", "bob", "r1");
     let alice = user("alice", "Alice", &[]);
-    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, None, NO_BLOCKS, T0) else { panic!("not recorded") };
+    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, None, NO_BLOCKS, T0) else {
+        panic!("not recorded")
+    };
     assert_eq!(pending, PendingRequest { id: "r1".into(), at: T0, hidden: false });
     assert!(write);
     let notice = notice.expect("B is told");
@@ -62,7 +64,8 @@ fn a_re_sent_request_re_notifies_with_the_same_message_and_writes_nothing() {
     let alice = user("alice", "Alice", &[]);
     let RequestDecision::Record { notice: first, .. } = fr::decide_request(&c, &alice, None, None, NO_BLOCKS, T0) else { panic!() };
     let same = PendingRequest { id: "r1".into(), at: T0, hidden: false };
-    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, Some(&same), NO_BLOCKS, T0 + 9_000) else {
+    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, Some(&same), NO_BLOCKS, T0 + 9_000)
+    else {
         panic!("a re-send must be announced again")
     };
     assert!(!write);

@@ -11,11 +11,12 @@ mod domain;
 mod faults;
 mod friends;
 mod fuzz;
+mod groups;
 mod plan;
 mod presence;
+mod reconcile;
 mod requests;
 mod settings;
-mod reconcile;
 mod step;
 
 use friends_presence::core::Config;

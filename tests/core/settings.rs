@@ -21,7 +21,14 @@ fn settings(me: &str, payload: Value, id: &str) -> Value {
 
 fn on_settings(host: &FakeHost, publisher: &str, msg: Value) -> Report {
     let exec = host.execution();
-    block_on(fh::user_settings(&exec, &Config::default(), &format!("friend-management.{publisher}"), Some(publisher), &json(msg), host.now()))
+    block_on(fh::user_settings(
+        &exec,
+        &Config::default(),
+        &format!("friend-management.{publisher}"),
+        Some(publisher),
+        &json(msg),
+        host.now(),
+    ))
 }
 
 fn presence(host: &FakeHost, user: &str, action: &str) {
@@ -34,7 +41,10 @@ fn presence(host: &FakeHost, user: &str, action: &str) {
 }
 
 fn status_messages(host: &FakeHost, user: &str) -> Vec<(String, Value)> {
-    host.published_on(&format!("status.{user}")).into_iter().map(|m| (m["type"].as_str().unwrap().to_owned(), m["payload"].clone())).collect()
+    host.published_on(&format!("status.{user}"))
+        .into_iter()
+        .map(|m| (m["type"].as_str().unwrap().to_owned(), m["payload"].clone()))
+        .collect()
 }
 
 fn record(custom: Value) -> UserRecord {
@@ -79,7 +89,7 @@ fn invisibility_and_status_messages_decide_what_friends_are_told() {
     assert_eq!((d.message.as_ref().unwrap().kind, d.custom.bool("online")), ("friend.online", Some(true)));
     // A new message while online: re-announced online with it; the same message: nothing.
     let d = st::decide_settings(&msg, &online, false, 3, T0);
-    let text = serde_json::to_value(&d.message.unwrap()).unwrap();
+    let text = serde_json::to_value(d.message.unwrap()).unwrap();
     assert_eq!((text["type"].as_str(), text["payload"]["statusMessage"].as_str()), (Some("friend.online"), Some("new")));
     let same = UserSettings { invisible: None, status_message: Some(Some("old".into())) };
     assert!(st::decide_settings(&same, &online, false, 3, T0).message.is_none());
@@ -135,14 +145,28 @@ fn a_status_message_reaches_online_friends_live_and_every_friend_on_load_and_a_l
     assert_eq!(host.user_custom("alice").unwrap()["statusMessage"], "lunch");
     // On load: bob's friends.sync carries it.
     let exec = host.execution();
-    block_on(fh::friend_management(&exec, &Config::default(), "friend-management.bob", Some("bob"), &json(sync_request("bob", "s1", None)), host.now()));
+    block_on(fh::friend_management(
+        &exec,
+        &Config::default(),
+        "friend-management.bob",
+        Some("bob"),
+        &json(sync_request("bob", "s1", None)),
+        host.now(),
+    ));
     let page = host.published_on("inbox.bob").into_iter().rfind(|m| m["type"] == "friends.sync").unwrap();
     assert_eq!(page["payload"]["friends"][0]["statusMessage"], "lunch");
     // Other Functions' messages are left alone: exactly one answer per command.
     let r = on_settings(&host, "bob", sync_request("bob", "s2", None));
     assert!(r.rejected.is_none() && host.published_on("inbox.bob").iter().all(|m| m["payload"]["eventId"] != "s2"));
     let exec = host.execution();
-    let r = block_on(fh::friend_management(&exec, &Config::default(), "friend-management.alice", Some("alice"), &json(settings("alice", json!({ "invisible": true }), "m3")), host.now()));
+    let r = block_on(fh::friend_management(
+        &exec,
+        &Config::default(),
+        "friend-management.alice",
+        Some("alice"),
+        &json(settings("alice", json!({ "invisible": true }), "m3")),
+        host.now(),
+    ));
     assert!(r.rejected.is_none() && outcome(&host, "alice", "m3").is_none(), "friend-removal ignores user.settings");
     // Unknown user.
     on_settings(&host, "carol", settings("carol", json!({ "invisible": true }), "m4"));

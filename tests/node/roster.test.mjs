@@ -162,3 +162,26 @@ test('user.settings through user-settings: invisible friends see offline while c
   assert.equal(answer(pn, 'alice', 'm2'), 'invalid');
   assert.equal(pn.users.get('alice').custom.statusMessage, 'lunch');
 });
+
+test('compact groups: a removal refills its hole from the last group through the recount worker', async () => {
+  const pn = world([['star', 'Star']]);
+  const placed = new Map(Array.from({ length: 1999 }, (_, i) => [`p${i}`, { status: 'accepted', group: 0, requestId: 'seed' }]));
+  pn.members.set('friends.star', placed);
+  pn.groups.set('cg-friends-star', new Set([...placed.keys()].map((id) => `status.${id}`)));
+  pn.users.get('star').custom.friendCount = 1999;
+  for (const f of ['n2000', 'n2001']) {
+    pn.addUser(f, f);
+    await requests(pn, f, 'friend.request', f, 'star', `r-${f}`);
+    await requests(pn, 'star', 'friend.request.accepted', f, 'star', `a-${f}`);
+    await recount(pn);
+  }
+  assert.ok(pn.groups.get('cg-friends-star-1').has('status.n2001'));
+  await manage(pn, 'star', 'friend.remove', { userA: 'star', userB: 'n2000' }, 'x1');
+  assert.equal(answer(pn, 'star', 'x1'), true);
+  await recount(pn);
+  assert.equal(pn.groups.get('cg-friends-star-1').size, 0, '2,000 friends: one group');
+  assert.equal(pn.groups.get('cg-friends-star').size, 2000);
+  assert.ok(pn.groups.get('cg-friends-star').has('status.n2001'));
+  assert.equal(pn.members.get('friends.star').get('n2001').group, 0);
+  assert.equal(pn.members.get('friends.n2001').get('star').peerGroup, 0);
+});
