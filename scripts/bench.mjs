@@ -57,6 +57,7 @@ function scenario(name) {
     'recount-worker': (i) => ({ channels: ['recount-work.jobs'], message: { type: 'recount.work', hop: 1, jobs: [i + 1] } }),
     'friend-acceptance': (i) => cmd('friend-requests.u1', 'u1', 'friend.request', { userA: 'u1', userB: `u${2 + (i % 48)}` }, i),
     'friend-removal': (i) => cmd('friend-management.u0', 'u0', 'friends.sync.request', { userA: 'u0' }, i),
+    'user-settings': (i) => cmd('friend-management.u0', 'u0', 'user.settings', { userA: 'u0', statusMessage: `s${i}` }, i),
     'count-aggregator': () => ({}),
     'count-worker': (i) => ({ channels: ['count-work.0'], message: { type: 'count.work', hop: 2, slot: 0, lo: (i % 20) * 1000, hi: (i % 20) * 1000 + 1000 } }),
   }[name];

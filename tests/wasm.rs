@@ -144,7 +144,7 @@ async fn sdk_errors_become_typed_errors() {
 #[wasm_bindgen_test]
 async fn kv_round_trips_values_and_counters() {
     with_host(modules(&JsValue::NULL, &memoryKv()), |h| async move {
-        let pending = PendingRequest { id: "evt_1".into(), at: 1_767_225_600_000 };
+        let pending = PendingRequest { id: "evt_1".into(), at: 1_767_225_600_000, hidden: false };
         h.set("k", &pending, 5).await.unwrap();
         assert_eq!(h.get::<PendingRequest>("k").await.unwrap(), Some(pending));
         // Numbers this system does not read (fractions, exponents) and any text round-trip

@@ -184,6 +184,7 @@ export class MemoryPubNub {
           let matched;
           if (filter === 'uuid.custom.online == true') matched = all.filter(online);
           else if (filter === '!(uuid.custom.online == true)') matched = all.filter((m) => !online(m));
+          else if (/^custom\.group == \d+$/.test(filter)) { const g = Number(filter.split('== ')[1]); matched = all.filter(([, c]) => c?.group === g); }
           else if (filter) { const only = filterIds(filter, 'uuid.id'); matched = all.filter(([id]) => only.includes(id)); }
           else matched = all;
           const start = Number(page?.next || 0);
@@ -194,6 +195,15 @@ export class MemoryPubNub {
             next: start + limit < matched.length ? String(start + limit) : undefined,
             data: rows.map(([id, custom]) => ({ uuid: st.users.has(id) ? userObject(st.users.get(id)) : { id }, custom: structuredClone(custom) })),
           };
+        },
+        // The memberships of a uuid: `channel.id LIKE "prefix*"` filters, as the friend
+        // Functions list a user's outgoing requests (its memberships of `requests-in.*`).
+        async getMemberships({ uuid, filter = '', limit = 100 }) {
+          charge('api', 'getMemberships', uuid);
+          const like = /^channel\.id LIKE "([^"*]*)\*"$/.exec(filter);
+          if (filter && !like) throw sdkError(400, `unsupported memberships filter: ${filter}`);
+          const rows = [...st.members].filter(([ch, m]) => m.has(uuid) && (!like || ch.startsWith(like[1]))).slice(0, limit);
+          return { status: 200, data: rows.map(([ch, m]) => ({ channel: { id: ch }, custom: structuredClone(m.get(uuid)) })) };
         },
         async setChannelMembers({ channel, uuids }) {
           charge('api', 'setChannelMembers', channel);

@@ -6,13 +6,13 @@ use crate::prelude::*;
 use serde::Serialize;
 
 use super::Rejection;
-use crate::domain::channels::{inbox, MAX_FRIENDS};
+use crate::domain::channels::{inbox, MAX_FRIENDS, REQUESTS_IN_PREFIX};
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
 pub use crate::domain::channels::{MANAGEMENT_PREFIX, REQUESTS_PREFIX};
 use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES};
 use crate::domain::json::FromJson;
 use crate::domain::messages::{
-    self, CommandResult, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, SyncedFriend, UserIdWire,
+    self, CommandResult, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, PendingEntry, SyncedFriend, UserIdWire,
 };
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject, UserId};
@@ -123,12 +123,13 @@ fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Jso
         let raw = payload.str(key).ok_or_else(|| invalid(Rejection::with("payload field missing or not a string", key)))?;
         UserId::parse(raw).map_err(|e| invalid(Rejection::with(e.reason(), raw)))
     };
-    if kind == CommandKind::Sync {
+    if kind.about_self() {
         let me = user("userA")?;
         if me.as_str() != publisher {
             return Err(forbidden(Rejection::new("userA must be the publisher")));
         }
-        let page = match payload.get("page") {
+        // `user.settings` fields are read by `super::settings::parse_settings`.
+        let page = match payload.get("page").filter(|_| kind == CommandKind::Sync) {
             None | Some(Json::Null) => None,
             Some(Json::Str(raw)) => Some(SyncCursor::parse(raw).map_err(invalid)?),
             Some(_) => return Err(invalid(Rejection::new("page must be a string"))),
@@ -155,13 +156,24 @@ fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Jso
 pub struct PendingRequest {
     pub id: String,
     pub at: u64,
+    /// Sent while `to` had blocked `from`: it never reaches `to` (no notice, not listed, cannot
+    /// be accepted or declined), and to `from` it is an unanswered request like any other.
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    pub hidden: bool,
 }
 
 impl FromJson for PendingRequest {
     fn from_json(v: &Json) -> Result<Self, &'static str> {
         let obj = v.as_object().ok_or("pending request is not an object")?;
-        Ok(PendingRequest { id: obj.field("id")?, at: obj.field("at")? })
+        Ok(PendingRequest { id: obj.field("id")?, at: obj.field("at")?, hidden: obj.bool("hidden") == Some(true) })
     }
+}
+
+/// Whether either user of a command blocked the other (members of `blocked.{A}`, `blocked.{B}`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Blocks {
+    pub a_blocked_b: bool,
+    pub b_blocked_a: bool,
 }
 
 /// The record's `custom` with `friendCount` set to `count` (the members of `friends.{id}`).
@@ -335,23 +347,33 @@ pub enum RequestDecision {
     Record {
         pending: PendingRequest,
         write: bool,
-        notice: Notice<FriendRequestReceived>,
+        /// `None` for a hidden request: B blocked A and is not told.
+        notice: Option<Notice<FriendRequestReceived>>,
     },
     Refuse(Refused),
 }
 
 /// `requester` is A's record; `friends` A's membership of B, if any; `existing` the pending
-/// request A → B, if any. A request the other way (B → A) stays: whichever is accepted first
-/// makes the one friendship and deletes the other.
+/// request A → B, if any; `blocks` as read. A request the other way (B → A) stays: whichever
+/// is accepted first makes the one friendship and deletes the other.
+///
+/// A request to someone A blocked is refused (`forbidden`: unblock first). A request to
+/// someone who blocked A is answered as if sent and is pending to A (listed, cancellable,
+/// `already_pending` on a second one), but hidden from B: no notice, not listed, and B cannot
+/// act on it. So a blocked user cannot tell a block from a request left unanswered.
 pub fn decide_request(
     cmd: &Command,
     requester: &UserRecord,
     friends: Option<&JsonObject>,
     existing: Option<&PendingRequest>,
+    blocks: Blocks,
     now_ms: u64,
 ) -> RequestDecision {
     if friends.is_some() {
         return RequestDecision::Refuse(Refused::new(Reason::AlreadyFriends, Rejection::new("userA and userB are already friends")));
+    }
+    if blocks.a_blocked_b {
+        return RequestDecision::Refuse(Refused::new(Reason::Forbidden, Rejection::new("userA blocked userB: unblock first")));
     }
     let (pending, write) = match existing {
         Some(p) if p.id == cmd.event_id => (p.clone(), false),
@@ -361,19 +383,57 @@ pub fn decide_request(
                 Rejection::new("an earlier request from userA to userB is pending"),
             ))
         }
-        None => (PendingRequest { id: cmd.event_id.clone(), at: now_ms }, true),
+        None => (PendingRequest { id: cmd.event_id.clone(), at: now_ms, hidden: blocks.b_blocked_a }, true),
     };
-    let notice = request_received(requester, &cmd.user_b, &pending);
+    let notice = (!pending.hidden).then(|| request_received(requester, &cmd.user_b, &pending));
     RequestDecision::Record { pending, write, notice }
 }
 
-/// `friend.request.declined`: removes the pending request; there must be one.
-/// A decline needs the pending request, unless this command already decided (its record is
-/// under way): then the request may be gone by its own hand, and the re-send only finishes.
+/// The membership of the requester on `requests-in.{to}` that lists a pending request:
+/// `{requestId, requestedAt}` (epoch ms). The KV request is what accepting reads; this is
+/// what the initial load lists (KV cannot list).
+pub fn request_listing(pending: &PendingRequest) -> JsonObject {
+    let mut custom = JsonObject::default();
+    custom.set("requestId", Json::Str(pending.id.clone()));
+    custom.set("requestedAt", Json::num(pending.at));
+    if pending.hidden {
+        custom.set("hidden", Json::Bool(true));
+    }
+    custom
+}
+
+/// A cancel (A withdraws its request to B) after `journal` (this command's record, if an
+/// earlier attempt wrote one) and `pending` (the request A → B): the record to write first,
+/// naming the request cancelled, or `not_pending`.
+pub fn decide_cancel(journal: Option<&CommandRecord>, pending: Option<&PendingRequest>, now_ms: u64) -> Result<CommandRecord, Refused> {
+    if let Some(j) = journal {
+        return Ok(j.clone());
+    }
+    match pending {
+        Some(p) => Ok(CommandRecord { done: false, reason: None, at: now_ms, instance: Some(p.id.clone()), groups: None }),
+        None => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to cancel"))),
+    }
+}
+
+/// After the request is gone and no acceptance holds the lease: if A's membership of B names
+/// the cancelled request, an acceptance got there first and the cancel is too late.
+pub fn cancel_outcome(record: &CommandRecord, a_has_b: Option<&JsonObject>) -> Result<(), Refused> {
+    match a_has_b {
+        Some(m) if record.instance.is_some() && m.str("requestId") == record.instance.as_deref() => {
+            Err(Refused::new(Reason::AlreadyFriends, Rejection::new("the request was accepted before the cancel")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `friend.request.declined`: removes the pending request; there must be one that reached B,
+/// unless this command already decided (its record is under way): then the request may be gone
+/// by its own hand, and the re-send only finishes.
 pub fn decide_decline(journal: Option<&CommandRecord>, pending: Option<&PendingRequest>) -> Result<(), Refused> {
     match (journal, pending) {
-        (Some(_), _) | (None, Some(_)) => Ok(()),
-        (None, None) => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to decline"))),
+        (Some(_), _) => Ok(()),
+        (None, Some(p)) if !p.hidden => Ok(()),
+        _ => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to decline"))),
     }
 }
 
@@ -385,6 +445,31 @@ pub fn check_friend_limit(a: &UserRecord, b: &UserRecord) -> Result<(), Refused>
         }
     }
     Ok(())
+}
+
+/// Groups stay compact: friend n goes into group ⌊(n−1)/2,000⌋, and a removal that leaves a
+/// hole in a group before the last one in use is refilled from the last: with `total` friends
+/// left, the last group holding any is ⌊total/2,000⌋ (one friend over the full groups spills
+/// into it while the hole lasts). `Some(from)` when a friend of group `from` must move into
+/// `hole`, so that a user with n friends uses ⌈n/2,000⌉ groups.
+pub fn refill_from(hole: u64, total: u64) -> Option<u64> {
+    let last = (total / CHANNELS_PER_GROUP as u64).min(GROUPS_PER_USER as u64 - 1);
+    (hole < last).then_some(last)
+}
+
+/// The groups a refill of `hole` reads, in order, for a friend to move (`last` from
+/// [`refill_from`]): up to 4 (what an execution's API calls leave), from 3 above `last` down,
+/// never `hole` itself or past the last group.
+pub fn refill_probes(hole: u64, last: u64) -> impl Iterator<Item = u64> {
+    let top = (last + 3).min(GROUPS_PER_USER as u64 - 1);
+    (hole + 1..=top).rev().take(4)
+}
+
+/// A friend's membership custom fields with `key` (`group`, `peerGroup`) set to `group`.
+pub fn regrouped(custom: &JsonObject, key: &str, group: u64) -> JsonObject {
+    let mut custom = custom.clone();
+    custom.set(key, Json::num(group));
+    custom
 }
 
 /// Groups past the first choice an acceptance may try in all (each costs an API call):
@@ -467,6 +552,8 @@ pub fn decide_accept(
     b: &UserRecord,
     now_ms: u64,
 ) -> AcceptDecision {
+    // A hidden request never reached B: B cannot accept it.
+    let pending = pending.filter(|p| !p.hidden);
     let instance = journal.and_then(|j| j.instance.as_deref()).or(pending.map(|p| p.id.as_str()));
     let ours = |m: &JsonObject| instance.is_some() && m.str("requestId") == instance;
     if let Some(m) = a_has_b {
@@ -566,6 +653,40 @@ pub fn plan_removal(
     Ok(RemovalPlan { sides, record })
 }
 
+/// A block: its record (the journal), and the removal of the friendship when there is one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockPlan {
+    pub record: CommandRecord,
+    pub removal: Option<RemovalPlan>,
+}
+
+/// A blocks B: the friendship, if any (memberships as read, or this command's journal: an
+/// `instance` there means there was one), ends as a removal does; the pending requests both
+/// ways go whatever the friendship.
+pub fn plan_block(
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    a_has_b: Option<&JsonObject>,
+    b_has_a: Option<&JsonObject>,
+    now_ms: u64,
+) -> BlockPlan {
+    let friends = journal.map_or(a_has_b.is_some() || b_has_a.is_some(), |j| j.instance.is_some());
+    let removal = if friends { plan_removal(cmd, journal, a_has_b, b_has_a, now_ms).ok() } else { None };
+    let record = match (&removal, journal) {
+        (Some(r), _) => r.record.clone(),
+        (None, Some(j)) => j.clone(),
+        (None, None) => CommandRecord { done: false, reason: None, at: now_ms, instance: None, groups: None },
+    };
+    BlockPlan { record, removal }
+}
+
+/// B's membership on `blocked.{A}`: `{blockedAt}`.
+pub fn blocked_listing(at_ms: u64) -> JsonObject {
+    let mut custom = JsonObject::default();
+    custom.set("blockedAt", Json::Str(iso8601(at_ms)));
+    custom
+}
+
 /// Pages one `friends.sync.request` may ask for (`payload.pages`, default 1): each is one App
 /// Context read and one publish, and one KV read (the friend counter) is shared, so 9 pages
 /// (~900 friends) fit an execution's 10 API calls and 10 publishes.
@@ -574,6 +695,47 @@ pub const SYNC_PAGES_MAX: u64 = 9;
 pub fn sync_pages(message: &Json) -> u64 {
     let payload = message.as_object().and_then(|m| m.get("payload")).and_then(Json::as_object);
     payload.and_then(|p| p.u64("pages")).unwrap_or(1).clamp(1, SYNC_PAGES_MAX)
+}
+
+/// Pages a first `friends.sync.request` may ask for: the friend count and the three lists
+/// (incoming, outgoing, blocked) take 4 of the 10 API calls.
+pub const SYNC_FIRST_PAGES_MAX: u64 = 6;
+
+/// The pending requests and blocks the first `friends.sync` page carries, as read:
+/// `incoming` the members of `requests-in.{me}`, `outgoing` my memberships of
+/// `requests-in.*` (channel, custom), `blocked` the members of `blocked.{me}`.
+pub struct PendingRead {
+    pub incoming: Vec<crate::host::Member>,
+    pub outgoing: Vec<(String, JsonObject)>,
+    pub blocked: Vec<crate::host::Member>,
+}
+
+/// A listed request is still pending while its KV request lives: [`super::keys::REQUEST_TTL_MINUTES`]
+/// after it was sent. Memberships do not expire, so older ones are not listed.
+fn live_request(custom: &JsonObject, now_ms: u64) -> Option<u64> {
+    let at = custom.u64("requestedAt")?;
+    (at.saturating_add(super::keys::REQUEST_TTL_MINUTES as u64 * 60_000) > now_ms).then_some(at)
+}
+
+/// `(incoming, outgoing, blocked)` for the first `friends.sync` page: expired requests and
+/// requests hidden from me (their sender is blocked) are left out.
+pub fn pending_lists(read: PendingRead, now_ms: u64) -> (Vec<PendingEntry>, Vec<PendingEntry>, Vec<String>) {
+    let blocked: Vec<String> = read.blocked.into_iter().map(|m| m.user.id).collect();
+    let mut incoming = Vec::new();
+    for m in read.incoming {
+        if m.custom.bool("hidden") == Some(true) || blocked.contains(&m.user.id) {
+            continue;
+        }
+        if let Some(at) = live_request(&m.custom, now_ms) {
+            incoming.push(PendingEntry { user_id: UserIdWire(m.user.id), name: m.user.name, requested_at: iso8601(at) });
+        }
+    }
+    let mut outgoing = Vec::new();
+    for (channel, custom) in read.outgoing {
+        let (Some(to), Some(at)) = (suffix_after(&channel, REQUESTS_IN_PREFIX), live_request(&custom, now_ms)) else { continue };
+        outgoing.push(PendingEntry { user_id: UserIdWire(to.to_owned()), name: None, requested_at: iso8601(at) });
+    }
+    (incoming, outgoing, blocked)
 }
 
 /// Which page of A's friends a `friends.sync.request` reads: online ones first, then the rest.
@@ -598,6 +760,7 @@ pub fn sync_reply(cmd: &Command, page: MembersPage, total_friends: u64, now_ms: 
         }
         friends.push(SyncedFriend {
             last_seen: m.user.custom.str("lastSeen").map(str::to_owned),
+            status_message: m.user.custom.str("statusMessage").map(str::to_owned),
             user_id: UserIdWire(m.user.id),
             name: m.user.name,
             profile_url: m.user.profile_url,
@@ -626,6 +789,9 @@ pub fn sync_reply(cmd: &Command, page: MembersPage, total_friends: u64, now_ms: 
             total_online,
             next: next.as_ref().map(SyncCursor::to_wire),
             more: false,
+            incoming: None,
+            outgoing: None,
+            blocked: None,
         },
     );
     Notice { channel: inbox(me), message }

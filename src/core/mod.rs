@@ -9,7 +9,9 @@ pub mod keys;
 pub mod plan;
 pub mod presence;
 pub mod reconcile;
+pub mod settings;
 pub mod settle;
+pub mod visibility;
 pub mod work;
 
 use crate::host::OpBudget;

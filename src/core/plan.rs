@@ -5,7 +5,7 @@
 use crate::prelude::*;
 use serde::Serialize;
 
-use crate::domain::channels::{friends_group, inbox, presence_shard, GROUPS_PER_USER, STATUS_GLOBAL};
+use crate::domain::channels::{friends_group, inbox, presence_shard, CHANNELS_PER_GROUP, GROUPS_PER_USER, STATUS_GLOBAL};
 use crate::domain::ids::InvalidUserId;
 use crate::domain::{shard_of, UserId};
 
@@ -32,6 +32,20 @@ impl SubscribePlan {
     /// even when the count alone would not need it. Empty groups cost nothing, and the ten of
     /// them are exactly PubNub's groups-per-subscribe limit.
     pub fn for_user(user: &UserId, shard_count: u32) -> SubscribePlan {
+        SubscribePlan::for_user_with_friends(user, shard_count, None)
+    }
+
+    /// The groups in use by a user with `friend_count` friends: ⌈n/2,000⌉ (at least one),
+    /// since groups are kept compact (`core::friends::refill_from`); `None` (count unknown):
+    /// all ten. A client re-plans when the count crosses a multiple of 2,000 (a
+    /// `friend.added` or `friend.removed`). Between a removal and the refill of its hole
+    /// (the recount worker, fired by the removal) one friend can still sit in the group past
+    /// the count's; its changes in that moment reach only a client on the full plan.
+    pub fn for_user_with_friends(user: &UserId, shard_count: u32, friend_count: Option<u64>) -> SubscribePlan {
+        let groups = match friend_count {
+            None => GROUPS_PER_USER,
+            Some(n) => (n as usize).div_ceil(CHANNELS_PER_GROUP).clamp(1, GROUPS_PER_USER),
+        };
         let shard = shard_of(user.as_str(), shard_count.max(1));
         let presence_channel = presence_shard(shard);
         SubscribePlan {
@@ -39,7 +53,7 @@ impl SubscribePlan {
             shard,
             channels: vec![presence_channel.clone(), STATUS_GLOBAL.to_owned(), inbox(user)],
             presence_channel,
-            groups: (0..GROUPS_PER_USER).map(|i| friends_group(user, i)).collect(),
+            groups: (0..groups).map(|i| friends_group(user, i)).collect(),
         }
     }
 

@@ -182,11 +182,30 @@ pub struct RecountItem<'a> {
     pub users: &'a [String],
 }
 
+/// `recount.work` as the friend commands fire it: the users of a friendship made or removed
+/// (parsed as [`RecountWork::Users`]), or one user and `hole`, the group a removal took one
+/// of the user's friends out of, to refill ([`RecountWork::Refill`]). One type for both, so a
+/// bundle carries one serializer for its fires.
+#[derive(Serialize)]
+pub struct FriendsWork<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub hop: u8,
+    pub users: &'a [&'a str],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hole: Option<u64>,
+}
+
 /// What a recount item asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecountWork {
     Jobs(Vec<i64>),
     Users(Vec<String>),
+    /// Refill `user`'s group `hole` from its last group (`core::friends::refill_from`).
+    Refill {
+        user: String,
+        hole: u64,
+    },
 }
 
 pub fn parse_recount_item(message: &Json) -> Result<RecountWork, Rejection> {
@@ -199,6 +218,13 @@ pub fn parse_recount_item(message: &Json) -> Result<RecountWork, Rejection> {
         let users: Vec<String> = obj.field("users").map_err(|_| Rejection::new("recount item users is not a list of ids"))?;
         if users.is_empty() || users.len() > 2 {
             return Err(Rejection::new("recount item names 1 or 2 users"));
+        }
+        if obj.get("hole").is_some() {
+            let hole = obj.u64("hole").filter(|g| *g < crate::domain::channels::GROUPS_PER_USER as u64);
+            return match (hole, users.as_slice()) {
+                (Some(hole), [user]) => Ok(RecountWork::Refill { user: user.clone(), hole }),
+                _ => Err(Rejection::new("a refill names one user and a group index")),
+            };
         }
         return Ok(RecountWork::Users(users));
     }

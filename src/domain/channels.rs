@@ -15,6 +15,10 @@ pub const FRIENDS_PREFIX: &str = "friends.";
 pub const GROUP_PREFIX: &str = "cg-friends-";
 pub const REQUESTS_PREFIX: &str = "friend-requests.";
 pub const MANAGEMENT_PREFIX: &str = "friend-management.";
+/// App Context channel whose members are the users with a request pending to its user.
+pub const REQUESTS_IN_PREFIX: &str = "requests-in.";
+/// App Context channel whose members are the users its user blocked.
+pub const BLOCKED_PREFIX: &str = "blocked.";
 /// Channels per channel group (PubNub default; the keyset can change it).
 pub const CHANNELS_PER_GROUP: usize = 2000;
 /// Groups one subscribe call may carry: with 2,000 channels each, up to 20,000 friends.
@@ -30,6 +34,8 @@ pub const MAX_DERIVED_EXTRA_CHARS: usize = {
         FRIENDS_PREFIX.len(),
         REQUESTS_PREFIX.len(),
         MANAGEMENT_PREFIX.len(),
+        REQUESTS_IN_PREFIX.len(),
+        BLOCKED_PREFIX.len(),
         GROUP_PREFIX.len() + 1 + decimal_digits(GROUPS_PER_USER - 1),
     ];
     let (mut i, mut max) = (0, 0);
@@ -62,6 +68,18 @@ pub fn inbox(user: &UserId) -> String {
 /// App Context channel whose members are the user's friends.
 pub fn friends(user: &UserId) -> String {
     join(FRIENDS_PREFIX, user.as_str())
+}
+
+/// `requests-in.{id}`: one member per pending request to `user` (the requester), so both
+/// directions are listable: `user`'s incoming as its members, a requester's outgoing as its
+/// memberships of `requests-in.*`.
+pub fn requests_in(user: &UserId) -> String {
+    join(REQUESTS_IN_PREFIX, user.as_str())
+}
+
+/// `blocked.{id}`: one member per user `user` blocked.
+pub fn blocked(user: &UserId) -> String {
+    join(BLOCKED_PREFIX, user.as_str())
 }
 
 pub fn presence_shard(shard: u32) -> String {

@@ -18,6 +18,12 @@ pub const FRIEND_REQUEST_ACCEPTED: &str = "friend.request.accepted";
 pub const FRIEND_REQUEST_DECLINED: &str = "friend.request.declined";
 pub const FRIEND_REMOVE: &str = "friend.remove";
 pub const FRIENDS_SYNC_REQUEST: &str = "friends.sync.request";
+pub const FRIEND_REQUEST_CANCEL: &str = "friend.request.cancel";
+pub const FRIEND_BLOCK: &str = "friend.block";
+pub const FRIEND_UNBLOCK: &str = "friend.unblock";
+pub const USER_SETTINGS: &str = "user.settings";
+/// The longest `statusMessage` (UTF-16 units, as a JS client counts `length`).
+pub const MAX_STATUS_MESSAGE_CHARS: usize = 100;
 
 /// Why a command was refused: the stable `reason` of a `friend.command.result` (clients
 /// switch on these codes; the Function's log says more).
@@ -91,6 +97,15 @@ pub enum CommandKind {
     /// `friends.sync.request` on `friend-management.{userA}`: A asks for a page of its
     /// friends on its own inbox (no `userB`; `page` is the cursor, `null` for the first).
     Sync,
+    /// `friend.request.cancel` on `friend-requests.{userA}`: A withdraws its request to B.
+    Cancel,
+    /// `friend.block` on `friend-management.{userA}`: A blocks B.
+    Block,
+    /// `friend.unblock` on `friend-management.{userA}`.
+    Unblock,
+    /// `user.settings` on `friend-management.{userA}` (no `userB`): `invisible`,
+    /// `statusMessage`.
+    Settings,
 }
 
 impl CommandKind {
@@ -101,21 +116,42 @@ impl CommandKind {
             CommandKind::Decline => FRIEND_REQUEST_DECLINED,
             CommandKind::Remove => FRIEND_REMOVE,
             CommandKind::Sync => FRIENDS_SYNC_REQUEST,
+            CommandKind::Cancel => FRIEND_REQUEST_CANCEL,
+            CommandKind::Block => FRIEND_BLOCK,
+            CommandKind::Unblock => FRIEND_UNBLOCK,
+            CommandKind::Settings => USER_SETTINGS,
         }
     }
 
     pub fn from_name(name: &str) -> Option<CommandKind> {
-        [CommandKind::Request, CommandKind::Accept, CommandKind::Decline, CommandKind::Remove, CommandKind::Sync]
-            .into_iter()
-            .find(|k| k.name() == name)
+        [
+            CommandKind::Request,
+            CommandKind::Accept,
+            CommandKind::Decline,
+            CommandKind::Remove,
+            CommandKind::Sync,
+            CommandKind::Cancel,
+            CommandKind::Block,
+            CommandKind::Unblock,
+            CommandKind::Settings,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
     }
 
     /// The prefix of the channel it goes on; the rest of the name is the publisher's id.
     pub fn channel_prefix(self) -> &'static str {
         match self {
-            CommandKind::Request | CommandKind::Accept | CommandKind::Decline => REQUESTS_PREFIX,
-            CommandKind::Remove | CommandKind::Sync => MANAGEMENT_PREFIX,
+            CommandKind::Request | CommandKind::Accept | CommandKind::Decline | CommandKind::Cancel => REQUESTS_PREFIX,
+            CommandKind::Remove | CommandKind::Sync | CommandKind::Block | CommandKind::Unblock | CommandKind::Settings => {
+                MANAGEMENT_PREFIX
+            }
         }
+    }
+
+    /// Commands about the publisher alone: no `userB`.
+    pub fn about_self(self) -> bool {
+        matches!(self, CommandKind::Sync | CommandKind::Settings)
     }
 
     /// Whether the publisher must be `userB` (the requested user answers) rather than `userA`.
@@ -163,7 +199,7 @@ pub fn command(kind: CommandKind, user_a: &UserId, user_b: &UserId, page: Option
     let sync = kind == CommandKind::Sync;
     let payload = CommandPayload {
         user_a: user_a.as_str().to_owned(),
-        user_b: (!sync).then(|| user_b.as_str().to_owned()),
+        user_b: (!kind.about_self()).then(|| user_b.as_str().to_owned()),
         page: sync.then(|| page.map(str::to_owned)),
     };
     ClientCommand { channel, message: Envelope::new(kind.name(), event_id, iso8601(now_ms), payload) }

@@ -149,6 +149,25 @@ pub struct FriendsSync {
     /// Another page answering the same request follows (the client does not ask for `next`).
     #[serde(skip_serializing_if = "core::ops::Not::not")]
     pub more: bool,
+    /// First page only: requests waiting for this user's answer (up to 100, newest last).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incoming: Option<Vec<PendingEntry>>,
+    /// First page only: this user's requests waiting for an answer (up to 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outgoing: Option<Vec<PendingEntry>>,
+    /// First page only: the users this user blocked (up to 100; private to this inbox).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<Vec<String>>,
+}
+
+/// A pending request in a `friends.sync` page: the other user and when it was sent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingEntry {
+    pub user_id: UserIdWire,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub requested_at: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -162,6 +181,8 @@ pub struct SyncedFriend {
     pub online: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
 }
 
 /// The answer to one client command, on the sender's `inbox.{sender}`: exactly one outcome

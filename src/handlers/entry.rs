@@ -65,6 +65,10 @@ pub fn execution(input: &Json) -> Result<Execution, Report> {
         "friendManagement" => Some(Execution::new(move |h: StepHost| async move {
             super::friends::friend_management(&h, &cfg, &channel, publisher.as_deref(), &message, now).await
         })),
+        #[cfg(any(feature = "all-functions", feature = "user-settings"))]
+        "userSettings" => Some(Execution::new(move |h: StepHost| async move {
+            super::friends::user_settings(&h, &cfg, &channel, publisher.as_deref(), &message, now).await
+        })),
         #[cfg(any(feature = "all-functions", feature = "count-worker"))]
         "countWorker" => Some(Execution::new(move |h: StepHost| async move { super::count::count_worker(&h, &message).await })),
         #[cfg(any(feature = "all-functions", feature = "count-aggregator"))]

@@ -1,5 +1,6 @@
-//! friend-acceptance (After Publish on `friend-requests.*`: request, accept, decline) and
-//! friend-removal (After Publish on `friend-management.*`: remove, and `friends.sync.request`).
+//! friend-acceptance (After Publish on `friend-requests.*`: request, accept, decline, cancel)
+//! and friend-removal (After Publish on `friend-management.*`: remove, block, unblock, and
+//! `friends.sync.request`; `user.settings` on the same channels is user-settings' own).
 //!
 //! Every friend command is answered with one `friend.command.result` on the sender's inbox,
 //! once it is complete: a fault or a crash midway leaves no answer, and the client re-sends the
@@ -13,14 +14,15 @@ use super::{cat, num, Report};
 use crate::core::friends::{
     self as fr, AcceptDecision, Binding, Command, CommandKind, CommandRecord, PendingRequest, Refused, RequestDecision,
 };
-use crate::core::keys;
-use crate::core::work::{recount_channel, RecountItem, RECOUNT_WORK};
+use crate::core::work::{recount_channel, FriendsWork, RECOUNT_WORK};
+use crate::core::{keys, settings};
 use crate::core::{Config, Rejection};
-use crate::domain::channels::{friends, friends_group, status};
-use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES};
+use crate::domain::channels::{blocked, friends, friends_group, parse_presence_shard, requests_in, status, REQUESTS_IN_PREFIX};
+use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES, USER_SETTINGS};
 use crate::domain::messages;
+use crate::domain::shard_of;
 use crate::domain::{Json, UserId};
-use crate::host::{HostError, KvStore, MemberFilter, PubNub};
+use crate::host::{HostError, KvStore, Member, MemberFilter, PubNub};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -42,6 +44,7 @@ pub async fn friend_requests<H: PubNub + KvStore>(
                 let outcome = match cmd.kind {
                     CommandKind::Request => request(host, &cmd, now_ms, &mut report).await,
                     CommandKind::Accept => accept(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
+                    CommandKind::Cancel => cancel(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
                     _ => decline(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
                 };
                 finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
@@ -60,6 +63,11 @@ pub async fn friend_management<H: PubNub + KvStore>(
     now_ms: u64,
 ) -> Report {
     let mut report = Report::new("friend-removal");
+    if message.as_object().and_then(|m| m.str("type")) == Some(USER_SETTINGS) {
+        // Answered by user-settings, bound to the same channels.
+        report.info("ignored: user.settings (user-settings answers it)");
+        return report;
+    }
     match fr::parse_command(Binding::FriendManagement, channel, publisher, message) {
         Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
         // A sync request is answered by its friends.sync pages; a failed read leaves no
@@ -72,12 +80,78 @@ pub async fn friend_management<H: PubNub + KvStore>(
         Ok(cmd) => {
             let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
             if let Some(journal) = start(host, &cmd, &key, &mut report).await {
-                let outcome = remove(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await;
+                let outcome = match cmd.kind {
+                    CommandKind::Block => block(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
+                    CommandKind::Unblock => unblock(host, &cmd, now_ms, &mut report).await,
+                    _ => remove(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
+                };
                 finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
             }
         }
     }
     report
+}
+
+/// user-settings (After Publish on `friend-management.*`, beside friend-removal): only
+/// `user.settings`; every other message there is friend-removal's and is left alone here
+/// (each command is answered by exactly one Function).
+pub async fn user_settings<H: PubNub + KvStore>(
+    host: &H,
+    cfg: &Config,
+    channel: &str,
+    publisher: Option<&str>,
+    message: &Json,
+    now_ms: u64,
+) -> Report {
+    let mut report = Report::new("user-settings");
+    if message.as_object().and_then(|m| m.str("type")) != Some(USER_SETTINGS) {
+        report.info("ignored: not a user.settings (friend-removal answers it)");
+        return report;
+    }
+    let parsed = fr::parse_command(Binding::FriendManagement, channel, publisher, message)
+        .and_then(|cmd| settings::parse_settings(message).map(|s| (cmd, s)));
+    match parsed {
+        Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
+        Ok((cmd, wanted)) => {
+            let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
+            if start(host, &cmd, &key, &mut report).await.is_some() {
+                let outcome = apply_settings(host, cfg, &cmd, &wanted, now_ms, &mut report).await;
+                finish(host, &cmd, &key, now_ms, outcome, &mut report).await;
+            }
+        }
+    }
+    report
+}
+
+/// Reads the user (and, to become visible, where they are), then announces on
+/// `status.{userId}` before writing App Context, as presence does: a failed write leaves the
+/// record unchanged, and the re-send announces again. Ops: ≤ 3 API (user, `whereNow`,
+/// ETag-conditional write), 0 KV (+2), ≤ 1 publish (+1).
+async fn apply_settings<H: PubNub>(
+    host: &H,
+    cfg: &Config,
+    cmd: &Command,
+    wanted: &settings::UserSettings,
+    now_ms: u64,
+    report: &mut Report,
+) -> Result<Decided, Incomplete> {
+    let me = &cmd.user_a;
+    let Some(user) = host.get_user(me).await.map_err(|e| incomplete(report, "App Context read", e))? else {
+        return Ok(Decided::Refused(Refused::new(Reason::UnknownUser, Rejection::with("unknown user", me.as_str()))));
+    };
+    let present = if settings::needs_presence(wanted, &user) {
+        let channels = host.where_now(me).await.map_err(|e| incomplete(report, "whereNow", e))?;
+        channels.iter().any(|c| parse_presence_shard(c).is_some())
+    } else {
+        false
+    };
+    let decision = settings::decide_settings(wanted, &user, present, shard_of(me.as_str(), cfg.shard_count), now_ms);
+    if let Some(message) = &decision.message {
+        host.publish(&status(me), message).await.map_err(|e| incomplete(report, "status publish", e))?;
+        report.info(cat(&[message.kind, " ", me.as_str(), " (settings)"]));
+    }
+    host.set_user_custom(me, &decision.custom, user.etag.as_deref()).await.map_err(|e| incomplete(report, "settings write", e))?;
+    Ok(Decided::Done(now_ms))
 }
 
 /// How a command ended: succeeded at this time, or refused.
@@ -161,7 +235,7 @@ async fn publish_result<H: PubNub>(host: &H, cmd: &Command, record: &CommandReco
     }
 }
 
-/// A → B. Ops: 2 API, ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
+/// A → B. Ops: 5 API (users, friendship, both blocks, listing), ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
 async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
     let users = host.get_users(&[cmd.user_a.clone(), cmd.user_b.clone()]).await.map_err(|e| incomplete(report, "App Context read", e))?;
     let (a, _) = match fr::both_users(cmd, &users) {
@@ -170,26 +244,38 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
     };
     let friendship = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| incomplete(report, "membership read", e))?;
     let key = keys::request_key(&cmd.user_a, &cmd.user_b);
-    let existing: Option<PendingRequest> =
-        if friendship.is_some() { None } else { host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))? };
-    match fr::decide_request(cmd, &a, friendship.as_ref().map(|m| &m.custom), existing.as_ref(), now_ms) {
+    let mut blocks = fr::Blocks::default();
+    let mut existing: Option<PendingRequest> = None;
+    if friendship.is_none() {
+        for (who, whom, flag) in [(&cmd.user_a, &cmd.user_b, &mut blocks.a_blocked_b), (&cmd.user_b, &cmd.user_a, &mut blocks.b_blocked_a)]
+        {
+            *flag = host.get_member(&blocked(who), whom).await.map_err(|e| incomplete(report, "block read", e))?.is_some();
+        }
+        existing = host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))?;
+    }
+    match fr::decide_request(cmd, &a, friendship.as_ref().map(|m| &m.custom), existing.as_ref(), blocks, now_ms) {
         RequestDecision::Refuse(refused) => Ok(Decided::Refused(refused)),
         RequestDecision::Record { pending, write, notice } => {
             if write {
                 host.set(&key, &pending, keys::REQUEST_TTL_MINUTES).await.map_err(|e| incomplete(report, "pending request write", e))?;
             }
-            host.publish(&notice.channel, &notice.message).await.map_err(|e| incomplete(report, "friend.request.received", e))?;
+            // Listed for both users' initial load (idempotent: a re-send writes the same).
+            host.set_members(&requests_in(&cmd.user_b), &[(cmd.user_a.clone(), fr::request_listing(&pending))])
+                .await
+                .map_err(|e| incomplete(report, "pending request listing", e))?;
+            if let Some(notice) = notice {
+                host.publish(&notice.channel, &notice.message).await.map_err(|e| incomplete(report, "friend.request.received", e))?;
+            }
             report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str()]));
             Ok(Decided::Done(pending.at))
         }
     }
 }
 
-/// B declines A's request. Ops: ≤ 2 KV (+2).
 /// B declines A's request: the decision is recorded before the request goes, so a crash between
 /// the two is finished by the re-send instead of being refused as `not_pending`.
-/// Ops: 3 KV here (+2: the command record).
-async fn decline<H: KvStore>(
+/// Ops: 1 API, 3 KV here (+2: the command record).
+async fn decline<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
     journal: Option<&CommandRecord>,
@@ -207,14 +293,61 @@ async fn decline<H: KvStore>(
         let record = CommandRecord::under_way(at);
         host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "decline record write", e))?;
     }
-    host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
+    unlist(host, cmd, &key, report).await?;
     report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " declined"]));
     Ok(Decided::Done(at))
 }
 
+/// The request A → B (`key`) goes: from KV, then from B's list (A's outgoing).
+async fn unlist<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: &mut Report) -> Result<(), Incomplete> {
+    host.remove(key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
+    host.remove_members(&requests_in(&cmd.user_b), core::slice::from_ref(&cmd.user_a))
+        .await
+        .map_err(|e| incomplete(report, "pending request unlisting", e))
+}
+
+/// A withdraws its request to B: the record naming the request first, then the request goes
+/// (KV and list) before the lease is read, as in a removal (see `keys::lease_key`): an
+/// acceptance either finds no request or holds the lease, and then the cancel waits for its
+/// re-send, which answers `already_friends` if the acceptance made the friendship. Ops: 1 API
+/// (+1 to check an acceptance), ≤ 4 KV (+2), 0 publishes (+1).
+async fn cancel<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    record_key: &str,
+    now_ms: u64,
+    report: &mut Report,
+) -> Result<Decided, Incomplete> {
+    let key = keys::request_key(&cmd.user_a, &cmd.user_b);
+    let pending: Option<PendingRequest> =
+        if journal.is_some() { None } else { host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))? };
+    let record = match fr::decide_cancel(journal, pending.as_ref(), now_ms) {
+        Ok(record) => record,
+        Err(refused) => return Ok(Decided::Refused(refused)),
+    };
+    if journal.is_none() {
+        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "cancel record write", e))?;
+    }
+    unlist(host, cmd, &key, report).await?;
+    let lease: Option<Json> =
+        host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
+    if lease.is_some() {
+        report.warn("an acceptance of the request is running; a re-send completes the cancel");
+        return Err(Incomplete);
+    }
+    let a_has_b = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| incomplete(report, "membership read", e))?;
+    if let Err(refused) = fr::cancel_outcome(&record, a_has_b.as_ref().map(|m| &m.custom)) {
+        return Ok(Decided::Refused(refused));
+    }
+    report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " cancelled"]));
+    Ok(Decided::Done(record.at))
+}
+
 /// B accepts A's request, as `fr::decide_accept` lays it out: the lease, the request, the plan
 /// (written as this command's record first), both group entries, both memberships, a recount,
-/// both notices, then both pending requests go. Ops: ≤ 8 API (6 + two full-group fallbacks),
+/// both notices, then both pending requests go (KV, then their listings). Ops: ≤ 10 API (8 +
+/// two full-group fallbacks),
 /// ≤ 8 KV here (6 + 1 per fallback; +2: the command record), 3 publishes (+1).
 async fn accept<H: PubNub + KvStore>(
     host: &H,
@@ -241,7 +374,7 @@ async fn accept<H: PubNub + KvStore>(
         AcceptDecision::Refuse(refused) => {
             if refused.reason == Reason::AlreadyFriends && pending.is_some() {
                 // Friends through the other request: this one is stale.
-                host.remove(&request_key).await.map_err(|e| incomplete(report, "stale request removal", e))?;
+                unlist(host, cmd, &request_key, report).await?;
             }
             if let Some(groups) = journal.and_then(|j| j.groups) {
                 // An earlier attempt may have placed group entries before a decline or a
@@ -311,9 +444,20 @@ async fn accept<H: PubNub + KvStore>(
     for key in [request_key, keys::request_key(b_id, a_id)] {
         host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
     }
+    unlist_pair(host, a_id, b_id, report).await?;
     release(host, &lease, report).await;
     report.info(cat(&["friends: ", a_id.as_str(), " <-> ", b_id.as_str(), if fresh { "" } else { " (completed by a re-send)" }]));
     Ok(Decided::Done(record.at))
+}
+
+/// Both users' listings of requests between them (either way) go.
+async fn unlist_pair<H: PubNub>(host: &H, a: &UserId, b: &UserId, report: &mut Report) -> Result<(), Incomplete> {
+    for (to, from) in [(b, a), (a, b)] {
+        host.remove_members(&requests_in(to), core::slice::from_ref(from))
+            .await
+            .map_err(|e| incomplete(report, "pending request unlisting", e))?;
+    }
+    Ok(())
 }
 
 /// The lease expires on its own; deleting it only lets a removal of the pair run sooner.
@@ -325,26 +469,46 @@ async fn release<H: KvStore>(host: &H, lease: &str, report: &mut Report) {
 
 /// Both users' `friendCount`, recounted from their memberships by the recount worker.
 async fn fire_recount<H: PubNub>(host: &H, a: &UserId, b: &UserId) -> Result<(), HostError> {
-    let users = [a.as_str().to_owned(), b.as_str().to_owned()];
-    host.fire(&recount_channel(), &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs: &[], users: &users }).await
+    host.fire(&recount_channel(), &FriendsWork { kind: RECOUNT_WORK, hop: 1, users: &[a.as_str(), b.as_str()], hole: None }).await
 }
 
 /// Up to `pages` pages (≤ 100 friends each) of A's friends, online ones first, published on
 /// A's private inbox, each with the cursor after it: the initial load. Every page but the last
 /// says `more`, so the client asks for the next batch only after the last one. Reads only, so
-/// a failure changes nothing. Ops: ≤ 10 API (the count, then ≤ 9 pages), ≤ 9 publishes.
+/// a failure changes nothing. The first page also carries the pending requests both ways.
+/// Ops: ≤ 10 API (the count, then ≤ 9 pages; a first request: the count, 3 lists, ≤ 6
+/// pages), ≤ 9 publishes.
 async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
     let failed = |what: &str, e: HostError| Rejection(cat(&[what, " failed: ", &e.describe()]));
     let me = &cmd.user_a;
     // Every member is a friend: the count is what the memberships say.
     let total = host.get_members(&friends(me), MemberFilter::All, 1, None).await.map_err(|e| failed("friend count read", e))?;
     let total_friends = total.total.ok_or_else(|| Rejection::new("friend count read failed: no totalCount"))?;
+    // The first page also carries the pending requests (and blocks) both ways.
+    let lists = match cmd.page {
+        Some(_) => None,
+        None => {
+            let incoming =
+                host.get_members(&requests_in(me), MemberFilter::All, 100, None).await.map_err(|e| failed("incoming requests read", e))?;
+            let outgoing = host.get_memberships(me, REQUESTS_IN_PREFIX).await.map_err(|e| failed("outgoing requests read", e))?;
+            let blocks = host.get_members(&blocked(me), MemberFilter::All, 100, None).await.map_err(|e| failed("block list read", e))?;
+            let read = fr::PendingRead { incoming: incoming.members, outgoing, blocked: blocks.members };
+            Some(fr::pending_lists(read, now_ms))
+        }
+    };
+    let pages = if lists.is_some() { pages.min(fr::SYNC_FIRST_PAGES_MAX) } else { pages };
+    let mut lists = lists;
     let mut part = cmd.clone();
     let mut sent = 0u64;
     for i in 0..pages {
         let (filter, token) = fr::sync_read(&part);
         let page = host.get_members(&friends(me), filter, 100, token).await.map_err(|e| failed("friends list read", e))?;
         let mut reply = fr::sync_reply(&part, page, total_friends, now_ms);
+        if let Some((incoming, outgoing, blocked)) = lists.take() {
+            reply.message.payload.incoming = Some(incoming);
+            reply.message.payload.outgoing = Some(outgoing);
+            reply.message.payload.blocked = Some(blocked);
+        }
         let next = reply.message.payload.next.as_deref().map(fr::SyncCursor::parse).transpose()?;
         reply.message.payload.more = next.is_some() && i + 1 < pages;
         if i > 0 {
@@ -364,9 +528,8 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: 
 }
 
 /// A removes B (either friend may), as `fr::plan_removal` lays it out: the plan (this
-/// command's record), both pending requests, the lease check, per side the group entry and
-/// the membership, a recount, both notices. Ops: ≤ 6 API, 4 KV (+2: the command record), 3
-/// publishes (+1).
+/// command's record), both pending requests (KV and listings), then [`unfriend`]. Ops: ≤ 8 API,
+/// 4 KV (+2: the command record), 3 publishes (+1).
 async fn remove<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
@@ -375,15 +538,7 @@ async fn remove<H: PubNub + KvStore>(
     now_ms: u64,
     report: &mut Report,
 ) -> Result<Decided, Incomplete> {
-    let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
-    let (m_a, m_b) = match journal {
-        // The plan is recorded: finish it, whatever is left of the friendship.
-        Some(_) => (None, None),
-        None => (
-            host.get_member(&friends(a_id), b_id).await.map_err(|e| incomplete(report, "membership read", e))?,
-            host.get_member(&friends(b_id), a_id).await.map_err(|e| incomplete(report, "membership read", e))?,
-        ),
-    };
+    let (m_a, m_b) = memberships(host, cmd, journal, report).await?;
     let plan = match fr::plan_removal(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms) {
         Ok(plan) => plan,
         Err(refused) => return Ok(Decided::Refused(refused)),
@@ -391,14 +546,48 @@ async fn remove<H: PubNub + KvStore>(
     if journal.is_none() {
         host.set(record_key, &plan.record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "removal plan write", e))?;
     }
-    // The pending requests go before the lease is read (see `keys::lease_key`): a stale one
-    // could otherwise be accepted again after the removal.
+    drop_requests(host, cmd, report).await?;
+    unfriend(host, cmd, &plan, report).await?;
+    report.info(cat(&["unfriended: ", cmd.user_a.as_str(), " x ", cmd.user_b.as_str()]));
+    Ok(Decided::Done(plan.record.at))
+}
+
+/// Both memberships of the pair, unless the plan is recorded already (then it is finished,
+/// whatever is left of the friendship).
+async fn memberships<H: PubNub>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    report: &mut Report,
+) -> Result<(Option<Member>, Option<Member>), Incomplete> {
+    if journal.is_some() {
+        return Ok((None, None));
+    }
+    let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
+    Ok((
+        host.get_member(&friends(a_id), b_id).await.map_err(|e| incomplete(report, "membership read", e))?,
+        host.get_member(&friends(b_id), a_id).await.map_err(|e| incomplete(report, "membership read", e))?,
+    ))
+}
+
+/// The pending requests between the pair go, both ways, from KV and from the lists. Before
+/// the lease is read (see `keys::lease_key`): a stale one could otherwise be accepted again.
+async fn drop_requests<H: PubNub + KvStore>(host: &H, cmd: &Command, report: &mut Report) -> Result<(), Incomplete> {
+    let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
     for key in [keys::request_key(a_id, b_id), keys::request_key(b_id, a_id)] {
         host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
     }
-    let lease: Option<Json> = host.get(&keys::lease_key(a_id, b_id)).await.map_err(|e| incomplete(report, "lease read", e))?;
+    unlist_pair(host, a_id, b_id, report).await
+}
+
+/// The friendship of `plan` ends: unless an acceptance of the pair holds the lease, per side
+/// the group entry and the membership, a recount of both, a refill of each hole, both
+/// notices. Ops: 4 API, 1 KV, 5 publishes/fires.
+async fn unfriend<H: PubNub + KvStore>(host: &H, cmd: &Command, plan: &fr::RemovalPlan, report: &mut Report) -> Result<(), Incomplete> {
+    let lease: Option<Json> =
+        host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
     if lease.is_some() {
-        report.warn("an acceptance between them is running; a re-send completes the removal");
+        report.warn("an acceptance between them is running; a re-send completes the command");
         return Err(Incomplete);
     }
     for side in &plan.sides {
@@ -409,10 +598,53 @@ async fn remove<H: PubNub + KvStore>(
             .await
             .map_err(|e| incomplete(report, "membership removal", e))?;
     }
-    fire_recount(host, a_id, b_id).await.map_err(|e| incomplete(report, "recount fire", e))?;
+    fire_recount(host, &cmd.user_a, &cmd.user_b).await.map_err(|e| incomplete(report, "recount fire", e))?;
+    for side in &plan.sides {
+        // The recount worker refills the hole from the user's last group (if it is not the
+        // last itself), keeping the groups compact. A refill that does not happen leaves
+        // the friends where they are, only less compact.
+        let refill = FriendsWork { kind: RECOUNT_WORK, hop: 1, users: &[side.user.as_str()], hole: Some(side.group as u64) };
+        if let Err(e) = host.fire(&recount_channel(), &refill).await {
+            report.warn(cat(&["group refill not fired: ", &e.describe()]));
+        }
+    }
     for side in &plan.sides {
         host.publish(&side.notice.channel, &side.notice.message).await.map_err(|e| incomplete(report, "friend.removed", e))?;
     }
-    report.info(cat(&["unfriended: ", a_id.as_str(), " x ", b_id.as_str()]));
+    Ok(())
+}
+
+/// A blocks B, as `fr::plan_block` lays it out: the record, B on `blocked.{A}` (from then on
+/// B's requests are hidden from A), the pending requests both ways, and the friendship if
+/// there is one, ended as a removal ends it. Ops: ≤ 9 API (2 membership reads, the block, 2
+/// listings, 4 for the friendship), 4 KV (+2), 3 publishes (+1).
+async fn block<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    record_key: &str,
+    now_ms: u64,
+    report: &mut Report,
+) -> Result<Decided, Incomplete> {
+    let (m_a, m_b) = memberships(host, cmd, journal, report).await?;
+    let plan = fr::plan_block(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms);
+    if journal.is_none() {
+        host.set(record_key, &plan.record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "block plan write", e))?;
+    }
+    host.set_members(&blocked(&cmd.user_a), &[(cmd.user_b.clone(), fr::blocked_listing(plan.record.at))])
+        .await
+        .map_err(|e| incomplete(report, "block write", e))?;
+    drop_requests(host, cmd, report).await?;
+    if let Some(removal) = &plan.removal {
+        unfriend(host, cmd, removal, report).await?;
+    }
+    report.info(cat(&["blocked: ", cmd.user_a.as_str(), " blocks ", cmd.user_b.as_str()]));
     Ok(Decided::Done(plan.record.at))
+}
+
+/// A unblocks B. Requests B sent while blocked stay hidden until they expire or B cancels
+/// them (B was never told either way). Ops: 1 API, 0 KV (+2), 0 publishes (+1).
+async fn unblock<H: PubNub>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
+    host.remove_members(&blocked(&cmd.user_a), core::slice::from_ref(&cmd.user_b)).await.map_err(|e| incomplete(report, "unblock", e))?;
+    Ok(Decided::Done(now_ms))
 }

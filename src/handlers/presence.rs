@@ -244,8 +244,10 @@ async fn apply<H: PubNub + KvStore>(
         let record = users.iter().find(|u| u.id == obs.user);
         // The assigned shard is a pure function of the id (same hash as the clients).
         let shard = shard_of(&obs.user, cfg.shard_count);
+        // An invisible user is offline to friends, whatever presence says.
+        let seen = crate::core::visibility::seen_by_friends(&obs, record);
         let decision =
-            if settled { decide_settled(&obs, record, shard, now_ms, cfg) } else { decide_status(&obs, record, shard, now_ms, cfg) };
+            if settled { decide_settled(&seen, record, shard, now_ms, cfg) } else { decide_status(&seen, record, shard, now_ms, cfg) };
         match decision {
             StatusDecision::Unchanged | StatusDecision::Stale => {}
             StatusDecision::Defer { due_ms } | StatusDecision::UnchangedQueued { due_ms } => {

@@ -11,11 +11,11 @@ use crate::prelude::*;
 
 use super::queues::push_job;
 use super::{cat, num, Report};
-use crate::core::friends::friend_count_custom;
+use crate::core::friends::{friend_count_custom, refill_from, refill_probes, regrouped};
 use crate::core::keys::JobQueue;
 use crate::core::settle::Recount;
 use crate::core::work::{parse_recount_item, RecountWork};
-use crate::domain::channels::friends;
+use crate::domain::channels::{friends, friends_group, status};
 use crate::domain::{Json, UserId};
 use crate::host::{HostError, KvStore, MemberFilter, PubNub};
 
@@ -27,6 +27,10 @@ pub async fn recount_worker<H: PubNub + KvStore>(host: &H, message: &Json) -> Re
     match parse_recount_item(message) {
         Err(reason) => report.reject(reason),
         Ok(RecountWork::Users(users)) => recount(host, users.iter().filter_map(|u| UserId::parse(u).ok()).collect(), &mut report).await,
+        Ok(RecountWork::Refill { user, hole }) => match UserId::parse(&user) {
+            Ok(user) => refill(host, &user, hole, &mut report).await,
+            Err(e) => report.reject(crate::core::Rejection::with(e.reason(), &user)),
+        },
         Ok(RecountWork::Jobs(jobs)) => {
             let ids = read_jobs(host, &jobs, &mut report).await;
             recount(host, ids, &mut report).await
@@ -93,5 +97,54 @@ async fn recount<H: PubNub + KvStore>(host: &H, mut ids: Vec<UserId>, report: &m
         if let Err(e) = push_job(host, JobQueue::Recounts, &Recount { users: later }).await {
             report.error(cat(&["recount could not be queued again: ", &e.describe()]));
         }
+    }
+}
+
+/// A removal left a hole in `user`'s group `hole`: one friend of the last group in use moves
+/// into it (`refill_from`), so that n friends keep to ⌈n/2,000⌉ groups. The new group entry
+/// first (the friend is never out of every group), then both memberships (`group` on the
+/// user's side, `peerGroup` on the friend's), then the old entry goes. A
+/// failure midway is logged and not retried: the friend stays delivered, but may sit in both
+/// groups until a later refill or removal edits them. Ops: ≤ 10 API (count, ≤ 4 group
+/// reads, 5 to move).
+async fn refill<H: PubNub>(host: &H, user: &UserId, hole: u64, report: &mut Report) {
+    let failed = |what: &str, e: HostError| cat(&["refill of ", user.as_str(), ": ", what, " failed: ", &e.describe()]);
+    let total = match host.get_members(&friends(user), MemberFilter::All, 1, None).await {
+        Ok(page) => page.total.unwrap_or(0),
+        Err(e) => return report.error(failed("count", e)),
+    };
+    let Some(last) = refill_from(hole, total) else { return };
+    // Holes not refilled yet (refills that failed, or removals whose refills have not run)
+    // push friends past the group the count points at: the groups above it are looked at
+    // first, from the top, so the friend that moves comes from the last group in use.
+    let mut moving = None;
+    for from in refill_probes(hole, last) {
+        match host.get_members(&friends(user), MemberFilter::InGroup(from), 1, None).await {
+            Ok(page) => {
+                if let Some(member) = page.members.into_iter().next() {
+                    moving = Some((from, member));
+                    break;
+                }
+            }
+            Err(e) => return report.error(failed("read of the last group", e)),
+        }
+    }
+    let Some((from, member)) = moving else { return };
+    let Ok(friend) = UserId::parse(&member.user.id) else { return };
+    let steps = async {
+        host.add_channels(&friends_group(user, hole as usize), &[status(&friend)]).await.map_err(|e| failed("group entry", e))?;
+        host.set_members(&friends(user), &[(friend.clone(), regrouped(&member.custom, "group", hole))])
+            .await
+            .map_err(|e| failed("membership", e))?;
+        if let Some(peer) = host.get_member(&friends(&friend), user).await.map_err(|e| failed("peer membership read", e))? {
+            host.set_members(&friends(&friend), &[(user.clone(), regrouped(&peer.custom, "peerGroup", hole))])
+                .await
+                .map_err(|e| failed("peer membership", e))?;
+        }
+        host.remove_channels(&friends_group(user, from as usize), &[status(&friend)]).await.map_err(|e| failed("old group entry", e))
+    };
+    match steps.await {
+        Ok(()) => report.info(cat(&["refilled group ", &num(hole), " of ", user.as_str(), " with ", friend.as_str()])),
+        Err(line) => report.error(line),
     }
 }

@@ -529,10 +529,11 @@ impl PubNub for Exec<'_> {
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter(|(uuid, _)| match filter {
+            .filter(|(uuid, custom)| match filter {
                 MemberFilter::All => true,
                 MemberFilter::Online => online(uuid),
                 MemberFilter::NotOnline => !online(uuid),
+                MemberFilter::InGroup(n) => custom.get("group").and_then(Value::as_u64) == Some(n),
             })
             .collect();
         let start: usize = next.and_then(|n| n.parse().ok()).unwrap_or(0);
@@ -558,6 +559,18 @@ impl PubNub for Exec<'_> {
             user: st.users.get(user.as_str()).map(|u| user_record(user.as_str(), u)).unwrap_or_default(),
             custom: json_to_custom(custom),
         }))
+    }
+
+    async fn get_memberships(&self, user: &UserId, prefix: &str) -> HostResult<Vec<(String, JsonObject)>> {
+        self.call("getMemberships", user.as_str(), OpKind::Api).await?;
+        let st = self.host.state.borrow();
+        Ok(st
+            .members
+            .iter()
+            .filter(|(channel, _)| channel.starts_with(prefix))
+            .filter_map(|(channel, set)| set.get(user.as_str()).map(|custom| (channel.clone(), json_to_custom(custom))))
+            .take(100)
+            .collect())
     }
 
     async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()> {

@@ -97,15 +97,23 @@ pub enum MemberFilter {
     Online,
     /// `!(uuid.custom.online == true)`
     NotOnline,
+    /// `custom.group == N`: the friends a user's channel group N holds (the membership's own
+    /// field), read to refill a group a removal left a hole in.
+    InGroup(u64),
 }
 
 impl MemberFilter {
     /// The App Context filter expression.
-    pub fn expression(self) -> Option<&'static str> {
+    pub fn expression(self) -> Option<String> {
         match self {
             MemberFilter::All => None,
-            MemberFilter::Online => Some("uuid.custom.online == true"),
-            MemberFilter::NotOnline => Some("!(uuid.custom.online == true)"),
+            MemberFilter::Online => Some("uuid.custom.online == true".into()),
+            MemberFilter::NotOnline => Some("!(uuid.custom.online == true)".into()),
+            MemberFilter::InGroup(n) => {
+                let mut s = String::from("custom.group == ");
+                crate::domain::channels::push_u64(&mut s, n);
+                Some(s)
+            }
         }
     }
 }
@@ -177,6 +185,9 @@ pub trait PubNub {
     async fn get_members(&self, channel: &str, filter: MemberFilter, limit: u32, next: Option<&str>) -> HostResult<MembersPage>;
     /// The membership of one user on a channel, if any (`uuid.id == …` filter).
     async fn get_member(&self, channel: &str, user: &UserId) -> HostResult<Option<Member>>;
+    /// The channels whose id starts with `prefix` that `user` is a member of (one page of
+    /// ≤ 100), with the membership's custom fields (`getMemberships`, `channel.id LIKE`).
+    async fn get_memberships(&self, user: &UserId, prefix: &str) -> HostResult<Vec<(String, JsonObject)>>;
     async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()>;
     async fn remove_members(&self, channel: &str, users: &[UserId]) -> HostResult<()>;
     async fn add_channels(&self, group: &str, channels: &[String]) -> HostResult<()>;

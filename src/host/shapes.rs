@@ -118,6 +118,23 @@ pub fn members_response(v: &Json) -> Result<MembersPage, HostError> {
     Ok(MembersPage { members, next: o.str("next").map(str::to_owned), total: o.u64("totalCount") })
 }
 
+/// `{data: [{channel: {id} | id, custom}]}` of `getMemberships` → (channel, custom).
+pub fn memberships_response(v: &Json) -> Result<Vec<(String, JsonObject)>, HostError> {
+    let Some(Json::Arr(items)) = v.as_object().and_then(|o| o.get("data")) else { return Err(HostError::BadResponse("getMemberships")) };
+    Ok(items
+        .iter()
+        .filter_map(|item| {
+            let m = item.as_object()?;
+            let channel = match m.get("channel")? {
+                Json::Str(id) => id.clone(),
+                Json::Obj(c) => c.str("id")?.to_owned(),
+                _ => return None,
+            };
+            Some((channel, m.get("custom").and_then(Json::as_object).cloned().unwrap_or_default()))
+        })
+        .collect())
+}
+
 pub fn channels_response(v: &Json) -> Result<Vec<String>, HostError> {
     let o = v.as_object().ok_or(HostError::BadResponse("listChannels"))?;
     let list = o.get("channels").or_else(|| o.get("payload").and_then(Json::as_object).and_then(|p| p.get("channels")));

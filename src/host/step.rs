@@ -333,7 +333,7 @@ impl PubNub for StepHost {
         let mut params = vec![("channel", Json::str(channel)), ("limit", Json::num(limit.clamp(1, 100) as u64)), ("include", include)];
         params.extend(page(next));
         if let Some(expr) = filter.expression() {
-            params.push(("filter", Json::str(expr)));
+            params.push(("filter", Json::Str(expr)));
         }
         shapes::members_response(&self.call("pubnub.objects.getChannelMembers", OpKind::Api, vec![obj(&params)]).await?)
     }
@@ -347,6 +347,15 @@ impl PubNub for StepHost {
         ];
         let page = shapes::members_response(&self.call("pubnub.objects.getChannelMembers", OpKind::Api, vec![obj(&params)]).await?)?;
         Ok(page.members.into_iter().find(|m| m.user.id == user.as_str()))
+    }
+
+    async fn get_memberships(&self, user: &UserId, prefix: &str) -> HostResult<Vec<(String, JsonObject)>> {
+        let mut filter = String::from("channel.id LIKE \"");
+        filter.push_str(prefix);
+        filter.push_str("*\"");
+        let params =
+            [("uuid", Json::str(user.as_str())), ("filter", Json::Str(filter)), ("limit", Json::num(100)), ("include", include_custom())];
+        shapes::memberships_response(&self.call("pubnub.objects.getMemberships", OpKind::Api, vec![obj(&params)]).await?)
     }
 
     async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()> {

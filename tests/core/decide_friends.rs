@@ -11,6 +11,8 @@ use friends_presence::host::{Member, MemberFilter, MembersPage, UserRecord};
 
 use super::T0;
 
+const NO_BLOCKS: fr::Blocks = fr::Blocks { a_blocked_b: false, b_blocked_a: false };
+
 fn id(s: &str) -> UserId {
     UserId::parse(s).unwrap()
 }
@@ -39,9 +41,12 @@ fn membership(fields: &[(&str, Json)]) -> JsonObject {
 fn a_request_is_recorded_and_announced_to_the_requested_users_inbox() {
     let c = cmd(CommandKind::Request, "alice", "bob", "r1");
     let alice = user("alice", "Alice", &[]);
-    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, None, T0) else { panic!("not recorded") };
-    assert_eq!(pending, PendingRequest { id: "r1".into(), at: T0 });
+    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, None, NO_BLOCKS, T0) else {
+        panic!("not recorded")
+    };
+    assert_eq!(pending, PendingRequest { id: "r1".into(), at: T0, hidden: false });
     assert!(write);
+    let notice = notice.expect("B is told");
     assert_eq!(notice.channel, "inbox.bob");
     assert_eq!(notice.message.kind, "friend.request.received");
     assert_eq!(notice.message.event_id, "evt_request_alice_r1", "the request's id: the same on every attempt");
@@ -57,9 +62,10 @@ fn a_request_is_recorded_and_announced_to_the_requested_users_inbox() {
 fn a_re_sent_request_re_notifies_with_the_same_message_and_writes_nothing() {
     let c = cmd(CommandKind::Request, "alice", "bob", "r1");
     let alice = user("alice", "Alice", &[]);
-    let RequestDecision::Record { notice: first, .. } = fr::decide_request(&c, &alice, None, None, T0) else { panic!() };
-    let same = PendingRequest { id: "r1".into(), at: T0 };
-    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, Some(&same), T0 + 9_000) else {
+    let RequestDecision::Record { notice: first, .. } = fr::decide_request(&c, &alice, None, None, NO_BLOCKS, T0) else { panic!() };
+    let same = PendingRequest { id: "r1".into(), at: T0, hidden: false };
+    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, Some(&same), NO_BLOCKS, T0 + 9_000)
+    else {
         panic!("a re-send must be announced again")
     };
     assert!(!write);
@@ -71,20 +77,25 @@ fn a_re_sent_request_re_notifies_with_the_same_message_and_writes_nothing() {
 fn a_request_between_friends_or_behind_another_pending_one_is_refused() {
     let c = cmd(CommandKind::Request, "alice", "bob", "r2");
     let alice = user("alice", "Alice", &[]);
-    let older = PendingRequest { id: "r1".into(), at: T0 - 5 };
+    let older = PendingRequest { id: "r1".into(), at: T0 - 5, hidden: false };
     let refused = |d| match d {
         RequestDecision::Refuse(r) => r.reason,
         other => panic!("not refused: {other:?}"),
     };
-    assert_eq!(refused(fr::decide_request(&c, &alice, None, Some(&older), T0)), Reason::AlreadyPending);
+    assert_eq!(refused(fr::decide_request(&c, &alice, None, Some(&older), NO_BLOCKS, T0)), Reason::AlreadyPending);
     let m = membership(&[("requestId", Json::str("r0"))]);
-    assert_eq!(refused(fr::decide_request(&c, &alice, Some(&m), None, T0)), Reason::AlreadyFriends);
+    assert_eq!(refused(fr::decide_request(&c, &alice, Some(&m), None, NO_BLOCKS, T0)), Reason::AlreadyFriends);
 }
 
 #[test]
 fn declining_needs_a_pending_request() {
     assert_eq!(fr::decide_decline(None, None).unwrap_err().reason, Reason::NotPending);
-    assert!(fr::decide_decline(None, Some(&PendingRequest { id: "r1".into(), at: T0 })).is_ok());
+    assert!(fr::decide_decline(None, Some(&PendingRequest { id: "r1".into(), at: T0, hidden: false })).is_ok());
+    // A request hidden by a block never reached B: nothing to decline.
+    assert_eq!(
+        fr::decide_decline(None, Some(&PendingRequest { id: "r1".into(), at: T0, hidden: true })).unwrap_err().reason,
+        Reason::NotPending
+    );
     // Re-sent after it removed the request but before it answered: finished, not refused.
     assert!(fr::decide_decline(Some(&fr::CommandRecord::under_way(T0)), None).is_ok());
 }
@@ -125,7 +136,7 @@ fn refused(d: AcceptDecision) -> Reason {
 #[test]
 fn an_acceptance_places_each_friend_by_count_and_tells_each_inbox_about_the_other() {
     let c = cmd(CommandKind::Accept, "alice", "bob", "a1");
-    let pending = PendingRequest { id: "r1".into(), at: T0 - 1_000 };
+    let pending = PendingRequest { id: "r1".into(), at: T0 - 1_000, hidden: false };
     let alice = user("alice", "Alice", &[]);
     let bob = user("bob", "Bob", &[("online", Json::Bool(true)), ("friendCount", Json::num(2_000))]);
     let (plan, fresh) = proceed(fr::decide_accept(&c, None, Some(&pending), None, &alice, &bob, T0));
@@ -152,7 +163,7 @@ fn an_acceptance_places_each_friend_by_count_and_tells_each_inbox_about_the_othe
 #[test]
 fn a_re_sent_acceptance_follows_its_recorded_plan() {
     let c = cmd(CommandKind::Accept, "alice", "bob", "a1");
-    let pending = PendingRequest { id: "r1".into(), at: T0 - 1_000 };
+    let pending = PendingRequest { id: "r1".into(), at: T0 - 1_000, hidden: false };
     let alice = user("alice", "Alice", &[("friendCount", Json::num(5_000))]);
     let bob = user("bob", "Bob", &[("friendCount", Json::num(20_000))]);
     let journal = CommandRecord { done: false, reason: None, at: T0 - 60_000, instance: Some("r1".into()), groups: Some([1, 2]) };
@@ -173,7 +184,7 @@ fn a_re_sent_acceptance_follows_its_recorded_plan() {
 fn an_acceptance_is_refused_without_a_request_or_when_already_friends_through_another() {
     let c = cmd(CommandKind::Accept, "alice", "bob", "a2");
     let (alice, bob) = (user("alice", "Alice", &[]), user("bob", "Bob", &[]));
-    let pending = PendingRequest { id: "r2".into(), at: T0 };
+    let pending = PendingRequest { id: "r2".into(), at: T0, hidden: false };
     let other = membership(&[("requestId", Json::str("r1"))]);
     assert_eq!(refused(fr::decide_accept(&c, None, Some(&pending), Some(&other), &alice, &bob, T0)), Reason::AlreadyFriends);
     assert_eq!(refused(fr::decide_accept(&c, None, None, Some(&other), &alice, &bob, T0)), Reason::AlreadyFriends);
@@ -182,7 +193,7 @@ fn an_acceptance_is_refused_without_a_request_or_when_already_friends_through_an
     // membership was written: nothing to finish.
     let journal = CommandRecord { done: false, reason: None, at: T0, instance: Some("r2".into()), groups: Some([0, 0]) };
     assert_eq!(refused(fr::decide_accept(&c, Some(&journal), None, None, &alice, &bob, T0)), Reason::NotPending);
-    let newer = PendingRequest { id: "r3".into(), at: T0 };
+    let newer = PendingRequest { id: "r3".into(), at: T0, hidden: false };
     assert_eq!(refused(fr::decide_accept(&c, Some(&journal), Some(&newer), None, &alice, &bob, T0)), Reason::NotPending);
     let full = user("bob", "Bob", &[("friendCount", Json::num(20_000))]);
     assert_eq!(refused(fr::decide_accept(&c, None, Some(&pending), None, &alice, &full, T0)), Reason::Limit);
@@ -294,4 +305,99 @@ fn when_online_friends_run_out_the_next_page_starts_the_others() {
     let p = &reply.message.payload;
     assert_eq!((p.total_online, p.next.as_deref()), (Some(3), None));
     assert!(p.online_friends.is_empty() && !p.friends[0].online);
+}
+
+#[test]
+fn a_cancel_names_the_request_it_withdraws_and_is_too_late_once_that_request_made_friends() {
+    let pending = PendingRequest { id: "r1".into(), at: T0 - 5, hidden: false };
+    let record = fr::decide_cancel(None, Some(&pending), T0).unwrap();
+    assert_eq!((record.done, record.instance.as_deref(), record.at), (false, Some("r1"), T0));
+    assert_eq!(fr::decide_cancel(None, None, T0).unwrap_err().reason, Reason::NotPending);
+    // A re-send carries on with its record, request or not.
+    assert_eq!(fr::decide_cancel(Some(&record), None, T0 + 9).unwrap(), record);
+    let ours = membership(&[("requestId", Json::str("r1"))]);
+    let other = membership(&[("requestId", Json::str("r0"))]);
+    assert_eq!(fr::cancel_outcome(&record, Some(&ours)).unwrap_err().reason, Reason::AlreadyFriends);
+    assert!(fr::cancel_outcome(&record, Some(&other)).is_ok(), "friends through another request: this one is cancelled");
+    assert!(fr::cancel_outcome(&record, None).is_ok());
+}
+
+#[test]
+fn pending_lists_leave_out_expired_and_hidden_requests() {
+    let listed = |who: &str, at: u64, hidden: bool| {
+        let mut custom = fr::request_listing(&PendingRequest { id: "r".into(), at, hidden: false });
+        if hidden {
+            custom.set("hidden", Json::Bool(true));
+        }
+        Member { user: user(who, &who.to_uppercase(), &[]), custom }
+    };
+    let month = 30 * 24 * 3600 * 1000;
+    let read = fr::PendingRead {
+        incoming: vec![listed("carol", T0 - 10, false), listed("dave", T0 - month, false), listed("eve", T0, true)],
+        outgoing: vec![
+            ("requests-in.bob".into(), fr::request_listing(&PendingRequest { id: "r".into(), at: T0 - 1, hidden: false })),
+            ("requests-in.zed".into(), fr::request_listing(&PendingRequest { id: "r".into(), at: T0 - month - 1, hidden: false })),
+        ],
+        blocked: vec![],
+    };
+    let (incoming, outgoing, blocked) = fr::pending_lists(read, T0);
+    let names: Vec<&str> = incoming.iter().map(|e| e.user_id.0.as_str()).collect();
+    assert_eq!(names, ["carol"], "dave's request expired, eve's is hidden");
+    assert_eq!(incoming[0].name.as_deref(), Some("CAROL"));
+    assert_eq!(incoming[0].requested_at, iso8601(T0 - 10));
+    let to: Vec<&str> = outgoing.iter().map(|e| e.user_id.0.as_str()).collect();
+    assert_eq!(to, ["bob"]);
+    assert!(blocked.is_empty());
+}
+
+#[test]
+fn a_request_to_someone_who_blocked_the_sender_is_pending_to_the_sender_but_never_reaches_the_target() {
+    let c = cmd(CommandKind::Request, "alice", "bob", "r1");
+    let alice = user("alice", "Alice", &[]);
+    let blocked_by_bob = fr::Blocks { a_blocked_b: false, b_blocked_a: true };
+    let RequestDecision::Record { pending, write, notice } = fr::decide_request(&c, &alice, None, None, blocked_by_bob, T0) else {
+        panic!("answered as if sent")
+    };
+    assert_eq!(pending, PendingRequest { id: "r1".into(), at: T0, hidden: true });
+    assert!(write && notice.is_none(), "recorded, bob not told");
+    assert_eq!(fr::request_listing(&pending).bool("hidden"), Some(true));
+    // A re-send keeps it hidden, a second request is refused as any pending one is.
+    let again = fr::decide_request(&c, &alice, None, Some(&pending), blocked_by_bob, T0 + 5);
+    assert!(matches!(again, RequestDecision::Record { write: false, notice: None, .. }));
+    let other = cmd(CommandKind::Request, "alice", "bob", "r2");
+    assert!(matches!(
+        fr::decide_request(&other, &alice, None, Some(&pending), NO_BLOCKS, T0),
+        RequestDecision::Refuse(r) if r.reason == Reason::AlreadyPending
+    ));
+    // Bob can neither decline nor accept what never reached him.
+    assert_eq!(fr::decide_decline(None, Some(&pending)).unwrap_err().reason, Reason::NotPending);
+    let accept = cmd(CommandKind::Accept, "alice", "bob", "a1");
+    let bob = user("bob", "Bob", &[]);
+    assert!(matches!(
+        fr::decide_accept(&accept, None, Some(&pending), None, &alice, &bob, T0),
+        AcceptDecision::Refuse(r) if r.reason == Reason::NotPending
+    ));
+    // Alice asking someone she blocked herself is refused: unblock first.
+    let alice_blocked_bob = fr::Blocks { a_blocked_b: true, b_blocked_a: false };
+    assert!(matches!(
+        fr::decide_request(&c, &alice, None, None, alice_blocked_bob, T0),
+        RequestDecision::Refuse(r) if r.reason == Reason::Forbidden
+    ));
+}
+
+#[test]
+fn a_block_ends_a_friendship_like_a_removal_and_its_re_send_finishes_the_same_plan() {
+    let c = cmd(CommandKind::Block, "alice", "bob", "b1");
+    let m = |g: u64, peer: u64| membership(&[("requestId", Json::str("r1")), ("group", Json::num(g)), ("peerGroup", Json::num(peer))]);
+    let plan = fr::plan_block(&c, None, Some(&m(1, 0)), Some(&m(0, 1)), T0);
+    let removal = plan.removal.as_ref().expect("the friendship ends");
+    assert_eq!(plan.record.instance.as_deref(), Some("r1"));
+    assert_eq!([removal.sides[0].group, removal.sides[1].group], [1, 0]);
+    assert_eq!(removal.sides[1].notice.channel, "inbox.bob");
+    // The re-send reads nothing and finishes the recorded plan.
+    assert_eq!(fr::plan_block(&c, Some(&plan.record), None, None, T0 + 50), plan);
+    // Not friends: only the block (and the requests); a re-send stays that way.
+    let plain = fr::plan_block(&c, None, None, None, T0);
+    assert!(plain.removal.is_none() && plain.record.instance.is_none());
+    assert!(fr::plan_block(&c, Some(&plain.record), Some(&m(0, 0)), None, T0).removal.is_none());
 }

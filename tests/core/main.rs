@@ -11,9 +11,12 @@ mod domain;
 mod faults;
 mod friends;
 mod fuzz;
+mod groups;
 mod plan;
 mod presence;
 mod reconcile;
+mod requests;
+mod settings;
 mod settle_load;
 mod step;
 

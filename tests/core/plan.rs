@@ -54,3 +54,20 @@ fn a_user_with_2500_friends_is_subscribed_to_every_group_holding_one() {
     }
     host.assert_within_budget();
 }
+
+#[test]
+fn with_the_friend_count_known_the_plan_lists_only_the_groups_in_use() {
+    let star = UserId::parse("star").unwrap();
+    let groups = |n: Option<u64>| SubscribePlan::for_user_with_friends(&star, DEFAULT_SHARD_COUNT, n).groups;
+    assert_eq!(groups(Some(0)), [friends_group(&star, 0)]);
+    assert_eq!(groups(Some(1999)).len(), 1, "under 2,000 friends: one group");
+    assert_eq!(groups(Some(2000)).len(), 1);
+    assert_eq!(groups(Some(2001)), [friends_group(&star, 0), friends_group(&star, 1)]);
+    assert_eq!(groups(Some(MAX_FRIENDS as u64)).len(), GROUPS_PER_USER);
+    assert_eq!(groups(Some(u64::MAX)).len(), GROUPS_PER_USER);
+    assert_eq!(groups(None), plan("star").groups, "count unknown: every group, as before");
+    // Compact groups: the friend count's group is always within the plan.
+    for n in 1..=MAX_FRIENDS as u64 {
+        assert!(group_for_count(n as i64) < groups(Some(n)).len(), "{n}");
+    }
+}

@@ -264,7 +264,7 @@ test('without WebAssembly a Function logs one clear error and returns normally',
 // The same property as tests/core/fuzz.rs, through the built bundles: malformed-by-construction
 // inputs (random JSON whose strings are never valid ids, or a valid message with a breaking
 // mutation) make every Function return normally, log a reason, and change nothing.
-test('fuzz: 2,000 malformed inputs per Function (12,000 in all) through the bundles change nothing and log a reason', async () => {
+test('fuzz: 2,000 malformed inputs per Function (14,000 in all) through the bundles change nothing and log a reason', async () => {
   let seed = 0x2545f491;
   const rand = (n) => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % n; };
   const pick = (xs) => xs[rand(xs.length)];
@@ -330,6 +330,16 @@ test('fuzz: 2,000 malformed inputs per Function (12,000 in all) through the bund
       const k = pick(['type', 'schemaVersion', 'eventId', 'userA', 'publisher']);
       if (k === 'publisher') return { channels: ['friend-management.alice'], params: { uuid: 'mallory' }, message: msg };
       if (k === 'userA') msg.payload.userA = broken(k); else msg[k] = broken(k);
+      return { channels: ['friend-management.alice'], params: { uuid: 'alice' }, message: msg };
+    },
+    'user-settings': () => {
+      const msg = { type: 'user.settings', schemaVersion: '1.0.0', eventId: 'e1', ts: '2026-01-01T00:00:00.000Z', payload: { userA: 'alice', invisible: true } };
+      if (rand(3) === 0) return { channels: ['friend-management.alice'], params: { uuid: 'alice' }, message: randomJson() };
+      const k = pick(['type', 'schemaVersion', 'eventId', 'userA', 'invisible', 'statusMessage', 'publisher']);
+      if (k === 'publisher') return { channels: ['friend-management.alice'], params: { uuid: 'mallory' }, message: msg };
+      if (k === 'invisible') msg.payload.invisible = pick([null, 1, 'yes', [], {}]);
+      else if (k === 'statusMessage') { delete msg.payload.invisible; msg.payload.statusMessage = pick([1, true, [], {}, 'x'.repeat(101 + rand(50))]); }
+      else if (k === 'userA') msg.payload.userA = broken(k); else msg[k] = broken(k);
       return { channels: ['friend-management.alice'], params: { uuid: 'alice' }, message: msg };
     },
   };
