@@ -9,7 +9,8 @@ import { client, events } from './local-pubnub/helpers.mjs';
 import { command } from './commands.mjs';
 import { shardOf } from '../../js-shim/demo/seed.mjs';
 
-async function until(check, ms = 5000) {
+/** Polls `check` until it gives a truthy value (every 25 ms, at most `ms`). */
+export async function until(check, ms = 5000) {
   const end = Date.now() + ms;
   for (;;) {
     const v = await check();

@@ -5,21 +5,11 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startServer, client, events, destroyAll, ROOT, SDKS } from './local-pubnub/helpers.mjs';
-import { friendsComeAndGo } from './e2e-flow.mjs';
+import { friendsComeAndGo, until } from './e2e-flow.mjs';
 import { command } from './commands.mjs';
 import { shardOf } from '../../js-shim/demo/seed.mjs';
 
 const MANIFEST = join(ROOT, 'pkg/functions/manifest.json');
-
-async function until(check, ms = 5000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 let srv;
 after(async () => {

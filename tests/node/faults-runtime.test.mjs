@@ -5,8 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { startServer, client, destroyAll, tmpDir, ROOT } from './local-pubnub/helpers.mjs';
+import { startServer, client, destroyAll, tmpDir, runCli, ROOT } from './local-pubnub/helpers.mjs';
 import { loadSettings } from '../../js-shim/settings.mjs';
 import init, { connectFriends } from '../../pkg/web/index.js';
 
@@ -157,16 +156,3 @@ test('kill -9 of the runtime mid-traffic: re-sent commands complete everything e
   }
 });
 
-/** scripts/local-pubnub as a process; resolves once it printed its URL. */
-function runCli(args) {
-  const child = spawn(path.join(ROOT, 'scripts/local-pubnub'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/^http:\/\/([\d.]+:\d+)\n/);
-      if (m) resolve({ child, srv: { origin: m[1] } });
-    });
-    child.on('exit', (code) => reject(new Error(`local-pubnub exited ${code}: ${out}`)));
-  });
-}

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { ROOT, client, destroyAll, startServer, tmpDir } from './helpers.mjs';
+import { ROOT, client, destroyAll, runCli, startServer, tmpDir } from './helpers.mjs';
 
 after(() => destroyAll());
 
@@ -260,19 +260,6 @@ function runCliToExit(args) {
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code: started ? 'started' : code, stderr })));
 }
 
-/** Run scripts/local-pubnub; resolves with {child, srv-like {origin}} once it printed its URL. */
-function runCli(args) {
-  const child = spawn(path.join(ROOT, 'scripts/local-pubnub'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/^http:\/\/([\d.]+:\d+)\n/);
-      if (m) resolve({ child, srv: { origin: m[1], url: `http://${m[1]}` } });
-    });
-    child.on('exit', (code) => reject(new Error(`local-pubnub exited ${code}: ${out}`)));
-  });
-}
 
 test('everything acknowledged survives kill -9 (CLI process); the dead process\'s lock is taken over', async () => {
   const dataDir = tmpDir();

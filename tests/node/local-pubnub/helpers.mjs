@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 // Shared test helpers: start a server with fast timers, build real SDK clients (v10 and v11), and
 // wait for listener events without fixed sleeps.
 import fs from 'node:fs';
@@ -107,4 +108,18 @@ export async function http(srv, pathAndQuery, init = {}) {
     json = undefined;
   }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+/** scripts/local-pubnub as a process; resolves with {child, srv: {origin, url}} once it printed its URL. */
+export function runCli(args) {
+  const child = spawn(path.join(ROOT, 'scripts/local-pubnub'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/^http:\/\/([\d.]+:\d+)\n/);
+      if (m) resolve({ child, srv: { origin: m[1], url: `http://${m[1]}` } });
+    });
+    child.on('exit', (code) => reject(new Error(`local-pubnub exited ${code}: ${out}`)));
+  });
 }
