@@ -154,7 +154,14 @@ impl Step {
                     out.push('[');
                     write_str(call.method, &mut out);
                     out.push(',');
-                    out.push_str(&Json::Arr(call.args.clone()).to_text());
+                    out.push('[');
+                    for (j, arg) in call.args.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        crate::domain::json::text::write(arg, &mut out);
+                    }
+                    out.push(']');
                     out.push(']');
                 }
                 out.push_str("]}");
@@ -230,8 +237,9 @@ fn contains(haystack: &str, needle: &str) -> bool {
     haystack.as_bytes().windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-fn obj(pairs: &[(&str, Json)]) -> Json {
-    Json::Obj(JsonObject(pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()))
+/// The pairs are moved in: arguments are built once and never copied.
+fn obj(pairs: Vec<(&str, Json)>) -> Json {
+    Json::Obj(JsonObject(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
 }
 
 fn strings<S: AsRef<str>>(items: &[S]) -> Json {
@@ -244,11 +252,11 @@ fn serialized<T: Serialize + ?Sized>(v: &T) -> HostResult<Json> {
 }
 
 fn include_custom() -> Json {
-    obj(&[("customFields", Json::Bool(true))])
+    obj(vec![("customFields", Json::Bool(true))])
 }
 
 fn page(next: Option<&str>) -> Option<(&'static str, Json)> {
-    next.map(|n| ("page", obj(&[("next", Json::str(n))])))
+    next.map(|n| ("page", obj(vec![("next", Json::str(n))])))
 }
 
 /// `kvstore` counters: a number, or its text; absent is 0.
@@ -263,12 +271,12 @@ fn number(v: &Json, what: &'static str) -> HostResult<i64> {
 
 impl PubNub for StepHost {
     async fn publish<M: Serialize>(&self, channel: &str, message: &M) -> HostResult<()> {
-        let args = vec![obj(&[("channel", Json::str(channel)), ("message", serialized(message)?)])];
+        let args = vec![obj(vec![("channel", Json::str(channel)), ("message", serialized(message)?)])];
         shapes::publish_result(&self.call("pubnub.publish", OpKind::Publish, args).await?)
     }
 
     async fn fire<M: Serialize>(&self, channel: &str, message: &M) -> HostResult<()> {
-        let args = vec![obj(&[("channel", Json::str(channel)), ("message", serialized(message)?)])];
+        let args = vec![obj(vec![("channel", Json::str(channel)), ("message", serialized(message)?)])];
         shapes::publish_result(&self.call("pubnub.fire", OpKind::Publish, args).await?)
     }
 
@@ -279,18 +287,18 @@ impl PubNub for StepHost {
             params.push(("limit", Json::num(limit as u64)));
             params.push(("offset", Json::num(offset as u64)));
         }
-        let result = self.call("pubnub.hereNow", OpKind::Api, vec![obj(&params)]).await?;
+        let result = self.call("pubnub.hereNow", OpKind::Api, vec![obj(params)]).await?;
         shapes::here_now(&result, channels)
     }
 
     async fn where_now(&self, user: &UserId) -> HostResult<Vec<String>> {
-        let args = vec![obj(&[("uuid", Json::str(user.as_str()))])];
+        let args = vec![obj(vec![("uuid", Json::str(user.as_str()))])];
         // `{channels}` (SDK) or `{payload: {channels}}` (REST): the channel-group reply's shapes.
         shapes::channels_response(&self.call("pubnub.whereNow", OpKind::Api, args).await?)
     }
 
     async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>> {
-        let args = vec![obj(&[("uuid", Json::str(id.as_str())), ("include", include_custom())])];
+        let args = vec![obj(vec![("uuid", Json::str(id.as_str())), ("include", include_custom())])];
         match self.call("pubnub.objects.getUUIDMetadata", OpKind::Api, args).await {
             Ok(v) => shapes::user_response(&v),
             Err(HostError::NotFound) => Ok(None),
@@ -300,31 +308,31 @@ impl PubNub for StepHost {
 
     async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>> {
         let list: Vec<&str> = ids.iter().map(UserId::as_str).collect();
-        let params = [("filter", Json::Str(shapes::id_filter("id", &list))), ("include", include_custom()), ("limit", Json::num(100))];
-        shapes::users_response(&self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, vec![obj(&params)]).await?)
+        let params = vec![("filter", Json::Str(shapes::id_filter("id", &list))), ("include", include_custom()), ("limit", Json::num(100))];
+        shapes::users_response(&self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, vec![obj(params)]).await?)
     }
 
     async fn list_users(&self, filter: UserFilter, limit: u32, next: Option<&str>) -> HostResult<UsersPage> {
         let mut params = vec![
             ("filter", Json::Str(filter.expression())),
-            ("sort", obj(&[("id", Json::str("asc"))])),
+            ("sort", obj(vec![("id", Json::str("asc"))])),
             ("include", include_custom()),
             ("limit", Json::num(limit.clamp(1, 100) as u64)),
         ];
         params.extend(page(next));
-        shapes::users_page(&self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, vec![obj(&params)]).await?)
+        shapes::users_page(&self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, vec![obj(params)]).await?)
     }
 
     async fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> HostResult<()> {
-        let mut params = vec![("uuid", Json::str(id.as_str())), ("data", obj(&[("custom", Json::Obj(custom.clone()))]))];
+        let mut params = vec![("uuid", Json::str(id.as_str())), ("data", obj(vec![("custom", Json::Obj(custom.clone()))]))];
         if let Some(tag) = if_match {
             params.push(("ifMatchesEtag", Json::str(tag)));
         }
-        self.call("pubnub.objects.setUUIDMetadata", OpKind::Api, vec![obj(&params)]).await.map(|_| ())
+        self.call("pubnub.objects.setUUIDMetadata", OpKind::Api, vec![obj(params)]).await.map(|_| ())
     }
 
     async fn get_members(&self, channel: &str, filter: MemberFilter, limit: u32, next: Option<&str>) -> HostResult<MembersPage> {
-        let include = obj(&[
+        let include = obj(vec![
             ("customFields", Json::Bool(true)),
             ("UUIDFields", Json::Bool(true)),
             ("customUUIDFields", Json::Bool(true)),
@@ -335,17 +343,17 @@ impl PubNub for StepHost {
         if let Some(expr) = filter.expression() {
             params.push(("filter", Json::Str(expr)));
         }
-        shapes::members_response(&self.call("pubnub.objects.getChannelMembers", OpKind::Api, vec![obj(&params)]).await?)
+        shapes::members_response(&self.call("pubnub.objects.getChannelMembers", OpKind::Api, vec![obj(params)]).await?)
     }
 
     async fn get_member(&self, channel: &str, user: &UserId) -> HostResult<Option<Member>> {
-        let params = [
+        let params = vec![
             ("channel", Json::str(channel)),
             ("filter", Json::Str(shapes::id_filter("uuid.id", &[user.as_str()]))),
             ("limit", Json::num(1)),
-            ("include", obj(&[("customFields", Json::Bool(true)), ("UUIDFields", Json::Bool(true))])),
+            ("include", obj(vec![("customFields", Json::Bool(true)), ("UUIDFields", Json::Bool(true))])),
         ];
-        let page = shapes::members_response(&self.call("pubnub.objects.getChannelMembers", OpKind::Api, vec![obj(&params)]).await?)?;
+        let page = shapes::members_response(&self.call("pubnub.objects.getChannelMembers", OpKind::Api, vec![obj(params)]).await?)?;
         Ok(page.members.into_iter().find(|m| m.user.id == user.as_str()))
     }
 
@@ -353,35 +361,39 @@ impl PubNub for StepHost {
         let mut filter = String::from("channel.id LIKE \"");
         filter.push_str(prefix);
         filter.push_str("*\"");
-        let params =
-            [("uuid", Json::str(user.as_str())), ("filter", Json::Str(filter)), ("limit", Json::num(100)), ("include", include_custom())];
-        shapes::memberships_response(&self.call("pubnub.objects.getMemberships", OpKind::Api, vec![obj(&params)]).await?)
+        let params = vec![
+            ("uuid", Json::str(user.as_str())),
+            ("filter", Json::Str(filter)),
+            ("limit", Json::num(100)),
+            ("include", include_custom()),
+        ];
+        shapes::memberships_response(&self.call("pubnub.objects.getMemberships", OpKind::Api, vec![obj(params)]).await?)
     }
 
     async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()> {
-        let list = members.iter().map(|(id, custom)| obj(&[("id", Json::str(id.as_str())), ("custom", Json::Obj(custom.clone()))]));
-        let params = [("channel", Json::str(channel)), ("uuids", Json::Arr(list.collect()))];
-        self.call("pubnub.objects.setChannelMembers", OpKind::Api, vec![obj(&params)]).await.map(|_| ())
+        let list = members.iter().map(|(id, custom)| obj(vec![("id", Json::str(id.as_str())), ("custom", Json::Obj(custom.clone()))]));
+        let params = vec![("channel", Json::str(channel)), ("uuids", Json::Arr(list.collect()))];
+        self.call("pubnub.objects.setChannelMembers", OpKind::Api, vec![obj(params)]).await.map(|_| ())
     }
 
     async fn remove_members(&self, channel: &str, users: &[UserId]) -> HostResult<()> {
         let ids: Vec<&str> = users.iter().map(UserId::as_str).collect();
-        let params = [("channel", Json::str(channel)), ("uuids", strings(&ids))];
-        self.call("pubnub.objects.removeChannelMembers", OpKind::Api, vec![obj(&params)]).await.map(|_| ())
+        let params = vec![("channel", Json::str(channel)), ("uuids", strings(&ids))];
+        self.call("pubnub.objects.removeChannelMembers", OpKind::Api, vec![obj(params)]).await.map(|_| ())
     }
 
     async fn add_channels(&self, group: &str, channels: &[String]) -> HostResult<()> {
-        let params = [("channelGroup", Json::str(group)), ("channels", strings(channels))];
-        self.call("pubnub.channelGroups.addChannels", OpKind::Api, vec![obj(&params)]).await.map(|_| ())
+        let params = vec![("channelGroup", Json::str(group)), ("channels", strings(channels))];
+        self.call("pubnub.channelGroups.addChannels", OpKind::Api, vec![obj(params)]).await.map(|_| ())
     }
 
     async fn remove_channels(&self, group: &str, channels: &[String]) -> HostResult<()> {
-        let params = [("channelGroup", Json::str(group)), ("channels", strings(channels))];
-        self.call("pubnub.channelGroups.removeChannels", OpKind::Api, vec![obj(&params)]).await.map(|_| ())
+        let params = vec![("channelGroup", Json::str(group)), ("channels", strings(channels))];
+        self.call("pubnub.channelGroups.removeChannels", OpKind::Api, vec![obj(params)]).await.map(|_| ())
     }
 
     async fn list_channels(&self, group: &str) -> HostResult<Vec<String>> {
-        let args = vec![obj(&[("channelGroup", Json::str(group))])];
+        let args = vec![obj(vec![("channelGroup", Json::str(group))])];
         shapes::channels_response(&self.call("pubnub.channelGroups.listChannels", OpKind::Api, args).await?)
     }
 }
