@@ -144,7 +144,7 @@ for (const fn of shims) {
 
   // Inflate once here with the first stage, as the bundle will: proves the payload.
   const ctx = vm.createContext({ payload: new Uint8Array(deflated), stage: new Uint8Array(stage0) });
-  vm.runInContext(`${runtime.replace(/^(const|let) /gm, 'var ')}\nthis.out = inflateWasm(payload, ${wasm.length}, stage);`, ctx);
+  vm.runInContext(`${runtime}\nthis.out = inflateWasm(payload, ${wasm.length}, stage);`, ctx);
   if (Buffer.compare(Buffer.from(ctx.out), wasm) !== 0) throw new Error(`${fn.name}: inflating the payload does not give the wasm back`);
 
   rows.push({

@@ -257,9 +257,13 @@ export class FunctionsHost {
     return run;
   }
 
-  /** Count one op of `kind` for `owner` (or the current execution); throw once its budget is spent. */
-  #spend(kind, owner) {
-    const exec = this.opsAttribution === 'context' ? this.als.getStore() : owner ?? this.als.getStore();
+  /** The execution a host call belongs to, by the attribution rule in force. */
+  #execOf(owner) {
+    return this.opsAttribution === 'context' ? this.als.getStore() : owner ?? this.als.getStore();
+  }
+
+  /** Count one op of `kind` for `exec`; throw once its budget is spent. */
+  #spend(kind, exec) {
     if (!exec) return; // module top level: not inside an execution
     const o = exec.ops;
     if (this.opsLimit === 3 ? o.api + o.publish + o.kv >= 3 : o[kind] >= this.opsLimit) {
@@ -303,8 +307,8 @@ export class FunctionsHost {
       realm.promise((resolve, reject) => {
         Promise.resolve()
           .then(() => {
-            this.#spend(kind, owner);
-            const exec = this.opsAttribution === 'context' ? this.als.getStore() : owner ?? this.als.getStore();
+            const exec = this.#execOf(owner);
+            this.#spend(kind, exec);
             if (this.#faulty(kind, exec)) {
               this.faults.injected++;
               throw new ApiError(503, { status: 503, error: true, message: 'Service Unavailable (injected fault)', service: 'local-pubnub' });
