@@ -50,6 +50,19 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, for reading a code back.
+    pub const ALL: [Reason; 9] = [
+        Reason::UnknownUser,
+        Reason::SelfFriend,
+        Reason::AlreadyFriends,
+        Reason::AlreadyPending,
+        Reason::NotPending,
+        Reason::NotFriends,
+        Reason::Limit,
+        Reason::Invalid,
+        Reason::Forbidden,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Reason::UnknownUser => "unknown_user",
@@ -65,19 +78,7 @@ impl Reason {
     }
 
     pub fn from_code(code: &str) -> Option<Reason> {
-        [
-            Reason::UnknownUser,
-            Reason::SelfFriend,
-            Reason::AlreadyFriends,
-            Reason::AlreadyPending,
-            Reason::NotPending,
-            Reason::NotFriends,
-            Reason::Limit,
-            Reason::Invalid,
-            Reason::Forbidden,
-        ]
-        .into_iter()
-        .find(|r| r.code() == code)
+        Reason::ALL.into_iter().find(|r| r.code() == code)
     }
 }
 

@@ -240,17 +240,7 @@ fn every_command_is_answered_on_the_senders_inbox_with_its_event_id_and_a_stable
     );
     let no = fr::command_result(&c, &CommandRecord::answered(Some(Reason::NotPending), T0));
     assert_eq!((no.message.payload.ok, no.message.payload.reason), (false, Some("not_pending")));
-    for r in [
-        Reason::UnknownUser,
-        Reason::SelfFriend,
-        Reason::AlreadyFriends,
-        Reason::AlreadyPending,
-        Reason::NotPending,
-        Reason::NotFriends,
-        Reason::Limit,
-        Reason::Invalid,
-        Reason::Forbidden,
-    ] {
+    for r in Reason::ALL {
         assert_eq!(Reason::from_code(r.code()), Some(r));
     }
     assert_eq!(Reason::SelfFriend.code(), "self");

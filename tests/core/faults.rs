@@ -7,16 +7,8 @@ use friends_presence::host::fake::FakeHost;
 use friends_presence::host::OpKind;
 use serde_json::{json, Value};
 
-use super::friends::{assert_counted, assert_exact, assert_linked, command, on_management, on_requests, outcome, recount, results};
+use super::friends::{assert_counted, assert_exact, assert_linked, command, on_management, on_requests, outcome, recount, results, setup};
 use super::T0;
-
-fn setup() -> FakeHost {
-    let host = FakeHost::default();
-    host.set_now(T0);
-    host.add_user("alice", "Alice");
-    host.add_user("bob", "Bob");
-    host
-}
 
 /// Publishes `msg` as `sender` would, re-sending it (same eventId) until it is answered;
 /// returns the attempts it took. Time passes between attempts (a held lease expires).

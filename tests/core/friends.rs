@@ -34,7 +34,8 @@ pub fn on_management(host: &FakeHost, publisher: &str, msg: Value) -> Report {
     ))
 }
 
-fn setup() -> FakeHost {
+/// A fresh world at T0 with alice and bob.
+pub fn setup() -> FakeHost {
     let host = FakeHost::default();
     host.set_now(T0);
     host.add_user("alice", "Alice");
