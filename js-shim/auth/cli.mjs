@@ -9,7 +9,8 @@ const HELP = `usage: scripts/auth-server [options]
   --subscribe-key K    keyset subscribe key (env PUBNUB_SUBSCRIBE_KEY)
   --origin HOST:PORT   PubNub origin (default PubNub's; e.g. 127.0.0.1:8090 for scripts/local-pubnub)
   --ttl MINUTES        token lifetime (default 60)
-The secret key comes from the environment only: PUBNUB_SECRET_KEY.
+The secret key comes from the environment only: PUBNUB_SECRET_KEY. POST /auth/operator (a
+read token on operators.metrics, for the operators' page) is on only when FP_OPERATOR_KEY is set.
 Demo sign-in: any valid user id is accepted; put a real identity check in AuthService's
 \`authenticate\` before exposing it.
 `;
@@ -33,6 +34,7 @@ const o = {
   origin: v.origin,
   ssl: v.origin ? !/^(127\.|localhost)/.test(v.origin) : true,
   ttlMinutes: v.ttl === undefined ? undefined : Number(v.ttl),
+  operatorKey: env.FP_OPERATOR_KEY,
 };
 for (const [k, name] of [['publishKey', '--publish-key'], ['subscribeKey', '--subscribe-key'], ['secretKey', 'PUBNUB_SECRET_KEY']])
   if (!o[k]) {

@@ -42,3 +42,20 @@ export function userGrant(plan, { ttl = TOKEN_TTL_MINUTES } = {}) {
     meta: { role: 'user', shard: plan.shard },
   };
 }
+
+/** The operators' metrics channel (src/core/metrics.rs): no user grant names it. */
+export const OPERATORS_METRICS = 'operators.metrics';
+
+/**
+ * SDK `grantToken` parameters for an operator's dashboard: read on `operators.metrics` (the
+ * Functions' metrics snapshots and alerts) and nothing else — no user's channels, no write.
+ */
+export function operatorGrant(operatorId, { ttl = TOKEN_TTL_MINUTES } = {}) {
+  if (typeof operatorId !== 'string' || !operatorId) throw new Error('an operator id is required');
+  return {
+    ttl,
+    authorized_uuid: operatorId,
+    resources: { channels: { [OPERATORS_METRICS]: { read: true } } },
+    meta: { role: 'operator' },
+  };
+}

@@ -5,6 +5,9 @@
 //
 //   POST /auth/login    {userId}        → 200 {userId, shard, plan, token, ttl, expiresAt, refreshToken, refreshExpiresAt}
 //   POST /auth/refresh  {refreshToken}  → 200 the same, with a new token and a new refresh token
+//   POST /auth/operator {key}           → 200 {operatorId, token, ttl, expiresAt, channel}: read on
+//                                          operators.metrics only (the operators' page); 404 unless
+//                                          the service has an `operatorKey`, 401 for another key
 //   400 {error} for an id the Functions refuse (with their reason) or a malformed body;
 //   401 {error} when `authenticate` refuses or the refresh token is bad or expired.
 //
@@ -16,7 +19,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import PubNub from 'pubnub11';
-import { TOKEN_TTL_MINUTES, userGrant } from './grants.mjs';
+import { OPERATORS_METRICS, TOKEN_TTL_MINUTES, operatorGrant, userGrant } from './grants.mjs';
 import { loadPlanner } from './plan.mjs';
 
 /** Refresh tokens last a day: past that the user signs in again. */
@@ -27,7 +30,8 @@ export class AuthService {
   /**
    * @param o {publishKey, subscribeKey, secretKey, origin?, ssl?} for the SDK that grants, or `pubnub`
    *   (an SDK instance holding the secret key); `ttlMinutes`, `refreshTtlS`, `refreshSecret`,
-   *   `authenticate(userId, req)`, `now()` (ms; tests).
+   *   `authenticate(userId, req)`, `now()` (ms; tests); `operatorKey`: the shared secret an
+   *   operator presents for a metrics token (no operator tokens without it).
    */
   constructor(o) {
     this.pubnub = o.pubnub ?? new PubNub({
@@ -39,6 +43,17 @@ export class AuthService {
     this.refreshSecret = o.refreshSecret ?? randomBytes(32); // a restart signs everyone out after their hour
     this.authenticate = o.authenticate ?? (() => true);
     this.now = o.now ?? Date.now;
+    this.operatorKey = o.operatorKey ? createHmac('sha256', 'operator-key').update(String(o.operatorKey)).digest() : null;
+  }
+
+  /** A read token on operators.metrics for the holder of the operator key. */
+  async operator(key) {
+    if (!this.operatorKey) throw refusal(404, 'operator tokens are not enabled on this service');
+    const got = createHmac('sha256', 'operator-key').update(String(key ?? '')).digest();
+    if (!timingSafeEqual(got, this.operatorKey)) throw refusal(401, 'wrong operator key');
+    const operatorId = 'operator';
+    const token = await this.pubnub.grantToken(operatorGrant(operatorId, { ttl: this.ttl }));
+    return { operatorId, token, ttl: this.ttl, expiresAt: this.now() + this.ttl * 60e3, channel: OPERATORS_METRICS };
   }
 
   /** Sign a user in: the plan and a fresh token. Throws {status, message} for 400/401. */
@@ -96,7 +111,7 @@ export class AuthService {
    */
   async handle({ method, path, body, req }) {
     const route = path.replace(/\/+$/, '');
-    if (route !== '/auth/login' && route !== '/auth/refresh') return { status: 404, body: { error: 'not found' } };
+    if (!['/auth/login', '/auth/refresh', '/auth/operator'].includes(route)) return { status: 404, body: { error: 'not found' } };
     if (method !== 'POST') return { status: 405, body: { error: 'POST only' }, headers: { Allow: 'POST' } };
     let input;
     try {
@@ -105,7 +120,12 @@ export class AuthService {
       return { status: 400, body: { error: 'the body must be JSON' } };
     }
     try {
-      const out = route === '/auth/login' ? await this.login(input?.userId, req) : await this.refresh(input?.refreshToken);
+      const out =
+        route === '/auth/login'
+          ? await this.login(input?.userId, req)
+          : route === '/auth/operator'
+            ? await this.operator(input?.key)
+            : await this.refresh(input?.refreshToken);
       return { status: 200, body: out };
     } catch (e) {
       if (e.refusal) return { status: e.status, body: { error: e.message } };

@@ -102,6 +102,10 @@ const KEYS = { publishKey: 'pub-c-local', subscribeKey: 'sub-c-local' };
 const secretFile = path.join(stateDir, 'secret-key');
 if (!fs.existsSync(secretFile)) fs.writeFileSync(secretFile, `sec-c-${randomBytes(24).toString('base64url')}`, { mode: 0o600 });
 const secretKey = fs.readFileSync(secretFile, 'utf8').trim();
+// The operators' page signs in with this key for a read token on operators.metrics.
+const operatorFile = path.join(stateDir, 'operator-key');
+if (!fs.existsSync(operatorFile)) fs.writeFileSync(operatorFile, randomBytes(12).toString('base64url'), { mode: 0o600 });
+const operatorKey = fs.readFileSync(operatorFile, 'utf8').trim();
 let auth; // made once the runtime's address is known
 
 // Function executions log a line each: to a file, so the terminal keeps the summary.
@@ -137,7 +141,7 @@ try {
   rt = await startLocalPubNub({ ...options, port: 0 });
 }
 
-auth = new AuthService({ ...KEYS, secretKey, origin: rt.origin });
+auth = new AuthService({ ...KEYS, secretKey, origin: rt.origin, operatorKey });
 const deployed = await deploy({ manifest, origin: rt.url, ...admin, log: (line) => logFile.write(`[deploy] ${line}\n`) });
 process.stderr.write(`dev: Functions deployed through the Admin API (revision ${deployed.revisionId}, ${deployed.state})\n`);
 
@@ -171,6 +175,7 @@ churn.start();
 const page = `${rt.url}/demo/?user=${ids[0]}`;
 console.log(`friends-presence demo: ${o.users} users, ~${o.friends} friends each, ${restored} online, ${o.churn} changes/s`);
 console.log(`page: ${page}`);
+console.log(`operators: ${rt.url}/demo/operators.html#key=${operatorKey} (metrics snapshots and alerts)`);
 console.log(`state: ${path.relative(ROOT, stateDir)} (runtime log: runtime.log there) · Ctrl-C stops`);
 
 const summary = setInterval(() => {

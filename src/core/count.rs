@@ -44,9 +44,10 @@ pub fn shard_batches(shard_count: u32) -> Vec<Vec<String>> {
 pub const INLINE_SHARDS: u32 = 1_000;
 /// Shards one leaf count worker reads (its 10 PubNub API calls).
 pub const SHARDS_PER_WORKER: u32 = 1_000;
-/// Fires the aggregator may use for a round: its 10 publishes less the `status.count` one.
-pub const ROUND_FIRES: u32 = 9;
-/// The most shards a round can cover: 9 mid-level workers × 10 leaves × 1,000 shards.
+/// Fires the aggregator may use for a round: its 10 publishes less the `status.count` one
+/// and the metrics snapshot's fire.
+pub const ROUND_FIRES: u32 = 8;
+/// The most shards a round can cover: 8 mid-level workers × 10 leaves × 1,000 shards.
 pub const MAX_SHARDS: u32 = ROUND_FIRES * 10 * SHARDS_PER_WORKER;
 /// Rounds rotate over this many slot counters: a worker late by up to two rounds still lands in
 /// its own round's slot, never in the one being counted.
@@ -54,6 +55,17 @@ pub const SLOTS: u32 = 3;
 /// The slot counter holds `occupancy × PACK + shards counted`: shards < 2^20 in any round, and
 /// occupancy up to 2^33 keeps the sum exact as a JS number (< 2^53).
 pub const PACK: i64 = 1 << 20;
+/// Rounds only add to a slot (a million online adds ~2^40 a round), and a JS number is exact
+/// only below 2^53, which such a slot passes within days: a round that finds its slot at or
+/// above this takes it back to zero first ([`slot_reset`]).
+pub const SLOT_RESET_AT: u64 = 1 << 50;
+
+/// The increment that takes a slot read as `base` back to zero before its round, if it is due.
+/// Safe without a lock: only the aggregator resets, before the round's fires, and a slot's
+/// previous round ended two rounds earlier.
+pub fn slot_reset(base: u64) -> Option<i64> {
+    (base >= SLOT_RESET_AT).then(|| -(base.min(i64::MAX as u64) as i64))
+}
 
 /// A range of shards `[lo, hi)` for a count worker; one of more than [`SHARDS_PER_WORKER`]
 /// splits itself into leaves.

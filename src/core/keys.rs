@@ -139,6 +139,16 @@ pub fn peak_key(now_ms: u64) -> String {
 /// 2 days: the key is per UTC day, so it only has to outlive its day.
 pub const PEAK_TTL_MINUTES: u32 = 2 * DAY_MINUTES;
 
+// ---- the operators' metrics (`core::metrics`) -------------------------------------------
+
+/// `metric:{name}` (counter): one per metric, only ever incremented: rates are differences
+/// between snapshots, so nothing expires or is reset.
+pub const METRIC_PREFIX: &str = "metric:";
+/// `metrics:history`: the snapshot's points (a minute apart over an hour, and the latest).
+pub const METRICS_HISTORY_KEY: &str = "metrics:history";
+/// 2 hours: the hour the storm alert looks back, and a margin; a longer gap starts afresh.
+pub const METRICS_HISTORY_TTL_MINUTES: u32 = 2 * HOUR_MINUTES;
+
 /// `a:b:c`. A loop, not `[&str]::join` (~1 KB of wasm in every bundle).
 fn join(parts: &[&str]) -> String {
     let mut s = String::new();

@@ -6,6 +6,7 @@ use crate::prelude::*;
 pub mod count;
 pub mod friends;
 pub mod keys;
+pub mod metrics;
 pub mod plan;
 pub mod presence;
 pub mod reconcile;

@@ -32,8 +32,9 @@ pub const RECONCILE_WORK: &str = "reconcile.work";
 pub const RECOUNT_PREFIX: &str = "recount-work.";
 pub const RECOUNT_WORK: &str = "recount.work";
 
-/// Settle-queue chunks one presence worker reads (KV), keeping two KV ops to re-queue.
-pub const CHUNKS_PER_WORKER: usize = 8;
+/// Settle-queue chunks one presence worker reads (KV), keeping two KV ops to re-queue and
+/// two for its metrics (`metrics::SETTLE_METRICS_KV`).
+pub const CHUNKS_PER_WORKER: usize = 6;
 /// Recount jobs one recount worker takes.
 pub const RECOUNTS_PER_WORKER: usize = 4;
 

@@ -5,6 +5,8 @@ use super::ids::UserId;
 use crate::prelude::*;
 
 pub const STATUS_GLOBAL: &str = "status.global";
+/// The operators' metrics snapshots (`core::metrics`): granted to no user token.
+pub const OPERATORS_METRICS: &str = "operators.metrics";
 /// PubNub's limit for a channel id (research: "Channel ID Length: 92 characters").
 pub const MAX_CHANNEL_CHARS: usize = 92;
 

@@ -18,6 +18,8 @@ pub const FRIEND_REMOVED: &str = "friend.removed";
 pub const FRIEND_REQUEST_RECEIVED: &str = "friend.request.received";
 pub const FRIENDS_SYNC: &str = "friends.sync";
 pub const FRIEND_COMMAND_RESULT: &str = "friend.command.result";
+/// On `operators.metrics` (`core::metrics`): the operators' snapshot; no user token reads it.
+pub const METRICS_SNAPSHOT: &str = "metrics.snapshot";
 
 /// Every message: `type`, `schemaVersion`, `eventId`, `ts`, `payload`.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -32,7 +32,7 @@ pub fn config(settings: Option<&JsonObject>) -> Config {
 }
 
 /// The execution for `input`, or the report that refuses it.
-pub fn execution(input: &Json) -> Result<Execution, Report> {
+pub fn execution(input: &Json) -> Result<Execution, Box<Report>> {
     let empty = JsonObject::default();
     let o = input.as_object().unwrap_or(&empty);
     let cfg = config(o.get("settings").and_then(Json::as_object));
@@ -78,6 +78,6 @@ pub fn execution(input: &Json) -> Result<Execution, Report> {
     execution.ok_or_else(|| {
         let mut report = Report::new("runtime");
         report.reject(crate::core::Rejection::new("this bundle has no such handler"));
-        report
+        Box::new(report)
     })
 }

@@ -18,6 +18,9 @@ pub struct Report {
     pub function: &'static str,
     pub lines: Vec<(Level, String)>,
     pub rejected: Option<String>,
+    /// What this execution adds to the operators' counters (`core::metrics`), written at its
+    /// end by [`flush_metrics`].
+    pub metrics: crate::core::metrics::Metrics,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,4 +76,15 @@ pub(crate) fn num(n: u64) -> String {
     let mut s = String::new();
     crate::domain::channels::push_u64(&mut s, n);
     s
+}
+
+/// Writes what `report.metrics` counted: one atomic increment per counter touched. A failed
+/// increment is logged and lost (the metric undercounts; nothing else depends on it).
+pub(crate) async fn flush_metrics<H: crate::host::KvStore>(host: &H, report: &mut Report) {
+    let metrics = core::mem::take(&mut report.metrics);
+    for (counter, n) in metrics.increments() {
+        if let Err(e) = host.incr_counter(&counter.key(), n).await {
+            report.warn(cat(&["metric ", counter.name(), " not counted: ", &e.describe()]));
+        }
+    }
 }

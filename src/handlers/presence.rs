@@ -6,8 +6,9 @@
 use crate::prelude::*;
 
 use super::queues::{enqueue_at, fire_work, push_job};
-use super::{cat, num, Report};
+use super::{cat, flush_metrics, num, Report};
 use crate::core::keys::{self, storm_key, JobQueue};
+use crate::core::metrics::{event_counter, latency_counter, Counter, SETTLE_METRICS_KV};
 use crate::core::presence::{
     as_present, decide_settled, decide_status, latest_per_user, parse_presence_event, plan_presence_read, resolve_check,
     settle_from_presence, Observation, PresenceCheck, PresenceInput, PresenceRead, StatusDecision, HERE_NOW_PAGE,
@@ -22,37 +23,55 @@ use crate::host::{HostError, KvStore, PubNub};
 
 pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, event: &Json, now_ms: u64) -> Report {
     let mut report = Report::new("after-presence");
+    decide_event(host, cfg, channel, event, now_ms, &mut report).await;
+    finish(host, cfg, &mut report).await;
+    report
+}
+
+/// The execution's metrics, written last. Not under the legacy 3-op budget, which the
+/// presence paths already use up.
+async fn finish<H: KvStore>(host: &H, cfg: &Config, report: &mut Report) {
+    if matches!(cfg.budget, crate::host::OpBudget::Separate { .. }) {
+        flush_metrics(host, report).await;
+    }
+}
+
+async fn decide_event<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, event: &Json, now_ms: u64, report: &mut Report) {
     match parse_presence_event(channel, event, now_ms) {
         Err(reason) => report.reject(reason),
         Ok(PresenceInput::Ignored(why)) => report.info(cat(&["ignored: ", why])),
         // PubNub dropped the deltas: nobody knows who left, so the shard is reconciled.
         // The settler hands it to a reconcile worker on its next run (≤ 10 s).
-        Ok(PresenceInput::Refresh { shard }) => match push_job(host, JobQueue::Scans, &ScanState::shard(shard)).await {
-            Ok(()) => report.info("here_now_refresh: shard reconciliation queued"),
-            Err(e) => report.error(cat(&["here_now_refresh: reconciliation not queued: ", &e.describe()])),
-        },
+        Ok(PresenceInput::Refresh { shard }) => {
+            report.metrics.add(Counter::Interval, 1);
+            match push_job(host, JobQueue::Scans, &ScanState::shard(shard)).await {
+                Ok(()) => report.info("here_now_refresh: shard reconciliation queued"),
+                Err(e) => report.error(cat(&["here_now_refresh: reconciliation not queued: ", &e.describe()])),
+            }
+        }
         Ok(PresenceInput::Single { shard, observation }) => {
+            report.metrics.add(event_counter(event), 1);
             // Under the legacy 3-op budget the counter would cost a third of the execution,
             // and a presence check another third: there, events are taken as they come.
             let current = matches!(cfg.budget, crate::host::OpBudget::Separate { .. });
-            if current && storm_batched(host, shard, now_ms, &mut report).await {
-                return report;
+            if current && storm_batched(host, shard, now_ms, report).await {
+                return;
             }
             if observation.online || !current {
-                dispatch(host, cfg, shard, vec![observation], 0, now_ms, &mut report).await;
-                return report;
+                return dispatch(host, cfg, shard, vec![observation], 0, now_ms, report).await;
             }
             // A leave or timeout is one device's: the user is offline only if no other is left.
             let check = PresenceCheck { users: vec![observation.user.clone()], occupancy: 0, at_ms: observation.at_ms };
-            let (resolved, calls) = checked(host, shard, check, &mut report).await;
+            let (resolved, calls) = checked(host, shard, check, report).await;
             let observations = resolved.unwrap_or_else(|| {
                 report.warn("presence unreadable: the leave is taken as it came");
                 vec![observation]
             });
             let cfg = cfg.after_api_calls(calls);
-            dispatch(host, &cfg, shard, observations, 0, now_ms, &mut report).await;
+            dispatch(host, &cfg, shard, observations, 0, now_ms, report).await;
         }
         Ok(PresenceInput::Observations { shard, mut observations, checks, skipped }) => {
+            report.metrics.add(Counter::Interval, 1);
             for bad in &skipped {
                 report.warn(cat(&["skipped an invalid uuid in the interval deltas: ", bad]));
             }
@@ -62,7 +81,7 @@ pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel
             }
             let mut spent = 0;
             if !checks.users.is_empty() {
-                let (resolved, calls) = checked(host, shard, checks, &mut report).await;
+                let (resolved, calls) = checked(host, shard, checks, report).await;
                 spent = calls;
                 match resolved {
                     Some(resolved) => observations.extend(resolved),
@@ -75,10 +94,9 @@ pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel
                 }
             }
             let cfg = cfg.after_api_calls(spent);
-            dispatch(host, &cfg, shard, observations, 0, now_ms, &mut report).await;
+            dispatch(host, &cfg, shard, observations, 0, now_ms, report).await;
         }
     }
-    report
 }
 
 /// At most this many PubNub API calls of an After Presence execution read presence: three
@@ -157,6 +175,7 @@ async fn storm_batched<H: KvStore>(host: &H, shard: u32, now_ms: u64, report: &m
     match storm_mode(n) {
         StormMode::Single => false,
         StormMode::Batched => {
+            report.metrics.add(Counter::StormBatched, 1);
             report.info("storm: batched into the shard's reconciliation");
             true
         }
@@ -169,6 +188,8 @@ async fn storm_batched<H: KvStore>(host: &H, shard: u32, now_ms: u64, report: &m
             let repair = ScanState { due_ms: Some(end + crate::core::presence::SETTLE_HORIZON_MS), ..ScanState::shard(shard) };
             match push_job(host, JobQueue::Scans, &scan).await.and(push_job(host, JobQueue::Scans, &repair).await) {
                 Ok(()) => {
+                    report.metrics.add(Counter::Storms, 1);
+                    report.metrics.add(Counter::StormBatched, 1);
                     report.warn(cat(&["storm on shard ", &num(shard as u64), ": batching until the slot ends"]));
                     true
                 }
@@ -239,6 +260,9 @@ async fn apply<H: PubNub + KvStore>(
             }
         }
     };
+    // Publishes are counted in the latency bucket of the slowest (one increment): they share
+    // an event time, or come from one settle read.
+    let (mut published, mut slowest) = (0i64, 0u64);
     for obs in observations {
         let Ok(id) = UserId::parse(&obs.user) else { continue };
         let record = users.iter().find(|u| u.id == obs.user);
@@ -251,6 +275,10 @@ async fn apply<H: PubNub + KvStore>(
         match decision {
             StatusDecision::Unchanged | StatusDecision::Stale => {}
             StatusDecision::Defer { due_ms } | StatusDecision::UnchangedQueued { due_ms } => {
+                // Counted where a change is first decided; the settle path only re-queues.
+                if !settled {
+                    report.metrics.add(Counter::Debounced, 1);
+                }
                 due_min = due_min.min(due_ms);
                 later.push(obs);
             }
@@ -258,11 +286,14 @@ async fn apply<H: PubNub + KvStore>(
                 // Publish first: if the App Context write then fails, the record still says
                 // "not announced" and a retry re-publishes (same eventId, deduped by clients).
                 if let Err(e) = host.publish(&status(&id), &message).await {
+                    report.metrics.add(Counter::PublishErrors, 1);
                     report.error(cat(&["publish to status.", id.as_str(), " failed, queued: ", &e.describe()]));
                     due_min = due_min.min(now_ms);
                     later.push(obs);
                     continue;
                 }
+                published += 1;
+                slowest = slowest.max(now_ms.saturating_sub(obs.at_ms));
                 let etag = record.and_then(|r| r.etag.as_deref());
                 match host.set_user_custom(&id, &custom, etag).await {
                     Ok(()) => report.info(cat(&[message.kind, " ", id.as_str()])),
@@ -275,6 +306,9 @@ async fn apply<H: PubNub + KvStore>(
                 }
             }
         }
+    }
+    if published > 0 {
+        report.metrics.add(latency_counter(slowest), published);
     }
     if !later.is_empty() {
         enqueue_at(host, later, due_min, now_ms, report).await;
@@ -344,6 +378,7 @@ pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messag
         _ if item.chunks.is_empty() => settle(host, cfg, item.observations, item.hop, 0, now_ms, &mut report).await,
         _ => settle_chunks(host, cfg, &item.chunks, item.hop, now_ms, &mut report).await,
     }
+    finish(host, cfg, &mut report).await;
     report
 }
 
@@ -510,7 +545,7 @@ async fn settle<H: PubNub + KvStore>(
         crate::host::OpBudget::Separate { kv, .. } => kv,
         crate::host::OpBudget::Combined(total) => total,
     };
-    let parts = ((kv as usize).saturating_sub(reads) / 2).max(1);
+    let parts = ((kv as usize).saturating_sub(reads + SETTLE_METRICS_KV) / 2).max(1);
     let size = rest.len().div_ceil(parts);
     while rest.len() > size {
         let part = rest.split_off(rest.len() - size);

@@ -10,9 +10,10 @@
 use crate::prelude::*;
 
 use super::queues::push_job;
-use super::{cat, num, Report};
+use super::{cat, flush_metrics, num, Report};
 use crate::core::friends::{friend_count_custom, refill_from, refill_probes, regrouped};
 use crate::core::keys::JobQueue;
+use crate::core::metrics::recount_metrics;
 use crate::core::settle::Recount;
 use crate::core::work::{parse_recount_item, RecountWork};
 use crate::domain::channels::{friends, friends_group, status};
@@ -36,6 +37,7 @@ pub async fn recount_worker<H: PubNub + KvStore>(host: &H, message: &Json) -> Re
             recount(host, ids, &mut report).await
         }
     }
+    flush_metrics(host, &mut report).await;
     report
 }
 
@@ -60,7 +62,8 @@ async fn read_jobs<H: KvStore>(host: &H, jobs: &[i64], report: &mut Report) -> V
 
 /// Counts each user's memberships (`totalCount` of `friends.{id}`) and writes it into App
 /// Context `friendCount`, ETag-conditional (`custom` is replaced as a whole). Ops: ≤ 7 API
-/// (1 batched read + 2 per user), 2 KV to re-queue. What does not fit, fails, or loses an ETag
+/// (1 batched read + 2 per user), 2 KV to re-queue, and ≤ 4 KV of metrics (channels added
+/// and removed, groups in use and over 1,900). What does not fit, fails, or loses an ETag
 /// race goes back to the queue: a recount is never dropped while the queue can be written.
 async fn recount<H: PubNub + KvStore>(host: &H, mut ids: Vec<UserId>, report: &mut Report) {
     let mut later: Vec<String> = ids.split_off(ids.len().min(RECOUNT_USERS)).into_iter().map(UserId::into_string).collect();
@@ -84,7 +87,13 @@ async fn recount<H: PubNub + KvStore>(host: &H, mut ids: Vec<UserId>, report: &m
                     Err(e) => Err(e),
                 };
                 match result {
-                    Ok(count) => report.info(cat(&["friendCount of ", id.as_str(), " is ", &num(count)])),
+                    Ok(count) => {
+                        // The write was ETag-conditional: the count it replaced is the one this
+                        // change started from, so each change of a user's friends counts once.
+                        let before = record.custom.u64("friendCount").unwrap_or(0);
+                        recount_metrics(&mut report.metrics, before, count);
+                        report.info(cat(&["friendCount of ", id.as_str(), " is ", &num(count)]))
+                    }
                     Err(e) => {
                         report.warn(cat(&["friendCount of ", id.as_str(), " not refreshed, queued again: ", &e.describe()]));
                         later.push(id.as_str().to_owned());

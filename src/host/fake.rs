@@ -352,8 +352,10 @@ impl FakeHost {
         let st = self.state.borrow();
         let users: BTreeMap<_, _> = st.users.iter().map(|(k, u)| (k.clone(), (u.custom.clone(), u.version))).collect();
         let kv: BTreeMap<_, _> = st.kv.iter().filter(|(k, _)| !k.starts_with("cmd:")).map(|(k, (v, _))| (k.clone(), v.clone())).collect();
+        // The operators' metrics count what arrived, refused or not: they are not state.
+        let counters: BTreeMap<_, _> = st.counters.iter().filter(|(k, _)| !k.starts_with("metric:")).collect();
         serde_json::to_string(&json!({
-            "kv": kv, "counters": st.counters, "users": users, "members": st.members, "groups": st.groups, "fired": st.fired,
+            "kv": kv, "counters": counters, "users": users, "members": st.members, "groups": st.groups, "fired": st.fired,
         }))
         .unwrap()
     }

@@ -37,7 +37,7 @@ pub fn start(input: &str) -> String {
     let input = Json::parse(input).unwrap_or(Json::Null);
     let mut execution = match entry::execution(&input) {
         Ok(e) => e,
-        Err(report) => return Step::Done(report).to_text(0),
+        Err(report) => return Step::Done(*report).to_text(0),
     };
     let step = execution.resume(Vec::new());
     let id = slots.iter().position(Option::is_none).unwrap_or(slots.len());

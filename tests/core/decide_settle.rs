@@ -53,22 +53,22 @@ fn a_run_reads_at_most_six_slots_from_its_cursor() {
 }
 
 #[test]
-fn a_run_hands_out_800_chunks_in_ten_lanes_and_the_next_continues_inside_the_slot() {
+fn a_run_hands_out_600_chunks_in_ten_lanes_and_the_next_continues_inside_the_slot() {
     let last = last_complete_slot(T0);
     let cursor = Cursor { done: last - 1, ..Cursor::default() };
     let mut plan = SettlePlan::new(Some(cursor), T0, 0, 0, FAN_OUT);
-    assert!(!plan.add_slot(last, 900), "800 chunks fill ten lanes");
+    assert!(!plan.add_slot(last, 900), "600 chunks fill ten lanes");
     assert!(!plan.add_slot(last, 900), "full: no more slots");
     let handout = plan.finish();
-    assert_eq!((handout.chunks, handout.fires.len()), (800, 10));
-    assert!(chunk_fires(&handout.fires).iter().all(|p| p.len() == lane_chunks(FAN_OUT)), "80 chunks per lane: 10 workers of 8");
+    assert_eq!((handout.chunks, handout.fires.len()), (600, 10));
+    assert!(chunk_fires(&handout.fires).iter().all(|p| p.len() == lane_chunks(FAN_OUT)), "60 chunks per lane: 10 workers of 6");
     let next = handout.cursor_after(10);
-    assert_eq!((next.done, next.partial), (last - 1, 800));
+    assert_eq!((next.done, next.partial), (last - 1, 600));
 
     let mut plan = SettlePlan::new(Some(next), T0, 0, 0, FAN_OUT);
     assert!(plan.add_slot(last, 900));
     let handout = plan.finish();
-    assert_eq!(chunk_fires(&handout.fires).concat(), (801..=900).map(|i| (last, i)).collect::<Vec<_>>());
+    assert_eq!(chunk_fires(&handout.fires).concat(), (601..=900).map(|i| (last, i)).collect::<Vec<_>>());
     assert_eq!(handout.cursor_after(handout.fires.len()), Cursor { done: last, partial: 0, scans: 0, recounts: 0 });
 }
 
@@ -80,7 +80,7 @@ fn queued_jobs_keep_fires_for_themselves_in_order_within_the_fan_out() {
     let mut plan = SettlePlan::new(Some(cursor), T0, 15, 12, FAN_OUT);
     assert!(!plan.add_slot(last, 1000));
     let handout = plan.finish();
-    assert_eq!(handout.chunks, 480, "six lanes' worth");
+    assert_eq!(handout.chunks, 360, "six lanes' worth");
     let kinds: Vec<&str> = handout
         .fires
         .iter()
@@ -93,7 +93,7 @@ fn queued_jobs_keep_fires_for_themselves_in_order_within_the_fan_out() {
     assert_eq!(kinds, ["chunks", "chunks", "chunks", "chunks", "chunks", "chunks", "scan", "scan", "scan", "scan"]);
     assert_eq!(handout.fires[6], SettleFire::Scan(11));
     let next = handout.cursor_after(10);
-    assert_eq!(next, Cursor { done: last - 1, partial: 480, scans: 14, recounts: 3 }, "scan #15 and the recounts wait");
+    assert_eq!(next, Cursor { done: last - 1, partial: 360, scans: 14, recounts: 3 }, "scan #15 and the recounts wait");
 
     // No statuses waiting: recounts go four per worker after the scans.
     let mut plan = SettlePlan::new(Some(cursor), T0, 15, 12, FAN_OUT);

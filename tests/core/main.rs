@@ -12,6 +12,7 @@ mod faults;
 mod friends;
 mod fuzz;
 mod groups;
+mod metrics;
 mod plan;
 mod presence;
 mod reconcile;

@@ -44,7 +44,8 @@ fn join_publishes_once_and_writes_app_context() {
     assert_eq!(custom["shardId"], 40); // shard_of("alice", 100)
     assert_eq!(host.published().len(), 1, "exactly one publish, on the user's own channel");
     let ops = host.ops_used(1);
-    assert_eq!((ops.api, ops.publish, ops.kv), (2, 1, 1), "batched read + write, one publish, the storm counter");
+    assert_eq!((ops.api, ops.publish, ops.kv), (2, 1, 3), "batched read + write, one publish, the storm counter, two metrics");
+    assert_eq!((host.counter("metric:presence.events.join"), host.counter("metric:status.published.1s")), (1, 1));
     host.assert_within_budget();
 }
 

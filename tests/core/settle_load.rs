@@ -88,10 +88,10 @@ fn settle_load_100_changes_per_second_on_200_flapping_users_converge_within_20_s
 }
 
 /// Capacity: 3,000 users each with one deferred change (3,000 one-entry queue chunks, the worst
-/// case: individual events, no two of one user), due within 9 s. A settler run hands out 800
-/// chunks (10 lanes × 10 workers × 8 chunks), so the backlog drains in four to five runs.
+/// case: individual events, no two of one user), due within 9 s. A settler run hands out 600
+/// chunks (10 lanes × 10 workers × 6 chunks), so the backlog drains in five runs.
 #[test]
-fn settle_load_a_backlog_of_3000_deferred_changes_drains_at_800_per_settler_run() {
+fn settle_load_a_backlog_of_3000_deferred_changes_drains_at_600_per_settler_run() {
     let host = FakeHost::default();
     host.set_now(T0);
     let cfg = Config::default();
