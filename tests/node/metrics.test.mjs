@@ -137,3 +137,30 @@ test('the metrics snapshot on operators.metrics matches the traffic, within ever
   const stages = srv.functions.executions.filter((e) => e.name === 'count-worker' && e.target === 'count-work.metrics');
   assert.ok(stages.length >= 2 && stages.every((e) => e.result === 'ok'), JSON.stringify(stages.slice(-2)));
 });
+
+test('a failed status publish is counted, raises the publish-error alert, and its retry is counted as published', { timeout: 60_000 }, async () => {
+  await srv?.close();
+  destroyAll();
+  srv = await startServer({ functions: MANIFEST, functionIntervalMs: 1000 });
+  const admin = client('v11', srv, 'metrics-admin-2');
+  const ids = ['fault0', 'fault1', 'fault2'];
+  for (const id of ids) await admin.objects.setUUIDMetadata({ uuid: id, data: { name: id } });
+  const dash = events(admin);
+  admin.subscribe({ channels: ['operators.metrics', 'status.*'] });
+  await connected(dash);
+  // The next after-presence execution's first publish fails, as PubNub's would (503).
+  srv.functions.injectFaults({ fn: 'after-presence', failCall: 1, kind: 'publish' });
+  const ran = () => srv.functions.executions.filter((e) => e.name === 'after-presence').length;
+  for (const [i, id] of ids.entries()) {
+    client('v11', srv, id).subscribe({ channels: [`presence.shard-${shardOf(id)}`] });
+    await until(() => ran() === i + 1, 5000); // one join at a time: the fault hits fault0's
+  }
+  const snaps = () => dash.seen.message.filter((m) => m.message?.type === 'metrics.snapshot').map((m) => m.message.payload);
+  const alerted = await until(() => snaps().find((p) => p.totals['status.publish.errors'] === 1 && p.alerts.find((a) => a.name === 'publish_errors').firing), 15_000);
+  assert.ok(alerted.alerts.find((a) => a.name === 'publish_errors').value > 100, JSON.stringify(alerted.alerts));
+  // The failed change was queued: the settler publishes it, and it is counted.
+  await until(() => dash.seen.message.some((m) => m.channel === `status.${ids[0]}` && m.message.type === 'friend.online'), 20_000);
+  const published = (p) => ['1s', '2s', '5s', '15s', 'slower'].reduce((n, b) => n + p.totals[`status.published.${b}`], 0);
+  await until(() => snaps().some((p) => published(p) === 3 && p.totals['status.publish.errors'] === 1), 10_000);
+  assert.deepEqual(srv.lines.filter((l) => /exceeds the limit|per-execution limit/.test(l)), []);
+});
