@@ -788,18 +788,23 @@ fn status_messages_come_from_sync_pages_and_re_announcements() {
     };
     v.apply(None, &page(T0 + 10, Some("hello")));
     assert_eq!(v.friend("bob").unwrap().status_message.as_deref(), Some("hello"));
-    // A re-announcement: online already, a new message; still online since the same moment.
-    assert_eq!(v.apply(Some("status.bob"), &online_with("bob", T0 + 20, Some("at lunch"))), Outcome::Applied);
+    // A re-announcement: online already, a new message; still online since the same moment,
+    // and not a presence change: an offline stamped a little earlier (whole-second presence
+    // times) still applies after it.
+    assert_eq!(v.apply(Some("status.bob"), &online_with("bob", T0 + 1500, Some("at lunch"))), Outcome::Applied);
     let bob = v.friend("bob").unwrap();
     assert_eq!((bob.status_message.as_deref(), bob.last_seen.clone()), (Some("at lunch"), Some(iso8601(T0))));
+    let mut later = v.clone();
+    assert_eq!(later.apply(Some("status.bob"), &offline("bob", T0 + 1000)), Outcome::Applied);
+    assert!(!later.friend("bob").unwrap().online);
     // An older page keeps the newer message; a newer page without one clears it.
     v.apply(None, &page(T0 + 15, Some("hello")));
     assert_eq!(v.friend("bob").unwrap().status_message.as_deref(), Some("at lunch"));
-    v.apply(None, &page(T0 + 30, None));
+    v.apply(None, &page(T0 + 3000, None));
     assert_eq!(v.friend("bob").unwrap().status_message, None);
     // A not-yet friend's message is kept for the friend.added that follows.
-    v.apply(Some("status.cat"), &online_with("cat", T0 + 40, Some("new here")));
-    v.apply(Some("inbox.me"), &added("cat", T0 + 41, false));
+    v.apply(Some("status.cat"), &online_with("cat", T0 + 4000, Some("new here")));
+    v.apply(Some("inbox.me"), &added("cat", T0 + 4001, false));
     let cat = v.friend("cat").unwrap();
     assert_eq!((cat.online, cat.status_message.as_deref()), (true, Some("new here")));
 }

@@ -625,8 +625,18 @@ impl FriendsView {
     fn apply_event(&mut self, ts: u64, event: ClientEvent) -> Outcome {
         match event {
             ClientEvent::Online { user, name, profile_url, status_message } => {
-                // A friend.online of a friend already online is a re-announcement: its fields
-                // (the status message) are what changed.
+                if let Some(f) = self.friends.get_mut(user.as_str()).filter(|f| f.online && f.presence_ts > 0 && ts >= f.presence_ts) {
+                    // Online already: a re-announcement (a new status message) updates fields,
+                    // not presence. The Functions do not order presence by it either, and the
+                    // friend.offline that follows can carry an earlier ts (presence event times
+                    // are whole seconds; the settle path stamps its reads 3 s early).
+                    f.set_profile(&name, &profile_url);
+                    if ts >= f.status_ts {
+                        f.status_message = status_message;
+                        f.status_ts = ts;
+                    }
+                    return Outcome::Applied;
+                }
                 let out = self.presence(&user, true, ts, Some(ts), status_message.clone());
                 if let (Outcome::Applied, Some(f)) = (&out, self.friends.get_mut(user.as_str())) {
                     f.set_profile(&name, &profile_url);
@@ -771,10 +781,7 @@ impl FriendsView {
             if ts < f.presence_ts {
                 return Outcome::Stale;
             }
-            // Online again while online (a re-announcement, another device): still online
-            // since the same moment.
-            let since = if online && f.online && f.last_seen_ms.is_some() { None } else { last_seen_ms };
-            f.set_presence(online, ts, since);
+            f.set_presence(online, ts, last_seen_ms);
             return Outcome::Applied;
         }
         if self.removed.get(user.as_str()).is_some() {
