@@ -35,8 +35,11 @@ export async function sample(origin: string, alice: string, bob: string, shardCo
   const plan = subscribePlan(bob, { shardCount });
   if ('error' in plan) throw new Error(plan.error);
 
-  const a: FriendsConnection = await connectFriends({ pubnub: sdk(alice), userId: alice, shardCount, online: false });
-  const groupsInUse = a.plan.groups.length; // no friends yet: one group, not ten
+  const alicePubNub = sdk(alice);
+  const a: FriendsConnection = await connectFriends({ pubnub: alicePubNub, userId: alice, shardCount, online: false });
+  // No friends yet: subscribed to one friends group, not ten, once the first page told the count.
+  const groupsInUse = alicePubNub.getSubscribedChannelGroups().length;
+  if (a.plan.groups.length !== groupsInUse) throw new Error('the connection\'s plan is not what is subscribed');
   const request = await a.request(bob);
   const outgoingBeforeAccept = a.view.outgoing().map((r) => r.userId);
   const b: FriendsConnection = await connectFriends({ pubnub: sdk(bob), userId: bob, shardCount });
