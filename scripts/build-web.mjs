@@ -18,7 +18,10 @@ const from = path.resolve(ROOT, process.argv[2] ?? 'target/bindgen');
 const out = path.resolve(ROOT, process.argv[3] ?? 'pkg/web');
 const NAME = 'friends_presence';
 // What the page uses; everything wasm-bindgen needs internally starts with `__` or `wasm_bindgen`.
-const FUNCTIONS = ['subscribePlan', 'friendRequest', 'acceptRequest', 'declineRequest', 'removeFriend', 'syncRequest'];
+const FUNCTIONS = [
+  'subscribePlan', 'friendRequest', 'acceptRequest', 'declineRequest', 'cancelRequest', 'removeFriend',
+  'blockUser', 'unblockUser', 'userSettings', 'syncRequest',
+];
 const CLIENT = ['FriendsView', ...FUNCTIONS];
 const keepExport = (name) =>
   name === 'memory' || name.startsWith('__') || name.startsWith('wasm_bindgen') || name.startsWith('friendsview_') || FUNCTIONS.includes(name);

@@ -229,12 +229,12 @@ fn incoming_requests_are_listed_until_answered() {
     assert_eq!(v.apply(Some("inbox.me"), &req("fay", T0)), Outcome::Applied);
     assert_eq!(v.apply(Some("inbox.me"), &req("gus", T0)), Outcome::Applied);
     assert!(matches!(v.apply(Some("inbox.me"), &req("bob", T0)), Outcome::Ignored(_)), "bob is already a friend");
-    let ids: Vec<&str> = v.requests().iter().map(|r| r.user_id.as_str()).collect();
+    let ids: Vec<&str> = v.incoming().iter().map(|r| r.user_id.as_str()).collect();
     assert_eq!(ids, ["fay", "gus"]);
     // Accepted: friend.added clears the request; declined: dismissed by the page.
     v.apply(Some("inbox.me"), &added("fay", T0 + 10, false));
     assert!(v.dismiss_request("gus"));
-    assert!(v.requests().is_empty());
+    assert!(v.incoming().is_empty());
     assert!(v.friend("fay").is_some());
 }
 
@@ -266,9 +266,10 @@ fn thousands_of_friends_across_groups_load_in_pages() {
     assert!(list
         .windows(2)
         .all(|w| w[0].online != w[1].online || w[0].display_name().to_lowercase() <= w[1].display_name().to_lowercase()));
-    // Status of a friend who sits in an overflow group (friend #2,300) arrives via that group.
+    // Status of a friend who sits in an overflow group (friend #2,300) arrives via that group,
+    // which the plan for 2,500 friends names (groups are kept compact: two in use).
     let plan = v.plan();
-    assert_eq!(plan.groups.len(), 10);
+    assert_eq!(plan.groups, ["cg-friends-big", "cg-friends-big-1"]);
     assert_eq!(v.apply(Some("status.f2300"), &online("f2300", T0 + 1_000_000)), Outcome::Applied);
     assert!(v.friend("f2300").unwrap().online);
     assert_eq!(v.online_count(), expect_online + usize::from(!all[2300].1));
@@ -592,4 +593,315 @@ fn a_client_re_sends_an_acceptance_until_the_view_holds_its_result() {
     assert_eq!(bob.command_result(&event_id).map(|r| r.ok), Some(true));
     assert_eq!(bob.friend_count(), 1, "friend.added applied once");
     assert!(host.members("friends.alice").contains_key("bob") && host.members("friends.bob").contains_key("alice"));
+}
+
+// ---------------------------------------------------------------------------- roster: requests, blocks, settings
+
+fn request_received(user: &str, at: u64) -> Json {
+    env("friend.request.received", &format!("evt_request_{user}_{at}"), at, json!({"userId": user, "requestedAt": iso8601(at)}))
+}
+
+/// A first sync page (no friends) carrying the lists.
+fn lists_page(me: &str, at: u64, incoming: &[&str], outgoing: &[&str], blocked: &[&str]) -> Json {
+    let entries = |list: &[&str]| -> Vec<Value> {
+        list.iter().map(|u| json!({"userId": u, "name": format!("Name {u}"), "requestedAt": iso8601(at - 1000)})).collect()
+    };
+    env(
+        "friends.sync",
+        &format!("evt_sync_{me}_{at}"),
+        at,
+        json!({"userId": me, "requestId": format!("q{at}"), "friends": [], "onlineFriends": [], "totalFriends": 0, "next": null,
+               "incoming": entries(incoming), "outgoing": entries(outgoing), "blocked": blocked}),
+    )
+}
+
+/// A command `me` publishes, built as the web package builds it, tracked by `v`.
+fn sent(v: &mut FriendsView, kind: friends_presence::domain::contract::CommandKind, a: &str, b: &str, nonce: &str) -> String {
+    use friends_presence::domain::contract::{command, command_event_id};
+    use friends_presence::domain::json::to_text;
+    let cmd = command(kind, &id(a), &id(b), None, command_event_id(kind, T0, nonce).unwrap(), T0);
+    let message = Json::parse(&to_text(&cmd.message).unwrap()).unwrap();
+    assert_eq!(v.track(&message), Ok(cmd.message.event_id.clone()));
+    cmd.message.event_id
+}
+
+fn answer(event_id: &str, command: &str, at: u64, reason: Option<&str>) -> Json {
+    let mut payload = json!({"eventId": event_id, "command": command, "ok": reason.is_none()});
+    if let Some(r) = reason {
+        payload["reason"] = json!(r);
+    }
+    env("friend.command.result", &format!("evt_result_{event_id}"), at, payload)
+}
+
+fn listed(list: Vec<&friends_presence::client::FriendRequest>) -> Vec<&str> {
+    list.into_iter().map(|r| r.user_id.as_str()).collect()
+}
+
+#[test]
+fn the_first_sync_page_lists_requests_both_ways_and_the_blocked_users() {
+    let mut v = FriendsView::new(id("me"));
+    v.begin_sync();
+    assert_eq!(v.apply(Some("inbox.me"), &lists_page("me", T0, &["ann", "bea", "zed"], &["cid"], &["zed"])), Outcome::Applied);
+    assert_eq!(listed(v.incoming()), ["ann", "bea"], "a blocked user's request is never listed");
+    assert_eq!(v.incoming()[0].name.as_deref(), Some("Name ann"));
+    assert_eq!(v.incoming()[0].requested_at.as_deref(), Some(iso8601(T0 - 1000).as_str()));
+    assert_eq!(listed(v.outgoing()), ["cid"]);
+    assert_eq!(v.blocked(), ["zed"]);
+    // A page without the lists (a later page) leaves them; a newer first page replaces them.
+    v.apply(Some("inbox.me"), &sync_page("me", T0 + 10, &[], 0, None));
+    assert_eq!(listed(v.incoming()), ["ann", "bea"]);
+    assert_eq!(v.apply(Some("inbox.me"), &lists_page("me", T0 + 20, &["bea"], &[], &[])), Outcome::Applied);
+    assert_eq!((listed(v.incoming()), listed(v.outgoing()), v.blocked()), (vec!["bea"], vec![], vec![]));
+    // A request notified after the snapshot survives an older one arriving late.
+    assert_eq!(v.apply(Some("inbox.me"), &request_received("dee", T0 + 40)), Outcome::Applied);
+    v.apply(Some("inbox.me"), &lists_page("me", T0 + 30, &["bea"], &[], &[]));
+    assert_eq!(listed(v.incoming()), ["bea", "dee"]);
+}
+
+#[test]
+fn answers_to_this_clients_commands_keep_the_lists() {
+    use friends_presence::domain::contract::CommandKind::*;
+    let mut v = FriendsView::new(id("me"));
+    v.apply(Some("inbox.me"), &lists_page("me", T0, &["ann", "bea", "cid"], &["dan"], &[]));
+
+    let r = sent(&mut v, Request, "me", "eve", "1");
+    assert!(listed(v.outgoing()) == ["dan"], "nothing changes before the answer");
+    v.apply(Some("inbox.me"), &answer(&r, "friend.request", T0 + 10, None));
+    assert_eq!(listed(v.outgoing()), ["dan", "eve"]);
+    assert_eq!(v.outgoing()[1].requested_at.as_deref(), Some(iso8601(T0 + 10).as_str()));
+    let refused = sent(&mut v, Request, "me", "nobody", "2");
+    v.apply(Some("inbox.me"), &answer(&refused, "friend.request", T0 + 11, Some("unknown_user")));
+    assert_eq!(listed(v.outgoing()), ["dan", "eve"], "a refused request is not pending");
+
+    let c = sent(&mut v, Cancel, "me", "dan", "3");
+    v.apply(Some("inbox.me"), &answer(&c, "friend.request.cancel", T0 + 20, None));
+    assert_eq!(listed(v.outgoing()), ["eve"]);
+
+    let d = sent(&mut v, Decline, "ann", "me", "4");
+    v.apply(Some("inbox.me"), &answer(&d, "friend.request.declined", T0 + 30, None));
+    // An acceptance refused because the request is gone (cancelled meanwhile) takes it off too.
+    let a = sent(&mut v, Accept, "bea", "me", "5");
+    v.apply(Some("inbox.me"), &answer(&a, "friend.request.accepted", T0 + 31, Some("not_pending")));
+    // One refused for another reason keeps it, to try again.
+    let l = sent(&mut v, Accept, "cid", "me", "6");
+    v.apply(Some("inbox.me"), &answer(&l, "friend.request.accepted", T0 + 32, Some("limit")));
+    assert_eq!(listed(v.incoming()), ["cid"]);
+
+    let b = sent(&mut v, Block, "me", "cid", "7");
+    v.apply(Some("inbox.me"), &answer(&b, "friend.block", T0 + 40, None));
+    assert_eq!((listed(v.incoming()), v.blocked()), (vec![], vec!["cid"]), "a block moves the user to blocked");
+    assert!(matches!(v.apply(Some("inbox.me"), &request_received("cid", T0 + 41)), Outcome::Ignored(_)), "never listed while blocked");
+    let u = sent(&mut v, Unblock, "me", "cid", "8");
+    v.apply(Some("inbox.me"), &answer(&u, "friend.unblock", T0 + 50, None));
+    assert!(v.blocked().is_empty());
+
+    // An answer to a command this client did not send (another tab) changes no list.
+    v.apply(Some("inbox.me"), &answer("elsewhere", "friend.request.cancel", T0 + 60, None));
+    assert_eq!(listed(v.outgoing()), ["eve"]);
+    // friend.added ends a request either way.
+    v.apply(Some("inbox.me"), &added("eve", T0 + 70, true));
+    assert!(v.outgoing().is_empty() && v.friend("eve").is_some());
+}
+
+#[test]
+fn an_older_snapshot_does_not_bring_back_an_answered_request() {
+    use friends_presence::domain::contract::CommandKind::*;
+    let mut v = FriendsView::new(id("me"));
+    v.apply(Some("inbox.me"), &request_received("ann", T0));
+    let d = sent(&mut v, Decline, "ann", "me", "1");
+    v.apply(Some("inbox.me"), &answer(&d, "friend.request.declined", T0 + 100, None));
+    // A first page read before the decline arrives late: ann stays off.
+    v.apply(Some("inbox.me"), &lists_page("me", T0 + 50, &["ann"], &[], &[]));
+    assert!(v.incoming().is_empty());
+    // Asked again later: listed again (notice or newer snapshot).
+    assert_eq!(v.apply(Some("inbox.me"), &request_received("ann", T0 + 200)), Outcome::Applied);
+    assert_eq!(listed(v.incoming()), ["ann"]);
+    // A late notice older than the decline is stale.
+    let mut w = FriendsView::new(id("me"));
+    let d = sent(&mut w, Decline, "bob", "me", "2");
+    w.apply(Some("inbox.me"), &answer(&d, "friend.request.declined", T0 + 100, None));
+    assert_eq!(w.apply(Some("inbox.me"), &request_received("bob", T0 + 50)), Outcome::Stale);
+}
+
+#[test]
+fn track_takes_only_this_users_commands() {
+    use friends_presence::domain::contract::CommandKind::*;
+    use friends_presence::domain::contract::{command, command_event_id};
+    use friends_presence::domain::json::to_text;
+    let mut v = FriendsView::new(id("me"));
+    // An acceptance is published by the requested user (userB): me accepting ann's is mine.
+    sent(&mut v, Accept, "ann", "me", "1");
+    let theirs = command(Request, &id("ann"), &id("me"), None, command_event_id(Request, T0, "2").unwrap(), T0);
+    assert!(v.track(&Json::parse(&to_text(&theirs.message).unwrap()).unwrap()).is_err());
+    assert!(v.track(&j(json!({"type": "friend.online", "eventId": "x", "payload": {"userA": "me"}}))).is_err());
+    assert!(v.track(&j(json!([1]))).is_err());
+}
+
+#[test]
+fn settings_are_confirmed_by_their_answer_and_built_as_the_functions_take_them() {
+    use friends_presence::domain::contract::{command_event_id, settings_command, CommandKind};
+    use friends_presence::domain::json::to_text;
+    let me = id("me");
+    let event = |n: &str| command_event_id(CommandKind::Settings, T0, n).unwrap();
+    let cmd = settings_command(&me, Some(true), Some(Some("at lunch")), event("1"), T0).unwrap();
+    assert_eq!(cmd.channel, "friend-management.me");
+    let wire: Value = serde_json::from_str(&to_text(&cmd.message).unwrap()).unwrap();
+    assert_eq!(wire["type"], "user.settings");
+    assert_eq!(wire["payload"], json!({"userA": "me", "invisible": true, "statusMessage": "at lunch"}));
+    let clear = settings_command(&me, None, Some(None), event("2"), T0).unwrap();
+    let wire: Value = serde_json::from_str(&to_text(&clear.message).unwrap()).unwrap();
+    assert_eq!(wire["payload"], json!({"userA": "me", "statusMessage": null}));
+    // The Functions' limits: 100 UTF-16 units (an emoji is two), at least one field.
+    assert!(settings_command(&me, None, Some(Some(&"x".repeat(100))), event("3"), T0).is_ok());
+    assert!(settings_command(&me, None, Some(Some(&"x".repeat(101))), event("4"), T0).is_err());
+    assert!(settings_command(&me, None, Some(Some(&"😀".repeat(51))), event("5"), T0).is_err());
+    assert!(settings_command(&me, None, None, event("6"), T0).is_err());
+
+    let mut v = FriendsView::new(me);
+    assert_eq!(v.settings().invisible, None);
+    let on = v.track(&Json::parse(&to_text(&cmd.message).unwrap()).unwrap()).unwrap();
+    v.apply(Some("inbox.me"), &answer(&on, "user.settings", T0, None));
+    assert_eq!((v.settings().invisible, v.settings().status_message.clone()), (Some(true), Some(Some("at lunch".into()))));
+    let refused = settings_command(&id("me"), Some(false), None, event("7"), T0).unwrap();
+    let off = v.track(&Json::parse(&to_text(&refused.message).unwrap()).unwrap()).unwrap();
+    v.apply(Some("inbox.me"), &answer(&off, "user.settings", T0 + 1, Some("unknown_user")));
+    assert_eq!(v.settings().invisible, Some(true), "a refused change changes nothing");
+}
+
+fn online_with(user: &str, at: u64, message: Option<&str>) -> Json {
+    let mut payload = json!({"userId": user});
+    if let Some(m) = message {
+        payload["statusMessage"] = json!(m);
+    }
+    env("friend.online", &format!("evt_status_{user}_{at}"), at, payload)
+}
+
+#[test]
+fn status_messages_come_from_sync_pages_and_re_announcements() {
+    let mut v = FriendsView::new(id("me"));
+    let page = |at: u64, message: Option<&str>| {
+        let mut friend = json!({"userId": "bob", "online": true, "lastSeen": iso8601(T0)});
+        if let Some(m) = message {
+            friend["statusMessage"] = json!(m);
+        }
+        env("friends.sync", &format!("evt_sync_{at}"), at, json!({"userId": "me", "friends": [friend], "totalFriends": 1, "next": null}))
+    };
+    v.apply(None, &page(T0 + 10, Some("hello")));
+    assert_eq!(v.friend("bob").unwrap().status_message.as_deref(), Some("hello"));
+    // A re-announcement: online already, a new message; still online since the same moment,
+    // and not a presence change: an offline stamped a little earlier (whole-second presence
+    // times) still applies after it.
+    assert_eq!(v.apply(Some("status.bob"), &online_with("bob", T0 + 1500, Some("at lunch"))), Outcome::Applied);
+    let bob = v.friend("bob").unwrap();
+    assert_eq!((bob.status_message.as_deref(), bob.last_seen.clone()), (Some("at lunch"), Some(iso8601(T0))));
+    let mut later = v.clone();
+    assert_eq!(later.apply(Some("status.bob"), &offline("bob", T0 + 1000)), Outcome::Applied);
+    assert!(!later.friend("bob").unwrap().online);
+    // An older page keeps the newer message; a newer page without one clears it.
+    v.apply(None, &page(T0 + 15, Some("hello")));
+    assert_eq!(v.friend("bob").unwrap().status_message.as_deref(), Some("at lunch"));
+    v.apply(None, &page(T0 + 3000, None));
+    assert_eq!(v.friend("bob").unwrap().status_message, None);
+    // A not-yet friend's message is kept for the friend.added that follows.
+    v.apply(Some("status.cat"), &online_with("cat", T0 + 4000, Some("new here")));
+    v.apply(Some("inbox.me"), &added("cat", T0 + 4001, false));
+    let cat = v.friend("cat").unwrap();
+    assert_eq!((cat.online, cat.status_message.as_deref()), (true, Some("new here")));
+}
+
+#[test]
+fn the_plan_follows_the_friend_count_once_known() {
+    let mut v = FriendsView::new(id("me"));
+    let all_ten = v.plan().groups;
+    assert_eq!(all_ten.len(), 10, "count unknown: every group");
+    assert_eq!(v.regroup(&all_ten).subscribe, Vec::<String>::new());
+    // The first page of a load tells the total: two groups for 2,100 friends.
+    v.begin_sync();
+    let first: Vec<(String, bool, u64)> = (0..100).map(|i| (format!("f{i:04}"), false, T0)).collect();
+    v.apply(None, &sync_page("me", T0, &first, 2100, Some("c1")));
+    assert_eq!(v.known_friend_count(), Some(2100));
+    let change = v.regroup(&all_ten);
+    assert!(change.subscribe.is_empty());
+    assert_eq!(change.unsubscribe, all_ten[2..].to_vec());
+    // A completed load of 1,999 friends: one group; a 2,001st friend adds the second.
+    let mut w = FriendsView::new(id("me"));
+    let list: Vec<(String, bool, u64)> = (0..1999).map(|i| (format!("f{i:04}"), false, T0)).collect();
+    w.apply(None, &sync_page("me", T0, &list, 1999, None));
+    assert_eq!(w.plan().groups, ["cg-friends-me"]);
+    w.apply(Some("inbox.me"), &added("n1", T0 + 1, false));
+    assert_eq!(w.plan().groups.len(), 1, "2,000 friends fit one group");
+    w.apply(Some("inbox.me"), &added("n2", T0 + 2, false));
+    let change = w.regroup(&["cg-friends-me".to_string()]);
+    assert_eq!((change.subscribe, change.unsubscribe), (vec!["cg-friends-me-1".to_string()], vec![]));
+    w.apply(Some("inbox.me"), &removed("n2", T0 + 3));
+    assert_eq!(w.regroup(&all_ten_of("me")).unsubscribe, all_ten_of("me")[1..].to_vec());
+}
+
+fn all_ten_of(me: &str) -> Vec<String> {
+    SubscribePlan::for_user(&id(me), 100).groups
+}
+
+/// The client core against the friend Functions on the fake host: requests made before the
+/// client started are listed by its first load, and answering them from the lists (commands
+/// built by the contract builders and tracked) takes them off as the Functions answer.
+#[test]
+fn the_lists_follow_the_friend_functions() {
+    use friends_presence::core::Config;
+    use friends_presence::domain::contract::CommandKind::{self, *};
+    use friends_presence::domain::contract::{command, command_event_id};
+    use friends_presence::domain::json::to_text;
+    use friends_presence::handlers::friends as fh;
+    use friends_presence::host::fake::{block_on, FakeHost};
+
+    let host = FakeHost::default();
+    host.set_now(T0);
+    for u in ["alice", "bob", "carol", "dan"] {
+        host.add_user(u, &u.to_uppercase());
+    }
+    let mut v = FriendsView::new(id("alice"));
+    let mut n = 0;
+    let mut publish = |v: Option<&mut FriendsView>, kind: CommandKind, a: &str, b: &str| {
+        n += 1;
+        let cmd = command(kind, &id(a), &id(b), None, command_event_id(kind, host.now(), &n.to_string()).unwrap(), host.now());
+        let message = Json::parse(&to_text(&cmd.message).unwrap()).unwrap();
+        if let Some(v) = v {
+            v.track(&message).unwrap();
+        }
+        let publisher = cmd.channel.split_once('.').unwrap().1.to_owned();
+        let exec = host.execution();
+        let report = if kind.channel_prefix().starts_with("friend-requests") {
+            block_on(fh::friend_requests(&exec, &Config::default(), &cmd.channel, Some(&publisher), &message, host.now()))
+        } else {
+            block_on(fh::friend_management(&exec, &Config::default(), &cmd.channel, Some(&publisher), &message, host.now()))
+        };
+        assert!(report.rejected.is_none(), "{report:?}");
+        host.advance(10);
+    };
+    publish(None, Request, "bob", "alice");
+    publish(None, Request, "carol", "alice");
+    publish(None, Request, "alice", "dan");
+    publish(None, Block, "alice", "carol");
+    host.take_published();
+
+    let request = v.sync_request(None, host.now(), 1);
+    block_on(fh::friend_management(&host.execution(), &Config::default(), "friend-management.alice", Some("alice"), &request, host.now()));
+    let deliver = |v: &mut FriendsView| {
+        for (channel, m) in host.take_published().into_iter().filter(|(c, _)| c == "inbox.alice") {
+            v.apply(Some(&channel), &j(m));
+        }
+    };
+    deliver(&mut v);
+    assert!(v.synced());
+    assert_eq!((listed(v.incoming()), listed(v.outgoing()), v.blocked()), (vec!["bob"], vec!["dan"], vec!["carol"]));
+    assert_eq!(v.incoming()[0].name.as_deref(), Some("BOB"));
+
+    publish(Some(&mut v), Accept, "bob", "alice");
+    deliver(&mut v);
+    publish(Some(&mut v), Cancel, "alice", "dan");
+    deliver(&mut v);
+    publish(Some(&mut v), Unblock, "alice", "carol");
+    deliver(&mut v);
+    assert_eq!((listed(v.incoming()), listed(v.outgoing()), v.blocked()), (vec![], vec![], vec![]));
+    assert!(v.friend("bob").is_some(), "accepted from the list");
+    host.assert_within_budget();
 }

@@ -3,7 +3,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use friends_presence::wasm::client::{
-    accept_request, decline_request, friend_request, remove_friend, subscribe_plan, sync_request, JsFriendsView,
+    accept_request, block_user, cancel_request, decline_request, friend_request, remove_friend, subscribe_plan, sync_request, unblock_user,
+    user_settings, JsFriendsView,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -284,4 +285,90 @@ fn command_builders_give_the_channel_and_the_message_to_publish() {
     assert!(get(&friend_request(s("alice"), s("bob-1"), T0, s("1")), "error").is_string());
     assert!(get(&remove_friend(s("alice"), s("bob"), T0, s("a:b")), "error").is_string());
     assert!(get(&sync_request(JsValue::from_f64(3.0), JsValue::NULL, T0, s("1")), "error").is_string());
+}
+
+#[wasm_bindgen_test]
+fn roster_builders_refuse_what_the_functions_refuse() {
+    let s = JsValue::from_str;
+    let o = |text: &str| js_sys::JSON::parse(text).unwrap();
+    let cancel = cancel_request(s("alice"), s("bob"), T0, s("c"));
+    assert_eq!(get(&cancel, "channel").as_string().as_deref(), Some("friend-requests.alice"), "the requester withdraws it");
+    assert_eq!(json(&get(&get(&cancel, "message"), "payload")), r#"{"userA":"alice","userB":"bob"}"#);
+    assert_eq!(get(&get(&cancel, "message"), "type").as_string().as_deref(), Some("friend.request.cancel"));
+    let block = block_user(s("alice"), s("bob"), T0, s("b"));
+    assert_eq!(get(&block, "channel").as_string().as_deref(), Some("friend-management.alice"));
+    assert_eq!(get(&get(&block, "message"), "type").as_string().as_deref(), Some("friend.block"));
+    let unblock = unblock_user(s("alice"), s("bob"), T0, s("u"));
+    assert_eq!(get(&get(&unblock, "message"), "type").as_string().as_deref(), Some("friend.unblock"));
+    let settings = user_settings(s("alice"), o(r#"{"invisible":true,"statusMessage":"away"}"#), T0, s("s"));
+    assert_eq!(get(&settings, "channel").as_string().as_deref(), Some("friend-management.alice"));
+    assert_eq!(json(&get(&get(&settings, "message"), "payload")), r#"{"userA":"alice","invisible":true,"statusMessage":"away"}"#);
+    let clear = user_settings(s("alice"), o(r#"{"statusMessage":null}"#), T0, s("s2"));
+    assert_eq!(json(&get(&get(&clear, "message"), "payload")), r#"{"userA":"alice","statusMessage":null}"#);
+    for bad in [r#"{}"#, r#"{"invisible":"yes"}"#, r#"{"statusMessage":5}"#] {
+        assert!(get(&user_settings(s("alice"), o(bad), T0, s("1")), "error").is_string(), "{bad}");
+    }
+    assert!(get(&user_settings(s("alice"), s(&"x".repeat(101)), T0, s("1")), "error").is_string());
+    let long = js_sys::Object::new();
+    js_sys::Reflect::set(&long, &s("statusMessage"), &s(&"x".repeat(101))).unwrap();
+    assert!(get(&user_settings(s("alice"), long.into(), T0, s("1")), "error").is_string());
+    assert!(get(&block_user(s("alice"), s("alice"), T0, s("1")), "error").is_string());
+    assert!(get(&cancel_request(s("alice"), s("bob-2"), T0, s("1")), "error").is_string());
+}
+
+#[wasm_bindgen_test]
+fn the_lists_from_the_first_page_and_the_answers_to_tracked_commands() {
+    let mut v = make("me");
+    let p = |text: &str| js_sys::JSON::parse(text).unwrap();
+    let page = msg(
+        "friends.sync",
+        "s1",
+        T0,
+        p(r#"{"userId":"me","friends":[{"userId":"bob","online":true,"statusMessage":"hi"}],"totalFriends":1,"next":null,
+             "incoming":[{"userId":"ann","name":"Ann","requestedAt":"2026-01-01T00:00:00.000Z"}],
+             "outgoing":[{"userId":"cid","requestedAt":"2026-01-01T00:00:00.000Z"}],"blocked":["zed"]}"#),
+    );
+    assert_eq!(outcome(&v.apply(page, JsValue::from_str("inbox.me"))), "applied");
+    assert_eq!(json(&v.incoming()), r#"[{"userId":"ann","name":"Ann","profileUrl":null,"requestedAt":"2026-01-01T00:00:00.000Z"}]"#);
+    assert_eq!(json(&v.requests()), json(&v.incoming()));
+    assert_eq!(json(&v.outgoing()), r#"[{"userId":"cid","name":null,"profileUrl":null,"requestedAt":"2026-01-01T00:00:00.000Z"}]"#);
+    assert_eq!(json(&v.blocked()), r#"["zed"]"#);
+    assert_eq!(get(&v.friend(JsValue::from_str("bob")), "statusMessage").as_string().as_deref(), Some("hi"));
+
+    let cancel = cancel_request(JsValue::from_str("me"), JsValue::from_str("cid"), T0, JsValue::from_str("c"));
+    let tracked = v.track(get(&cancel, "message"));
+    let id = get(&tracked, "eventId").as_string().unwrap();
+    assert!(get(&v.track(JsValue::from_str("nonsense")), "error").is_string());
+    let answer = p(&format!(r#"{{"eventId":"{id}","command":"friend.request.cancel","ok":true}}"#));
+    v.apply(msg("friend.command.result", &format!("evt_result_{id}"), T0 + 10.0, answer), JsValue::from_str("inbox.me"));
+    assert_eq!(json(&v.outgoing()), "[]");
+    let set = user_settings(JsValue::from_str("me"), p(r#"{"invisible":true}"#), T0, JsValue::from_str("s"));
+    let id = get(&v.track(get(&set, "message")), "eventId").as_string().unwrap();
+    assert_eq!(json(&v.settings()), r#"{"invisible":null,"statusMessage":null}"#);
+    let answer = p(&format!(r#"{{"eventId":"{id}","command":"user.settings","ok":true}}"#));
+    v.apply(msg("friend.command.result", &format!("evt_result_{id}"), T0 + 20.0, answer), JsValue::from_str("inbox.me"));
+    assert_eq!(json(&v.settings()), r#"{"invisible":true,"statusMessage":null}"#);
+}
+
+#[wasm_bindgen_test]
+fn plans_with_the_friend_count() {
+    let s = JsValue::from_str;
+    let opts = |text: &str| js_sys::JSON::parse(text).unwrap();
+    let groups = |plan: &JsValue| js_sys::Array::from(&get(plan, "groups")).length();
+    assert_eq!(groups(&subscribe_plan(s("alice"), opts(r#"{"shardCount":100}"#))), 10, "count unknown: all ten");
+    assert_eq!(groups(&subscribe_plan(s("alice"), opts(r#"{"friendCount":0}"#))), 1);
+    assert_eq!(groups(&subscribe_plan(s("alice"), opts(r#"{"friendCount":1999}"#))), 1);
+    assert_eq!(groups(&subscribe_plan(s("alice"), opts(r#"{"friendCount":2001}"#))), 2);
+    assert_eq!(groups(&subscribe_plan(s("alice"), opts(r#"{"friendCount":99999}"#))), 10);
+    assert_eq!(groups(&subscribe_plan(s("alice"), opts(r#"{"friendCount":-3}"#))), 10, "not a count: unknown");
+    // The view re-plans from its count: from all ten to the one in use.
+    let mut v = make("me");
+    let all = get(&v.plan(), "groups");
+    assert_eq!(js_sys::Array::from(&all).length(), 10);
+    v.apply(sync_page("me", T0, pairs(&[("bob", true)]), 1, JsValue::NULL), JsValue::from_str("inbox.me"));
+    let change = v.regroup(all);
+    assert_eq!(json(&get(&change, "subscribe")), "[]");
+    assert_eq!(js_sys::Array::from(&get(&change, "unsubscribe")).length(), 9);
+    assert_eq!(json(&get(&v.plan(), "groups")), r#"["cg-friends-me"]"#);
+    assert_eq!(json(&get(&v.regroup(JsValue::from_f64(1.0)), "subscribe")), r#"["cg-friends-me"]"#);
 }

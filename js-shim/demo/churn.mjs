@@ -4,6 +4,11 @@
 //
 // Simulated presence goes through the runtime's presence table (join/leave events, interval mode
 // above announce max) exactly as an SDK subscribe/leave would, without an HTTP client per user.
+//
+// Users with a page open are left alone: a user signed in at the auth service (`hold`, called
+// by scripts/dev for every login and token refresh) or present on the shard through a device
+// the simulator did not make (a real SDK client). The simulator's presence is a device of its
+// own, so a real client's presence is never taken away by a simulated leave.
 import { shardOf } from './seed.mjs';
 
 const SIM_TIMEOUT_S = 24 * 3600; // simulated users send no heartbeats; they leave explicitly
@@ -11,6 +16,8 @@ const SIM_TIMEOUT_S = 24 * 3600; // simulated users send no heartbeats; they lea
 // debounce window (5 s) instead of the delivery path.
 const REST_MS = 12_000;
 const WINDOW_MS = 60_000;
+/** The simulator's device (the runtime's per-device presence, PubNub's `instanceid`). */
+export const SIM_DEVICE = 'churn-sim';
 
 export class Churn {
   /**
@@ -26,6 +33,7 @@ export class Churn {
     this.shards = o.shards ?? 100;
     this.rand = o.rand ?? Math.random;
     this.sim = new Set(); // online through the simulator (not through a real client)
+    this.held = new Map(); // uuid → ms until which a signed-in user is left alone
     this.lastChange = new Map(); // uuid → ms
     this.pending = new Map(); // uuid → {online, t0}: waiting for the notification
     this.samples = []; // {t, ms}
@@ -44,12 +52,28 @@ export class Churn {
     for (const id of this.ids) {
       const custom = this.rt.objects.entities.uuid.get(id)?.custom;
       if (custom?.online === true) {
-        this.rt.presence.restore(id, [this.shardChannel(id)], SIM_TIMEOUT_S);
+        this.rt.presence.restore(id, [this.shardChannel(id)], SIM_TIMEOUT_S, SIM_DEVICE);
         this.sim.add(id);
         n++;
       }
     }
     return n;
+  }
+
+  /**
+   * `id` signed in (a page is open): left alone for `ms` (the token's life; every refresh
+   * holds again). Its simulated presence, if any, goes: from now on only its clients decide.
+   */
+  hold(id, ms) {
+    this.held.set(id, Math.max(this.held.get(id) ?? 0, Date.now() + ms));
+    if (this.sim.delete(id)) this.rt.presence.leave(id, [this.shardChannel(id)], 'leave', SIM_DEVICE);
+  }
+
+  /** Whether `id` is left alone: held, or present through a device the simulator did not make. */
+  leftAlone(id, now = Date.now()) {
+    if ((this.held.get(id) ?? 0) > now) return true;
+    const devices = this.rt.presence.occupants.get(this.shardChannel(id))?.get(id)?.devices;
+    return !!devices && [...devices.keys()].some((d) => d !== SIM_DEVICE);
   }
 
   start(tickMs = 100) {
@@ -71,17 +95,21 @@ export class Churn {
       const join = this.rand() < Math.min(0.9, Math.max(0.1, 0.5 + (this.target - share) * 4));
       for (let attempt = 0; attempt < 20; attempt++) {
         const id = this.ids[Math.floor(this.rand() * this.ids.length)];
-        if (now - (this.lastChange.get(id) ?? 0) < REST_MS) continue;
+        if (now - (this.lastChange.get(id) ?? 0) < REST_MS || this.leftAlone(id, now)) continue;
         if (join && !this.sim.has(id) && this.rt.presence.whereNow(id).length === 0) {
           this.sim.add(id);
           this.#change(id, true, now);
-          this.rt.presence.touch(id, [this.shardChannel(id)], SIM_TIMEOUT_S);
+          this.rt.presence.touch(id, [this.shardChannel(id)], SIM_TIMEOUT_S, SIM_DEVICE);
           break;
+        }
+        if (!join && this.sim.has(id) && this.rt.presence.whereNow(id).length === 0) {
+          this.sim.delete(id); // a real client's leave took the simulated device too (no instanceid)
+          continue;
         }
         if (!join && this.sim.has(id)) {
           this.sim.delete(id);
           this.#change(id, false, now);
-          this.rt.presence.leave(id, [this.shardChannel(id)]);
+          this.rt.presence.leave(id, [this.shardChannel(id)], 'leave', SIM_DEVICE);
           break;
         }
       }

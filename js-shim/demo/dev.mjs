@@ -107,6 +107,14 @@ const operatorFile = path.join(stateDir, 'operator-key');
 if (!fs.existsSync(operatorFile)) fs.writeFileSync(operatorFile, randomBytes(12).toString('base64url'), { mode: 0o600 });
 const operatorKey = fs.readFileSync(operatorFile, 'utf8').trim();
 let auth; // made once the runtime's address is known
+let churn; // made once the population is there
+/** The auth service, mounted under /auth/; a user who signs in or refreshes has a page open: churn leaves them alone. */
+async function signIn(request) {
+  if (!auth) return { status: 503, body: { error: 'starting' } };
+  const out = await auth.handle(request);
+  if (out.status === 200 && out.body?.userId) churn?.hold(out.body.userId, out.body.ttl * 60e3);
+  return out;
+}
 
 // Function executions log a line each: to a file, so the terminal keeps the summary.
 const logFile = fs.createWriteStream(path.join(stateDir, 'runtime.log'), { flags: 'a' });
@@ -120,7 +128,7 @@ const options = {
   intervalSec: settings.presence.intervalSec,
   secretKey,
   publishKey: KEYS.publishKey,
-  mount: { '/auth/': (request) => (auth ? auth.handle(request) : { status: 503, body: { error: 'starting' } }) },
+  mount: { '/auth/': signIn },
   adminApiKey: admin.apiKey,
   accountId: admin.accountId,
   keysetId: admin.keysetId,
@@ -156,7 +164,7 @@ if (fs.existsSync(marker)) {
   process.stderr.write(`dev: seeded ${o.users} users, ${seeded.friendships} friendships in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
-const churn = new Churn(rt, { ids, rate: o.churn, online: o.online, shards: settings.shardCount });
+churn = new Churn(rt, { ids, rate: o.churn, online: o.online, shards: settings.shardCount });
 const restored = churn.restore();
 
 // A real SDK subscriber on every status channel: what the notification latency is measured on.

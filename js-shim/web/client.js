@@ -1,8 +1,10 @@
-// connectFriends: wires a `pubnub` instance to a FriendsView — the subscribe plan, the
-// listener, the initial load (online friends first), commands re-sent until the Functions
-// answer them, and an optional token refresh. Copied into pkg/web by scripts/build-web.mjs;
+// connectFriends: wires a `pubnub` instance to a FriendsView — the subscribe plan (its friends
+// groups follow the friend count), the listener, the initial load (online friends first),
+// commands re-sent until the Functions answer them, and an optional token refresh. Copied into pkg/web by scripts/build-web.mjs;
 // works in browsers and in Node with the `pubnub` SDK (v10, v11).
-import { FriendsView, subscribePlan, friendRequest, acceptRequest, declineRequest, removeFriend } from './friends_presence.js';
+import {
+  FriendsView, subscribePlan, friendRequest, acceptRequest, declineRequest, cancelRequest, removeFriend, blockUser, unblockUser, userSettings,
+} from './friends_presence.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const nonce = () => Math.floor(Math.random() * 1e12);
@@ -12,14 +14,25 @@ const nonce = () => Math.floor(Math.random() * 1e12);
  * @returns {Promise<import('./index.js').FriendsConnection>}
  */
 export async function connectFriends(options) {
-  const { pubnub, userId, shardCount, online = true, onChange, onMessage, refreshToken, answerTimeoutMs = 5000, attempts = 5 } = options;
+  const { pubnub, userId, shardCount, friendCount, online = true, onChange, onMessage, refreshToken, answerTimeoutMs = 5000, attempts = 5 } = options;
   const created = FriendsView.create(userId, { shardCount });
   if (created.error) throw new Error(`friends-presence: ${created.error}`);
   const view = created.view;
-  const plan = subscribePlan(userId, { shardCount });
+  let plan = subscribePlan(userId, { shardCount, friendCount });
   let closed = false;
   const waiters = new Set(); // resolved on every change of the view
+  // The friends groups follow the count the view knows (all ten until a sync page tells it).
+  const regroup = () => {
+    if (closed) return;
+    const { subscribe, unsubscribe } = view.regroup(plan.groups);
+    if (!subscribe.length && !unsubscribe.length) return;
+    if (unsubscribe.length) pubnub.unsubscribe({ channelGroups: unsubscribe });
+    if (subscribe.length) pubnub.subscribe({ channelGroups: subscribe });
+    plan = { ...plan, groups: plan.groups.filter((g) => !unsubscribe.includes(g)).concat(subscribe) };
+  };
   const changed = () => {
+    // A hint given as friendCount stands until the view knows the count itself.
+    if (view.synced || view.totals().totalFriends !== null || friendCount === undefined) regroup();
     for (const w of [...waiters]) w();
     if (onChange) onChange(view);
   };
@@ -65,6 +78,8 @@ export async function connectFriends(options) {
   /** Publishes `{channel, message}` until its friend.command.result arrives. */
   async function send(command) {
     if (command.error) throw new Error(`friends-presence: ${command.error}`);
+    // The view acts on the answer (lists, settings) once it knows what was asked.
+    view.track(command.message);
     const id = command.message.eventId;
     for (let attempt = 0; attempt < attempts && !closed; attempt++) {
       await pubnub.publish({ channel: command.channel, message: command.message });
@@ -93,15 +108,23 @@ export async function connectFriends(options) {
   }
   await load();
 
+  regroup(); // a load that changed nothing (no friends) still told the count
+
   return {
     view,
-    plan,
+    get plan() {
+      return plan;
+    },
     send,
     reload: load,
     request: (to) => send(friendRequest(userId, to, Date.now(), nonce())),
     accept: (from) => send(acceptRequest(from, userId, Date.now(), nonce())),
     decline: (from) => send(declineRequest(from, userId, Date.now(), nonce())),
+    cancel: (to) => send(cancelRequest(userId, to, Date.now(), nonce())),
     remove: (friend) => send(removeFriend(userId, friend, Date.now(), nonce())),
+    block: (user) => send(blockUser(userId, user, Date.now(), nonce())),
+    unblock: (user) => send(unblockUser(userId, user, Date.now(), nonce())),
+    settings: (settings) => send(userSettings(userId, settings, Date.now(), nonce())),
     close() {
       closed = true;
       clearTimeout(refreshTimer);

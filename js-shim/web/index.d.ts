@@ -35,7 +35,14 @@ export interface SubscribePlan {
   groups: string[];
 }
 
-export function subscribePlan(userId: string, options?: ShardOptions): SubscribePlan | Refused;
+/** What `subscribePlan` takes: the shard count, and the friend count when known. */
+export interface PlanOptions extends ShardOptions {
+  /** The user's friend count: the plan names the groups in use (one under 2,000 friends).
+   *  Unknown (absent): all ten groups. */
+  friendCount?: number;
+}
+
+export function subscribePlan(userId: string, options?: PlanOptions): SubscribePlan | Refused;
 
 /** The envelope every message and command carries. */
 export interface Envelope<T extends string = string, P = Record<string, unknown>> {
@@ -50,13 +57,35 @@ export type CommandType =
   | 'friend.request'
   | 'friend.request.accepted'
   | 'friend.request.declined'
+  | 'friend.request.cancel'
   | 'friend.remove'
+  | 'friend.block'
+  | 'friend.unblock'
+  | 'user.settings'
   | 'friends.sync.request';
+
+/** What a command carries: `userB` names the other user; `page` only in `friends.sync.request`;
+ *  `invisible` and `statusMessage` only in `user.settings`. */
+export interface CommandPayload {
+  userA: string;
+  userB?: string;
+  page?: string | null;
+  invisible?: boolean;
+  statusMessage?: string | null;
+}
 
 /** A command to publish as it is: `pubnub.publish({channel, message})`. */
 export interface Command<T extends CommandType = CommandType> {
   channel: string;
-  message: Envelope<T, { userA: string; userB?: string; page?: string | null }>;
+  message: Envelope<T, CommandPayload>;
+}
+
+/** `user.settings`: at least one field. */
+export interface UserSettings {
+  /** Friends see the user offline while it stays connected. */
+  invisible?: boolean;
+  /** At most 100 characters (UTF-16 units, JS `length`); `null` or `''` clears it. */
+  statusMessage?: string | null;
 }
 
 /** A number or a string without `:` that makes the command's eventId unique. */
@@ -68,6 +97,14 @@ export function friendRequest(from: string, to: string, nowMs: number, nonce: No
 export function acceptRequest(from: string, me: string, nowMs: number, nonce: Nonce): Command<'friend.request.accepted'> | Refused;
 /** `me` declines `from`'s request; `me` publishes it. */
 export function declineRequest(from: string, me: string, nowMs: number, nonce: Nonce): Command<'friend.request.declined'> | Refused;
+/** `me` withdraws its pending request to `to`; `me` publishes it. */
+export function cancelRequest(me: string, to: string, nowMs: number, nonce: Nonce): Command<'friend.request.cancel'> | Refused;
+/** `me` blocks `other`: a friendship ends, pending requests both ways go, `other`'s requests no longer reach `me`. */
+export function blockUser(me: string, other: string, nowMs: number, nonce: Nonce): Command<'friend.block'> | Refused;
+/** `me` unblocks `other`. */
+export function unblockUser(me: string, other: string, nowMs: number, nonce: Nonce): Command<'friend.unblock'> | Refused;
+/** `me`'s own settings; refused (as the Functions would refuse it) with neither field, a wrong type or a message over 100 characters. */
+export function userSettings(me: string, settings: UserSettings, nowMs: number, nonce: Nonce): Command<'user.settings'> | Refused;
 /** `me` ends the friendship with `friend`; `me` publishes it. */
 export function removeFriend(me: string, friend: string, nowMs: number, nonce: Nonce): Command<'friend.remove'> | Refused;
 /** One batch of `me`'s friends, answered on `me`'s inbox (`page`: a `next` cursor, or null). */
@@ -83,11 +120,28 @@ export interface Friend {
   lastSeen: string | null;
 }
 
-export interface IncomingRequest {
+/** A pending friend request, either way (an outgoing one has no name or profile). */
+export interface PendingRequest {
   userId: string;
   name: string | null;
   profileUrl: string | null;
+  /** ISO 8601. */
   requestedAt: string | null;
+}
+
+/** @deprecated the name before outgoing requests were listed: `PendingRequest`. */
+export type IncomingRequest = PendingRequest;
+
+/** The user's own settings as the answers to its `user.settings` confirmed them (null: not changed by this client). */
+export interface OwnSettings {
+  invisible: boolean | null;
+  statusMessage: string | null;
+}
+
+/** The friends groups to subscribe to and to leave to follow the plan. */
+export interface GroupChange {
+  subscribe: string[];
+  unsubscribe: string[];
 }
 
 export interface GlobalCount {
@@ -127,7 +181,12 @@ export class FriendsView {
   readonly userId: string;
   /** Bumped by every change. */
   readonly version: number;
+  /** The plan for the friends known so far: all ten groups until a sync page tells the count, then the groups in use. */
   plan(): SubscribePlan;
+  /** What to subscribe to and leave to go from the friends groups `current` to `plan()`'s. */
+  regroup(current: string[]): GroupChange;
+  /** Remembers a command about to be published, so its answer updates the lists (call before publishing). */
+  track(message: Command['message']): { eventId: string } | Refused;
   /** A message as the SDK hands it (object or JSON text) and the channel it arrived on. */
   apply(message: unknown, channel?: string | null): ApplyResult;
   /** Starts an initial load: publish `syncRequest(syncNext())` until `syncing` is false. */
@@ -150,8 +209,16 @@ export class FriendsView {
   countHistory(): CountPoint[];
   /** The answer to the command `eventId`, or null while none arrived (re-send until it does). */
   commandResult(eventId: string): CommandResult | null;
-  requests(): IncomingRequest[];
-  /** Forgets an incoming request (after declining it); whether it was listed. */
+  /** Pending requests to this user, oldest first (from the first sync page, notices and answers). */
+  incoming(): PendingRequest[];
+  /** The same as `incoming()`. */
+  requests(): PendingRequest[];
+  /** Pending requests this user sent. */
+  outgoing(): PendingRequest[];
+  /** The users this user blocked. */
+  blocked(): string[];
+  settings(): OwnSettings;
+  /** Forgets an incoming request here, without a command; whether it was listed. */
   dismissRequest(userId: string): boolean;
   free(): void;
 }
@@ -173,6 +240,9 @@ export interface ConnectOptions {
   pubnub: PubNubLike;
   userId: string;
   shardCount?: number;
+  /** The friend count if known (e.g. from the last session): the first subscribe names only the groups in use.
+   *  Either way the plan follows the count once the first sync page tells it. */
+  friendCount?: number;
   /** Subscribe to the presence shard (be online); false only watches friends. Default true. */
   online?: boolean;
   /** Called after every message that changed the view. */
@@ -191,13 +261,20 @@ export interface ConnectOptions {
 
 export interface FriendsConnection {
   view: FriendsView;
-  plan: SubscribePlan;
-  /** Publishes a command until its `friend.command.result` arrives; resolves to it. */
+  /** What is subscribed now: the friends groups follow the friend count. */
+  readonly plan: SubscribePlan;
+  /** Publishes a command (tracked by the view) until its `friend.command.result` arrives; resolves to
+   *  it, `ok: false` with its `reason` included; rejects only for a refused build or no answer. */
   send(command: Command | Refused): Promise<CommandResult>;
   request(to: string): Promise<CommandResult>;
   accept(from: string): Promise<CommandResult>;
   decline(from: string): Promise<CommandResult>;
+  /** Withdraws this user's pending request to `to`. */
+  cancel(to: string): Promise<CommandResult>;
   remove(friend: string): Promise<CommandResult>;
+  block(user: string): Promise<CommandResult>;
+  unblock(user: string): Promise<CommandResult>;
+  settings(settings: UserSettings): Promise<CommandResult>;
   /** Loads every friend again (online first). */
   reload(): Promise<void>;
   /** Unsubscribes and stops the token refresh. */

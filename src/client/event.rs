@@ -88,6 +88,20 @@ pub struct SyncPage {
     pub next: Option<String>,
     /// Another page answering the same request follows: the cursor is not to be asked for.
     pub more: bool,
+    /// First page only: pending requests to this user (`None` on other pages).
+    pub incoming: Option<Vec<PendingEntry>>,
+    /// First page only: pending requests this user sent.
+    pub outgoing: Option<Vec<PendingEntry>>,
+    /// First page only: the users this user blocked.
+    pub blocked: Option<Vec<UserId>>,
+}
+
+/// A pending request listed on the first sync page: the other user, and when it was sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingEntry {
+    pub user: UserId,
+    pub name: Option<String>,
+    pub requested_at_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -254,6 +268,32 @@ fn sync_page(p: &JsonObject) -> Result<SyncPage, NotAnEvent> {
         _ => None,
     };
     let request_id = p.str("requestId").map(str::to_owned);
+    // Lists of the first page; an entry with a bad id is left out, as a bad friend entry is.
+    let pending = |key: &str| match p.get(key) {
+        Some(Json::Arr(items)) => Some(
+            items
+                .iter()
+                .filter_map(Json::as_object)
+                .filter_map(|o| {
+                    let user = UserId::parse(o.str("userId")?).ok()?;
+                    Some(PendingEntry { user, name: opt_str(o, "name"), requested_at_ms: time_field(o, "requestedAt") })
+                })
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    };
+    let blocked = match p.get("blocked") {
+        Some(Json::Arr(items)) => Some(
+            items
+                .iter()
+                .filter_map(|v| match v {
+                    Json::Str(s) => UserId::parse(s).ok(),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    };
     Ok(SyncPage {
         user_id,
         request_id,
@@ -263,5 +303,8 @@ fn sync_page(p: &JsonObject) -> Result<SyncPage, NotAnEvent> {
         total_online: p.u64("totalOnline"),
         next,
         more: p.bool("more") == Some(true),
+        incoming: pending("incoming"),
+        outgoing: pending("outgoing"),
+        blocked,
     })
 }

@@ -6,8 +6,9 @@
 //!   the server core's own ([`crate::core::plan`]).
 //! - [`event`]: a wire message (envelope) → a typed [`event::ClientEvent`], or a reason why not.
 //! - [`view`]: [`view::FriendsView`], which applies events with de-duplication by `eventId`
-//!   and per-subject ordering by `ts`, and answers the ordered list, the global count and how
-//!   each command the client sent ended (`friend.command.result`).
+//!   and per-subject ordering by `ts`, and answers the ordered list, the pending requests both
+//!   ways, the block list, the global count and how each command the client sent ended
+//!   (`friend.command.result`).
 
 pub mod event;
 pub mod view;
@@ -16,4 +17,4 @@ pub use crate::core::plan;
 
 pub use event::{ClientEvent, CommandOutcome, Incoming};
 pub use plan::SubscribePlan;
-pub use view::{Friend, FriendsView, Outcome};
+pub use view::{Friend, FriendRequest, FriendsView, GroupChange, Outcome, OwnSettings};

@@ -9,15 +9,21 @@
 //!   a bounded tombstone per removed user, so a late `friend.added` or an older sync page cannot
 //!   bring back someone removed since;
 //! - status of a user who is not (yet) a friend is kept aside (bounded): `friend.added` can
-//!   arrive after the new friend's first `friend.online` from the group.
+//!   arrive after the new friend's first `friend.online` from the group;
+//! - pending requests both ways and blocked users are lists with the same per-user ordering by
+//!   `ts`: the first sync page is their snapshot, and inbox notices and the answers to this
+//!   client's own commands (`friend.command.result`, matched to the command by `eventId`, see
+//!   [`FriendsView::track`]) keep them up to date. A decline or a cancel by the other user is
+//!   not notified (docs/design.md): such an entry stays until the next load.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 
-use super::event::{self, ClientEvent, CommandOutcome, Incoming, NotAnEvent, SyncPage};
+use super::event::{self, ClientEvent, CommandOutcome, Incoming, NotAnEvent, PendingEntry, SyncPage};
 use super::plan::{SubscribePlan, DEFAULT_SHARD_COUNT};
 use crate::domain::channels::{inbox, push_u64, status, STATUS_GLOBAL};
+use crate::domain::contract::{CommandKind, Reason};
 use crate::domain::messages::SCHEMA_VERSION;
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject, UserId};
@@ -30,8 +36,10 @@ pub const TOMBSTONES: usize = 10_000;
 pub const STRANGERS: usize = 1_000;
 /// Command outcomes kept (by the command's `eventId`): a client waits for a handful at a time.
 pub const OUTCOMES: usize = 500;
-/// Pending incoming friend requests kept.
+/// Pending friend requests kept each way, and blocked users kept.
 pub const REQUESTS: usize = 500;
+/// Commands this client sent and still remembers, to act on their answers.
+pub const SENT: usize = 500;
 /// The global-count chart covers this much time before the newest point.
 pub const HISTORY_MS: u64 = 10 * 60_000;
 const HISTORY_POINTS: usize = 1_000;
@@ -48,6 +56,9 @@ pub struct Friend {
     pub last_seen: Option<String>,
     #[serde(skip)]
     pub last_seen_ms: Option<u64>,
+    /// Time of the status message held (a `friend.online`, a sync page).
+    #[serde(skip)]
+    status_ts: u64,
     /// Time of the presence information held; 0 = only a hint (`friend.added`'s `online`).
     #[serde(skip)]
     presence_ts: u64,
@@ -66,6 +77,7 @@ impl Friend {
             online: false,
             last_seen: None,
             last_seen_ms: None,
+            status_ts: 0,
             presence_ts: 0,
             member_ts,
         }
@@ -95,6 +107,8 @@ impl Friend {
     }
 }
 
+/// A pending friend request: incoming (`user_id` asked this user) or outgoing (this user
+/// asked `user_id`; no name or profile: the Functions list only the id).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FriendRequest {
@@ -102,8 +116,138 @@ pub struct FriendRequest {
     pub name: Option<String>,
     pub profile_url: Option<String>,
     pub requested_at: Option<String>,
-    #[serde(skip)]
-    ts: u64,
+}
+
+impl FriendRequest {
+    fn of(entry: PendingEntry) -> FriendRequest {
+        FriendRequest {
+            user_id: entry.user.into_string(),
+            name: entry.name,
+            profile_url: None,
+            requested_at: entry.requested_at_ms.map(iso8601),
+        }
+    }
+}
+
+/// This user's own settings as the answers to its `user.settings` commands confirmed them
+/// (`None`: not changed by this client since it started).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnSettings {
+    pub invisible: Option<bool>,
+    /// `Some(None)` once a clear was confirmed.
+    #[serde(serialize_with = "flat")]
+    pub status_message: Option<Option<String>>,
+}
+
+fn flat<S: serde::Serializer>(v: &Option<Option<String>>, s: S) -> Result<S::Ok, S::Error> {
+    v.as_ref().and_then(Option::as_deref).serialize(s)
+}
+
+/// Friends groups to subscribe to and to leave, to move from one plan to another.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GroupChange {
+    pub subscribe: Vec<String>,
+    pub unsubscribe: Vec<String>,
+}
+
+trait Listed {
+    fn user(&self) -> &str;
+}
+
+impl Listed for FriendRequest {
+    fn user(&self) -> &str {
+        &self.user_id
+    }
+}
+
+impl Listed for String {
+    fn user(&self) -> &str {
+        self
+    }
+}
+
+/// Users listed beside the friends (requests each way, blocked users), each with the time of
+/// the information held, and a bounded memory of when each one left the list: an older
+/// snapshot or a late notice cannot bring back an entry taken off since.
+#[derive(Clone, Debug)]
+struct Listing<T> {
+    items: Vec<(u64, T)>,
+    gone: Bounded<u64>,
+    cap: usize,
+}
+
+impl<T: Listed> Listing<T> {
+    fn new(cap: usize) -> Self {
+        Listing { items: Vec::new(), gone: Bounded::new(cap), cap }
+    }
+
+    fn contains(&self, user: &str) -> bool {
+        self.items.iter().any(|(_, i)| i.user() == user)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter().map(|(_, i)| i)
+    }
+
+    /// Lists `item` as of `ts`; false (stale) when the list holds newer news of that user.
+    fn put(&mut self, ts: u64, item: T) -> bool {
+        let user = item.user();
+        if self.gone.get(user).is_some_and(|at| *at > ts) || self.items.iter().any(|(at, i)| i.user() == user && *at > ts) {
+            return false;
+        }
+        let user = user.to_owned();
+        self.items.retain(|(_, i)| i.user() != user);
+        self.items.push((ts, item));
+        if self.items.len() > self.cap {
+            self.items.remove(0);
+        }
+        true
+    }
+
+    /// Takes `user` off as of `ts` (an entry newer than that stays); whether it was listed.
+    fn take(&mut self, user: &str, ts: u64) -> bool {
+        let at = self.gone.get(user).copied().unwrap_or(0).max(ts);
+        self.gone.insert(user, at);
+        let before = self.items.len();
+        self.items.retain(|(t, i)| i.user() != user || *t > ts);
+        self.items.len() != before
+    }
+
+    /// Forgets `user` without ordering anything after it (a local dismissal).
+    fn forget(&mut self, user: &str) -> bool {
+        let before = self.items.len();
+        self.items.retain(|(_, i)| i.user() != user);
+        self.items.len() != before
+    }
+
+    /// The list as a snapshot taken at `ts` has it, plus what was listed after `ts`; minus
+    /// what was taken off after `ts`.
+    fn snapshot(&mut self, ts: u64, listed: Vec<T>) {
+        let newer: Vec<(u64, T)> = std::mem::take(&mut self.items).into_iter().filter(|(at, _)| *at > ts).collect();
+        for item in listed {
+            let user = item.user();
+            if newer.iter().any(|(_, i)| i.user() == user) || self.gone.get(user).is_some_and(|at| *at > ts) {
+                continue;
+            }
+            if !self.items.iter().any(|(_, i)| i.user() == user) {
+                self.items.push((ts, item));
+            }
+        }
+        self.items.extend(newer);
+        let over = self.items.len().saturating_sub(self.cap);
+        self.items.drain(..over);
+    }
+}
+
+/// A command this client sent (see [`FriendsView::track`]): what its answer changes.
+#[derive(Clone, Debug)]
+struct Sent {
+    kind: CommandKind,
+    /// The other user (`userB`; for an accept or decline, the requester `userA`).
+    other: Option<String>,
+    invisible: Option<bool>,
+    status_message: Option<Option<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -209,6 +353,7 @@ struct Note {
     online: bool,
     at: u64,
     last_seen_ms: Option<u64>,
+    status_message: Option<String>,
 }
 
 /// An initial load in progress: which friends its pages listed.
@@ -237,7 +382,11 @@ pub struct FriendsView {
     synced: bool,
     total_friends: Option<u64>,
     total_online: Option<u64>,
-    requests: Vec<FriendRequest>,
+    incoming: Listing<FriendRequest>,
+    outgoing: Listing<FriendRequest>,
+    blocked: Listing<String>,
+    sent: Bounded<Sent>,
+    settings: OwnSettings,
     outcomes: Bounded<CommandOutcome>,
     version: u64,
 }
@@ -261,7 +410,11 @@ impl FriendsView {
             synced: false,
             total_friends: None,
             total_online: None,
-            requests: Vec::new(),
+            incoming: Listing::new(REQUESTS),
+            outgoing: Listing::new(REQUESTS),
+            blocked: Listing::new(REQUESTS),
+            sent: Bounded::new(SENT),
+            settings: OwnSettings::default(),
             outcomes: Bounded::new(OUTCOMES),
             version: 0,
         }
@@ -271,8 +424,31 @@ impl FriendsView {
         &self.me
     }
 
+    /// The subscribe plan for the friends known so far: all ten groups until the first sync
+    /// page tells the count, then the groups in use (`SubscribePlan::for_user_with_friends`),
+    /// following the count as friends are added and removed.
     pub fn plan(&self) -> SubscribePlan {
-        SubscribePlan::for_user(&self.me, self.shard_count)
+        SubscribePlan::for_user_with_friends(&self.me, self.shard_count, self.known_friend_count())
+    }
+
+    /// The friend count the plan follows: the view's own once a load completed (kept by
+    /// `friend.added`/`friend.removed`), else the newest sync page's total, else unknown.
+    pub fn known_friend_count(&self) -> Option<u64> {
+        if self.synced {
+            Some(self.friends.len() as u64)
+        } else {
+            self.total_friends
+        }
+    }
+
+    /// What to subscribe to and leave to go from the friends groups `current` to
+    /// [`Self::plan`]'s.
+    pub fn regroup(&self, current: &[String]) -> GroupChange {
+        let want = self.plan().groups;
+        GroupChange {
+            subscribe: want.iter().filter(|g| !current.contains(g)).cloned().collect(),
+            unsubscribe: current.iter().filter(|g| !want.contains(g)).cloned().collect(),
+        }
     }
 
     /// Bumped by every change; a UI re-renders only when it moved.
@@ -310,8 +486,24 @@ impl FriendsView {
         self.history.iter()
     }
 
-    pub fn requests(&self) -> &[FriendRequest] {
-        &self.requests
+    /// Pending requests to this user, oldest first.
+    pub fn incoming(&self) -> Vec<&FriendRequest> {
+        self.incoming.iter().collect()
+    }
+
+    /// Pending requests this user sent, oldest first.
+    pub fn outgoing(&self) -> Vec<&FriendRequest> {
+        self.outgoing.iter().collect()
+    }
+
+    /// Users this user blocked.
+    pub fn blocked(&self) -> Vec<&str> {
+        self.blocked.iter().map(String::as_str).collect()
+    }
+
+    /// This user's settings as confirmed by the answers to its own `user.settings`.
+    pub fn settings(&self) -> &OwnSettings {
+        &self.settings
     }
 
     /// How the command `event_id` this client sent ended, once its `friend.command.result`
@@ -433,15 +625,28 @@ impl FriendsView {
     fn apply_event(&mut self, ts: u64, event: ClientEvent) -> Outcome {
         match event {
             ClientEvent::Online { user, name, profile_url, status_message } => {
-                let out = self.presence(&user, true, ts, Some(ts));
+                if let Some(f) = self.friends.get_mut(user.as_str()).filter(|f| f.online && f.presence_ts > 0 && ts >= f.presence_ts) {
+                    // Online already: a re-announcement (a new status message) updates fields,
+                    // not presence. The Functions do not order presence by it either, and the
+                    // friend.offline that follows can carry an earlier ts (presence event times
+                    // are whole seconds; the settle path stamps its reads 3 s early).
+                    f.set_profile(&name, &profile_url);
+                    if ts >= f.status_ts {
+                        f.status_message = status_message;
+                        f.status_ts = ts;
+                    }
+                    return Outcome::Applied;
+                }
+                let out = self.presence(&user, true, ts, Some(ts), status_message.clone());
                 if let (Outcome::Applied, Some(f)) = (&out, self.friends.get_mut(user.as_str())) {
                     f.set_profile(&name, &profile_url);
                     f.status_message = status_message;
+                    f.status_ts = ts;
                 }
                 out
             }
             ClientEvent::Offline { user, name, last_seen_ms } => {
-                let out = self.presence(&user, false, ts, Some(last_seen_ms.unwrap_or(ts)));
+                let out = self.presence(&user, false, ts, Some(last_seen_ms.unwrap_or(ts)), None);
                 if let (Outcome::Applied, Some(f)) = (&out, self.friends.get_mut(user.as_str())) {
                     f.set_profile(&name, &None);
                 }
@@ -456,19 +661,19 @@ impl FriendsView {
                 if self.friends.contains_key(user.as_str()) {
                     return ignored("already friends");
                 }
-                if self.requests.iter().any(|r| r.user_id == user.as_str() && r.ts > ts) {
-                    return Outcome::Stale;
+                if self.blocked.contains(user.as_str()) {
+                    // The Functions hide a blocked user's requests; one sent in the moment of
+                    // the block can still be notified (docs/design.md, "Blocking and privacy").
+                    return ignored("from a blocked user");
                 }
-                self.requests.retain(|r| r.user_id != user.as_str());
-                self.requests.push(FriendRequest {
+                let request = FriendRequest {
                     user_id: user.into_string(),
                     name,
                     profile_url,
                     requested_at: Some(iso8601(requested_at_ms.unwrap_or(ts))),
-                    ts,
-                });
-                if self.requests.len() > REQUESTS {
-                    self.requests.remove(0);
+                };
+                if !self.incoming.put(ts, request) {
+                    return Outcome::Stale;
                 }
                 Outcome::Applied
             }
@@ -486,13 +691,89 @@ impl FriendsView {
                 if self.outcomes.get(&outcome.event_id).is_some() {
                     return Outcome::Duplicate; // answered already: a re-send's answer
                 }
+                self.answered(ts, &outcome);
                 self.outcomes.insert(&outcome.event_id.clone(), outcome);
                 Outcome::Applied
             }
         }
     }
 
-    fn presence(&mut self, user: &UserId, online: bool, ts: u64, last_seen_ms: Option<u64>) -> Outcome {
+    /// Remembers a command this client is about to publish (the `message` a builder made), so
+    /// its answer updates the lists: a request sent is outgoing, an accept, decline or cancel
+    /// takes the request off, a block lists the user as blocked, `user.settings` is confirmed.
+    /// → the command's `eventId`, or why it is not a command of this user.
+    pub fn track(&mut self, message: &Json) -> Result<String, String> {
+        let msg = message.as_object().ok_or("a command is a JSON object")?;
+        let kind = msg.str("type").and_then(CommandKind::from_name).ok_or("not a client command type")?;
+        let event_id = msg.str("eventId").filter(|id| !id.is_empty()).ok_or("the command has no eventId")?;
+        let payload = msg.get("payload").and_then(Json::as_object).ok_or("the command has no payload")?;
+        let (a, b) = (payload.str("userA"), payload.str("userB"));
+        let (publisher, other) = if kind.published_by_b() { (b, a) } else { (a, b) };
+        if publisher != Some(self.me.as_str()) {
+            return Err(String::from("the command is not published by this user"));
+        }
+        let sent = Sent {
+            kind,
+            other: if kind.about_self() { None } else { Some(other.ok_or("the command names no other user")?.to_owned()) },
+            invisible: payload.bool("invisible"),
+            status_message: match payload.get("statusMessage") {
+                None => None,
+                Some(Json::Str(m)) if !m.is_empty() => Some(Some(m.clone())),
+                Some(_) => Some(None),
+            },
+        };
+        self.sent.insert(event_id, sent);
+        Ok(event_id.to_owned())
+    }
+
+    /// What the answer `outcome` (decided at `ts`) to a tracked command changes. A refusal
+    /// that says the request is gone (`not_pending`, `already_friends`) takes it off too.
+    fn answered(&mut self, ts: u64, outcome: &CommandOutcome) {
+        let Some(sent) = self.sent.get(&outcome.event_id).cloned() else { return };
+        let gone = !outcome.ok
+            && outcome
+                .reason
+                .as_deref()
+                .and_then(Reason::from_code)
+                .is_some_and(|r| matches!(r, Reason::NotPending | Reason::AlreadyFriends));
+        let other = sent.other.unwrap_or_default();
+        match sent.kind {
+            CommandKind::Request if outcome.ok => {
+                let request = FriendRequest { user_id: other, name: None, profile_url: None, requested_at: Some(iso8601(ts)) };
+                self.outgoing.put(ts, request);
+            }
+            CommandKind::Accept if outcome.ok || gone => {
+                // An acceptance also deletes a request the other way (mutual requests).
+                self.incoming.take(&other, ts);
+                self.outgoing.take(&other, ts);
+            }
+            CommandKind::Decline if outcome.ok || gone => {
+                self.incoming.take(&other, ts);
+            }
+            CommandKind::Cancel if outcome.ok || gone => {
+                self.outgoing.take(&other, ts);
+            }
+            CommandKind::Block if outcome.ok => {
+                self.incoming.take(&other, ts);
+                self.outgoing.take(&other, ts);
+                self.blocked.put(ts, other);
+            }
+            CommandKind::Unblock if outcome.ok => {
+                self.blocked.take(&other, ts);
+            }
+            CommandKind::Settings if outcome.ok => {
+                if sent.invisible.is_some() {
+                    self.settings.invisible = sent.invisible;
+                }
+                if sent.status_message.is_some() {
+                    self.settings.status_message = sent.status_message;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn presence(&mut self, user: &UserId, online: bool, ts: u64, last_seen_ms: Option<u64>, status_message: Option<String>) -> Outcome {
         if *user == self.me {
             return ignored("the user's own status");
         }
@@ -509,7 +790,7 @@ impl FriendsView {
         if self.strangers.get(user.as_str()).is_some_and(|n| n.at > ts) {
             return Outcome::Stale;
         }
-        self.strangers.insert(user.as_str(), Note { online, at: ts, last_seen_ms });
+        self.strangers.insert(user.as_str(), Note { online, at: ts, last_seen_ms, status_message });
         ignored("not a friend (yet): kept for a friend.added")
     }
 
@@ -521,7 +802,9 @@ impl FriendsView {
             return Outcome::Stale;
         }
         self.removed.remove(user.as_str());
-        self.requests.retain(|r| r.user_id != user.as_str());
+        // A friendship made ends the requests between the two, whichever way they went.
+        self.incoming.take(user.as_str(), ts);
+        self.outgoing.take(user.as_str(), ts);
         let note = self.strangers.remove(user.as_str());
         let f = self.friends.entry(user.as_str().to_owned()).or_insert_with(|| {
             let mut f = Friend::new(user, ts);
@@ -533,6 +816,10 @@ impl FriendsView {
         f.set_profile(name, profile_url);
         if let Some(n) = note.filter(|n| n.at >= f.presence_ts) {
             f.set_presence(n.online, n.at, n.last_seen_ms);
+            if n.online && n.at >= f.status_ts {
+                f.status_message = n.status_message;
+                f.status_ts = n.at;
+            }
         }
         Outcome::Applied
     }
@@ -568,8 +855,10 @@ impl FriendsView {
             let f = self.friends.entry(key.clone()).or_insert_with(|| Friend::new(&entry.user, ts));
             f.member_ts = f.member_ts.max(ts);
             f.set_profile(&entry.name, &entry.profile_url);
-            if entry.status_message.is_some() {
+            // The page's status message (or its absence: cleared) unless a newer one is held.
+            if ts >= f.status_ts {
                 f.status_message = entry.status_message;
+                f.status_ts = ts;
             }
             // The entry's state dates from the friend's last change (`lastSeen`); unknown = oldest.
             let entry_at = entry.last_seen_ms.unwrap_or(0);
@@ -580,6 +869,18 @@ impl FriendsView {
                 f.set_presence(n.online, n.at, n.last_seen_ms);
             }
             listed.push(key);
+        }
+        // The first page carries the pending requests and the block list: their snapshot.
+        if let Some(incoming) = page.incoming {
+            let blocked = page.blocked.as_deref().unwrap_or_default();
+            let listed = incoming.into_iter().filter(|e| e.user != self.me && !blocked.contains(&e.user)).map(FriendRequest::of);
+            self.incoming.snapshot(ts, listed.collect());
+        }
+        if let Some(outgoing) = page.outgoing {
+            self.outgoing.snapshot(ts, outgoing.into_iter().filter(|e| e.user != self.me).map(FriendRequest::of).collect());
+        }
+        if let Some(blocked) = page.blocked {
+            self.blocked.snapshot(ts, blocked.into_iter().map(UserId::into_string).collect());
         }
         let newest_totals = self.run.as_ref().is_none_or(|r| r.first_ts.is_none_or(|t| ts >= t));
         if newest_totals {
@@ -624,11 +925,10 @@ impl FriendsView {
         self.synced = true;
     }
 
-    /// Forgets an incoming request (after declining it).
+    /// Forgets an incoming request here, without a command (the answer to a tracked decline
+    /// takes it off by itself).
     pub fn dismiss_request(&mut self, user: &str) -> bool {
-        let before = self.requests.len();
-        self.requests.retain(|r| r.user_id != user);
-        let changed = self.requests.len() != before;
+        let changed = self.incoming.forget(user);
         if changed {
             self.version += 1;
         }

@@ -1,6 +1,7 @@
 //! The client commands (docs/design.md §3): what a client publishes to the friend Functions, on
 //! which channel, and who must publish it. Every command is an envelope
-//! `{type, schemaVersion, eventId, ts, payload: {userA, userB?, page?}}`; the Functions verify
+//! `{type, schemaVersion, eventId, ts, payload: {userA, userB?, page?, invisible?, statusMessage?}}`;
+//! the Functions verify
 //! it (`core::friends::parse_command`), clients build it here. The messages the Functions
 //! send are in [`super::messages`].
 
@@ -170,6 +171,12 @@ pub struct CommandPayload {
     /// `friends.sync.request` only: `Some(None)` is the first page (`null` on the wire).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<Option<String>>,
+    /// `user.settings` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invisible: Option<bool>,
+    /// `user.settings` only: `Some(None)` clears the message (`null` on the wire).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<Option<String>>,
 }
 
 /// A command ready to publish: `{channel, message}`.
@@ -202,6 +209,31 @@ pub fn command(kind: CommandKind, user_a: &UserId, user_b: &UserId, page: Option
         user_a: user_a.as_str().to_owned(),
         user_b: (!kind.about_self()).then(|| user_b.as_str().to_owned()),
         page: sync.then(|| page.map(str::to_owned)),
+        invisible: None,
+        status_message: None,
     };
     ClientCommand { channel, message: Envelope::new(kind.name(), event_id, iso8601(now_ms), payload) }
+}
+
+/// `user.settings` from `user` about itself: `invisible`, and `status_message` (`Some(None)` or
+/// `Some(Some(""))` clears it). Refused here as the Functions would refuse it (`invalid`):
+/// neither field, or a message over [`MAX_STATUS_MESSAGE_CHARS`] UTF-16 units. Only clients
+/// build it: no Function bundle links this.
+pub fn settings_command(
+    user: &UserId,
+    invisible: Option<bool>,
+    status_message: Option<Option<&str>>,
+    event_id: String,
+    now_ms: u64,
+) -> Result<ClientCommand, &'static str> {
+    if invisible.is_none() && status_message.is_none() {
+        return Err("user.settings needs invisible or statusMessage");
+    }
+    if status_message.flatten().is_some_and(|m| m.encode_utf16().count() > MAX_STATUS_MESSAGE_CHARS) {
+        return Err("statusMessage is longer than 100 characters");
+    }
+    let mut cmd = command(CommandKind::Settings, user, user, None, event_id, now_ms);
+    cmd.message.payload.invisible = invisible;
+    cmd.message.payload.status_message = status_message.map(|m| m.filter(|m| !m.is_empty()).map(str::to_owned));
+    Ok(cmd)
 }

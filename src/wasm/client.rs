@@ -1,11 +1,13 @@
 //! The web client core for JavaScript (`pkg/web`): `subscribePlan(userId)`, the
 //! `FriendsView` class over [`crate::client`], and the command builders (`friendRequest`,
-//! `acceptRequest`, `declineRequest`, `removeFriend`, `syncRequest` → `{channel, message}`,
-//! from [`crate::domain::contract`]). Nothing here throws: bad input comes back as
+//! `acceptRequest`, `declineRequest`, `cancelRequest`, `removeFriend`, `blockUser`,
+//! `unblockUser`, `userSettings`, `syncRequest` → `{channel, message}`, from
+//! [`crate::domain::contract`]). Nothing here throws: bad input comes back as
 //! `{error}` (creation) or `{outcome: "rejected", reason}` (messages).
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::client::plan::DEFAULT_SHARD_COUNT;
 use crate::client::{FriendsView, SubscribePlan};
@@ -60,12 +62,18 @@ fn message(raw: &JsValue) -> Result<Json, &'static str> {
     Json::parse(&text)
 }
 
-/// `subscribePlan(userId, {shardCount})` → `{userId, shard, presenceChannel, channels, groups}`
-/// or `{error}`.
+/// `{friendCount}` from an options object: a count, or unknown (absent or not a count).
+fn friend_count(options: &JsValue) -> Option<u64> {
+    field(options, "friendCount").as_f64().filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n < 9.0e15).map(|n| n as u64)
+}
+
+/// `subscribePlan(userId, {shardCount, friendCount})` → `{userId, shard, presenceChannel,
+/// channels, groups}` or `{error}`: the groups in use by `friendCount` friends (one under
+/// 2,000), all ten when the count is not given.
 #[wasm_bindgen(js_name = subscribePlan)]
 pub fn subscribe_plan(user: JsValue, options: JsValue) -> JsValue {
     match user_id(&user) {
-        Ok(u) => to_js(&SubscribePlan::for_user(&u, shard_count(&options))),
+        Ok(u) => to_js(&SubscribePlan::for_user_with_friends(&u, shard_count(&options), friend_count(&options))),
         Err(reason) => error(reason),
     }
 }
@@ -128,6 +136,59 @@ pub fn decline_request(from: JsValue, me: JsValue, now_ms: f64, nonce: JsValue) 
     client_command(CommandKind::Decline, &from, Some(&me), None, now_ms, &nonce)
 }
 
+/// `cancelRequest(me, to, nowMs, nonce)`: `me` withdraws its pending request to `to`.
+#[wasm_bindgen(js_name = cancelRequest)]
+pub fn cancel_request(me: JsValue, to: JsValue, now_ms: f64, nonce: JsValue) -> JsValue {
+    client_command(CommandKind::Cancel, &me, Some(&to), None, now_ms, &nonce)
+}
+
+/// `blockUser(me, other, nowMs, nonce)`: `me` blocks `other` (a friendship ends, pending
+/// requests both ways are deleted, `other`'s requests no longer reach `me`).
+#[wasm_bindgen(js_name = blockUser)]
+pub fn block_user(me: JsValue, other: JsValue, now_ms: f64, nonce: JsValue) -> JsValue {
+    client_command(CommandKind::Block, &me, Some(&other), None, now_ms, &nonce)
+}
+
+/// `unblockUser(me, other, nowMs, nonce)`.
+#[wasm_bindgen(js_name = unblockUser)]
+pub fn unblock_user(me: JsValue, other: JsValue, now_ms: f64, nonce: JsValue) -> JsValue {
+    client_command(CommandKind::Unblock, &me, Some(&other), None, now_ms, &nonce)
+}
+
+/// `userSettings(me, {invisible?, statusMessage?}, nowMs, nonce)`: `me`'s own settings
+/// (`statusMessage` ≤ 100 characters; `null` or `""` clears it) → `{channel, message}`, or
+/// `{error}` for neither field, a wrong type or a message too long.
+#[wasm_bindgen(js_name = userSettings)]
+pub fn user_settings(me: JsValue, settings: JsValue, now_ms: f64, nonce_raw: JsValue) -> JsValue {
+    let me = match user_id(&me) {
+        Ok(me) => me,
+        Err(reason) => return error(reason),
+    };
+    let invisible = match field(&settings, "invisible") {
+        v if v.is_undefined() => None,
+        v => match v.as_bool() {
+            Some(b) => Some(b),
+            None => return error("invisible must be a boolean"),
+        },
+    };
+    let status_message = match field(&settings, "statusMessage") {
+        v if v.is_undefined() => None,
+        v if v.is_null() => Some(None),
+        v => match v.as_string() {
+            Some(m) => Some(Some(m)),
+            None => return error("statusMessage must be a string or null"),
+        },
+    };
+    let now = if now_ms.is_finite() && now_ms > 0.0 && now_ms < 9.0e15 { now_ms as u64 } else { 0 };
+    let Some(event_id) = nonce(&nonce_raw).and_then(|n| command_event_id(CommandKind::Settings, now, &n)) else {
+        return error("nonce must be a number or a string without ':' (the eventId is at most 128 bytes)");
+    };
+    match contract::settings_command(&me, invisible, status_message.as_ref().map(Option::as_deref), event_id, now) {
+        Ok(cmd) => to_js(&cmd),
+        Err(reason) => error(reason),
+    }
+}
+
 /// `removeFriend(me, friend, nowMs, nonce)`: `me` ends the friendship; `me` publishes it.
 #[wasm_bindgen(js_name = removeFriend)]
 pub fn remove_friend(me: JsValue, friend: JsValue, now_ms: f64, nonce: JsValue) -> JsValue {
@@ -172,8 +233,28 @@ impl JsFriendsView {
         self.view.version() as f64
     }
 
+    /// The plan for the friends known so far: all ten groups until a sync page tells the
+    /// count, then the groups in use.
     pub fn plan(&self) -> JsValue {
         to_js(&self.view.plan())
+    }
+
+    /// `{subscribe, unsubscribe}`: the friends groups to go from `current` to `plan()`'s.
+    pub fn regroup(&self, current: JsValue) -> JsValue {
+        let groups: Vec<String> = match current.dyn_ref::<js_sys::Array>() {
+            Some(list) => list.iter().filter_map(|g| g.as_string()).collect(),
+            None => Vec::new(),
+        };
+        to_js(&self.view.regroup(&groups))
+    }
+
+    /// Remembers a command about to be published (a builder's `message`), so its
+    /// `friend.command.result` updates the lists → `{eventId}` or `{error}`.
+    pub fn track(&mut self, msg: JsValue) -> JsValue {
+        match message(&msg).map_err(str::to_owned).and_then(|m| self.view.track(&m)) {
+            Ok(id) => object(&[("eventId", JsValue::from_str(&id))]),
+            Err(reason) => error(&reason),
+        }
     }
 
     /// Applies a message (object or JSON text). `channel` is where it arrived (the SDK's
@@ -271,9 +352,30 @@ impl JsFriendsView {
         event_id.as_string().and_then(|id| self.view.command_result(&id).map(to_js)).unwrap_or(JsValue::NULL)
     }
 
-    /// Incoming friend requests: `[{userId, name, profileUrl, requestedAt}]`.
+    /// Pending requests to this user: `[{userId, name, profileUrl, requestedAt}]`, oldest first.
+    pub fn incoming(&self) -> JsValue {
+        to_js(&self.view.incoming())
+    }
+
+    /// The same as `incoming()` (its first name).
     pub fn requests(&self) -> JsValue {
-        to_js(self.view.requests())
+        self.incoming()
+    }
+
+    /// Pending requests this user sent: `[{userId, name, profileUrl, requestedAt}]`.
+    pub fn outgoing(&self) -> JsValue {
+        to_js(&self.view.outgoing())
+    }
+
+    /// The users this user blocked: `[userId]`.
+    pub fn blocked(&self) -> JsValue {
+        to_js(&self.view.blocked())
+    }
+
+    /// `{invisible, statusMessage}` as the answers to this user's `user.settings` confirmed
+    /// them (`null`: not changed by this client).
+    pub fn settings(&self) -> JsValue {
+        to_js(self.view.settings())
     }
 
     /// Forgets an incoming request (after declining it). → whether it was listed.

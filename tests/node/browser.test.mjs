@@ -3,8 +3,11 @@
 // the auth service mounted under /auth/ (as scripts/dev runs it), and a small seeded population,
 // serves the page; the page signs in at the auth service and acts only through its token; the page (real PubNub browser SDK + pkg/web) loads a seeded user's
 // friends (friends.sync pages on its inbox), shows a friend coming online within 2 s, and adds a friend whose request it accepts.
-// Saves target/screenshots/demo.png.
-import { test, after } from 'node:test';
+// The roster: requests listed after a reload and answered from the lists, every command's answer
+// shown (a refusal with its reason), block/unblock, "appear offline" seen by a friend within 2 s
+// while connected, status messages, Remove confirmed, the last known count at once, and a
+// phone-width layout. Saves target/screenshots/demo.png and demo-phone.png.
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,20 +20,21 @@ import { AuthService } from '../../js-shim/auth/service.mjs';
 
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 const SHOT = path.join(ROOT, 'target/screenshots/demo.png');
+const PHONE_SHOT = path.join(ROOT, 'target/screenshots/demo-phone.png');
 const CHROMIUM = '/usr/bin/chromium';
 const SECRET = 'sec-c-browser-test';
 const KEYS = { publishKey: 'pub-c-local', subscribeKey: 'sub-c-local' };
 
-let srv, browser;
+let srv, browser, auth, ids;
+const authCalls = [];
+const errors = [];
 after(async () => {
   await browser?.close();
   destroyAll();
   await srv?.close();
 });
 
-test('demo page: friends load, a friend comes online within 2 s, an accepted request adds a friend', { timeout: 120_000 }, async () => {
-  let auth;
-  const authCalls = [];
+before(async () => {
   srv = await startServer({
     secretKey: SECRET,
     publishKey: KEYS.publishKey,
@@ -46,33 +50,49 @@ test('demo page: friends load, a friend comes online within 2 s, an accepted req
     },
   });
   auth = new AuthService({ pubnub: client('v11', srv, 'auth-service', { ...KEYS, secretKey: SECRET }) });
-  // Other users act through tokens from the same service.
-  const user = async (id) => {
-    const pn = client('v11', srv, id, KEYS);
-    pn.setToken((await auth.login(id)).token);
-    return pn;
-  };
-  const { ids } = await seedPopulation(srv, { users: 40, friends: 12, online: 0.5, seed: 7 });
+  ({ ids } = await seedPopulation(srv, { users: 40, friends: 12, online: 0.5, seed: 7 }));
   new Churn(srv, { ids, rate: 0, online: 0.5 }).restore(); // the seeded online users are present
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+});
+
+/** Other users act through tokens from the same service. */
+async function user(id) {
+  const pn = client('v11', srv, id, KEYS);
+  pn.setToken((await auth.login(id)).token);
+  return pn;
+}
+const friendsOf = (id) => [...(srv.objects.byChannel.get(`friends.${id}`)?.keys() ?? [])];
+const custom = (id) => srv.objects.entities.uuid.get(id).custom;
+
+/** The demo page signed in as `id`, in a browser context of its own (its own localStorage). */
+async function open(id, { viewport = { width: 1280, height: 900 }, context } = {}) {
+  const ctx = context ?? (await browser.newContext({ viewport }));
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => errors.push(`${id}: ${e.message}`));
+  await page.goto(`${srv.url}/demo/?user=${id}`);
+  await page.waitForSelector('body[data-synced="true"]', { timeout: 15_000 });
+  return page;
+}
+
+/** The newest command result shown on the page: [ok, text]. */
+async function lastResult(page) {
+  await page.waitForSelector('#results li.result', { timeout: 10_000 });
+  return page.$eval('#results li.result', (li) => [li.classList.contains('ok'), li.textContent]);
+}
+
+test('demo page: friends load, a friend comes online within 2 s, an accepted request adds a friend', { timeout: 120_000 }, async () => {
   const me = ids[0];
-  const friendIds = [...(srv.objects.byChannel.get(`friends.${me}`)?.keys() ?? [])];
-  const custom = (id) => srv.objects.entities.uuid.get(id).custom;
+  const friendIds = friendsOf(me);
   const onlineFriends = friendIds.filter((id) => custom(id).online);
   const offlineFriend = friendIds.find((id) => !custom(id).online);
   const stranger = ids.find((id) => id !== me && !friendIds.includes(id));
   assert.ok(friendIds.length >= 5 && offlineFriend && stranger, 'the seed gives the user friends, an offline one, and a non-friend');
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${srv.url}/demo/?user=${me}`);
-
   // 1. The seeded user's friends, with who is online.
-  await page.waitForSelector('body[data-synced="true"]', { timeout: 15_000 });
+  const page = await open(me);
   const shown = await page.$$eval('#friends li.friend', (lis) => lis.map((li) => [li.dataset.user, li.classList.contains('online')]));
   assert.deepEqual(shown.map(([id]) => id).sort(), [...friendIds].sort());
   assert.deepEqual(shown.filter(([, on]) => on).map(([id]) => id).sort(), [...onlineFriends].sort());
@@ -98,11 +118,151 @@ test('demo page: friends load, a friend comes online within 2 s, an accepted req
   await page.waitForSelector(`#requests li.request[data-request="${stranger}"]`, { state: 'detached', timeout: 5000 });
   assert.equal(await page.$$eval('#friends li.friend', (lis) => lis.length), friendIds.length + 1);
 
-  // The global count arrives from the count aggregator (every second here).
+  // The global count arrives from the count aggregator (every second here), on a chart with axes.
   await page.waitForFunction(() => /\d/.test(document.getElementById('global-count').textContent), null, { timeout: 10_000 });
   await page.waitForTimeout(1500); // a second chart point
+  const axes = await page.$$eval('.y-axis span, .x-axis span', (spans) => spans.map((s) => s.textContent));
+  assert.ok(axes.slice(0, 3).every((t) => /^[\d,]+$/.test(t)), `count labels: ${axes}`);
+  assert.ok(axes.slice(3).every((t) => /^\d\d:\d\d:\d\d$/.test(t)), `time labels: ${axes}`);
   fs.mkdirSync(path.dirname(SHOT), { recursive: true });
   await page.screenshot({ path: SHOT });
   assert.ok(fs.statSync(SHOT).size > 10_000, 'screenshot written');
+  assert.deepEqual(errors, []);
+});
+
+test('demo page: a request received while the page was closed is listed after a reload and accepted there; an outgoing one is cancelled after a reload', { timeout: 120_000 }, async () => {
+  const me = ids[2];
+  const [asker, asked] = ids.filter((id) => id !== me && id !== ids[0] && !friendsOf(me).includes(id)).slice(-2);
+  let page = await open(me);
+  const context = page.context();
+  // The page asks `asked`: listed as outgoing once answered.
+  await page.fill('#request-to', asked);
+  await page.click('#request-form button');
+  await page.waitForSelector(`#outgoing li.outgoing[data-outgoing="${asked}"]`, { timeout: 10_000 });
+  assert.deepEqual(await lastResult(page), [true, `✓ friend request to ${asked}: done`]);
+  await page.close();
+
+  // While the page is closed, `asker` asks.
+  const pn = await user(asker);
+  await pn.publish({ channel: `friend-requests.${asker}`, message: command('friend.request', asker, me, `closed-${asker}`).message });
+  const listed = () => srv.objects.byChannel.get(`requests-in.${me}`)?.has(asker);
+  for (let i = 0; !listed(); i++) {
+    assert.ok(i < 200, 'the request was recorded');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+
+  // Opened again: both requests are there (the first sync page), and answered from the lists.
+  page = await open(me, { context });
+  await page.waitForSelector(`#requests li.request[data-request="${asker}"]`, { timeout: 5000 });
+  await page.waitForSelector(`#outgoing li.outgoing[data-outgoing="${asked}"]`, { timeout: 5000 });
+  await page.click(`button[data-accept="${asker}"]`);
+  await page.waitForSelector(`#friends li.friend[data-user="${asker}"]`, { timeout: 10_000 });
+  await page.waitForSelector(`#requests li.request[data-request="${asker}"]`, { state: 'detached', timeout: 5000 });
+  assert.deepEqual(await lastResult(page), [true, `✓ accept ${asker}: done`]);
+  await page.click(`button[data-cancel="${asked}"]`);
+  await page.waitForSelector(`#outgoing li.outgoing[data-outgoing="${asked}"]`, { state: 'detached', timeout: 10_000 });
+  assert.equal(srv.objects.byChannel.get(`requests-in.${asked}`)?.has(me) ?? false, false, 'cancelled at the Functions too');
+  await context.close();
+  assert.deepEqual(errors, []);
+});
+
+test('demo page: a refused command shows its reason; block and unblock; Remove asks first', { timeout: 120_000 }, async () => {
+  const me = ids[4];
+  const page = await open(me);
+  // A request to an id nobody has: refused by the Functions, the reason on the page.
+  await page.fill('#request-to', 'nobody-here');
+  await page.click('#request-form button');
+  await page.waitForFunction(() => document.querySelector('#results li.result')?.textContent.includes('nobody-here'), null, { timeout: 10_000 });
+  assert.deepEqual(await lastResult(page), [false, '✗ friend request to nobody-here: refused (unknown_user)']);
+
+  // Block a friend: the friendship ends and the user is listed as blocked, also after a reload.
+  const [blocked, removed] = friendsOf(me);
+  await page.click(`#friends li.friend[data-user="${blocked}"] button[data-block]`);
+  await page.waitForSelector(`#blocked li.blocked[data-blocked="${blocked}"]`, { timeout: 10_000 });
+  await page.waitForSelector(`#friends li.friend[data-user="${blocked}"]`, { state: 'detached', timeout: 10_000 });
+  await page.reload();
+  await page.waitForSelector('body[data-synced="true"]', { timeout: 15_000 });
+  await page.waitForSelector(`#blocked li.blocked[data-blocked="${blocked}"]`, { timeout: 5000 });
+  await page.click(`button[data-unblock="${blocked}"]`);
+  await page.waitForSelector(`#blocked li.blocked[data-blocked="${blocked}"]`, { state: 'detached', timeout: 10_000 });
+  assert.deepEqual(await lastResult(page), [true, `✓ unblock ${blocked}: done`]);
+
+  // Remove asks for a confirmation; "Keep" keeps the friend.
+  const row = `#friends li.friend[data-user="${removed}"]`;
+  await page.click(`${row} button[data-remove]`);
+  await page.click(`${row} button[data-remove-no]`);
+  await page.waitForSelector(`${row} button[data-remove]`);
+  assert.ok(srv.objects.byChannel.get(`friends.${me}`).has(removed), 'nothing sent');
+  await page.click(`${row} button[data-remove]`);
+  await page.click(`${row} button[data-remove-yes]`);
+  await page.waitForSelector(row, { state: 'detached', timeout: 10_000 });
+  assert.deepEqual(await lastResult(page), [true, `✓ remove ${removed}: done`]);
+  await page.context().close();
+  assert.deepEqual(errors, []);
+});
+
+test('demo page: a status message and "appear offline" reach a friend\'s page (offline within 2 s while connected)', { timeout: 120_000 }, async () => {
+  const x = ids[6];
+  const y = friendsOf(x).find((f) => f !== ids[0] && f !== ids[2] && f !== ids[4] && !friendsOf(ids[4]).includes(f));
+  assert.ok(y, 'x has a friend the other tests leave alone');
+  const friendPage = await open(y);
+  const xPage = await open(x);
+  const xRow = `#friends li.friend[data-user="${x}"]`;
+  // x's page is open: x is online on y's page (announced, or deferred by the debounce).
+  await friendPage.waitForSelector(`${xRow}.online`, { timeout: 20_000 });
+
+  await xPage.fill('#status-message', 'at lunch');
+  await xPage.click('#status-form button');
+  await friendPage.waitForFunction((row) => document.querySelector(`${row} .status-message`)?.textContent === 'at lunch', xRow, { timeout: 5000 });
+
+  const t0 = Date.now();
+  await xPage.click('#invisible');
+  await friendPage.waitForSelector(`${xRow}:not(.online)`, { timeout: 2000 });
+  const latency = Date.now() - t0;
+  assert.ok(latency < 2000, `shown offline after ${latency} ms`);
+  assert.ok(srv.presence.whereNow(x).includes(`presence.shard-${shardOf(x)}`), 'x stays connected');
+  assert.deepEqual(await lastResult(xPage), [true, '✓ appear offline: done']);
+  // Reloaded, y's page still shows x offline, with the message (friends.sync).
+  await friendPage.reload();
+  await friendPage.waitForSelector('body[data-synced="true"]', { timeout: 15_000 });
+  await friendPage.waitForSelector(`${xRow}:not(.online) .status-message`, { timeout: 5000 });
+  // x's page remembers the toggle and the message.
+  await xPage.reload();
+  await xPage.waitForSelector('body[data-synced="true"]', { timeout: 15_000 });
+  assert.equal(await xPage.isChecked('#invisible'), true);
+  assert.equal(await xPage.inputValue('#status-message'), 'at lunch');
+  assert.equal(custom(x).invisible, true);
+  await xPage.context().close();
+  await friendPage.context().close();
+  assert.deepEqual(errors, []);
+});
+
+test('demo page: the last known count at once, and a phone-width layout with nothing wider than 375 px', { timeout: 120_000 }, async () => {
+  const context = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true });
+  // What an earlier visit left: shown, marked, until the next status.count replaces it.
+  await context.addInitScript(() =>
+    localStorage.setItem('friends-presence.count', JSON.stringify({ onlineCount: 4321, calculatedAt: '2026-01-01T00:00:00.000Z' })),
+  );
+  const page = await context.newPage();
+  page.on('pageerror', (e) => errors.push(`phone: ${e.message}`));
+  await page.goto(`${srv.url}/demo/?user=${ids[8]}`);
+  await page.waitForFunction(() => document.getElementById('global-count').classList.contains('stale'), null, { polling: 'raf', timeout: 10_000 });
+  assert.equal(await page.textContent('#global-count'), '4,321');
+  assert.match(await page.textContent('#count-note'), /last known/);
+  await page.waitForSelector('body[data-synced="true"]', { timeout: 15_000 });
+  await page.waitForFunction(() => !document.getElementById('global-count').classList.contains('stale'), null, { timeout: 10_000 });
+
+  await page.fill('#request-to', 'nobody-at-all-with-a-rather-long-identifier');
+  await page.click('#request-form button');
+  await lastResult(page);
+  const widest = await page.evaluate(() => {
+    let right = document.documentElement.scrollWidth;
+    for (const el of document.body.querySelectorAll('*')) right = Math.max(right, el.getBoundingClientRect().right);
+    return right;
+  });
+  assert.ok(widest <= 375, `the page is ${widest} px wide at 375`);
+  fs.mkdirSync(path.dirname(PHONE_SHOT), { recursive: true });
+  await page.screenshot({ path: PHONE_SHOT, fullPage: true });
+  await context.close();
   assert.deepEqual(errors, []);
 });

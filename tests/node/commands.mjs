@@ -1,10 +1,13 @@
 // Client commands as the web package builds them (pkg/web: `friendRequest`, `acceptRequest`,
-// `declineRequest`, `removeFriend`, `syncRequest`, from the crate's src/domain/contract.rs), so
+// `declineRequest`, `cancelRequest`, `removeFriend`, `blockUser`, `unblockUser`, `syncRequest`,
+// from the crate's src/domain/contract.rs), so
 // the tests publish what a client publishes. Needs pkg/web (scripts/build).
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initSync, friendRequest, acceptRequest, declineRequest, removeFriend, syncRequest } from '../../pkg/web/index.js';
+import {
+  initSync, friendRequest, acceptRequest, declineRequest, cancelRequest, removeFriend, blockUser, unblockUser, syncRequest,
+} from '../../pkg/web/index.js';
 
 initSync({ module: readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../pkg/web/friends_presence_bg.wasm')) });
 
@@ -12,7 +15,10 @@ const BUILDERS = {
   'friend.request': friendRequest,
   'friend.request.accepted': acceptRequest,
   'friend.request.declined': declineRequest,
+  'friend.request.cancel': cancelRequest,
   'friend.remove': removeFriend,
+  'friend.block': blockUser,
+  'friend.unblock': unblockUser,
   'friends.sync.request': syncRequest,
 };
 

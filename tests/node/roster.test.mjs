@@ -1,7 +1,7 @@
 // The friend features through the built bundles (pkg/functions) on the in-memory host: pending
 // requests listed on load and cancelled, blocks, invisibility, status messages, compact groups.
-// Commands the web package has no builder for yet are written here as the contract says
-// (docs/design.md §3). Run: node --experimental-vm-modules --test tests/node/roster.test.mjs
+// Commands are written here as the contract says (docs/design.md §3), independently of the web
+// package's builders (tests/client.rs checks those against the Functions). Run: node --experimental-vm-modules --test tests/node/roster.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

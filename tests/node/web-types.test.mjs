@@ -1,6 +1,7 @@
 // pkg/web as a typed package: its declarations have no `any` and name only what it exports;
 // the README's snippet and a sample app compile with `tsc --strict`; the sample app, run against
-// the local runtime with the real SDK, makes two users friends and sees presence both ways.
+// the local runtime with the real SDK, makes two users friends and sees presence both ways, and
+// uses the roster commands (the outgoing list, a status message, block and unblock).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -58,7 +59,7 @@ test('the README snippet and the sample app compile with tsc --strict', () => {
   }
 });
 
-test('the sample app: friends through connectFriends, presence both ways, a refused request answered', { timeout: 90_000 }, async () => {
+test('the sample app: friends through connectFriends, presence both ways, a refused request answered, the roster commands', { timeout: 90_000 }, async () => {
   const compiled = path.join(OUT, 'sample-app.js');
   assert.ok(fs.existsSync(compiled), 'compiled by the test before');
   // The compiled module imports ../../pkg/web from target/tsc: the same file as from tests/web.
@@ -75,5 +76,12 @@ test('the sample app: friends through connectFriends, presence both ways, a refu
     aliceSawBobOnline: true,
     aliceSawBobOffline: true,
     refusedReason: 'unknown_user',
+    groupsInUse: 1,
+    outgoingBeforeAccept: [bob],
+    statusMessageSeen: true,
+    blockedAfterBlock: [bob],
+    friendsAfterBlock: 0,
+    blockedAfterUnblock: [],
+    tooLong: 'friends-presence: statusMessage is longer than 100 characters',
   });
 });

@@ -1,19 +1,28 @@
 // The demo page: the real PubNub browser SDK (global `PubNub`) for transport, the Rust client
-// core (pkg/web) for every decision about what the friends list shows.
-import init, { FriendsView, subscribePlan, friendRequest, acceptRequest, declineRequest, removeFriend } from '/pkg/web/index.js';
+// core (pkg/web) for every decision about what the page shows, and its connectFriends for the
+// subscribe plan, the initial load and commands re-sent until the Functions answer them.
+import init, { connectFriends, subscribePlan } from '/pkg/web/index.js';
 
 const SUB_KEY = 'sub-c-local';
 const PUB_KEY = 'pub-c-local';
 const SHOWN = 1000; // friends rendered at once; the filter finds the rest
+const RESULTS = 6; // command results listed
 const $ = (id) => document.getElementById(id);
 
 const params = new URLSearchParams(location.search);
 const userId = params.get('user') || localStorage.getItem('friends-presence.user') || 'user-0001';
 // The auth service (js-shim/auth): scripts/dev serves it on this origin under /auth/.
 const AUTH = params.get('auth') || '/auth';
+// What this browser remembers between visits (the Functions are the truth once they answer).
+const stored = {
+  get: (key) => JSON.parse(localStorage.getItem(`friends-presence.${key}`) ?? 'null'),
+  set: (key, value) => localStorage.setItem(`friends-presence.${key}`, JSON.stringify(value)),
+};
 
-let view, plan, pubnub;
-const pending = new Set(); // requests answered here, waiting for the Function's outcome
+let view, conn, pubnub, presenceChannel;
+const busy = new Set(); // `${command} ${user}` in flight: their buttons are disabled
+const results = []; // {text, ok, command}, newest first
+let confirming = null; // the friend whose removal waits for a confirmation
 
 function fail(text) {
   $('error').textContent = text;
@@ -32,18 +41,24 @@ function ago(iso) {
   return `${Math.floor(s / 86400)} d ago`;
 }
 
+const clock = (ms) => new Date(ms).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const number = (n) => Math.round(n).toLocaleString('en-US');
+const disabled = (command, user) => (busy.has(`${command} ${user}`) ? 'disabled' : '');
+
 // ------------------------------------------------------------------ rendering
 
 let frame = 0;
 let rendered = -1;
 function render(force = false) {
-  if (frame) return;
+  if (frame || !view) return;
   frame = requestAnimationFrame(() => {
     frame = 0;
     if (!force && rendered === view.version) return;
     rendered = view.version;
     renderFriends();
     renderRequests();
+    renderBlocked();
+    renderResults();
     renderCount();
   });
 }
@@ -54,109 +69,140 @@ function renderFriends() {
   const list = needle ? all.filter((f) => (f.name ?? f.userId).toLowerCase().includes(needle) || f.userId.includes(needle)) : all;
   $('friends').innerHTML = list
     .slice(0, SHOWN)
-    .map(
-      (f) => `<li class="friend${f.online ? ' online' : ''}" data-user="${escape(f.userId)}">
+    .map((f) => {
+      const id = escape(f.userId);
+      const actions =
+        confirming === f.userId
+          ? `<span class="confirm">Remove ${escape(f.name ?? f.userId)}?
+              <button class="danger" data-remove-yes="${id}">Remove</button>
+              <button class="secondary" data-remove-no="${id}">Keep</button></span>`
+          : `<button class="danger" data-remove="${id}" ${disabled('remove', f.userId)} title="Remove friend">Remove</button>
+             <button class="secondary" data-block="${id}" ${disabled('block', f.userId)} title="Block: ends the friendship, their requests no longer reach you">Block</button>`;
+      return `<li class="friend${f.online ? ' online' : ''}" data-user="${id}">
         <span class="dot" title="${f.online ? 'online' : 'offline'}"></span>
         <span class="who"><span class="name">${escape(f.name ?? f.userId)}</span>
-          <span class="seen">${escape(f.userId)} · ${f.online ? 'online' : f.lastSeen ? 'last seen ' + ago(f.lastSeen) : 'offline'}</span></span>
-        <button class="danger" data-remove="${escape(f.userId)}" title="Remove friend">Remove</button>
-      </li>`,
-    )
+          ${f.statusMessage ? `<span class="status-message">${escape(f.statusMessage)}</span>` : ''}
+          <span class="seen">${id} · ${f.online ? 'online' : f.lastSeen ? 'last seen ' + ago(f.lastSeen) : 'offline'}</span></span>
+        <span class="actions">${actions}</span>
+      </li>`;
+    })
     .join('');
   $('friends-more').textContent = list.length > SHOWN ? `and ${list.length - SHOWN} more — filter to find them` : '';
   const totals = view.totals();
   const loading = view.syncing ? ` · loading ${view.friendCount} of ${totals.totalFriends ?? '…'}` : '';
   $('friends-summary').textContent = `${view.onlineCount} online of ${view.friendCount}${loading}`;
   document.body.dataset.synced = String(view.synced);
+  if (view.synced) stored.set(`friendCount.${userId}`, view.friendCount);
 }
 
 function renderRequests() {
   $('requests').innerHTML = view
-    .requests()
-    .map(
-      (r) => `<li class="request" data-request="${escape(r.userId)}">
+    .incoming()
+    .map((r) => {
+      const id = escape(r.userId);
+      return `<li class="request" data-request="${id}">
         <span class="who"><span class="name">${escape(r.name ?? r.userId)}</span>
-          <span class="seen">${escape(r.userId)} · asked ${ago(r.requestedAt)}</span></span>
-        <button data-accept="${escape(r.userId)}" ${pending.has(r.userId) ? 'disabled' : ''}>Accept</button>
-        <button class="secondary" data-decline="${escape(r.userId)}">Decline</button>
-      </li>`,
+          <span class="seen">${id} · asked ${ago(r.requestedAt)}</span></span>
+        <span class="actions">
+          <button data-accept="${id}" ${disabled('accept', r.userId)}>Accept</button>
+          <button class="secondary" data-decline="${id}" ${disabled('decline', r.userId)}>Decline</button>
+          <button class="secondary" data-block="${id}" ${disabled('block', r.userId)}>Block</button>
+        </span>
+      </li>`;
+    })
+    .join('');
+  $('outgoing').innerHTML = view
+    .outgoing()
+    .map((r) => {
+      const id = escape(r.userId);
+      return `<li class="outgoing" data-outgoing="${id}">
+        <span class="who"><span class="name">${id}</span><span class="seen">asked ${ago(r.requestedAt)}, waiting for an answer</span></span>
+        <span class="actions"><button class="secondary" data-cancel="${id}" ${disabled('cancel', r.userId)}>Cancel</button></span>
+      </li>`;
+    })
+    .join('');
+  $('incoming-title').hidden = view.incoming().length === 0;
+  $('outgoing-title').hidden = view.outgoing().length === 0;
+}
+
+function renderBlocked() {
+  const blocked = view.blocked();
+  $('blocked').innerHTML = blocked
+    .map(
+      (u) => `<li class="blocked" data-blocked="${escape(u)}"><span class="who"><span class="name">${escape(u)}</span></span>
+        <span class="actions"><button class="secondary" data-unblock="${escape(u)}" ${disabled('unblock', u)}>Unblock</button></span></li>`,
     )
+    .join('');
+  $('blocked-note').textContent = blocked.length ? '' : 'nobody blocked';
+}
+
+function renderResults() {
+  $('results').innerHTML = results
+    .map((r) => `<li class="result ${r.ok ? 'ok' : 'error'}" data-command="${escape(r.command)}">${r.ok ? '✓' : '✗'} ${escape(r.text)}</li>`)
     .join('');
 }
 
 function renderCount() {
   const count = view.globalCount();
-  if (!count) return;
-  $('global-count').textContent = count.onlineCount.toLocaleString('en-US');
+  if (!count) return renderLastKnown();
+  stored.set('count', { onlineCount: count.onlineCount, calculatedAt: count.calculatedAt });
+  $('global-count').textContent = number(count.onlineCount);
+  $('global-count').classList.remove('stale');
   const points = view.countHistory();
-  const newest = points.length ? points[points.length - 1].t : Date.now();
+  const newest = points[points.length - 1].t;
   // The last ten minutes, or as much as there is so far.
-  const from = Math.min(newest - 1, Math.max(newest - 10 * 60e3, points.length ? points[0].t : newest));
-  // Scale to the range seen, so a churn of a few percent is visible.
+  const from = Math.min(newest - 1, Math.max(newest - 10 * 60e3, points[0].t));
+  // Scaled to the range seen, so a churn of a few percent is visible; the axes say the scale.
   const lo = Math.min(...points.map((p) => p.count));
   const hi = Math.max(...points.map((p) => p.count));
   const pad = Math.max(1, (hi - lo) * 0.15);
-  const y = (c) => (114 - ((c - lo + pad) / (hi - lo + 2 * pad)) * 108).toFixed(1);
+  const [bottom, top] = [Math.max(0, lo - pad), hi + pad];
+  const y = (c) => (120 - ((c - bottom) / (top - bottom)) * 120).toFixed(1);
   const xy = points.map((p) => `${(((p.t - from) / (newest - from)) * 600).toFixed(1)},${y(p.count)}`);
   if (xy.length === 1) xy.unshift(`0,${y(points[0].count)}`); // one point: a flat line so far
   $('chart-line').setAttribute('points', xy.join(' '));
-  const peak = count.peakToday != null ? ` · peak today ${count.peakToday.toLocaleString('en-US')}` : '';
-  const span = Math.max(1, Math.round((newest - points[0].t) / 60e3));
-  $('count-note').textContent = `last ${span} min: ${lo.toLocaleString('en-US')}–${hi.toLocaleString('en-US')} · updated ${ago(count.calculatedAt)}${peak}`;
+  $('y-top').textContent = number(top);
+  $('y-mid').textContent = number((top + bottom) / 2);
+  $('y-bottom').textContent = number(bottom);
+  $('x-from').textContent = clock(from);
+  $('x-mid').textContent = clock((from + newest) / 2);
+  $('x-to').textContent = clock(newest);
+  const peak = count.peakToday != null ? ` · peak today ${number(count.peakToday)}` : '';
+  $('count-note').textContent = `online users over time · updated ${ago(count.calculatedAt)}${peak}`;
 }
 
-// ------------------------------------------------------------------ messages in
-
-function apply(message, channel) {
-  const out = view.apply(message, channel);
-  if (out.outcome === 'rejected') console.warn('message refused:', out.reason, message);
-  if (out.changed) render();
-  return out;
-}
-
-let loading = null;
-/**
- * The initial load: the friend-removal Function answers each `friends.sync.request` published on
- * `friend-management.{me}` with one page (online friends first) on the private inbox, where the
- * listener applies it. A page that does not come within 5 s is asked for again.
- */
-function loadFriends() {
-  loading ??= (async () => {
-    view.beginSync();
-    for (let tries = 0; view.syncing; ) {
-      const request = view.syncRequest(view.syncNext(), Date.now(), Math.floor(Math.random() * 1e9));
-      await pubnub.publish({ channel: `friend-management.${userId}`, message: request });
-      if (await until(() => !view.syncAwaiting, 5000)) tries = 0;
-      else if (++tries >= 5) throw new Error('friends.sync: no answer from the friend-removal Function');
-    }
-    render(true);
-  })().finally(() => (loading = null));
-  return loading;
-}
-
-function until(check, ms) {
-  return new Promise((resolve) => {
-    const end = Date.now() + ms;
-    const poll = () => (check() ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(poll, 20));
-    poll();
-  });
+/** Until the first status.count (every 10 s) arrives: the last count this browser saw, marked so. */
+function renderLastKnown() {
+  const last = stored.get('count');
+  if (!last || $('global-count').classList.contains('stale')) return;
+  $('global-count').textContent = number(last.onlineCount);
+  $('global-count').classList.add('stale');
+  $('count-note').textContent = `last known, at ${new Date(last.calculatedAt).toLocaleString('en-GB')} · waiting for the next status.count`;
 }
 
 // ------------------------------------------------------------------ commands out
 
-/** Publishes a command the client core built (`{channel, message}`; `{error}` for a bad id). */
-function command(built) {
-  if (built.error) throw new Error(built.error);
-  return pubnub.publish({ channel: built.channel, message: built.message });
-}
-const nonce = () => Math.random().toString(36).slice(2, 10);
-
-async function act(what, run) {
+/**
+ * Sends a command through the connection (re-sent until answered) and lists its answer:
+ * `what` says what was asked, `key` (command + user) disables the buttons that would repeat it.
+ */
+async function run(what, key, send) {
+  if (!conn) return;
+  fail('');
+  busy.add(key);
+  render(true);
+  let entry;
   try {
-    fail('');
-    await run();
+    const answer = await send();
+    entry = { command: answer.command, ok: answer.ok, text: answer.ok ? `${what}: done` : `${what}: refused (${answer.reason})` };
+    return answer;
   } catch (e) {
-    fail(`${what} failed: ${e?.status?.errorData?.message ?? e?.message ?? e}`);
+    entry = { command: key.split(' ')[0], ok: false, text: `${what}: ${e?.message ?? e}` };
+  } finally {
+    busy.delete(key);
+    results.unshift(entry);
+    results.length = Math.min(results.length, RESULTS);
+    render(true);
   }
 }
 
@@ -168,39 +214,53 @@ function wireUi() {
     if (next && next !== userId) location.search = `?user=${encodeURIComponent(next)}`;
   });
   $('online').addEventListener('change', (e) => {
-    if (e.target.checked) pubnub.subscribe({ channels: [plan.presenceChannel] });
-    else pubnub.unsubscribe({ channels: [plan.presenceChannel] });
+    // Leaving the presence shard is being offline (disconnected); "appear offline" stays connected.
+    if (e.target.checked) pubnub.subscribe({ channels: [presenceChannel] });
+    else pubnub.unsubscribe({ channels: [presenceChannel] });
+  });
+  $('invisible').addEventListener('change', async (e) => {
+    const invisible = e.target.checked;
+    const answer = await run(invisible ? 'appear offline' : 'appear online', 'user.settings invisible', () => conn.settings({ invisible }));
+    if (answer?.ok) stored.set(`invisible.${userId}`, invisible);
+    else e.target.checked = !invisible;
+  });
+  $('status-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const statusMessage = $('status-message').value.trim();
+    const answer = await run(statusMessage ? `status message "${statusMessage}"` : 'status message cleared', 'user.settings message', () =>
+      conn.settings({ statusMessage }),
+    );
+    if (answer?.ok) stored.set(`statusMessage.${userId}`, statusMessage);
   });
   $('filter').addEventListener('input', () => render(true));
-  $('request-form').addEventListener('submit', (e) => {
+  $('request-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const to = $('request-to').value.trim();
     if (!to) return;
-    act('friend request', async () => {
-      await command(friendRequest(userId, to, Date.now(), nonce()));
-      $('request-to').value = '';
-      $('request-note').textContent = `request sent to ${to}`;
-    });
+    const answer = await run(`friend request to ${to}`, `request ${to}`, () => conn.request(to));
+    if (answer?.ok) $('request-to').value = '';
   });
-  $('requests').addEventListener('click', (e) => {
-    const accept = e.target.dataset?.accept;
-    const decline = e.target.dataset?.decline;
-    if (accept) {
-      pending.add(accept);
-      render(true);
-      // The friend appears when friend.added arrives on the inbox.
-      act('accept', () => command(acceptRequest(accept, userId, Date.now(), nonce())));
-    } else if (decline) {
-      act('decline', async () => {
-        await command(declineRequest(decline, userId, Date.now(), nonce()));
-        view.dismissRequest(decline);
-        render();
-      });
+  $('block-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const who = $('block-id').value.trim();
+    if (!who) return;
+    const answer = await run(`block ${who}`, `block ${who}`, () => conn.block(who));
+    if (answer?.ok) $('block-id').value = '';
+  });
+  // One handler for every list's buttons: the data attribute names the action and the user.
+  document.body.addEventListener('click', (e) => {
+    const d = e.target.dataset ?? {};
+    if (d.accept) run(`accept ${d.accept}`, `accept ${d.accept}`, () => conn.accept(d.accept));
+    else if (d.decline) run(`decline ${d.decline}`, `decline ${d.decline}`, () => conn.decline(d.decline));
+    else if (d.cancel) run(`cancel the request to ${d.cancel}`, `cancel ${d.cancel}`, () => conn.cancel(d.cancel));
+    else if (d.block) run(`block ${d.block}`, `block ${d.block}`, () => conn.block(d.block));
+    else if (d.unblock) run(`unblock ${d.unblock}`, `unblock ${d.unblock}`, () => conn.unblock(d.unblock));
+    else if (d.remove) (confirming = d.remove), render(true);
+    else if (d.removeNo) (confirming = null), render(true);
+    else if (d.removeYes) {
+      confirming = null;
+      run(`remove ${d.removeYes}`, `remove ${d.removeYes}`, () => conn.remove(d.removeYes));
     }
-  });
-  $('friends').addEventListener('click', (e) => {
-    const friend = e.target.dataset?.remove;
-    if (friend) act('remove', () => command(removeFriend(userId, friend, Date.now(), nonce())));
   });
   setInterval(() => render(true), 30e3); // "last seen" ages
 }
@@ -253,16 +313,17 @@ function keepFresh(session) {
 // ------------------------------------------------------------------ start
 
 async function main() {
+  renderLastKnown(); // before anything is loaded: the last count this browser saw
   await init();
   // Clients and Functions must agree on the shard count: the deployment's (deploy/config.json).
   const { shardCount } = await fetch('/deploy/config.json').then((r) => r.json()).catch(() => ({}));
-  const made = FriendsView.create(userId, { shardCount });
-  if (made.error) return fail(`cannot sign in as ${JSON.stringify(userId)}: ${made.error}`);
-  view = made.view;
-  plan = subscribePlan(userId, { shardCount });
+  const checked = subscribePlan(userId, { shardCount });
+  if (checked.error) return fail(`cannot sign in as ${JSON.stringify(userId)}: ${checked.error}`);
+  presenceChannel = checked.presenceChannel;
   localStorage.setItem('friends-presence.user', userId);
   document.title = `${userId} · friends-presence`;
-  window.demo = { view, plan }; // for the console
+  $('invisible').checked = stored.get(`invisible.${userId}`) === true;
+  $('status-message').value = stored.get(`statusMessage.${userId}`) ?? '';
   const session = await signIn();
 
   pubnub = new PubNub({
@@ -278,28 +339,34 @@ async function main() {
     keepFresh(session);
   }
   pubnub.addListener({
-    message: (e) => apply(e.message, e.channel),
     status: (s) => {
-      $('conn').textContent = `${userId} · ${s.category.replace(/^PN|Category$/g, '')}`;
+      // A re-plan of the friends groups changes the subscription; the line shows the connection.
+      if (s.category !== 'PNSubscriptionChangedCategory') $('conn').textContent = `${userId} · ${s.category.replace(/^PN|Category$/g, '')}`;
       // After a gap, load again: the core drops what is stale and dedupes the rest.
-      if (s.category === 'PNReconnectedCategory') loadFriends().catch((e) => fail(e.message));
+      if (s.category === 'PNReconnectedCategory') conn?.reload().catch((e) => fail(e.message));
     },
   });
-  wireUi();
-  const channels = plan.channels.filter((c) => $('online').checked || c !== plan.presenceChannel);
-  // Subscribed before loading: the pages come on the inbox, and nothing between the snapshot
-  // and the live stream is missed (the core drops what is stale).
-  const connected = new Promise((resolve) => pubnub.addListener({ status: (s) => s.category === 'PNConnectedCategory' && resolve() }));
-  pubnub.subscribe({ channels, channelGroups: plan.groups });
   addEventListener('pagehide', () => pubnub.unsubscribeAll());
+  wireUi();
   fillPicker();
+  // Subscribed before loading (connectFriends does both): the pages come on the inbox, and
+  // nothing between the snapshot and the live stream is missed (the core drops what is stale).
+  conn = await connectFriends({
+    pubnub,
+    userId,
+    shardCount,
+    // Last visit's count: the first subscribe names only the groups in use.
+    friendCount: stored.get(`friendCount.${userId}`) ?? undefined,
+    online: $('online').checked,
+    onChange: (v) => {
+      view = v;
+      window.demo = { view }; // for the console
+      render();
+    },
+  });
+  view = conn.view;
+  window.demo = { view, conn };
   render(true);
-  try {
-    await connected;
-    await loadFriends();
-  } catch (e) {
-    fail(e.message);
-  }
 }
 
 main().catch((e) => fail(String(e?.message ?? e)));
