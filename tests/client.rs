@@ -658,6 +658,27 @@ fn the_first_sync_page_lists_requests_both_ways_and_the_blocked_users() {
     assert_eq!(listed(v.incoming()), ["bea", "dee"]);
 }
 
+/// The other side's answer arrives live: a decline takes an outgoing request off, a cancel an
+/// incoming one, and an older first page arriving late does not bring either back.
+#[test]
+fn declines_and_cancels_by_the_other_user_take_requests_off_live() {
+    let mut v = FriendsView::new(id("me"));
+    v.apply(Some("inbox.me"), &lists_page("me", T0, &["ann", "bea"], &["cid", "dan"], &[]));
+    let closed = |kind: &str, user: &str, at: u64| {
+        env(kind, &format!("evt_{kind}_{user}"), at, json!({ "userId": user, "requestedAt": iso8601(T0 - 1000) }))
+    };
+    assert_eq!(v.apply(Some("inbox.me"), &closed("friend.request.cancelled", "ann", T0 + 10)), Outcome::Applied);
+    assert_eq!(v.apply(Some("inbox.me"), &closed("friend.request.declined", "dan", T0 + 10)), Outcome::Applied);
+    assert_eq!((listed(v.incoming()), listed(v.outgoing())), (vec!["bea"], vec!["cid"]));
+    v.apply(Some("inbox.me"), &lists_page("me", T0 + 5, &["ann", "bea"], &["cid", "dan"], &[]));
+    assert_eq!((listed(v.incoming()), listed(v.outgoing())), (vec!["bea"], vec!["cid"]), "an older snapshot does not bring them back");
+    // A decline names the outgoing side only: "bea declined" is not "bea cancelled".
+    assert!(matches!(v.apply(Some("inbox.me"), &closed("friend.request.declined", "bea", T0 + 20)), Outcome::Ignored(_)));
+    assert_eq!(listed(v.incoming()), ["bea"]);
+    // Only on the user's own inbox.
+    assert!(matches!(v.apply(Some("inbox.bea"), &closed("friend.request.cancelled", "bea", T0 + 30)), Outcome::Rejected(_)));
+}
+
 #[test]
 fn answers_to_this_clients_commands_keep_the_lists() {
     use friends_presence::domain::contract::CommandKind::*;

@@ -3,7 +3,8 @@
 //! is refused with a reason; nothing here panics on input.
 
 use crate::domain::messages::{
-    FRIENDS_SYNC, FRIEND_ADDED, FRIEND_COMMAND_RESULT, FRIEND_OFFLINE, FRIEND_ONLINE, FRIEND_REMOVED, FRIEND_REQUEST_RECEIVED, STATUS_COUNT,
+    FRIENDS_SYNC, FRIEND_ADDED, FRIEND_COMMAND_RESULT, FRIEND_OFFLINE, FRIEND_ONLINE, FRIEND_REMOVED, FRIEND_REQUEST_CANCELLED,
+    FRIEND_REQUEST_DECLINED, FRIEND_REQUEST_RECEIVED, STATUS_COUNT,
 };
 use crate::domain::time::parse_iso8601;
 use crate::domain::{Json, JsonObject, UserId};
@@ -44,6 +45,12 @@ pub enum ClientEvent {
         name: Option<String>,
         profile_url: Option<String>,
         requested_at_ms: Option<u64>,
+    },
+    /// `friend.request.declined` (`outgoing`: `user` declined this user's request) or
+    /// `friend.request.cancelled` (`user` took back its request to this user).
+    RequestClosed {
+        user: UserId,
+        outgoing: bool,
     },
     Count {
         online_count: u64,
@@ -200,6 +207,9 @@ pub fn parse(message: &Json) -> Result<Incoming, NotAnEvent> {
             profile_url: opt_str(payload, "profileUrl"),
             requested_at_ms: time_field(payload, "requestedAt"),
         },
+        FRIEND_REQUEST_DECLINED | FRIEND_REQUEST_CANCELLED => {
+            ClientEvent::RequestClosed { user: user_field(payload, "userId")?, outgoing: kind == FRIEND_REQUEST_DECLINED }
+        }
         STATUS_COUNT => ClientEvent::Count {
             online_count: payload.u64("onlineCount").ok_or_else(|| reject("onlineCount is missing or not a count"))?,
             delta_from_last: match payload.get("deltaFromLast") {

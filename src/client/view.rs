@@ -677,6 +677,14 @@ impl FriendsView {
                 }
                 Outcome::Applied
             }
+            ClientEvent::RequestClosed { user, outgoing } => {
+                let list = if outgoing { &mut self.outgoing } else { &mut self.incoming };
+                if list.take(user.as_str(), ts) {
+                    Outcome::Applied
+                } else {
+                    ignored("no such pending request listed")
+                }
+            }
             ClientEvent::Count { online_count, delta_from_last, peak_today, calculated_at_ms } => {
                 if self.count.as_ref().is_some_and(|(held, _)| ts < *held) {
                     return Outcome::Stale;

@@ -325,6 +325,26 @@ pub fn friend_removed(to: &UserId, other: &UserId, instance: &str, at_ms: u64) -
     Notice { channel: inbox(to), message }
 }
 
+/// The other side of a request that ended without a friendship: `friend.request.declined` on
+/// the requester's inbox (`cmd` a decline) or `friend.request.cancelled` on the asked user's (a
+/// cancel), naming the other user and the request's time. The `eventId` names the request, so
+/// every attempt sends the same message.
+pub fn request_closed(cmd: &Command, pending: &PendingRequest) -> Notice<FriendRequestReceived> {
+    let (kind, what, to, other) = if cmd.kind.published_by_b() {
+        (messages::FRIEND_REQUEST_DECLINED, "declined", &cmd.user_a, &cmd.user_b)
+    } else {
+        (messages::FRIEND_REQUEST_CANCELLED, "cancelled", &cmd.user_b, &cmd.user_a)
+    };
+    let requested_at = iso8601(pending.at);
+    let message = Envelope::new(
+        kind,
+        messages::stable_event_id(what, other.as_str(), &pending.id),
+        requested_at.clone(),
+        FriendRequestReceived { user_id: other.into(), name: None, profile_url: None, requested_at },
+    );
+    Notice { channel: inbox(to), message }
+}
+
 /// `users` as read (one batched read) → A's and B's records, or `unknown_user`.
 pub fn both_users(cmd: &Command, users: &[UserRecord]) -> Result<(UserRecord, UserRecord), Refused> {
     let find = |id: &UserId| {

@@ -18,6 +18,10 @@ pub const FRIEND_REMOVED: &str = "friend.removed";
 pub const FRIEND_REQUEST_RECEIVED: &str = "friend.request.received";
 pub const FRIENDS_SYNC: &str = "friends.sync";
 pub const FRIEND_COMMAND_RESULT: &str = "friend.command.result";
+/// On the requester's inbox: the user asked declined the request.
+pub const FRIEND_REQUEST_DECLINED: &str = "friend.request.declined";
+/// On the asked user's inbox: the requester took the request back.
+pub const FRIEND_REQUEST_CANCELLED: &str = "friend.request.cancelled";
 /// On `operators.metrics` (`core::metrics`): the operators' snapshot; no user token reads it.
 pub const METRICS_SNAPSHOT: &str = "metrics.snapshot";
 
@@ -125,6 +129,8 @@ pub struct FriendRemoved {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+/// Also the payload of `friend.request.declined` and `friend.request.cancelled` (`userId` the
+/// other user, `requestedAt` the request's; no profile): one payload type keeps the bundle small.
 pub struct FriendRequestReceived {
     pub user_id: UserIdWire,
     #[serde(skip_serializing_if = "Option::is_none")]

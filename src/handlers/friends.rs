@@ -293,6 +293,8 @@ async fn decline<H: PubNub + KvStore>(
         let record = CommandRecord::under_way(at);
         host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "decline record write", e))?;
     }
+    // Told before the request goes: a re-send after a failed notice still finds it.
+    tell_other_side(host, cmd, pending.as_ref(), report).await?;
     unlist(host, cmd, &key, report).await?;
     report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " declined"]));
     Ok(Decided::Done(at))
@@ -310,7 +312,7 @@ async fn unlist<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report:
 /// (KV and list) before the lease is read, as in a removal (see `keys::lease_key`): an
 /// acceptance either finds no request or holds the lease, and then the cancel waits for its
 /// re-send, which answers `already_friends` if the acceptance made the friendship. Ops: 1 API
-/// (+1 to check an acceptance), ≤ 4 KV (+2), 0 publishes (+1).
+/// (+1 to check an acceptance), ≤ 4 KV (+2), 1 publish (+1: the answer).
 async fn cancel<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
@@ -340,8 +342,27 @@ async fn cancel<H: PubNub + KvStore>(
     if let Err(refused) = fr::cancel_outcome(&record, a_has_b.as_ref().map(|m| &m.custom)) {
         return Ok(Decided::Refused(refused));
     }
+    // B is told of a request it was told of: not of a hidden one (B blocks A), and not by a
+    // re-send, which no longer knows (B then finds it gone when it answers: `not_pending`).
+    tell_other_side(host, cmd, pending.as_ref(), report).await?;
     report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " cancelled"]));
     Ok(Decided::Done(record.at))
+}
+
+/// A decline tells the requester, a cancel the user asked (RFC 6121's `unsubscribed`), so the
+/// request leaves the other side's list live, not at its next load. Only of a request read in
+/// this attempt (`pending`) that the other side was told of: not of a hidden one (the asked
+/// user blocks the requester), and not by a re-send that finds the request gone (the other
+/// side then finds it gone too when it acts on it: `not_pending`).
+async fn tell_other_side<H: PubNub>(
+    host: &H,
+    cmd: &Command,
+    pending: Option<&PendingRequest>,
+    report: &mut Report,
+) -> Result<(), Incomplete> {
+    let Some(pending) = pending.filter(|p| !p.hidden) else { return Ok(()) };
+    let notice = fr::request_closed(cmd, pending);
+    host.publish(&notice.channel, &notice.message).await.map_err(|e| incomplete(report, notice.message.kind, e))
 }
 
 /// B accepts A's request, as `fr::decide_accept` lays it out: the lease, the request, the plan

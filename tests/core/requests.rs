@@ -61,6 +61,10 @@ fn a_cancelled_request_leaves_both_lists_and_can_no_longer_be_accepted() {
     assert_eq!(outcome(&host, "alice", "c1"), Some(Ok(())));
     assert!(host.kv_value("friend-request:alice:bob").is_none());
     assert!(host.members("requests-in.bob").is_empty());
+    // Bob is told live: his list loses it without a reload.
+    let told: Vec<Value> = host.published_on("inbox.bob").into_iter().filter(|m| m["type"] == "friend.request.cancelled").collect();
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0]["payload"]["userId"], "alice");
     on_requests(&host, "bob", command("friend.request.accepted", "alice", "bob", "a1"));
     assert_eq!(outcome(&host, "bob", "a1"), Some(Err("not_pending".into())));
     assert!(host.members("friends.bob").is_empty());
@@ -105,6 +109,15 @@ fn accepting_declining_or_removing_takes_requests_off_both_lists() {
     on_requests(&host, "alice", command("friend.request.declined", "carol", "alice", "d1"));
     assert_eq!(outcome(&host, "alice", "d1"), Some(Ok(())));
     assert!(host.members("requests-in.alice").is_empty());
+    let declined = |host: &FakeHost| -> Vec<Value> {
+        host.published_on("inbox.carol").into_iter().filter(|m| m["type"] == "friend.request.declined").collect()
+    };
+    assert_eq!(declined(&host).len(), 1, "carol is told, as RFC 6121 tells of a denial");
+    assert_eq!(declined(&host)[0]["payload"]["userId"], "alice");
+    // A re-send tells her again with the same eventId (clients drop the repeat).
+    on_requests(&host, "alice", command("friend.request.declined", "carol", "alice", "d1"));
+    let again = declined(&host);
+    assert!(again.len() <= 2 && again.iter().all(|m| m["eventId"] == again[0]["eventId"]), "{again:?}");
     let page = first_page(&host, "alice", "s1");
     assert_eq!(ids(&page["payload"]["incoming"]), Vec::<&str>::new());
     assert_eq!(ids(&page["payload"]["outgoing"]), Vec::<&str>::new());
@@ -166,6 +179,7 @@ fn a_blocked_users_requests_never_reach_the_blocker_and_the_sender_cannot_tell()
     assert!(host.members("friends.alice").is_empty());
     on_requests(&host, "bob", command("friend.request.cancel", "bob", "alice", "c1"));
     assert_eq!(outcome(&host, "bob", "c1"), Some(Ok(())));
+    assert!(host.published_on("inbox.alice").iter().all(|m| m["type"] != "friend.request.cancelled"), "nor of its cancel");
     // Unblocked: bob's next request reaches her.
     block(&host, "alice", "bob", "friend.unblock", "u1");
     assert_eq!(outcome(&host, "alice", "u1"), Some(Ok(())));

@@ -166,6 +166,27 @@ test('demo page: a request received while the page was closed is listed after a 
   assert.deepEqual(errors, []);
 });
 
+test('demo page: the other side\'s cancel and decline take requests off the open page live', { timeout: 120_000 }, async () => {
+  const me = ids[4];
+  const [asker, asked] = ids.filter((id) => ![me, ids[0], ids[2]].includes(id) && !friendsOf(me).includes(id)).slice(0, 2);
+  const page = await open(me);
+  // `asker` asks and then takes it back: listed, then gone without a reload.
+  const pn = await user(asker);
+  await pn.publish({ channel: `friend-requests.${asker}`, message: command('friend.request', asker, me, `live-${asker}`).message });
+  await page.waitForSelector(`#requests li.request[data-request="${asker}"]`, { timeout: 10_000 });
+  await pn.publish({ channel: `friend-requests.${asker}`, message: command('friend.request.cancel', asker, me, `live-c-${asker}`).message });
+  await page.waitForSelector(`#requests li.request[data-request="${asker}"]`, { state: 'detached', timeout: 5000 });
+  // The page asks `asked`, who declines: the outgoing request goes without a reload.
+  await page.fill('#request-to', asked);
+  await page.click('#request-form button');
+  await page.waitForSelector(`#outgoing li.outgoing[data-outgoing="${asked}"]`, { timeout: 10_000 });
+  const other = await user(asked);
+  await other.publish({ channel: `friend-requests.${asked}`, message: command('friend.request.declined', me, asked, `live-d-${asked}`).message });
+  await page.waitForSelector(`#outgoing li.outgoing[data-outgoing="${asked}"]`, { state: 'detached', timeout: 5000 });
+  await page.context().close();
+  assert.deepEqual(errors, []);
+});
+
 test('demo page: a refused command shows its reason; block and unblock; Remove asks first', { timeout: 120_000 }, async () => {
   const me = ids[4];
   const page = await open(me);
