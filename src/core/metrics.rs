@@ -187,8 +187,8 @@ pub fn recount_metrics(metrics: &mut Metrics, old: u64, new: u64) {
 
 // ---- the snapshot --------------------------------------------------------------------------
 
-/// Counters the first snapshot stage reads (10 KV less its fire's none); the second reads the
-/// rest, the history, and writes it back (10 KV).
+/// Counters the first snapshot stage reads (9 KV); the second reads the other 8 and the
+/// history, and writes the history back (10 KV).
 pub const STAGE_ONE: usize = 9;
 pub const METRICS_WORK: &str = "metrics.work";
 /// The channel the snapshot stages are fired on (the count workers' binding).

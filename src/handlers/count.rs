@@ -39,7 +39,7 @@ pub async fn count_aggregator<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
             publish_count(host, online, counted, now_ms, now_ms, &mut report).await
         }
     };
-    // The operators' snapshot, one run behind nothing: its first stage reads the counters.
+    // The operators' metrics snapshot (`core::metrics`): two count-worker stages read the counters.
     if let Err(e) = host.fire(METRICS_CHANNEL, &MetricsItem::first(now_ms, count)).await {
         report.warn(cat(&["metrics snapshot not started: ", &e.describe()]));
     }
