@@ -33,6 +33,17 @@ pub fn json(v: Value) -> Json {
     serde_json::from_value(v).unwrap()
 }
 
+/// `user`'s `action` (join, leave, timeout) on its shard as an After Presence execution at the
+/// host's time, with the shard's occupants changed to match (present after a join only).
+pub fn presence_event(host: &FakeHost, user: &str, action: &str) -> Report {
+    let shard = friends_presence::domain::shard_of(user, Config::default().shard_count);
+    let channel = format!("presence.shard-{shard}");
+    host.set_present(&channel, user, action == "join");
+    let event = serde_json::json!({ "action": action, "uuid": user, "occupancy": 1, "timestamp": host.now() / 1000 });
+    let exec = host.execution();
+    block_on(ph::after_presence(&exec, &Config::default(), &channel, &json(event), host.now()))
+}
+
 /// One presence-settler run, then everything it fired (and what that fired), each as its
 /// own execution. Returns every report.
 pub fn settle_run(host: &FakeHost, cfg: &Config) -> Vec<Report> {

@@ -9,12 +9,11 @@ use friends_presence::core::metrics::{
 use friends_presence::core::Config;
 use friends_presence::domain::json::FromJson;
 use friends_presence::handlers::count::{count_aggregator, count_worker};
-use friends_presence::handlers::presence as ph;
 use friends_presence::host::fake::{block_on, FakeHost};
 use serde_json::{json, Value};
 
 use super::friends::{command, on_management, on_requests, recount, setup};
-use super::{json, T0};
+use super::{json, presence_event, T0};
 
 fn totals(pairs: &[(Counter, u64)]) -> [u64; COUNTERS] {
     let mut v = [0; COUNTERS];
@@ -186,7 +185,6 @@ fn malformed_metrics_items_are_refused() {
 fn snapshot_run(host: &FakeHost) -> Value {
     let exec = host.execution();
     block_on(count_aggregator(&exec, &Config::default(), host.now()));
-    let mut published = None;
     for _ in 0..2 {
         let fired: Vec<_> = host.take_fired().into_iter().filter(|(c, _)| c == METRICS_CHANNEL).collect();
         assert_eq!(fired.len(), 1, "one stage at a time");
@@ -194,35 +192,23 @@ fn snapshot_run(host: &FakeHost) -> Value {
         let report = block_on(count_worker(&exec, &json(fired[0].1.clone())));
         assert!(report.errors().next().is_none(), "{report:?}");
     }
-    if let Some(m) = host.published_on("operators.metrics").last() {
-        published = Some(m.clone());
-    }
-    published.expect("a snapshot on operators.metrics")
+    host.published_on("operators.metrics").pop().expect("a snapshot on operators.metrics")
 }
 
 #[test]
 fn presence_and_friend_traffic_shows_in_the_snapshot_within_budget() {
     let host = setup();
-    let cfg = Config::default();
     for u in ["carol", "dave"] {
         host.add_user(u, u);
     }
-    let event = |action: &str, uuid: &str| {
-        let shard = friends_presence::domain::shard_of(uuid, cfg.shard_count);
-        let ev = json(json!({ "action": action, "uuid": uuid, "occupancy": 1, "timestamp": host.now() / 1000 }));
-        let exec = host.execution();
-        block_on(ph::after_presence(&exec, &cfg, &format!("presence.shard-{shard}"), &ev, host.now()))
-    };
     // Three joins, published at once; a leave 1 s later is debounced; a timeout of a user
     // who never joined publishes offline.
     for u in ["alice", "bob", "carol"] {
-        host.set_present(&format!("presence.shard-{}", friends_presence::domain::shard_of(u, 100)), u, true);
-        event("join", u);
+        presence_event(&host, u, "join");
     }
     host.advance(1_000);
-    host.set_present(&format!("presence.shard-{}", friends_presence::domain::shard_of("carol", 100)), "carol", false);
-    event("leave", "carol");
-    event("timeout", "dave");
+    presence_event(&host, "carol", "leave");
+    presence_event(&host, "dave", "timeout");
     // Two friendships, one removed, each recounted before the next (channels are counted from
     // each user's recounted friends: a change undone before its recount counts nothing).
     on_requests(&host, "alice", command("friend.request", "alice", "bob", "r1"));
@@ -248,7 +234,7 @@ fn presence_and_friend_traffic_shows_in_the_snapshot_within_budget() {
 
     // The next snapshot reports only what happened since.
     host.advance(10_000);
-    event("join", "carol");
+    presence_event(&host, "carol", "join");
     let s = snapshot_run(&host);
     assert_eq!(s["payload"]["presence"]["join"], 1);
     assert_eq!(s["payload"]["intervalMs"], 10_000);
@@ -259,18 +245,13 @@ fn presence_and_friend_traffic_shows_in_the_snapshot_within_budget() {
 #[test]
 fn a_failed_status_publish_is_counted_as_an_error_and_the_retry_as_published() {
     let host = setup();
-    let cfg = Config::default();
-    let shard = friends_presence::domain::shard_of("alice", 100);
-    host.set_present(&format!("presence.shard-{shard}"), "alice", true);
     host.fail_next("publish", "status.alice", friends_presence::host::HostError::Rejected { status: 503, message: "down".into() });
-    let ev = json(json!({ "action": "join", "uuid": "alice", "occupancy": 1, "timestamp": host.now() / 1000 }));
-    let exec = host.execution();
-    block_on(ph::after_presence(&exec, &cfg, &format!("presence.shard-{shard}"), &ev, host.now()));
+    presence_event(&host, "alice", "join");
     assert_eq!(host.counter("metric:status.publish.errors"), 1);
     assert_eq!(host.counter("metric:status.published.1s"), 0);
     // The settler retries it from the queue, ~3.5 s after the event: the ≤ 5 s bucket.
     host.advance(12_500);
-    super::settle_run(&host, &cfg);
+    super::settle_run(&host, &Config::default());
     assert_eq!(host.published_on("status.alice").len(), 1);
     let slow: i64 = ["2s", "5s", "15s", "slower"].iter().map(|b| host.counter(&format!("metric:status.published.{b}"))).sum();
     assert_eq!(slow, 1, "the retry, counted by its latency from the event");

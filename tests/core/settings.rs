@@ -5,13 +5,13 @@ use friends_presence::core::settings::{self as st, UserSettings};
 use friends_presence::core::Config;
 use friends_presence::domain::{Json, JsonObject};
 use friends_presence::handlers::friends as fh;
-use friends_presence::handlers::{presence as ph, Report};
+use friends_presence::handlers::Report;
 use friends_presence::host::fake::{block_on, FakeHost};
 use friends_presence::host::UserRecord;
 use serde_json::{json, Value};
 
 use super::friends::{outcome, sync_request};
-use super::{json, T0};
+use super::{json, presence_event, T0};
 
 fn settings(me: &str, payload: Value, id: &str) -> Value {
     let mut p = payload;
@@ -29,15 +29,6 @@ fn on_settings(host: &FakeHost, publisher: &str, msg: Value) -> Report {
         &json(msg),
         host.now(),
     ))
-}
-
-fn presence(host: &FakeHost, user: &str, action: &str) {
-    let shard = friends_presence::domain::shard_of(user, Config::default().shard_count);
-    let channel = format!("presence.shard-{shard}");
-    host.set_present(&channel, user, action == "join");
-    let event = json!({ "action": action, "uuid": user, "occupancy": 1, "timestamp": host.now() / 1000 });
-    let exec = host.execution();
-    block_on(ph::after_presence(&exec, &Config::default(), &channel, &json(event), host.now()));
 }
 
 fn status_messages(host: &FakeHost, user: &str) -> Vec<(String, Value)> {
@@ -100,7 +91,7 @@ fn an_invisible_user_stays_connected_and_friends_see_them_offline_until_they_are
     let host = FakeHost::default();
     host.set_now(T0);
     host.add_user("alice", "Alice");
-    presence(&host, "alice", "join");
+    presence_event(&host, "alice", "join");
     assert_eq!(status_messages(&host, "alice").last().unwrap().0, "friend.online");
     host.advance(10_000);
     on_settings(&host, "alice", settings("alice", json!({ "invisible": true }), "v1"));
@@ -110,9 +101,9 @@ fn an_invisible_user_stays_connected_and_friends_see_them_offline_until_they_are
     let published = status_messages(&host, "alice").len();
     // Reconnecting (leave, join) and the settler do not reveal her.
     host.advance(10_000);
-    presence(&host, "alice", "leave");
+    presence_event(&host, "alice", "leave");
     host.advance(10_000);
-    presence(&host, "alice", "join");
+    presence_event(&host, "alice", "join");
     host.advance(30_000);
     super::settle_run(&host, &Config::default());
     assert_eq!(status_messages(&host, "alice").len(), published, "nothing on status.alice while invisible");
@@ -133,7 +124,7 @@ fn a_status_message_reaches_online_friends_live_and_every_friend_on_load_and_a_l
     host.add_user("alice", "Alice");
     host.add_user("bob", "Bob");
     host.seed_members("friends.bob", [("alice".to_owned(), json!({ "status": "accepted", "group": 0 }))]);
-    presence(&host, "alice", "join");
+    presence_event(&host, "alice", "join");
     host.advance(10_000);
     on_settings(&host, "alice", settings("alice", json!({ "statusMessage": "lunch" }), "m1"));
     let (kind, payload) = status_messages(&host, "alice").last().unwrap().clone();
