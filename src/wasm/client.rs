@@ -110,11 +110,28 @@ fn client_command(
     if kind != CommandKind::Sync && a == b {
         return error("userA and userB are the same user");
     }
-    let now = if now_ms.is_finite() && now_ms > 0.0 && now_ms < 9.0e15 { now_ms as u64 } else { 0 };
-    match nonce(nonce_raw).and_then(|n| command_event_id(kind, now, &n)) {
-        Some(event_id) => to_js(&contract::command(kind, &a, &b, page, event_id, now)),
-        None => error("nonce must be a number or a string without ':' (the eventId is at most 128 bytes)"),
+    match stamp(kind, now_ms, nonce_raw) {
+        Ok((now, event_id)) => to_js(&contract::command(kind, &a, &b, page, event_id, now)),
+        Err(reason) => error(reason),
     }
+}
+
+/// `n` as a count of ms (an epoch time, a nonce): 0 when it is not a positive finite number
+/// below 9·10^15 (exact in both `f64` and `u64`).
+fn whole_ms(n: f64) -> u64 {
+    if n.is_finite() && n > 0.0 && n < 9.0e15 {
+        n as u64
+    } else {
+        0
+    }
+}
+
+/// A command's time (0 when `now_ms` is not a plausible epoch ms) and its eventId from
+/// `nonce_raw`, or why the nonce cannot make one.
+fn stamp(kind: CommandKind, now_ms: f64, nonce_raw: &JsValue) -> Result<(u64, String), &'static str> {
+    let now = whole_ms(now_ms);
+    let event_id = nonce(nonce_raw).and_then(|n| command_event_id(kind, now, &n));
+    event_id.map(|id| (now, id)).ok_or("nonce must be a number or a string without ':' (the eventId is at most 128 bytes)")
 }
 
 /// `friendRequest(from, to, nowMs, nonce)` → `{channel, message}`: `from` asks `to`; `from`
@@ -179,9 +196,9 @@ pub fn user_settings(me: JsValue, settings: JsValue, now_ms: f64, nonce_raw: JsV
             None => return error("statusMessage must be a string or null"),
         },
     };
-    let now = if now_ms.is_finite() && now_ms > 0.0 && now_ms < 9.0e15 { now_ms as u64 } else { 0 };
-    let Some(event_id) = nonce(&nonce_raw).and_then(|n| command_event_id(CommandKind::Settings, now, &n)) else {
-        return error("nonce must be a number or a string without ':' (the eventId is at most 128 bytes)");
+    let (now, event_id) = match stamp(CommandKind::Settings, now_ms, &nonce_raw) {
+        Ok(stamped) => stamped,
+        Err(reason) => return error(reason),
     };
     match contract::settings_command(&me, invisible, status_message.as_ref().map(Option::as_deref), event_id, now) {
         Ok(cmd) => to_js(&cmd),
@@ -288,8 +305,7 @@ impl JsFriendsView {
     /// answers it (`syncAwaiting`). `nonce`: any number that makes the request id unique.
     #[wasm_bindgen(js_name = syncRequest)]
     pub fn sync_request(&mut self, cursor: JsValue, now_ms: f64, nonce: f64) -> JsValue {
-        let clamp = |n: f64| if n.is_finite() && n > 0.0 && n < 9.0e15 { n as u64 } else { 0 };
-        to_js(&self.view.sync_request(cursor.as_string().as_deref(), clamp(now_ms), clamp(nonce.trunc())))
+        to_js(&self.view.sync_request(cursor.as_string().as_deref(), whole_ms(now_ms), whole_ms(nonce.trunc())))
     }
 
     #[wasm_bindgen(js_name = syncAwaiting, getter)]
