@@ -59,6 +59,12 @@ impl Config {
         cfg
     }
 
+    /// The older docs' budget, 3 ops in all: paths that spend extra ops (the storm counter, a
+    /// presence check, metrics) are left out under it.
+    pub fn legacy_budget(&self) -> bool {
+        matches!(self.budget, OpBudget::Combined(_))
+    }
+
     /// How many `fire`s one execution may use to split work.
     pub fn fan_out(&self) -> usize {
         match self.budget {

@@ -31,7 +31,7 @@ pub async fn after_presence<H: PubNub + KvStore>(host: &H, cfg: &Config, channel
 /// The execution's metrics, written last. Not under the legacy 3-op budget, which the
 /// presence paths already use up.
 async fn finish<H: KvStore>(host: &H, cfg: &Config, report: &mut Report) {
-    if matches!(cfg.budget, crate::host::OpBudget::Separate { .. }) {
+    if !cfg.legacy_budget() {
         flush_metrics(host, report).await;
     }
 }
@@ -53,7 +53,7 @@ async fn decide_event<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str
             report.metrics.add(event_counter(event), 1);
             // Under the legacy 3-op budget the counter would cost a third of the execution,
             // and a presence check another third: there, events are taken as they come.
-            let current = matches!(cfg.budget, crate::host::OpBudget::Separate { .. });
+            let current = !cfg.legacy_budget();
             if current && storm_batched(host, shard, now_ms, report).await {
                 return;
             }
