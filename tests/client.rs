@@ -80,7 +80,7 @@ fn plan_lists_shard_global_inbox_and_every_friends_group() {
     assert_eq!(plan.presence_channel, format!("presence.shard-{shard}"));
     assert_eq!(plan.channels, vec![format!("presence.shard-{shard}"), "status.global".into(), "inbox.alice".into()]);
     let mut expected = vec!["cg-friends-alice".to_string()];
-    expected.extend((1..10).map(|i| format!("cg-friends-alice-{i}")));
+    expected.extend((1..10).map(|i| format!("cg-friends{i}-alice")));
     assert_eq!(plan.groups, expected);
     // Another shard count moves the shard, nothing else.
     let p7 = SubscribePlan::for_user(&id("alice"), 7);
@@ -90,7 +90,7 @@ fn plan_lists_shard_global_inbox_and_every_friends_group() {
 
 #[test]
 fn plan_refuses_ids_that_cannot_be_channel_names() {
-    for bad in ["", "a,b", "a b", "x:y", "a/b", "bob-1", &"a".repeat(75)] {
+    for bad in ["", "a,b", "a b", "x:y", "a/b", "a.b", "bob-pnpres", &"a".repeat(75)] {
         assert!(SubscribePlan::parse(bad, 100).is_err(), "{bad:?}");
     }
     assert!(SubscribePlan::parse(&"a".repeat(74), 100).is_ok());
@@ -269,7 +269,7 @@ fn thousands_of_friends_across_groups_load_in_pages() {
     // Status of a friend who sits in an overflow group (friend #2,300) arrives via that group,
     // which the plan for 2,500 friends names (groups are kept compact: two in use).
     let plan = v.plan();
-    assert_eq!(plan.groups, ["cg-friends-big", "cg-friends-big-1"]);
+    assert_eq!(plan.groups, ["cg-friends-big", "cg-friends1-big"]);
     assert_eq!(v.apply(Some("status.f2300"), &online("f2300", T0 + 1_000_000)), Outcome::Applied);
     assert!(v.friend("f2300").unwrap().online);
     assert_eq!(v.online_count(), expect_online + usize::from(!all[2300].1));
@@ -853,7 +853,7 @@ fn the_plan_follows_the_friend_count_once_known() {
     assert_eq!(w.plan().groups.len(), 1, "2,000 friends fit one group");
     w.apply(Some("inbox.me"), &added("n2", T0 + 2, false));
     let change = w.regroup(&["cg-friends-me".to_string()]);
-    assert_eq!((change.subscribe, change.unsubscribe), (vec!["cg-friends-me-1".to_string()], vec![]));
+    assert_eq!((change.subscribe, change.unsubscribe), (vec!["cg-friends1-me".to_string()], vec![]));
     w.apply(Some("inbox.me"), &removed("n2", T0 + 3));
     assert_eq!(w.regroup(&all_ten_of("me")).unsubscribe, all_ten_of("me")[1..].to_vec());
 }

@@ -88,7 +88,7 @@ fn plan_is_a_plain_object_or_an_error() {
     assert_eq!(channels.get(0).as_string(), get(&plan, "presenceChannel").as_string());
     assert_eq!(channels.get(2).as_string().as_deref(), Some("inbox.alice"));
     assert_eq!(groups.length(), 10);
-    assert_eq!(groups.get(9).as_string().as_deref(), Some("cg-friends-alice-9"));
+    assert_eq!(groups.get(9).as_string().as_deref(), Some("cg-friends9-alice"));
     // alice's shard with 100 shards is 40 (the seed's JS hashCode; see tests/core/domain.rs).
     assert_eq!(get(&plan, "shard").as_f64(), Some(40.0));
     let opts = js_sys::JSON::parse(r#"{"shardCount": 7}"#).unwrap();
@@ -98,9 +98,9 @@ fn plan_is_a_plain_object_or_an_error() {
         assert!(get(&out, "error").as_string().is_some_and(|r| !r.is_empty()));
     }
     assert!(get(&JsFriendsView::create(JsValue::from_str(""), JsValue::UNDEFINED), "error").is_string());
-    // The server's id rules: at most 74 characters (friend-management.{id} ≤ 92), no overflow
-    // group suffix -1 … -9.
-    for (bad, why) in [("a".repeat(75), "74 characters"), ("bob-1".to_owned(), "overflow")] {
+    // The server's id rules: at most 74 characters (friend-management.{id} ≤ 92), no `.`, no
+    // PubNub presence suffix.
+    for (bad, why) in [("a".repeat(75), "74 characters"), ("bob.1".to_owned(), "."), ("bob-pnpres".to_owned(), "-pnpres")] {
         let reason = get(&subscribe_plan(JsValue::from_str(&bad), JsValue::UNDEFINED), "error").as_string().unwrap();
         assert!(reason.contains(why), "{reason}");
         assert!(get(&JsFriendsView::create(JsValue::from_str(&bad), JsValue::UNDEFINED), "error")
@@ -282,7 +282,8 @@ fn command_builders_give_the_channel_and_the_message_to_publish() {
     assert!(get(&get(&get(&sync, "message"), "payload"), "page").is_null());
     // Bad input is an {error}, never a throw.
     assert!(get(&friend_request(s("alice"), s("alice"), T0, s("1")), "error").is_string());
-    assert!(get(&friend_request(s("alice"), s("bob-1"), T0, s("1")), "error").is_string());
+    assert!(get(&friend_request(s("alice"), s("bob.1"), T0, s("1")), "error").is_string());
+    assert!(get(&friend_request(s("alice"), s("bob-1"), T0, s("1")), "error").is_undefined(), "an id ending in -1 is an id like any other");
     assert!(get(&remove_friend(s("alice"), s("bob"), T0, s("a:b")), "error").is_string());
     assert!(get(&sync_request(JsValue::from_f64(3.0), JsValue::NULL, T0, s("1")), "error").is_string());
 }
@@ -313,7 +314,7 @@ fn roster_builders_refuse_what_the_functions_refuse() {
     js_sys::Reflect::set(&long, &s("statusMessage"), &s(&"x".repeat(101))).unwrap();
     assert!(get(&user_settings(s("alice"), long.into(), T0, s("1")), "error").is_string());
     assert!(get(&block_user(s("alice"), s("alice"), T0, s("1")), "error").is_string());
-    assert!(get(&cancel_request(s("alice"), s("bob-2"), T0, s("1")), "error").is_string());
+    assert!(get(&cancel_request(s("alice"), s("bob-pnpres"), T0, s("1")), "error").is_string());
 }
 
 #[wasm_bindgen_test]

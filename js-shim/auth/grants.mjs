@@ -12,7 +12,7 @@
 //         still lets a client call hereNow on it: see js-shim/local-pubnub/README.md, "Access
 //         Manager and privacy".)
 // - read  status.global (the online count) and inbox.{id} (friendship notices, sync pages).
-// - read  the ten friends groups cg-friends-{id}, cg-friends-{id}-1 … -9: friends' status
+// - read  the ten friends groups cg-friends-{id}, cg-friends1-{id} … cg-friends9-{id}: friends' status
 //         arrives through them. No manage: only the friend Functions change them.
 // - write friend-requests.{id} and friend-management.{id}: the user's own command channels
 //         (request, accept, decline, remove, sync); the Functions check the publisher again.

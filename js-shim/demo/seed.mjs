@@ -8,7 +8,7 @@
 //   `friends.{id}`, as the recount worker counts it);
 // - memberships of `friends.{id}`: one member per friend with `custom` {status: "accepted",
 //   addedAt, group, peerGroup, requestId} (src/core/friends.rs `AcceptPlan::membership`);
-// - channel groups `cg-friends-{id}` then `cg-friends-{id}-{g}` holding `status.{friend}`, each
+// - channel groups `cg-friends-{id}` then `cg-friends{g}-{id}` holding `status.{friend}`, each
 //   friend in the group its position falls in (src/core/friends.rs `group_for_count`);
 // Presence itself is not state: online users are made present by the churn simulator.
 
@@ -124,7 +124,7 @@ export async function seedPopulation(rt, o) {
       const addedAt = iso(Math.min(since[i], since[j]) - 3600e3);
       const peerGroup = groupOf(j, i);
       members.push({ uuid: { id: ids[j] }, custom: { status: 'accepted', addedAt, group, peerGroup, requestId: SEED_REQUEST_ID } });
-      const g = group === 0 ? `cg-friends-${me}` : `cg-friends-${me}-${group}`;
+      const g = group === 0 ? `cg-friends-${me}` : `cg-friends${group}-${me}`;
       if (!groups.has(g)) groups.set(g, []);
       groups.get(g).push(`status.${ids[j]}`);
     });

@@ -9,7 +9,7 @@ export const CHECKED = [
   ['presence', 'deltas', true, 'interval events must carry join/leave/timeout arrays; without them every interval is a here_now_refresh and a full reconciliation'],
   ['presence', 'announceMax', 100, 'shards at or under 100 occupants announce each change; larger shards (the design has ~5,000 per shard) switch to interval events'],
   ['presence', 'interval', 10, 'seconds between interval events; the 10 s settler and the latency figures assume it'],
-  ['streamController', 'enabled', true, 'friends are delivered through channel groups cg-friends-{id}[-1..9]'],
+  ['streamController', 'enabled', true, 'friends are delivered through channel groups cg-friends-{id} and cg-friends1-{id} … cg-friends9-{id}'],
   ['streamController', 'channelGroupLimit', 2000, 'friend n goes to group ⌊(n−1)/2,000⌋: a smaller limit makes acceptances overflow early and fail at 10 × limit'],
   ['appContext', 'enabled', true, 'user status, friend memberships and the reconcile walk live in App Context'],
   ['appContext', 'disallowGetAllUserMetadata', false, 'the reconcile worker lists a shard\'s online users with getAllUUIDMetadata'],

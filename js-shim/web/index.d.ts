@@ -31,7 +31,7 @@ export interface SubscribePlan {
   presenceChannel: string;
   /** Every channel to subscribe to, the presence channel first. */
   channels: string[];
-  /** `cg-friends-{id}` and the overflow groups `cg-friends-{id}-{i}`. */
+  /** `cg-friends-{id}` and the overflow groups `cg-friends{i}-{id}` (i = 1–9). */
   groups: string[];
 }
 

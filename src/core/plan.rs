@@ -22,7 +22,7 @@ pub struct SubscribePlan {
     pub presence_channel: String,
     /// Every channel to subscribe to, the presence channel first.
     pub channels: Vec<String>,
-    /// `cg-friends-{id}` and every overflow group `cg-friends-{id}-{i}`.
+    /// `cg-friends-{id}` and every overflow group `cg-friends{i}-{id}`.
     pub groups: Vec<String>,
 }
 

@@ -14,7 +14,13 @@ pub const MAX_CHANNEL_CHARS: usize = 92;
 pub const STATUS_PREFIX: &str = "status.";
 pub const INBOX_PREFIX: &str = "inbox.";
 pub const FRIENDS_PREFIX: &str = "friends.";
+/// A user's first friends group is `cg-friends-{id}`; overflow group `i` (1–9) is
+/// `cg-friends{i}-{id}`. The character after `cg-friends` is `-` in one and a digit in the
+/// other, so no id's group can be another id's, whatever the ids end in.
 pub const GROUP_PREFIX: &str = "cg-friends-";
+const OVERFLOW_GROUP_STEM: &str = "cg-friends";
+/// PubNub delivers a channel's (or group's) presence events on `{name}-pnpres`.
+pub const PRESENCE_SUFFIX: &str = "-pnpres";
 pub const REQUESTS_PREFIX: &str = "friend-requests.";
 pub const MANAGEMENT_PREFIX: &str = "friend-management.";
 /// App Context channel whose members are the users with a request pending to its user.
@@ -38,7 +44,7 @@ pub const MAX_DERIVED_EXTRA_CHARS: usize = {
         MANAGEMENT_PREFIX.len(),
         REQUESTS_IN_PREFIX.len(),
         BLOCKED_PREFIX.len(),
-        GROUP_PREFIX.len() + 1 + decimal_digits(GROUPS_PER_USER - 1),
+        OVERFLOW_GROUP_STEM.len() + decimal_digits(GROUPS_PER_USER - 1) + 1,
     ];
     let (mut i, mut max) = (0, 0);
     while i < lens.len() {
@@ -90,19 +96,21 @@ pub fn presence_shard(shard: u32) -> String {
     s
 }
 
-/// Group `index` of a user's friends: `cg-friends-{id}` first, then overflow `cg-friends-{id}-{i}`.
+/// Group `index` of a user's friends: `cg-friends-{id}` first, then overflow `cg-friends{i}-{id}`.
 pub fn friends_group(user: &UserId, index: usize) -> String {
-    let mut s = join(GROUP_PREFIX, user.as_str());
-    if index > 0 {
-        s.push('-');
-        push_u64(&mut s, index as u64);
+    if index == 0 {
+        return join(GROUP_PREFIX, user.as_str());
     }
+    let mut s = String::from(OVERFLOW_GROUP_STEM);
+    push_u64(&mut s, index as u64);
+    s.push('-');
+    s.push_str(user.as_str());
     s
 }
 
 /// `presence.shard-17` (or its `-pnpres` form) → 17. Anything else bound by `presence.*` is not ours.
 pub fn parse_presence_shard(channel: &str) -> Option<u32> {
-    let channel = channel.strip_suffix("-pnpres").unwrap_or(channel);
+    let channel = channel.strip_suffix(PRESENCE_SUFFIX).unwrap_or(channel);
     let digits = channel.strip_prefix("presence.shard-")?;
     if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;

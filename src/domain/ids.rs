@@ -4,7 +4,7 @@
 use crate::prelude::*;
 use core::fmt;
 
-use super::channels::{GROUPS_PER_USER, MAX_CHANNEL_CHARS, MAX_DERIVED_EXTRA_CHARS};
+use super::channels::{MAX_CHANNEL_CHARS, MAX_DERIVED_EXTRA_CHARS, PRESENCE_SUFFIX};
 
 /// The longest id whose every derived name (`friend-management.{id}` is the longest) stays
 /// within PubNub's 92-character channel limit: 74.
@@ -16,17 +16,19 @@ pub const MAX_USER_ID_CHARS: usize = MAX_CHANNEL_CHARS - MAX_DERIVED_EXTRA_CHARS
 pub struct UserId(String);
 
 /// Why a user id was refused. Kept small and `'static` so rejecting needs no formatting.
+/// Every reason speaks of the id itself, never of the names derived from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InvalidUserId {
     Empty,
     TooLong,
-    /// `,` `:` `*` `/` `\` or a space: PubNub forbids them in channel names.
+    /// `.` `,` `:` `*` `/` `\` or a space. PubNub forbids all but `.` in channel names, and `.`
+    /// separates the segments a Function binding matches (`friend-requests.*` must see one).
     ForbiddenChar,
     /// Control characters, NUL and other non-printables.
     NonPrintable,
-    /// Ends in `-{i}` (1–9): `cg-friends-{id}` would be the overflow group `i` of the id
-    /// before the dash (`bob-1`'s friends would be delivered to `bob`).
-    OverflowSuffix,
+    /// Ends in `-pnpres`: PubNub delivers a channel's presence events on `{channel}-pnpres`, so
+    /// `inbox.{id}-pnpres` would be another user's presence stream.
+    PresenceSuffix,
     /// `global`: `status.global` is the online count every client subscribes to.
     Reserved,
 }
@@ -35,13 +37,11 @@ impl InvalidUserId {
     pub fn reason(self) -> &'static str {
         match self {
             InvalidUserId::Empty => "user id is empty",
-            InvalidUserId::TooLong => {
-                "user id is longer than 74 characters (friend-management.{id} must fit PubNub's 92-character channel limit)"
-            }
-            InvalidUserId::ForbiddenChar => "user id contains one of , : * / \\ or a space",
+            InvalidUserId::TooLong => "user id is longer than 74 characters",
+            InvalidUserId::ForbiddenChar => "user id contains one of . , : * / \\ or a space",
             InvalidUserId::NonPrintable => "user id contains a non-printable character",
-            InvalidUserId::OverflowSuffix => "user id ends in -1 to -9, reserved for overflow friends groups (cg-friends-{id}-{i})",
-            InvalidUserId::Reserved => "user id global is reserved (status.global carries the online count)",
+            InvalidUserId::PresenceSuffix => "user id ends in -pnpres, which PubNub reserves for presence",
+            InvalidUserId::Reserved => "user id global is reserved for the online count",
         }
     }
 }
@@ -56,15 +56,19 @@ impl UserId {
             return Err(InvalidUserId::TooLong);
         }
         for c in raw.chars() {
-            if matches!(c, ',' | ':' | '*' | '/' | '\\' | ' ') {
+            if matches!(c, '.' | ',' | ':' | '*' | '/' | '\\' | ' ') {
                 return Err(InvalidUserId::ForbiddenChar);
             }
             if c.is_control() || c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{FEFF}') {
                 return Err(InvalidUserId::NonPrintable);
             }
         }
-        if overflow_suffix(raw) {
-            return Err(InvalidUserId::OverflowSuffix);
+        // Any case: a channel name is compared exactly, but nothing is lost by refusing `-PNPRES`.
+        // Bytes and `get`, not a `str` slice: a slice's panic path would pull `core::fmt` into
+        // every bundle.
+        let tail = raw.as_bytes().get(raw.len().saturating_sub(PRESENCE_SUFFIX.len())..).unwrap_or_default();
+        if tail.eq_ignore_ascii_case(PRESENCE_SUFFIX.as_bytes()) {
+            return Err(InvalidUserId::PresenceSuffix);
         }
         if raw == "global" {
             return Err(InvalidUserId::Reserved);
@@ -79,16 +83,6 @@ impl UserId {
     pub fn into_string(self) -> String {
         self.0
     }
-}
-
-// Overflow indexes are 1..=9, one digit as `friends_group` writes them; more groups would
-// need a wider rule below.
-const _: () = assert!(GROUPS_PER_USER == 10);
-
-/// Whether `raw` ends in `-{i}` as `friends_group` writes an overflow index: `user-0001`,
-/// `x-10`, `a-0` do not.
-fn overflow_suffix(raw: &str) -> bool {
-    matches!(raw.as_bytes(), [.., b'-', b'1'..=b'9'])
 }
 
 impl fmt::Debug for UserId {

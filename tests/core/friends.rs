@@ -1,4 +1,6 @@
 use friends_presence::core::Config;
+use friends_presence::domain::channels::friends_group;
+use friends_presence::domain::UserId;
 use friends_presence::handlers::friends as fh;
 use friends_presence::handlers::Report;
 use friends_presence::host::fake::{block_on, run_concurrently, FakeHost};
@@ -94,14 +96,14 @@ pub fn assert_linked(host: &FakeHost, users: &[&str]) {
             let holding: Vec<&String> = groups
                 .iter()
                 .filter(|(g, set)| {
-                    (*g == &format!("cg-friends-{u}") || g.starts_with(&format!("cg-friends-{u}-"))) && set.contains(&format!("status.{f}"))
+                    (0..10).any(|i| *g == &friends_group(&UserId::parse(u).unwrap(), i)) && set.contains(&format!("status.{f}"))
                 })
                 .map(|(g, _)| g)
                 .collect();
             match mine.get(f) {
                 Some(m) => {
                     let g = m["group"].as_u64().unwrap();
-                    let want = if g == 0 { format!("cg-friends-{u}") } else { format!("cg-friends-{u}-{g}") };
+                    let want = if g == 0 { format!("cg-friends-{u}") } else { format!("cg-friends{g}-{u}") };
                     assert_eq!(holding, vec![&want], "{u} x {f}: group entries {holding:?}, membership says {want}");
                     assert!(host.kv_value(&format!("friend-request:{u}:{f}")).is_none(), "{u} -> {f}: a request survives the friendship");
                 }
@@ -520,7 +522,7 @@ pub fn befriend(host: &FakeHost, a: &str, b: &str) -> Report {
 /// Friends that earlier acceptances left in `star`'s group `index`: placeholders, with their
 /// memberships, counted.
 pub fn seed_placed_friends(host: &FakeHost, star: &str, index: usize, n: usize) {
-    let group = if index == 0 { format!("cg-friends-{star}") } else { format!("cg-friends-{star}-{index}") };
+    let group = if index == 0 { format!("cg-friends-{star}") } else { format!("cg-friends{index}-{star}") };
     host.seed_group(&group, (0..n).map(|i| format!("status.placed-{index}-{i:04}")));
     let custom = json!({"status": "accepted", "group": index, "requestId": "seed"});
     host.seed_members(&format!("friends.{star}"), (0..n).map(|i| (format!("placed-{index}-{i:04}"), custom.clone())));
@@ -550,12 +552,12 @@ fn past_2000_friends_go_into_overflow_groups_a_full_group_falls_over_and_removal
     let host = FakeHost::default();
     host.set_now(T0);
     host.add_user("star", "Star");
-    let size = |i: usize| host.group(&if i == 0 { "cg-friends-star".to_owned() } else { format!("cg-friends-star-{i}") }).len();
+    let size = |i: usize| host.group(&if i == 0 { "cg-friends-star".to_owned() } else { format!("cg-friends{i}-star") }).len();
     let holds = |i: usize, f: &str| {
-        host.group(&if i == 0 { "cg-friends-star".to_owned() } else { format!("cg-friends-star-{i}") }).contains(&format!("status.{f}"))
+        host.group(&if i == 0 { "cg-friends-star".to_owned() } else { format!("cg-friends{i}-star") }).contains(&format!("status.{f}"))
     };
 
-    // 1,998 → 2,000 in the primary group, then the 2,001st opens cg-friends-star-1.
+    // 1,998 → 2,000 in the primary group, then the 2,001st opens cg-friends1-star.
     seed_placed_friends(&host, "star", 0, 1997);
     for f in ["n1998", "n1999", "n2000"] {
         assert!(befriend(&host, f, "star").rejected.is_none());
@@ -573,7 +575,7 @@ fn past_2000_friends_go_into_overflow_groups_a_full_group_falls_over_and_removal
     let full = block_on(friends_presence::host::PubNub::add_channels(&exec, "cg-friends-star", &["status.extra".to_owned()]));
     assert!(matches!(full, Err(friends_presence::host::HostError::Rejected { status: 400, .. })), "{full:?}");
 
-    // 4,000 → 4,001: cg-friends-star-2.
+    // 4,000 → 4,001: cg-friends2-star.
     seed_placed_friends(&host, "star", 1, 1998);
     assert!(befriend(&host, "n4000", "star").rejected.is_none());
     assert!(holds(1, "n4000") && size(1) == 2000);
@@ -582,7 +584,7 @@ fn past_2000_friends_go_into_overflow_groups_a_full_group_falls_over_and_removal
     assert_eq!(counted(&host, "star"), 4001);
 
     // Two removals leave holes in the primary group; the count (3,999) then points the next
-    // friend at the full cg-friends-star-1, whose 400 sends it on to -2.
+    // friend at the full cg-friends1-star, whose 400 sends it on to cg-friends2-star.
     for f in ["n1999", "n2000"] {
         let r = on_management(&host, "star", command("friend.remove", "star", f, &format!("x-{f}")));
         assert!(r.rejected.is_none(), "{r:?}");
@@ -636,7 +638,7 @@ fn the_20000th_friend_fills_the_last_group_and_the_next_acceptance_is_refused_wi
     }
     seed_placed_friends(&host, "star", 9, 1999);
     assert!(befriend(&host, "last", "star").rejected.is_none());
-    assert!(host.group("cg-friends-star-9").contains("status.last"));
+    assert!(host.group("cg-friends9-star").contains("status.last"));
     assert_eq!(counted(&host, "star"), 20_000);
 
     host.add_user("late", "Late");
@@ -676,7 +678,7 @@ fn three_full_groups_undo_the_acceptance_instead_of_leaving_it_half_made() {
     assert!(r.rejected.as_deref().is_some_and(|w| w.contains("no room") && w.contains("star")), "{:?}", r.rejected);
     // Nothing half-made: no group entry, no membership, counts and the claim given back.
     assert!(host.group("cg-friends-late").is_empty());
-    assert!((3..=5).all(|g| host.group(&format!("cg-friends-star-{g}")).len() == 2000));
+    assert!((3..=5).all(|g| host.group(&format!("cg-friends{g}-star")).len() == 2000));
     assert!(host.members("friends.late").is_empty() && !host.members("friends.star").contains_key("late"));
     assert_eq!(outcome(&host, "star", "a-late"), Some(Err("limit".into())));
     assert_eq!(added(), published, "no friend.added");
@@ -685,7 +687,7 @@ fn three_full_groups_undo_the_acceptance_instead_of_leaving_it_half_made() {
     assert_eq!(friend_count(&host, "late"), 0);
 
     // A removal frees a place in group 3; the retried acceptance completes there.
-    host.state_remove_from_group("cg-friends-star-3", "status.placed-3-0000");
+    host.state_remove_from_group("cg-friends3-star", "status.placed-3-0000");
     let r = on_requests(&host, "star", command("friend.request.accepted", "late", "star", "a-late-2"));
     assert!(r.rejected.is_none(), "{r:?}");
     assert_eq!(recorded_group(&host, "star", "late"), 3);

@@ -79,7 +79,7 @@ const WORDS: &[&str] = &[
 ];
 /// User ids that must be refused: forbidden characters, non-printables, empty, an overflow
 /// group suffix, too long.
-const BAD_IDS: &[&str] = &["a,b", "a:b", "a*b", "a/b", "a\\b", "a b", "a\u{7}b", "", "x\u{0}", "tab\there", "bob-1", "alice-9"];
+const BAD_IDS: &[&str] = &["a,b", "a:b", "a*b", "a/b", "a\\b", "a b", "a\u{7}b", "", "x\u{0}", "tab\there", "bob.1", "alice-pnpres", "global"];
 
 fn bad_id(rng: &mut Rng) -> Json {
     if rng.below(6) == 0 {

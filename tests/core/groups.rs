@@ -11,7 +11,7 @@ fn group_name(i: u64) -> String {
     if i == 0 {
         "cg-friends-star".to_owned()
     } else {
-        format!("cg-friends-star-{i}")
+        format!("cg-friends{i}-star")
     }
 }
 

@@ -63,7 +63,7 @@ test('login: the plan (same shard as the clients\' hash) and a token granting ex
     'friend-management.auth-alice': 'write',
   });
   const groups = Object.fromEntries(Object.entries(t.resources.groups).map(([g, p]) => [g, bits(p)]));
-  assert.deepEqual(groups, Object.fromEntries(['cg-friends-auth-alice', ...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => `cg-friends-auth-alice-${i}`)].map((g) => [g, 'read'])));
+  assert.deepEqual(groups, Object.fromEntries(['cg-friends-auth-alice', ...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => `cg-friends${i}-auth-alice`)].map((g) => [g, 'read'])));
   assert.deepEqual(Object.keys(t.resources.uuids ?? {}), []);
   assert.ok(!Object.keys(t.resources.channels).some((c) => c.endsWith('-pnpres')), 'no presence-event channel');
   assert.deepEqual(userGrant(plan).resources, { channels: Object.fromEntries(Object.keys(granted).map((c) => [c, granted[c] === 'read' ? { read: true } : { write: true }])), groups: Object.fromEntries(Object.keys(groups).map((g) => [g, { read: true }])) });
@@ -72,7 +72,7 @@ test('login: the plan (same shard as the clients\' hash) and a token granting ex
 test('the token does what the plan needs: subscribe to its channels and groups, be online, publish own commands', async () => {
   const s = await login('auth-bob');
   const server = client('v11', srv, 'server', { secretKey: SECRET });
-  await server.channelGroups.addChannels({ channelGroup: 'cg-friends-auth-bob-3', channels: ['status.auth-friend'] });
+  await server.channelGroups.addChannels({ channelGroup: 'cg-friends3-auth-bob', channels: ['status.auth-friend'] });
   const bob = client('v11', srv, 'auth-bob');
   bob.setToken(s.token);
   const ev = events(bob);
@@ -100,7 +100,7 @@ test('the token is refused (403) everything else: status, work channels, others\
   for (const ch of ['status.auth-carol', 'status.global', 'status.auth-dave', 'inbox.auth-carol', 'inbox.auth-dave', `presence-work.${s.shard}`,
     `reconcile-work.${s.shard}`, 'recount-work.jobs', 'friend-requests.auth-dave', 'friend-management.auth-dave', `presence.shard-${s.shard}`])
     await denied(pub(ch));
-  for (const g of ['cg-friends-auth-carol', 'cg-friends-auth-carol-9']) {
+  for (const g of ['cg-friends-auth-carol', 'cg-friends9-auth-carol']) {
     await denied(carol.channelGroups.addChannels({ channelGroup: g, channels: ['status.mallory'] }));
     await denied(carol.channelGroups.listChannels({ channelGroup: g }));
     await denied(carol.channelGroups.removeChannels({ channelGroup: g, channels: ['status.x'] }));
@@ -111,7 +111,7 @@ test('the token is refused (403) everything else: status, work channels, others\
   // Subscribing: the plan's channels are allowed, anything of someone else is not.
   assert.equal(await subscribeStatus(s, s.plan.channels, s.plan.groups), 200);
   for (const [chs, groups] of [[['inbox.auth-dave'], []], [[`presence.shard-${otherShard}`], []], [['status.auth-dave'], []], [['friend-requests.auth-carol'], []],
-    [[], ['cg-friends-auth-dave']], [[], ['cg-friends-auth-dave-1']], [['presence-work.0'], []]])
+    [[], ['cg-friends-auth-dave']], [[], ['cg-friends1-auth-dave']], [['presence-work.0'], []]])
     assert.equal(await subscribeStatus(s, chs, groups), 403, `${chs}${groups}`);
   // Bound to its uuid: Dave's token is no good to Carol.
   assert.equal(await subscribeStatus({ ...other, userId: 'auth-carol' }, other.plan.channels), 403);
@@ -137,9 +137,19 @@ test('refresh gives a new working token; bad ids, bodies and refresh tokens are 
     const out = await post('/auth/refresh', { refreshToken: bad });
     assert.equal(out.status, 401, String(bad));
   }
-  const bobOne = await post('/auth/login', { userId: 'bob-1' });
-  assert.equal(bobOne.status, 400);
-  assert.match(bobOne.json.error, /reserved for overflow friends groups/);
+  // An id that would name another user's presence stream (`inbox.auth-bob-pnpres` is the
+  // presence of `inbox.auth-bob`) is refused, in the id's own terms.
+  const pnpres = await post('/auth/login', { userId: 'auth-bob-pnpres' });
+  assert.equal(pnpres.status, 400);
+  assert.match(pnpres.json.error, /^user id ends in -pnpres/);
+  // Ids an app already has sign in: trailing -N, non-ASCII, UUIDs.
+  const bob = await post('/auth/login', { userId: 'bob' });
+  for (const userId of ['bob-1', 'player-3', 'Zoë-7', '3f2504e0-4f89-11d3-9a0c-0305e82c3301']) {
+    const out = await post('/auth/login', { userId });
+    assert.equal(out.status, 200, userId);
+    // bob-1's groups are not bob's overflow groups, nor the other way round.
+    assert.ok(!out.json.plan.groups.some((g) => bob.json.plan.groups.includes(g)), userId);
+  }
   for (const userId of ['global', '', 'a,b', 'x'.repeat(75), undefined]) assert.equal((await post('/auth/login', { userId })).status, 400, String(userId));
   assert.equal((await fetch(`${auth.url}/auth/login`)).status, 405);
   assert.equal((await fetch(`${auth.url}/auth/login`, { method: 'POST', body: '{' })).status, 400);

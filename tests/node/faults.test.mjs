@@ -81,7 +81,7 @@ function assertLinked(pn, users) {
       assert.equal(!!m, members(pn, f).has(u), `${u} x ${f}: membership on one side only`);
       const holding = [...pn.groups].filter(([g, set]) => (g === `cg-friends-${u}` || g.startsWith(`cg-friends-${u}-`)) && set.has(`status.${f}`)).map(([g]) => g);
       if (m) {
-        assert.deepEqual(holding, [m.group === 0 ? `cg-friends-${u}` : `cg-friends-${u}-${m.group}`], `${u} x ${f}`);
+        assert.deepEqual(holding, [m.group === 0 ? `cg-friends-${u}` : `cg-friends${m.group}-${u}`], `${u} x ${f}`);
         assert.equal(pn.kv.get(`friend-request:${u}:${f}`), undefined, `${u} -> ${f}: a request survives the friendship`);
       } else {
         assert.deepEqual(holding, [], `${u} x ${f}: group entry without a membership`);

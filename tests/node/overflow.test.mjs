@@ -1,6 +1,6 @@
 // Overflow groups end to end on the local PubNub runtime: the built pkg/functions bundles, the
 // real SDK, and the web package's subscribePlan. A user past 2,000 friends gets new friends in
-// cg-friends-{id}-1; a full group falls over to the next; a subscriber to the plan's groups
+// cg-friends1-{id}; a full group falls over to the next; a subscriber to the plan's groups
 // receives friend.online from a friend in an overflow group; removal edits that group.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ test('past 2,000 friends: overflow groups are filled, fallen over to, delivered 
   const STAR = 'star';
   const plan = subscribePlan(STAR);
   const [g0, g1, g2] = plan.groups;
-  assert.deepEqual([g0, g1, g2], ['cg-friends-star', 'cg-friends-star-1', 'cg-friends-star-2']);
+  assert.deepEqual([g0, g1, g2], ['cg-friends-star', 'cg-friends1-star', 'cg-friends2-star']);
   const channels = (g) => srv.groups.listChannels(g);
   const membership = (me, friend) => srv.objects.byChannel.get(`friends.${me}`)?.get(friend);
   // Friends that earlier acceptances placed (what the friend Functions read: the group and App
