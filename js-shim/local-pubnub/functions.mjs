@@ -39,6 +39,8 @@ export class FunctionsHost {
     this.rt = rt;
     this.manifest = o.functions; // path of manifest.json, or undefined for none
     this.opsLimit = Number(o.opsLimit ?? 10); // 10 = 10 each; 3 = 3 combined (older docs)
+    this.noWebAssembly = !!o.noWebAssembly;
+    this.textCodecs = !!o.textCodecs;
     // Who pays for a host call: 'module' — the execution that require()d the module object
     // it went through; 'context' — the execution whose async context made it (PubNub
     // documents neither; the suite runs under both, FP_OPS_ATTRIBUTION).
@@ -101,7 +103,13 @@ export class FunctionsHost {
       if (id === 'kvstore') return this.#kvModule(realm, this.als.getStore());
       throw new Error(`Cannot find module '${id}' (Functions offer 'pubnub' and 'kvstore' here)`);
     };
-    const context = vm.createContext({ console: this.#console(name), require }, { name: `function:${name}` });
+    // The sandbox's globals, switchable to find out what the probe detects (scripts/deploy
+    // --probe): no WebAssembly; native TextEncoder/TextDecoder (absent by default, as PubNub
+    // documents neither).
+    const globals = { console: this.#console(name), require };
+    if (this.textCodecs) Object.assign(globals, { TextEncoder, TextDecoder });
+    const context = vm.createContext(globals, { name: `function:${name}` });
+    if (this.noWebAssembly) vm.runInContext('delete globalThis.WebAssembly', context);
     const realm = vm.runInContext(REALM, context);
     const mod = new vm.SourceTextModule(source, { context, identifier });
     await mod.link((spec) => {
