@@ -64,13 +64,29 @@ export async function probe(o) {
     await api.request('POST', `/v2/faas/package-deployments/${deployment.id}/function-deployments`);
     const url = `${network}/v1/blocks/sub-key/${encodeURIComponent(subscribeKey)}/${name}`;
     const call = callProbe(url, o.liveWaitMs ?? 60_000);
-    const envs = [];
-    for (let i = 0; i < 3; i++) envs.push(await call('env'));
-    findings.env = envs[0];
-    findings.globals = globalsFrom(envs);
-    findings.ops = (await call('ops')).ops;
-    const waits = await Promise.all(Array.from({ length: 8 }, () => call('wait')));
-    findings.concurrency = { calls: waits.length, maxActive: Math.max(...waits.map((w) => w.maxActive ?? 1)), instances: new Set(waits.map((w) => w.instance)).size };
+    // A call that never answers (the deployment not live, an execution ended by the platform)
+    // leaves its findings undetermined rather than ending the probe.
+    const attempt = async (what, run) => {
+      try {
+        await run();
+      } catch (e) {
+        if (e.status !== undefined) throw e;
+        (findings.unanswered ??= []).push(`${what}: ${e.message}`);
+      }
+    };
+    await attempt('the sandbox check', async () => {
+      const envs = [];
+      for (let i = 0; i < 3; i++) envs.push(await call('env'));
+      findings.env = envs[0];
+      findings.globals = globalsFrom(envs);
+    });
+    await attempt('the op budget check (an execution that goes over its budget may be ended: see the Function\'s log)', async () => {
+      findings.ops = (await call('ops')).ops;
+    });
+    await attempt('the concurrency check', async () => {
+      const waits = await Promise.all(Array.from({ length: 8 }, () => call('wait')));
+      findings.concurrency = { calls: waits.length, maxActive: Math.max(...waits.map((w) => w.maxActive ?? 1)), instances: new Set(waits.map((w) => w.instance)).size };
+    });
   } finally {
     await cleanUp(api, log, pkg, deployment);
   }
@@ -203,6 +219,7 @@ export function verdict(f, bundles) {
   if (!f.upload?.ok) {
     undetermined.push(`the probe Function itself was refused (${(f.upload?.refused ?? []).join('; ')}): nothing in the sandbox could be checked`);
   }
+  for (const u of f.unanswered ?? []) undetermined.push(`the probe did not answer ${u}`);
   if (f.env) {
     if (f.env.webAssembly !== 'object') {
       all(`the sandbox has no WebAssembly (typeof WebAssembly is "${f.env.webAssembly}"), and every Function runs its core as wasm`);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { startServer, ROOT } from './local-pubnub/helpers.mjs';
-import { probe } from '../../js-shim/deploy/probe.mjs';
+import { budgetOf, probe, verdict } from '../../js-shim/deploy/probe.mjs';
 import { readBundles } from '../../js-shim/deploy/deploy.mjs';
 
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
@@ -116,4 +116,17 @@ test('from the command line: scripts/local-pubnub --no-webassembly, then scripts
   } finally {
     child.kill('SIGTERM');
   }
+});
+
+test('verdict: a check the probe could not complete is reported as not determined, never as passed', () => {
+  const bundles = readBundles(MANIFEST);
+  const v = verdict({ upload: { ok: true }, unanswered: ['the op budget check: timed out'] }, bundles);
+  assert.deepEqual(v.undetermined, ['the probe did not answer the op budget check: timed out']);
+  assert.equal(v.blocked.size, 0);
+  const refused = verdict({ upload: { ok: false, refused: ['probe.js (60000 bytes): HTTP 400'] } }, bundles);
+  assert.match(refused.undetermined[0], /the probe Function itself was refused/);
+  // A budget that is neither 10 each nor 3 combined blocks every Function, with the counts.
+  const ops = { kv: { ok: 5, refused: 'x' }, publish: { ok: 10, refused: 'x' }, api: { ok: 10, refused: 'x' } };
+  assert.equal(budgetOf(ops), 'other');
+  assert.equal(verdict({ upload: { ok: true }, ops }, bundles).blocked.size, bundles.length);
 });
