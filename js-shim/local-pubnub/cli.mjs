@@ -17,6 +17,7 @@ const HELP = `usage: local-pubnub [options]
 Platform switches (what scripts/deploy --probe must detect; tests use them):
   --no-webassembly         the Functions sandbox has no WebAssembly global
   --text-codecs            the sandbox offers native TextEncoder/TextDecoder (default: absent)
+  --fresh-modules          every Function execution evaluates its module anew (no global survives)
   --max-function-bytes N   Admin API refuses Function code over N bytes (default 65536)
   --max-functions N        Admin API refuses a revision of more than N Functions (FAAS-1006)
   --min-interval-ms N      Admin API refuses On Interval periods under N ms (default 1000)
@@ -37,7 +38,7 @@ const { values: v } = parseArgs({
     port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, 'secret-key': { type: 'string' },
     'publish-key': { type: 'string' }, functions: { type: 'string' },
     'admin-api-key': { type: 'string' }, 'keyset-id': { type: 'string' }, 'ops-limit': { type: 'string' },
-    'no-webassembly': { type: 'boolean' }, 'text-codecs': { type: 'boolean' }, 'max-function-bytes': { type: 'string' },
+    'no-webassembly': { type: 'boolean' }, 'text-codecs': { type: 'boolean' }, 'fresh-modules': { type: 'boolean' }, 'max-function-bytes': { type: 'string' },
     'max-functions': { type: 'string' }, 'min-interval-ms': { type: 'string' },
     'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'no-deltas': { type: 'boolean' },
     'presence-timeout': { type: 'string' }, 'channel-group-limit': { type: 'string' }, 'groups-per-subscribe': { type: 'string' },
@@ -65,6 +66,7 @@ const server = await startLocalPubNub({
   opsLimit: num(v['ops-limit']),
   noWebAssembly: v['no-webassembly'] || undefined,
   textCodecs: v['text-codecs'] || undefined,
+  freshModules: v['fresh-modules'] || undefined,
   maxFunctionBytes: num(v['max-function-bytes']),
   maxFunctions: num(v['max-functions']),
   minIntervalMs: num(v['min-interval-ms']),

@@ -130,3 +130,16 @@ test('verdict: a check the probe could not complete is reported as not determine
   assert.equal(budgetOf(ops), 'other');
   assert.equal(verdict({ upload: { ok: true }, ops }, bundles).blocked.size, bundles.length);
 });
+
+test('globals that do not survive an execution, and executions that overlap: both are found, neither blocks a Function', async () => {
+  const fresh = await probed({ freshModules: true });
+  assert.equal(fresh.findings.globals.persisted, false);
+  assert.equal(fresh.findings.globals.instances, 3);
+  assert.match(fresh.text, /module globals did not persist over 3 calls \(3 module instances\): every execution compiles the wasm again/);
+  assert.deepEqual(blockedNames(fresh.verdict), []);
+  // Host calls that take 30 ms: the 8 simultaneous calls overlap in the one module instance.
+  const slow = await probed({ wan: { clientMs: [0, 0], hostCallMs: [30, 30] } });
+  assert.ok(slow.findings.concurrency.maxActive > 1, `overlap seen: ${slow.findings.concurrency.maxActive}`);
+  assert.equal(slow.findings.concurrency.instances, 1);
+  assert.deepEqual(blockedNames(slow.verdict), []);
+});
