@@ -26,7 +26,12 @@ export function loadSettings(file = CONFIG_PATH) {
   };
   for (const [k, [lo, hi]] of Object.entries(RANGES))
     if (!Number.isInteger(s[k]) || s[k] < lo || s[k] > hi) throw new Error(`${file}: ${k} must be an integer in ${lo}..${hi}`);
-  if (s.opsLimit !== 10 && s.opsLimit !== 3) throw new Error(`${file}: opsLimit must be 10 or 3`);
+  // PubNub's older "3 ops combined" budget is not supported: an acceptance alone needs 5 KV + 1
+  // publish, so no friendship could ever be made. `scripts/deploy --probe` tells which budget a
+  // keyset enforces (docs/deploy.md).
+  if (s.opsLimit === 3)
+    throw new Error(`${file}: opsLimit 3 (PubNub's older budget of 3 ops combined per execution) is not supported: an acceptance needs 5 KV + 1 publish, so no friendship could be made. Use 10, and run scripts/deploy --probe to see the budget your keyset enforces`);
+  if (s.opsLimit !== 10) throw new Error(`${file}: opsLimit must be 10 (10 KV + 10 publish + 10 API per execution)`);
   return s;
 }
 

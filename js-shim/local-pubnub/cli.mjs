@@ -12,9 +12,15 @@ const HELP = `usage: local-pubnub [options]
   --functions FILE         Functions manifest (e.g. pkg/functions/manifest.json)
   --admin-api-key KEY      serve the Admin API (Functions deployments, keyset config) to this key;
                            also read from LOCAL_PUBNUB_ADMIN_API_KEY
-  --account-id ID          account id the Admin API answers for (default local-account)
   --keyset-id ID           keyset id the Admin API answers for (default local-keyset)
   --ops-limit 10|3         per-execution op budget: 10 each (default) or 3 combined
+Platform switches (what scripts/deploy --probe must detect; tests use them):
+  --no-webassembly         the Functions sandbox has no WebAssembly global
+  --text-codecs            the sandbox offers native TextEncoder/TextDecoder (default: absent)
+  --fresh-modules          every Function execution evaluates its module anew (no global survives)
+  --max-function-bytes N   Admin API refuses Function code over N bytes (default 65536)
+  --max-functions N        Admin API refuses a revision of more than N Functions (FAAS-1006)
+  --min-interval-ms N      Admin API refuses On Interval periods under N ms (default 1000)
   --announce-max N         presence announce max (default 100)
   --interval-sec N         presence interval (default 10)
   --no-deltas              interval events without join/leave/timeout deltas
@@ -31,7 +37,9 @@ const { values: v } = parseArgs({
   options: {
     port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, 'secret-key': { type: 'string' },
     'publish-key': { type: 'string' }, functions: { type: 'string' },
-    'admin-api-key': { type: 'string' }, 'account-id': { type: 'string' }, 'keyset-id': { type: 'string' }, 'ops-limit': { type: 'string' },
+    'admin-api-key': { type: 'string' }, 'keyset-id': { type: 'string' }, 'ops-limit': { type: 'string' },
+    'no-webassembly': { type: 'boolean' }, 'text-codecs': { type: 'boolean' }, 'fresh-modules': { type: 'boolean' }, 'max-function-bytes': { type: 'string' },
+    'max-functions': { type: 'string' }, 'min-interval-ms': { type: 'string' },
     'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'no-deltas': { type: 'boolean' },
     'presence-timeout': { type: 'string' }, 'channel-group-limit': { type: 'string' }, 'groups-per-subscribe': { type: 'string' },
     hold: { type: 'string' }, wan: { type: 'boolean' }, static: { type: 'string', multiple: true }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -54,9 +62,14 @@ const server = await startLocalPubNub({
   publishKey: v['publish-key'],
   functions: v.functions,
   adminApiKey: v['admin-api-key'] ?? process.env.LOCAL_PUBNUB_ADMIN_API_KEY,
-  accountId: v['account-id'],
   keysetId: v['keyset-id'],
   opsLimit: num(v['ops-limit']),
+  noWebAssembly: v['no-webassembly'] || undefined,
+  textCodecs: v['text-codecs'] || undefined,
+  freshModules: v['fresh-modules'] || undefined,
+  maxFunctionBytes: num(v['max-function-bytes']),
+  maxFunctions: num(v['max-functions']),
+  minIntervalMs: num(v['min-interval-ms']),
   announceMax: num(v['announce-max']),
   intervalSec: num(v['interval-sec']),
   deltas: v['no-deltas'] ? false : undefined,

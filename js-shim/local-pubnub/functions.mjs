@@ -39,6 +39,9 @@ export class FunctionsHost {
     this.rt = rt;
     this.manifest = o.functions; // path of manifest.json, or undefined for none
     this.opsLimit = Number(o.opsLimit ?? 10); // 10 = 10 each; 3 = 3 combined (older docs)
+    this.noWebAssembly = !!o.noWebAssembly;
+    this.textCodecs = !!o.textCodecs;
+    this.freshModules = !!o.freshModules;
     // Who pays for a host call: 'module' — the execution that require()d the module object
     // it went through; 'context' — the execution whose async context made it (PubNub
     // documents neither; the suite runs under both, FP_OPS_ATTRIBUTION).
@@ -101,7 +104,13 @@ export class FunctionsHost {
       if (id === 'kvstore') return this.#kvModule(realm, this.als.getStore());
       throw new Error(`Cannot find module '${id}' (Functions offer 'pubnub' and 'kvstore' here)`);
     };
-    const context = vm.createContext({ console: this.#console(name), require }, { name: `function:${name}` });
+    // The sandbox's globals, switchable to find out what the probe detects (scripts/deploy
+    // --probe): no WebAssembly; native TextEncoder/TextDecoder (absent by default, as PubNub
+    // documents neither); and (freshModules, in #execute) no module global surviving an execution.
+    const globals = { console: this.#console(name), require };
+    if (this.textCodecs) Object.assign(globals, { TextEncoder, TextDecoder });
+    const context = vm.createContext(globals, { name: `function:${name}` });
+    if (this.noWebAssembly) vm.runInContext('delete globalThis.WebAssembly', context);
     const realm = vm.runInContext(REALM, context);
     const mod = new vm.SourceTextModule(source, { context, identifier });
     await mod.link((spec) => {
@@ -191,7 +200,7 @@ export class FunctionsHost {
       body: ctx.body, meta: { clientip: req.socket.remoteAddress, origin: req.headers.host, useragent: req.headers['user-agent'] },
     };
     const response = { status: 200, headers: {}, body: undefined, sent: false };
-    const out = await this.#execute(fn, rest, 0, (realm) => {
+    const out = await this.#execute(fn, rest, 0, (realm, context) => {
       const [request, outcome] = realm.request(JSON.stringify(fields), {
         json: () => realm.promise((res, rej) => {
           try {
@@ -201,7 +210,7 @@ export class FunctionsHost {
           }
         }),
       });
-      const resp = vm.runInContext('({ status: 200, headers: {} })', fn.context);
+      const resp = vm.runInContext('({ status: 200, headers: {} })', context);
       resp.send = (body, status) => {
         Object.assign(response, { body, status: status ?? resp.status, headers: { ...resp.headers }, sent: true });
         return realm.promise((ok) => ok());
@@ -231,9 +240,11 @@ export class FunctionsHost {
     const run = (async () => {
       let result = 'ok', error, message, timer;
       try {
-        const [request, outcome, response] = make(fn.realm);
-        fn.context.__lpCall = { f: fn.handler, a: request, b: response };
-        const returned = this.als.run(exec, () => CALL.runInContext(fn.context, { timeout: this.execTimeoutMs }));
+        // freshModules: the module is evaluated anew for every execution (no global survives).
+        const inst = this.freshModules ? await this.#compile(fn.name, fn.code, `${fn.file ?? `deployed:${fn.name}`}#${this.executions.length}`) : fn;
+        const [request, outcome, response] = make(inst.realm, inst.context);
+        inst.context.__lpCall = { f: inst.handler, a: request, b: response };
+        const returned = this.als.run(exec, () => CALL.runInContext(inst.context, { timeout: this.execTimeoutMs }));
         const limit = new Promise((_, reject) => {
           timer = setTimeout(() => reject(Object.assign(new Error(`execution exceeded ${this.execTimeoutMs} ms`), { timeout: true })), this.execTimeoutMs);
         });

@@ -712,7 +712,7 @@ function decodeBody(encoding, raw, limit, strictUtf8) {
 }
 
 /** Admin API paths (admin.mjs): Functions v2 packages/revisions/deployments and keyset config. */
-const isAdminPath = (p) => p.startsWith('/v2/faas/') || p.startsWith('/v2/keysets/');
+const isAdminPath = (p) => p.startsWith('/v2/faas/') || p.split('?')[0] === '/v2/keysets' || p.startsWith('/v2/keysets/');
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 

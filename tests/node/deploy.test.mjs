@@ -1,9 +1,12 @@
 // scripts/deploy against the local runtime's Admin API (js-shim/local-pubnub/admin.mjs): the
 // built bundles are uploaded as a package revision and deployed to the keyset, the runtime hosts
 // what was uploaded, and the real-SDK end-to-end flow (e2e-flow.mjs) runs on it. Also: a second
-// deploy of the same bundles changes nothing, changed bundles roll the deployment to a new
-// revision, --dry-run sends nothing and hides the key, oversize bundles are refused before any
-// request, a wrong key is refused, and --check reports the keyset against the checklist.
+// deploy of the same bundles changes nothing, changed bundles roll the keyset onto a new
+// deployment (PUT …/function-deployments {newPackageDeploymentId}) and --rollback rolls it back,
+// --dry-run shows PubNub's shapes and sends nothing, the old shapes are refused with PubNub's
+// envelopes, oversize bundles are refused before any request, a wrong key is refused, errors
+// name the flag or the host, --configure writes the keyset and --check reads only what PubNub
+// returns.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startServer, destroyAll, tmpDir, ROOT } from './local-pubnub/helpers.mjs';
 import { friendsComeAndGo } from './e2e-flow.mjs';
-import { deploy, MAX_BUNDLE_BYTES } from '../../js-shim/deploy/deploy.mjs';
+import { configure, deploy, rollback, FAAS_VERSION, KEYSET_VERSION, MAX_BUNDLE_BYTES } from '../../js-shim/deploy/deploy.mjs';
 
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 const KEY = 'admin-key-deploy-test';
@@ -43,19 +46,23 @@ after(async () => {
   for (const s of servers) await s.close();
 });
 async function server(opts = {}) {
-  const srv = await startServer({ adminApiKey: KEY, accountId: 'acct-1', keysetId: '4242', functionIntervalMs: 500, ...opts });
+  const srv = await startServer({ adminApiKey: KEY, keysetId: '4242', functionIntervalMs: 500, ...opts });
   servers.push(srv);
   return srv;
 }
-const target = (srv, extra = {}) => ({ manifest: MANIFEST, origin: srv.url, apiKey: KEY, accountId: 'acct-1', keysetId: '4242', log: () => {}, ...extra });
+const target = (srv, extra = {}) => ({ manifest: MANIFEST, origin: srv.url, apiKey: KEY, keysetId: '4242', log: () => {}, ...extra });
+/** An Admin API request as any client would send it. */
+const admin = (srv, method, p, body, version = FAAS_VERSION) =>
+  fetch(srv.url + p, { method, headers: { Authorization: KEY, 'PubNub-Version': version, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
 
 test('deploy to the local runtime, then friends see each other come and go on what was deployed', { timeout: 90_000 }, async () => {
   const srv = await server();
   assert.equal(srv.functions.fns.length, 0, 'nothing hosted before the deploy');
-  const out = await cli(['--origin', srv.url, '--account-id', 'acct-1', '--keyset-id', '4242'], { PUBNUB_API_KEY: KEY });
+  const out = await cli(['--origin', srv.url, '--keyset-id', '4242'], { PUBNUB_API_KEY: KEY });
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /created package .*\n[\s\S]*created revision|created package/);
-  assert.match(out.stdout, /started deployment .*: RUNNING/);
+  assert.match(out.stdout, /started deployment /);
+  assert.match(out.stdout, /deployment .*: RUNNING/);
   assert.ok(!out.stdout.includes(KEY), 'the key is never printed');
   const manifest = JSON.parse(fs.readFileSync(MANIFEST, 'utf8')).functions;
   const binding = (f) => [f.name, f.type, f.channels ?? null, f.intervalMs ?? null];
@@ -67,46 +74,100 @@ test('deploy to the local runtime, then friends see each other come and go on wh
   await friendsComeAndGo(srv, 'v11', 'deployed');
 });
 
-test('a second deploy of the same bundles adds nothing; changed bundles roll the deployment to a new revision', { timeout: 60_000 }, async () => {
-  const srv = await server();
+test('a second deploy adds nothing; changed bundles roll the keyset onto a new deployment; --rollback rolls back', { timeout: 60_000 }, async () => {
+  const srv = await server({ adminPageSize: 1 }); // one item per page: every list is paged through
   const first = await deploy(target(srv));
   const again = await deploy(target(srv));
   assert.deepEqual(again, first);
   assert.equal(srv.admin.revisions.size, 1);
   assert.equal(srv.admin.deployments.size, 1);
+  const original = srv.functions.fns.find((f) => f.name === 'count-aggregator').code;
 
   const changed = copyBundles((name, code) => (name === 'count-aggregator' ? code + '\n// v2\n' : code));
+  const sent = srv.admin.requests.length;
   const second = await deploy(target(srv, { manifest: changed }));
   assert.equal(second.packageId, first.packageId);
   assert.notEqual(second.revisionId, first.revisionId);
-  assert.equal(second.deploymentId, first.deploymentId, 'a rolling update of the same deployment');
+  assert.notEqual(second.deploymentId, first.deploymentId, 'a rolling update onto a deployment made first');
   assert.equal(second.state, 'RUNNING');
-  assert.equal(srv.admin.revisions.size, 2);
+  const calls = srv.admin.requests.slice(sent).map((r) => `${r.method} ${r.path}`);
+  assert.ok(calls.includes(`PUT /v2/faas/package-deployments/${first.deploymentId}/function-deployments`), calls.join('\n'));
+  assert.ok(calls.includes(`DELETE /v2/faas/package-deployments/${first.deploymentId}`), 'the replaced deployment is removed');
+  assert.deepEqual([...srv.admin.deployments.values()].map((d) => [d.id, d.state]), [[second.deploymentId, 'RUNNING']]);
   assert.ok(srv.functions.fns.find((f) => f.name === 'count-aggregator').code.endsWith('// v2\n'));
   await srv.functions.runInterval('count-aggregator'); // the new source runs
   assert.equal(srv.functions.executions.at(-1).result, 'ok');
+
+  const out = await cli(['--rollback', '--origin', srv.url, '--keyset-id', '4242'], { PUBNUB_API_KEY: KEY });
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, new RegExp(`rollback: keyset 4242 runs fp-\\w+; back to ${srv.admin.revisions.get(first.revisionId).name}`));
+  const running = [...srv.admin.deployments.values()].filter((d) => d.state === 'RUNNING');
+  assert.deepEqual(running.map((d) => d.packageRevisionId), [first.revisionId]);
+  assert.equal(srv.functions.fns.find((f) => f.name === 'count-aggregator').code, original, 'the previous source runs again');
+  const none = await rollback(target(srv)).catch((e) => e);
+  assert.match(none.message, /is the package's oldest: there is no previous revision/);
 });
 
-test('--dry-run prints every request with the key redacted and sends nothing', async () => {
+test('--dry-run prints PubNub\'s requests (function-deployments, no accountId) with the key redacted, and sends nothing', async () => {
   const srv = await server();
-  const out = await cli(['--dry-run', '--origin', srv.url, '--account-id', 'acct-1', '--keyset-id', '4242'], { PUBNUB_API_KEY: KEY });
+  const out = await cli(['--dry-run', '--origin', srv.url, '--keyset-id', '4242'], { PUBNUB_API_KEY: KEY });
   assert.equal(out.code, 0, out.stderr);
   assert.equal(srv.admin.requests.length, 0);
   assert.ok(!out.stdout.includes(KEY));
   assert.match(out.stdout, /Authorization: <redacted>/);
-  assert.match(out.stdout, /PubNub-Version: 2025-11-15/);
-  for (const line of ['GET ' + srv.url + '/v2/faas/packages?accountId=acct-1&name=friends-presence', 'POST ' + srv.url + '/v2/faas/packages',
-    'POST ' + srv.url + '/v2/faas/package-revisions', 'POST ' + srv.url + '/v2/faas/package-deployments', 'PUT ' + srv.url + '/v2/faas/package-deployments/'])
+  assert.match(out.stdout, new RegExp(`PubNub-Version: ${FAAS_VERSION}`));
+  assert.doesNotMatch(out.stdout, /accountId|\/start\b/);
+  for (const line of [
+    `GET ${srv.url}/v2/faas/packages?search=friends-presence&page=0&size=100`,
+    `POST ${srv.url}/v2/faas/packages\n`,
+    `POST ${srv.url}/v2/faas/package-revisions\n`,
+    `POST ${srv.url}/v2/faas/package-deployments\n`,
+    `PUT ${srv.url}/v2/faas/package-deployments/{runningDeploymentId}/function-deployments\n`,
+    `POST ${srv.url}/v2/faas/package-deployments/{newDeploymentId}/function-deployments\n`,
+  ])
     assert.ok(out.stdout.includes(line), `dry run shows ${line}`);
+  assert.match(out.stdout, /"newPackageDeploymentId": "\{newDeploymentId\}"/);
   assert.match(out.stdout, /"code": "<after-presence\.js: \d+ bytes, sha256 [0-9a-f]{16}…>"/);
   assert.match(out.stdout, /"keysetId": 4242/);
+});
+
+test('the local Admin API refuses the shapes PubNub does not define, with PubNub\'s envelopes', async () => {
+  const srv = await server();
+  const fn = { name: 'f', language: 'JAVASCRIPT', type: 'AFTER_PUBLISH', sortOrder: 0, code: 'export default (r) => r.ok();', config: { type: 'AFTER_PUBLISH', inputChannel: 'a.*' } };
+  const faasError = async (res, status, pattern) => {
+    assert.equal(res.status, status);
+    const body = await res.json();
+    assert.deepEqual(Object.keys(body).sort(), ['errors', 'meta']);
+    assert.match(body.errors[0].code, /^FAAS-\d+$/);
+    assert.match(body.errors[0].message, pattern);
+  };
+  await faasError(await admin(srv, 'POST', '/v2/faas/packages', { accountId: 'acct-1', name: 'p', revisionName: 'r', functions: [fn] }), 400, /unknown field accountId/);
+  await faasError(await admin(srv, 'GET', '/v2/faas/packages?accountId=acct-1&name=p'), 400, /Unknown query parameter accountId/);
+  const pkg = (await (await admin(srv, 'POST', '/v2/faas/packages', { name: 'p', revisionName: 'r', functions: [fn] })).json()).data;
+  const [rev] = (await (await admin(srv, 'GET', `/v2/faas/packages/${pkg.id}/package-revisions`)).json()).data;
+  const dep = (await (await admin(srv, 'POST', '/v2/faas/package-deployments', { packageRevisionId: rev.id, keysetId: 4242 })).json()).data;
+  await faasError(await admin(srv, 'POST', `/v2/faas/package-deployments/${dep.id}/start`), 404, /No such Admin API endpoint/);
+  await faasError(await admin(srv, 'PUT', `/v2/faas/package-deployments/${dep.id}`, { packageRevisionId: rev.id }), 404, /No such Admin API endpoint/);
+  assert.equal((await admin(srv, 'POST', `/v2/faas/package-deployments/${dep.id}/function-deployments`)).status, 200);
+  await faasError(await admin(srv, 'PUT', `/v2/faas/package-deployments/${dep.id}/function-deployments`, { packageRevisionId: rev.id }), 400, /unknown field packageRevisionId/);
+  await faasError(await admin(srv, 'DELETE', `/v2/faas/packages/${pkg.id}`), 409, /running deployments/);
+  // Keyset configuration is written with PATCH; errors are {statusCode, error, message: [..]}.
+  const put = await admin(srv, 'PUT', '/v2/keysets/4242/config', { presence: { deltas: true } }, KEYSET_VERSION);
+  assert.equal(put.status, 405);
+  assert.equal((await put.json()).error, 'MethodNotAllowed');
+  const bad = await admin(srv, 'PATCH', '/v2/keysets/4242/config', { presence: { announceMax: 500, interval: 5 }, bogus: {} }, KEYSET_VERSION);
+  assert.equal(bad.status, 400);
+  const why = await bad.json();
+  assert.equal(why.statusCode, 400);
+  assert.equal(why.message.length, 3, why.message.join('; '));
+  assert.equal((await (await admin(srv, 'GET', '/v2/keysets/4242/config', undefined, KEYSET_VERSION)).json()).presence.announceMax, 100, 'nothing was changed');
 });
 
 test('a bundle over 65,536 bytes is refused before anything is sent', async () => {
   const srv = await server();
   const fat = copyBundles((name, code) => (name === 'friend-removal' ? code + '/*' + 'x'.repeat(MAX_BUNDLE_BYTES - code.length) + '*/' : code));
   for (const args of [[], ['--dry-run']]) {
-    const out = await cli([...args, '--manifest', fat, '--origin', srv.url, '--account-id', 'acct-1', '--keyset-id', '4242'], { PUBNUB_API_KEY: KEY });
+    const out = await cli([...args, '--manifest', fat, '--origin', srv.url, '--keyset-id', '4242'], { PUBNUB_API_KEY: KEY });
     assert.equal(out.code, 1);
     assert.match(out.stderr, /refusing to deploy: over PubNub's 65536-byte limit per Function: friend-removal\.js \(65540 bytes\)/);
     assert.doesNotMatch(out.stdout, /GET|POST/);
@@ -116,8 +177,8 @@ test('a bundle over 65,536 bytes is refused before anything is sent', async () =
   // The runtime refuses oversize code too, should another client send it.
   const res = await fetch(`${srv.url}/v2/faas/packages`, {
     method: 'POST',
-    headers: { Authorization: KEY, 'PubNub-Version': '2025-11-15', 'Content-Type': 'application/json' },
-    body: JSON.stringify({ accountId: 'acct-1', name: 'fat', functions: [{ name: 'f', language: 'JAVASCRIPT', type: 'AFTER_PUBLISH', code: 'x'.repeat(MAX_BUNDLE_BYTES + 1), config: { inputChannel: 'a.*' } }] }),
+    headers: { Authorization: KEY, 'PubNub-Version': FAAS_VERSION, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'fat', revisionName: 'r', functions: [{ name: 'f', language: 'JAVASCRIPT', type: 'AFTER_PUBLISH', code: 'x'.repeat(MAX_BUNDLE_BYTES + 1), config: { inputChannel: 'a.*' } }] }),
   });
   assert.equal(res.status, 400);
   assert.equal((await res.json()).errors[0].code, 'FAAS-400');
@@ -131,17 +192,48 @@ test('the Admin API needs the key and a PubNub-Version header', async () => {
   assert.equal(srv.functions.fns.length, 0);
   const noVersion = await fetch(`${srv.url}/v2/faas/packages`, { headers: { Authorization: KEY } });
   assert.equal(noVersion.status, 400);
-  const keyset = await fetch(`${srv.url}/v2/keysets/4242/config`, { headers: { Authorization: 'wrong', 'PubNub-Version': '2025-11-15' } });
+  const keyset = await fetch(`${srv.url}/v2/keysets/4242/config`, { headers: { Authorization: 'wrong', 'PubNub-Version': KEYSET_VERSION } });
   assert.equal(keyset.status, 401);
   assert.deepEqual((await keyset.json()).error, 'Unauthorized');
-  const missing = await cli(['--origin', srv.url, '--account-id', 'acct-1', '--keyset-id', '4242']);
+  const missing = await cli(['--origin', srv.url, '--keyset-id', '4242']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /PUBNUB_API_KEY/);
 });
 
+test('errors name what to do: the missing flag, or the host that cannot be reached and why', async () => {
+  const noKeyset = await cli(['--dry-run'], { PUBNUB_KEYSET_ID: '' });
+  assert.equal(noKeyset.code, 1);
+  assert.match(noKeyset.stderr, /^deploy: --keyset-id is required \(or PUBNUB_KEYSET_ID\): the numeric id of the keyset/);
+  const srv = await server();
+  const closedPort = new URL(srv.url).port;
+  await srv.close();
+  servers.splice(servers.indexOf(srv), 1);
+  const down = await cli(['--check', '--origin', `http://127.0.0.1:${closedPort}`, '--keyset-id', '4242'], { PUBNUB_API_KEY: KEY });
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, new RegExp(`deploy: cannot reach http://127\\.0\\.0\\.1:${closedPort} \\(GET /v2/keysets/4242/config\\): ECONNREFUSED`));
+});
+
+test('--configure writes what the Admin API can set with one PATCH, then --check passes', async () => {
+  const srv = await server({ secretKey: 'sec-c-deploy-test', announceMax: 20, deltas: false, channelGroupLimit: 100 });
+  const out = await cli(['--configure', '--origin', srv.url, '--keyset-id', '4242'], { PUBNUB_API_KEY: KEY });
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(srv.admin.requests.map((r) => r.method), ['GET', 'PATCH']);
+  assert.match(out.stdout, /wrote presence\.enabled, presence\.deltas, presence\.announceMax, streamController\.channelGroupLimit/);
+  assert.match(out.stdout, /still to do by hand[\s\S]*Presence rules/);
+  assert.equal(srv.presence.announceMax, 100, 'the runtime follows the keyset configuration');
+  const config = await (await admin(srv, 'GET', '/v2/keysets/4242/config', undefined, KEYSET_VERSION)).json();
+  assert.ok(!('enabled' in config.presence), 'the configuration PubNub returns has no presence.enabled');
+  const again = await configure(target(srv));
+  // A second run writes only presence.enabled, which it cannot read back.
+  assert.deepEqual(again.patch, { presence: { enabled: true } });
+  const checked = await cli(['--check', '--origin', srv.url, '--keyset-id', '4242'], { PUBNUB_API_KEY: KEY });
+  assert.match(checked.stdout, /ok   presence\.announceMax = 100/);
+  assert.match(checked.stdout, /ok   presence\.deltas = true/);
+});
+
 test('--check: the keyset against the checklist, and the deployed Functions against the bundles', async () => {
   const good = await server({ secretKey: 'sec-c-deploy-test' });
-  const args = (srv) => ['--check', '--origin', srv.url, '--account-id', 'acct-1', '--keyset-id', '4242'];
+  const args = (srv) => ['--check', '--origin', srv.url, '--keyset-id', '4242'];
   const before = await cli(args(good), { PUBNUB_API_KEY: KEY });
   assert.equal(before.code, 1, 'nothing deployed yet');
   assert.match(before.stdout, /FAIL Functions: package friends-presence has no RUNNING deployment/);
@@ -159,12 +251,18 @@ test('--check: the keyset against the checklist, and the deployed Functions agai
   const worse = await cli(args(bad), { PUBNUB_API_KEY: KEY });
   assert.equal(worse.code, 1);
   for (const s of ['presence.deltas = false', 'presence.announceMax = 20', 'accessManager.enabled = false']) assert.ok(worse.stdout.includes(`FAIL ${s}`), s);
+  // Only fields PubNub returns are read: a field missing from the answer is reported as missing.
+  delete bad.admin.config.presence.deltas;
+  const missing = await cli(args(bad), { PUBNUB_API_KEY: KEY });
+  assert.match(missing.stdout, /FAIL presence\.deltas is not in the keyset configuration PubNub returned/);
+  assert.doesNotMatch(missing.stdout, /presence\.enabled =/);
 });
 
 test('the README keyset checklist shows every setting --check compares, with the same value', async () => {
   const { CHECKED } = await import('../../js-shim/deploy/keyset.mjs');
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('### Keyset checklist'), readme.indexOf('**Admin API shapes used**'));
+  const start = readme.indexOf('### Keyset checklist');
+  const section = readme.slice(start, readme.indexOf('\n## ', start));
   const shown = { true: /\| (on|\*\*unchecked\*\* \(`false`\)) \|/, false: /\| \*\*unchecked\*\* \(`false`\) \|/ };
   for (const [sec, field, want] of CHECKED) {
     const row = section.split('\n').find((l) => l.includes(`\`${sec}.${field}\``));
