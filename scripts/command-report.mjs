@@ -28,7 +28,7 @@ const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 initSync({ module: fs.readFileSync(path.join(ROOT, 'pkg/web/friends_presence_bg.wasm')) });
 
 const HELP = `usage: scripts/command-report [options]
-  --runs N          runs of request → accept → remove and request → decline, fresh users each (default 20)
+  --runs N          runs of request → accept → remove and request → decline, fresh users each (default 30)
   --concurrency C   runs at a time (default 4)
   --wan             the runtime's WAN profile: 30-80 ms per client round trip, 20-60 ms per Function
                     host call (js-shim/local-pubnub/wan.mjs)
@@ -50,7 +50,7 @@ const int = (name, dflt, min) => {
   }
   return n;
 };
-const runs = int('runs', 20, 1);
+const runs = int('runs', 30, 1);
 const concurrency = int('concurrency', 4, 1);
 const timeoutMs = int('timeout-ms', 15000, 1);
 const say = (s = '') => process.stdout.write(s + '\n');
