@@ -198,7 +198,6 @@ w.advance(60_000);
 const idle = await createWorld({ settings: { shardCount: shards } });
 const periods = manifest.functions.filter((f) => f.type === 'ON_INTERVAL').map((f) => ({ name: f.name, every: f.intervalMs ?? 10_000, next: f.intervalMs ?? 10_000 }));
 let idleTally = emptyTally();
-const idleExec = {};
 for (let t = 0; t < idleMinutes * 60_000;) {
   const due = Math.min(...periods.map((p) => p.next));
   if (due > idleMinutes * 60_000) break;
@@ -206,10 +205,7 @@ for (let t = 0; t < idleMinutes * 60_000;) {
   t = due;
   for (const p of periods.filter((q) => q.next === due)) {
     const r = await idle.interval(p.name);
-    for (const e of r.executions) {
-      if (e.error) failures.push(`${e.name} (idle): ${e.error}`);
-      idleExec[e.name] = Math.max(idleExec[e.name] ?? 0, e.rounds);
-    }
+    for (const e of r.executions) if (e.error) failures.push(`${e.name} (idle): ${e.error}`);
     idleTally = addTallies(idleTally, r.tally);
     p.next += p.every;
   }
@@ -244,7 +240,6 @@ const SCENARIOS = [
   ['sync', `friends.sync of ${friendsN} friends (${per.syncRequests} request${per.syncRequests > 1 ? 's' : ''})`],
   ['idleHour', `idle hour: On Interval work at ${shards.toLocaleString('en-US')} shards`],
 ];
-const rows = [];
 for (const [key, label] of SCENARIOS) {
   const t = per[key];
   const tx = transactions(t, { kvBilled });
@@ -252,15 +247,14 @@ for (const [key, label] of SCENARIOS) {
   const execs = Object.entries(t.executions).map(([n, c]) => `${n} ${fmt(c, 1)}`).join(', ');
   const groups = Object.entries(byGroup(t)).map(([g, c]) => `${g} ${fmt(c, 1)}`).join(', ');
   const chain = chains[key] ?? [];
-  const first = chain[0];
   const total = Object.values(t.calls).reduce((a, b) => a + b, 0);
   say(`\n${label}`);
   say(`  exec ${fmt(tx.executions, 1)}: ${execs}`);
   say(`  calls ${fmt(total, 1)}: ${groups}`);
   if (key !== 'idleHour') say(`  rounds: ${chain.map((e) => `${e.name} ${e.rounds}`).join(' → ')}`);
-  say(`  deliveries ${fmt(t.deliveries, 1)}; client publishes ${t.clientPublishes}, presence events ${t.presenceEvents}`);
+  say(`  deliveries ${fmt(t.deliveries, 1)}; client publishes ${t.clientPublishes}, presence events ${t.presenceEvents}` +
+    (t.chainLimited ? `; ${fmt(t.chainLimited, 1)} messages past PubNub's 3 hops ran nothing` : ''));
   say(`  tx ${fmt(tx.replicated, 1)} replicated / ${fmt(tx.edge, 1)} edge; cost ${usd(cost.total)} (executions ${usd(cost.execution)}, replicated ${usd(cost.replicated)}, edge ${usd(cost.edge)})`);
-  rows.push({ key, first });
 }
 
 const est = monthly(model, per);

@@ -58,8 +58,9 @@ export const payloadUnits = (bytes) => Math.max(1, Math.ceil(bytes / PAYLOAD_UNI
  * - calls: {op: n}; units: {op: billing units}, > calls where a publish's payload is over 2 KB
  * - deliveries: messages received by subscribers (each an edge transaction)
  * - clientPublishes, presenceEvents: replicated transactions made outside the Functions
+ * - chainLimited: messages on bound channels that ran nothing, past PubNub's 3 hops
  */
-export const emptyTally = () => ({ executions: {}, calls: {}, units: {}, deliveries: 0, clientPublishes: 0, presenceEvents: 0 });
+export const emptyTally = () => ({ executions: {}, calls: {}, units: {}, deliveries: 0, clientPublishes: 0, presenceEvents: 0, chainLimited: 0 });
 
 /** Adds one host call (`bytes`: the payload of a publish or fire, else 0) to `t`. */
 export function countCall(t, op, bytes = 0) {
@@ -76,7 +77,7 @@ export function addTallies(a, b, fa = 1, fb = 1) {
     for (const [k, n] of Object.entries(a[key])) out[key][k] = (out[key][k] ?? 0) + n * fa;
     for (const [k, n] of Object.entries(b[key])) out[key][k] = (out[key][k] ?? 0) + n * fb;
   }
-  for (const key of ['deliveries', 'clientPublishes', 'presenceEvents']) out[key] = a[key] * fa + b[key] * fb;
+  for (const key of ['deliveries', 'clientPublishes', 'presenceEvents', 'chainLimited']) out[key] = (a[key] ?? 0) * fa + (b[key] ?? 0) * fb;
   return out;
 }
 

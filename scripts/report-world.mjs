@@ -97,11 +97,12 @@ export async function createWorld({ dir = FUNCTIONS_DIR, manifest, settings, ops
   async function drain(tally, queue) {
     while (queue.length) {
       const m = queue.shift();
-      if (m.depth >= MAX_CHAIN) {
-        tally.chainLimited = (tally.chainLimited ?? 0) + 1;
+      const bound = fns.filter((d) => d.type === 'AFTER_PUBLISH' && matches(d.channels, m.channel));
+      if (bound.length && m.depth >= MAX_CHAIN) {
+        tally.chainLimited++;
         continue;
       }
-      for (const def of fns.filter((d) => d.type === 'AFTER_PUBLISH' && matches(d.channels, m.channel))) {
+      for (const def of bound) {
         await execute(def, { channels: [m.channel], params: { uuid: m.publisher }, message: m.message }, m.depth, tally, queue);
       }
     }
