@@ -546,7 +546,9 @@ export class LocalPubNub {
         return ok({ payload: state });
       }
       if (channels.length === 1 && !groups.length) return ok({ uuid: who, channel: channels[0], payload: this.presence.getState(who, channels[0]) });
-      return ok({ uuid: who, payload: Object.fromEntries(targets.map((c) => [c, this.presence.getState(who, c)])) });
+      // Several channels: `payload.channels`, as PubNub answers (the Python SDK's recorded reply,
+      // tests/integrational/fixtures/native_sync/state/state_of_multiple_channels.yaml).
+      return ok({ uuid: who, payload: { channels: Object.fromEntries(targets.map((c) => [c, this.presence.getState(who, c)])) } });
     }
     if (action !== undefined) throw serviceError(404, 'Not Found', 'Presence');
     // hereNow. The SDK picks the single-channel shape iff the reply has a top-level `occupancy`.
@@ -596,7 +598,8 @@ export class LocalPubNub {
     if (!kind || seg.length > 7) throw serviceError(404, 'Not Found', 'objects');
     const q = {
       include: new Set(splitList(params.get('include'))),
-      count: params.get('count') === 'true',
+      // `count=true` (JS SDK) or `count=True` (the Python SDK sends str(True)).
+      count: /^(true|1)$/i.test(params.get('count') ?? ''),
       limit: params.has('limit') ? Number(params.get('limit')) : undefined,
       filter: params.get('filter') ?? undefined,
       sort: params.getAll('sort').flatMap(splitList),
