@@ -7,9 +7,12 @@ Run: .venv/bin/python -m unittest discover -s tests/python -v
 
 import os
 import subprocess
+import threading
 import unittest
 import warnings
 
+from pubnub.callbacks import SubscribeCallback
+from pubnub.enums import PNStatusCategory
 from pubnub.exceptions import PubNubException
 from pubnub.models.consumer.objects_v2.memberships import PNChannelMembership
 from pubnub.models.consumer.v3.channel import Channel
@@ -18,13 +21,13 @@ from pubnub.pubnub import PubNub
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SECRET, PUB, SUB = "sec-c-python", "pub-c-python", "sub-c-python"
-# include_total_count / include_channel are the SDK's "legacy" spellings, still what its
-# docs show; the warnings they raise are noise here.
-warnings.simplefilter("ignore", DeprecationWarning)
 
 
 def setUpModule():
     global RUNTIME, ORIGIN
+    # include_total_count / include_channel are the SDK's "legacy" spellings, still what its
+    # docs show; their warnings are noise here (set here: unittest resets filters before running).
+    warnings.simplefilter("ignore", DeprecationWarning)
     RUNTIME = subprocess.Popen(
         [os.path.join(ROOT, "scripts/local-pubnub"), "--port", "0", "--secret-key", SECRET, "--publish-key", PUB, "--quiet"],
         stdout=subprocess.PIPE,
@@ -67,6 +70,41 @@ class SignedRequests(unittest.TestCase):
             with self.assertRaises(PubNubException) as refused:
                 client("py-server", "sec-c-wrong").publish().channel("py-post").message("x").use_post(post).sync()
             self.assertEqual(refused.exception.get_status_code(), 403)
+
+
+class Subscribe(unittest.TestCase):
+    def test_subscribe_with_presence_receives_its_join_and_a_message(self):
+        connected, joined, received = threading.Event(), threading.Event(), []
+        message = threading.Event()
+
+        class Listener(SubscribeCallback):
+            def status(self, pubnub, status):
+                if status.category == PNStatusCategory.PNConnectedCategory:
+                    connected.set()
+
+            def presence(self, pubnub, event):
+                if event.event == "join" and event.uuid == "py-sub":
+                    joined.set()
+
+            def message(self, pubnub, event):
+                received.append((event.channel, event.message, event.publisher))
+                message.set()
+
+        # Access Manager is on: the subscriber signs with the secret key, as a server would.
+        sub = client("py-sub")
+        sub.add_listener(Listener())
+        sub.subscribe().channels(["py-room-live"]).with_presence().execute()
+        try:
+            self.assertTrue(connected.wait(10), "connected")
+            self.assertTrue(joined.wait(10), "its own join on py-room-live-pnpres")
+            client("py-pub").publish().channel("py-room-live").message({"hi": 1}).sync()
+            self.assertTrue(message.wait(10), "the message")
+            self.assertEqual(received, [("py-room-live", {"hi": 1}, "py-pub")])
+            here = client("py-server").here_now().channels(["py-room-live"]).sync().result
+            self.assertEqual([o.uuid for o in here.channels[0].occupants], ["py-sub"])
+        finally:
+            sub.unsubscribe_all()
+            sub.stop()
 
 
 class PresenceState(unittest.TestCase):
