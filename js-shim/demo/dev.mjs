@@ -138,7 +138,7 @@ const options = {
   dataDir: stateDir,
   // The production keyset's Presence Management rule (README, keyset configuration): presence is
   // tracked on the shard channels only, so status/inbox/command channels have no occupants.
-  presenceChannels: ['presence.shard-*'],
+  presenceChannels: [{ pattern: 'presence.shard-*', events: ['join', 'leave', 'timeout', 'interval'] }],
   announceMax: settings.presence.announceMax,
   intervalSec: settings.presence.intervalSec,
   secretKey,

@@ -223,6 +223,8 @@ export class LocalPubNub {
   }
 
   #presenceEvent(ch, payload) {
+    const events = this.#presenceRule(ch)?.events;
+    if (events && !events.includes(payload.action)) return; // the rule does not track this event
     const tt = this.clock.next();
     this.bus.push(tt, { a: '1', f: 0, p: { t: String(tt), r: 1 }, k: this.opts.subscribeKey, c: ch + PNPRES, d: payload });
     this.functions.afterPresence(ch, payload);
@@ -230,12 +232,25 @@ export class LocalPubNub {
 
   /**
    * Does this keyset track presence on `ch`? Every channel, unless `presenceChannels` lists the
-   * Presence Management rules' channel patterns ("selected channels only": `x*` is a prefix, else
-   * an exact name). An untracked channel has no occupants, no join/leave/timeout and no state.
+   * Presence Management rules ("selected channels only"). An untracked channel has no occupants,
+   * no join/leave/timeout and no state.
    */
   tracksPresence(ch) {
-    const rules = this.opts.presenceChannels;
-    return !rules || rules.some((p) => (p.endsWith('*') ? ch.startsWith(p.slice(0, -1)) : ch === p));
+    return !this.opts.presenceChannels || !!this.#presenceRule(ch);
+  }
+
+  /**
+   * The rule of `presenceChannels` that covers `ch`: a rule is a channel pattern (`x*` a prefix,
+   * else an exact name; every event) or `{pattern, events}` (only those events are announced,
+   * e.g. without `state-change`).
+   */
+  #presenceRule(ch) {
+    for (const r of this.opts.presenceChannels ?? []) {
+      const rule = typeof r === 'string' ? { pattern: r } : r;
+      const p = rule.pattern;
+      if (p.endsWith('*') ? ch.startsWith(p.slice(0, -1)) : ch === p) return rule;
+    }
+    return undefined;
   }
 
   /** Channels a uuid is present on through a subscribe/heartbeat: direct ones plus group members. */

@@ -122,7 +122,8 @@ describe('the Admin API answers only on this machine', () => {
 
 describe('presence rules: only the tracked channels have presence', () => {
   let srv;
-  before(async () => (srv = await startServer({ presenceChannels: ['presence.shard-*'] })));
+  const QUIET = { pattern: 'room.quiet', events: ['join', 'leave', 'timeout', 'interval'] };
+  before(async () => (srv = await startServer({ presenceChannels: ['presence.shard-*', QUIET] })));
   after(async () => (destroyAll(), await srv.close()));
 
   test('subscribing to status.global makes no occupant, no join, no state; the shard does', async () => {
@@ -146,5 +147,20 @@ describe('presence rules: only the tracked channels have presence', () => {
     await ev.next('presence', (e) => e.action === 'leave' && e.uuid === 'rules-alice' && e.channel === 'presence.shard-7');
     await until(() => ev.seen.presence.filter((e) => e.channel === 'presence.shard-7').length >= 3);
     assert.deepEqual(ev.seen.presence.filter((e) => e.channel === 'status.global'), [], 'no presence event on an untracked channel');
+  });
+
+  test('a rule without state-change: the state is kept, no state-change is announced', async () => {
+    const watcher = client('v11', srv, 'quiet-watcher');
+    const ev = events(watcher);
+    watcher.subscribe({ channels: ['room.quiet'], withPresence: true });
+    await connected(ev);
+    const bob = client('v11', srv, 'quiet-bob');
+    bob.subscribe({ channels: ['room.quiet'] });
+    await ev.next('presence', (e) => e.action === 'join' && e.uuid === 'quiet-bob');
+    await bob.setState({ channels: ['room.quiet'], state: { mood: 'quiet' } });
+    assert.deepEqual(srv.presence.getState('quiet-bob', 'room.quiet'), { mood: 'quiet' });
+    bob.unsubscribeAll();
+    await ev.next('presence', (e) => e.action === 'leave' && e.uuid === 'quiet-bob');
+    assert.deepEqual(ev.seen.presence.filter((e) => e.action === 'state-change'), []);
   });
 });

@@ -19,11 +19,11 @@ const PRODUCTION_MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 /**
  * Start a server whose log lines go to `srv.lines` instead of stdout. A server hosting the built
  * Functions gets the production keyset's presence rule too (README, keyset configuration; as
- * scripts/dev): presence on `presence.shard-*` only.
+ * scripts/dev): presence on `presence.shard-*` only, without `state-change` events.
  */
 export async function startServer(opts = {}) {
   const lines = [];
-  const production = opts.functions === PRODUCTION_MANIFEST ? { presenceChannels: ['presence.shard-*'] } : {};
+  const production = opts.functions === PRODUCTION_MANIFEST ? { presenceChannels: [{ pattern: 'presence.shard-*', events: ['join', 'leave', 'timeout', 'interval'] }] } : {};
   const srv = await startLocalPubNub({ sweepMs: 50, log: (l) => lines.push(l), ...production, ...opts });
   srv.lines = lines;
   return srv;
