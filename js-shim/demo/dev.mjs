@@ -12,6 +12,8 @@ import PubNub from 'pubnub11';
 import { AuthService } from '../auth/service.mjs';
 import { deploy } from '../deploy/deploy.mjs';
 import { startLocalPubNub } from '../local-pubnub/index.mjs';
+import { openLog } from '../local-pubnub/logfile.mjs';
+import { lockHolder } from '../local-pubnub/store.mjs';
 import { loadSettings } from '../settings.mjs';
 
 const settings = loadSettings(); // deploy/config.json: shards, presence mode, intervals
@@ -73,6 +75,13 @@ if (holder && holder !== process.pid && alive(holder)) {
   process.stderr.write(`dev: ${path.relative(ROOT, stateDir)} is in use by process ${holder}\n`);
   process.exit(1);
 }
+// A scripts/local-pubnub on this state dir holds it too (its lock file): never delete it under a
+// running server, whose acknowledged writes would vanish while a second server started on it.
+const server = lockHolder(stateDir);
+if (server && (v.reset || !fs.existsSync(marker))) {
+  process.stderr.write(`dev: ${path.relative(ROOT, stateDir)} is in use by a local-pubnub (pid ${server}); stop it before ${v.reset ? '--reset' : 'seeding'}\n`);
+  process.exit(1);
+}
 if (v.reset || !fs.existsSync(marker)) fs.rmSync(stateDir, { recursive: true, force: true }); // half-seeded state is not reused
 fs.mkdirSync(stateDir, { recursive: true });
 fs.writeFileSync(lock, String(process.pid));
@@ -117,13 +126,19 @@ async function signIn(request) {
 }
 
 // Function executions log a line each: to a file, so the terminal keeps the summary.
-const logFile = fs.createWriteStream(path.join(stateDir, 'runtime.log'), { flags: 'a' });
+// Owner-only (0600); a full disk is reported once and the runtime keeps serving without its log.
+const logFile = openLog(path.join(stateDir, 'runtime.log'), (e) =>
+  process.stderr.write(`dev: cannot write runtime.log (${e.code ?? e.message}); serving on without it\n`),
+);
 // The Functions are not loaded from the manifest: they are uploaded and deployed through the
 // runtime's Admin API below, the path scripts/deploy takes to PubNub. A fresh key per run.
 const admin = { apiKey: randomBytes(18).toString('base64url'), accountId: 'local-account', keysetId: 'local-keyset' };
 const options = {
   host: '127.0.0.1',
   dataDir: stateDir,
+  // The production keyset's Presence Management rule (README, keyset configuration): presence is
+  // tracked on the shard channels only, so status/inbox/command channels have no occupants.
+  presenceChannels: [{ pattern: 'presence.shard-*', events: ['join', 'leave', 'timeout', 'interval'] }],
   announceMax: settings.presence.announceMax,
   intervalSec: settings.presence.intervalSec,
   secretKey,
@@ -209,7 +224,7 @@ async function stop() {
     // already gone
   }
   await rt.close(); // lets running Functions finish and flushes the state to disk
-  logFile.end();
+  await logFile.end();
   fs.rmSync(lock, { force: true });
   console.log(`dev: stopped; state kept in ${path.relative(ROOT, stateDir)}`);
   process.exit(0);

@@ -11,7 +11,9 @@ const HELP = `usage: local-pubnub [options]
   --publish-key KEY        publish key that signed requests use (default: learn from publish paths)
   --functions FILE         Functions manifest (e.g. pkg/functions/manifest.json)
   --admin-api-key KEY      serve the Admin API (Functions deployments, keyset config) to this key;
-                           also read from LOCAL_PUBNUB_ADMIN_API_KEY
+                           also read from LOCAL_PUBNUB_ADMIN_API_KEY. Whoever holds it runs code
+                           on this machine as this process's user (deployed Functions)
+  --admin-remote           serve the Admin API to other machines too (default: localhost only)
   --keyset-id ID           keyset id the Admin API answers for (default local-keyset)
   --ops-limit 10|3         per-execution op budget: 10 each (default) or 3 combined
 Platform switches (what scripts/deploy --probe must detect; tests use them):
@@ -25,6 +27,8 @@ Platform switches (what scripts/deploy --probe must detect; tests use them):
   --interval-sec N         presence interval (default 10)
   --no-deltas              interval events without join/leave/timeout deltas
   --presence-timeout N     seconds, when a client sends no heartbeat value (default 300)
+  --presence-channels P    Presence Management rule: track presence only on channels matching P
+                           (\`x*\` a prefix, else an exact name); repeatable (default: every channel)
   --channel-group-limit N  channels per group (default 2000)
   --groups-per-subscribe N channel groups per subscribe (default 10)
   --hold N                 long-poll hold in seconds (default 280)
@@ -37,7 +41,7 @@ const { values: v } = parseArgs({
   options: {
     port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, 'secret-key': { type: 'string' },
     'publish-key': { type: 'string' }, functions: { type: 'string' },
-    'admin-api-key': { type: 'string' }, 'keyset-id': { type: 'string' }, 'ops-limit': { type: 'string' },
+    'admin-api-key': { type: 'string' }, 'admin-remote': { type: 'boolean' }, 'presence-channels': { type: 'string', multiple: true }, 'keyset-id': { type: 'string' }, 'ops-limit': { type: 'string' },
     'no-webassembly': { type: 'boolean' }, 'text-codecs': { type: 'boolean' }, 'fresh-modules': { type: 'boolean' }, 'max-function-bytes': { type: 'string' },
     'max-functions': { type: 'string' }, 'min-interval-ms': { type: 'string' },
     'announce-max': { type: 'string' }, 'interval-sec': { type: 'string' }, 'no-deltas': { type: 'boolean' },
@@ -62,6 +66,8 @@ const server = await startLocalPubNub({
   publishKey: v['publish-key'],
   functions: v.functions,
   adminApiKey: v['admin-api-key'] ?? process.env.LOCAL_PUBNUB_ADMIN_API_KEY,
+  adminRemote: v['admin-remote'] || undefined,
+  presenceChannels: v['presence-channels']?.length ? v['presence-channels'] : undefined,
   keysetId: v['keyset-id'],
   opsLimit: num(v['ops-limit']),
   noWebAssembly: v['no-webassembly'] || undefined,

@@ -9,17 +9,23 @@
 // Fields are dotted paths into the record: id, name, custom.role, uuid.id, channel.custom.x, ...
 import { objectsError } from './util.mjs';
 
+// Our caps (PubNub publishes none): the parser and the compiled filter recurse once per `!` or
+// `(` level and once per `&&`/`||` operand, so an unbounded expression would overflow the stack.
+export const MAX_FILTER_CHARS = 2048;
+export const MAX_FILTER_DEPTH = 32;
+
 const TOKEN = /\s*(?:(\|\||&&|==|!=|<=|>=|<|>|!|\(|\))|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(-?\d+(?:\.\d+)?(?![\w.]))|([A-Za-z_][\w.]*))/y;
 
 export function compileFilter(src) {
   if (!src) return () => true;
+  const fail = (why) => {
+    throw objectsError(400, 'Invalid filter expression', [{ message: `${why} in ${JSON.stringify(src.slice(0, 200))}`, location: 'filter', locationType: 'query' }]);
+  };
+  if (src.length > MAX_FILTER_CHARS) fail(`longer than ${MAX_FILTER_CHARS} characters`);
   const toks = tokenize(src);
-  let i = 0;
+  let i = 0, depth = 0;
   const peek = () => toks[i];
   const eat = (v) => (toks[i]?.v === v ? (i++, true) : false);
-  const fail = (why) => {
-    throw objectsError(400, 'Invalid filter expression', [{ message: `${why} in ${JSON.stringify(src)}`, location: 'filter', locationType: 'query' }]);
-  };
 
   const or = () => {
     let f = and();
@@ -38,13 +44,18 @@ export function compileFilter(src) {
     return f;
   };
   const unary = () => {
-    if (eat('!')) {
-      const f = unary();
-      return (o) => !f(o);
-    }
-    if (eat('(')) {
-      const f = or();
-      if (!eat(')')) fail('missing )');
+    if (toks[i]?.v === '!' || toks[i]?.v === '(') {
+      if (++depth > MAX_FILTER_DEPTH) fail(`nested deeper than ${MAX_FILTER_DEPTH}`);
+      let f;
+      if (eat('!')) {
+        const g = unary();
+        f = (o) => !g(o);
+      } else {
+        eat('(');
+        f = or();
+        if (!eat(')')) fail('missing )');
+      }
+      depth--;
       return f;
     }
     const field = toks[i++];

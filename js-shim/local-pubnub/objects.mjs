@@ -203,7 +203,7 @@ function stamp(o, old) {
 
 /**
  * Project an entity for a reply. At top level (prefix '') the base fields are always there; as the
- * related side of a membership only `id` is, plus base fields when `include` has e.g. `uuid`.
+ * related side of a membership only `id` is, plus base fields when `include` has e.g. `uuid` (or `uuid.custom`, …).
  * custom/status/type need their own include flag (`custom` / `uuid.custom` ...). A related object
  * without metadata is just `{id}`.
  */
@@ -211,7 +211,9 @@ function project(kind, o, include, prefix) {
   const out = { id: o.id };
   if (!o.eTag) return out; // a related uuid/channel that has no metadata of its own
   const flag = (f) => (prefix ? `${prefix}.${f}` : f);
-  if (!prefix || include.has(prefix)) {
+  // `channel.custom` alone asks for the whole channel too (PubNub's reply in the Python SDK's
+  // recorded objects_v2/memberships/get_memberships.json).
+  if (!prefix || include.has(prefix) || EXTRA.some((f) => include.has(flag(f)))) {
     for (const f of FIELDS[kind]) out[f] = o[f] ?? null;
     Object.assign(out, { updated: o.updated, eTag: o.eTag });
   }

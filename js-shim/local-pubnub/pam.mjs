@@ -51,7 +51,8 @@ export class Pam {
     ]);
     if (p.uuid) t.set(B('uuid'), String(p.uuid));
     t.set(B('sig'), this.#hmac(encode(t)));
-    return encode(t).toString('base64url');
+    // Padded, as PubNub's tokens are (the Python SDK's parse_token base64-decodes them strictly).
+    return padBase64(encode(t).toString('base64url'));
   }
 
   /** Decode and verify a token; returns its plain form or throws a 403. */
@@ -93,9 +94,14 @@ export class Pam {
     const pathKey = /^\/(publish|signal)\//.test(rawPath) ? decodeURIComponent(rawPath.split('/')[2]) : undefined;
     const keys = this.publishKey !== undefined ? [this.publishKey] : [...new Set([pathKey, ...this.seenPublishKeys])].filter((k) => k !== undefined);
     const payload = (m === 'POST' || m === 'PATCH') && body ? body : '';
+    // The Python SDK (utils.sign_request) signs a POST publish with the first scheme instead:
+    // "{sub}\n{pub}\n{path}\n{query}", URL-safe base64 with its padding, no "v2." prefix and no
+    // body. The body is then not covered, as on PubNub; the query (and its timestamp) is.
+    const v1 = method === 'POST' && rawPath.startsWith('/publish/') && !query.signature.startsWith('v2.');
     for (const pk of keys) {
-      const input = `${m}\n${pk}\n${rawPath}\n${qs}\n${payload}`;
-      const sig = 'v2.' + createHmac('sha256', this.secretKey).update(input).digest('base64url');
+      const input = v1 ? `${decodeURIComponent(rawPath.split('/')[3])}\n${pk}\n${rawPath}\n${qs}` : `${m}\n${pk}\n${rawPath}\n${qs}\n${payload}`;
+      const mac = createHmac('sha256', this.secretKey).update(input).digest('base64');
+      const sig = v1 ? mac.replace(/\+/g, '-').replace(/\//g, '_') : 'v2.' + mac.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
       if (sig === query.signature) {
         if (pathKey) this.seenPublishKeys.add(pathKey);
         return true;
@@ -154,6 +160,8 @@ function checkPermissions(p) {
   if (p.meta !== undefined && !isObject(p.meta)) throw bad('meta must be an object');
   if (p.uuid != null && typeof p.uuid !== 'string') throw bad('uuid must be a string');
 }
+
+const padBase64 = (s) => s + '='.repeat((4 - (s.length % 4)) % 4);
 
 function fresh(query) {
   const ts = /^\d{1,12}$/.test(query.timestamp ?? '') ? Number(query.timestamp) : NaN;

@@ -17,7 +17,8 @@ import { Presence } from './presence.mjs';
 import { wanProfile, wanWait } from './wan.mjs';
 import { Store } from './store.mjs';
 import {
-  ApiError, Clock, PNPRES, basePresenceName, isPresenceName, isWildcard, nameProblem, parseTT, pathNames, serviceError, splitList,
+  ApiError, Clock, MAX_JSON_DEPTH, PNPRES, basePresenceName, isPresenceName, isWildcard, nameProblem, nestsDeeperThan, parseTT, pathNames,
+  redact, serviceError, splitList,
 } from './util.mjs';
 
 const CORS = {
@@ -81,7 +82,9 @@ export class LocalPubNub {
   constructor(options) {
     const o = (this.opts = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) });
     if (options.hold !== undefined) o.holdMs = options.hold * 1000; // `hold` in seconds, as in the brief
-    this.log = o.log ?? ((line) => console.log(line));
+    // Every line is redacted: request URLs carry tokens and signatures, Function output anything.
+    const sink = o.log ?? ((line) => console.log(line));
+    this.log = (line) => sink(redact(line));
     this.clock = new Clock();
     this.groups = new Groups(o);
     this.bus = new Bus(this.groups, o);
@@ -220,16 +223,56 @@ export class LocalPubNub {
   }
 
   #presenceEvent(ch, payload) {
+    const events = this.#presenceRule(ch)?.events;
+    if (events && !events.includes(payload.action)) return; // the rule does not track this event
     const tt = this.clock.next();
     this.bus.push(tt, { a: '1', f: 0, p: { t: String(tt), r: 1 }, k: this.opts.subscribeKey, c: ch + PNPRES, d: payload });
     this.functions.afterPresence(ch, payload);
+  }
+
+  /**
+   * Does this keyset track presence on `ch`? Every channel, unless `presenceChannels` lists the
+   * Presence Management rules ("selected channels only"). An untracked channel has no occupants,
+   * no join/leave/timeout and no state.
+   */
+  tracksPresence(ch) {
+    return !this.opts.presenceChannels || !!this.#presenceRule(ch);
+  }
+
+  /**
+   * The rule of `presenceChannels` that covers `ch`: a rule is a channel pattern (`x*` a prefix,
+   * else an exact name; every event) or `{pattern, events}` (only those events are announced,
+   * e.g. without `state-change`).
+   */
+  #presenceRule(ch) {
+    for (const r of this.opts.presenceChannels ?? []) {
+      const rule = typeof r === 'string' ? { pattern: r } : r;
+      const p = rule.pattern;
+      if (p.endsWith('*') ? ch.startsWith(p.slice(0, -1)) : ch === p) return rule;
+    }
+    return undefined;
   }
 
   /** Channels a uuid is present on through a subscribe/heartbeat: direct ones plus group members. */
   presenceTargets(channels, groups) {
     const out = new Set(channels.filter((c) => !isPresenceName(c) && !isWildcard(c)));
     for (const g of groups) if (!isPresenceName(g)) for (const c of this.groups.channelsOf(g)) out.add(c);
-    return [...out];
+    return [...out].filter((c) => this.tracksPresence(c));
+  }
+
+  /**
+   * What a subscribe/heartbeat `state` touches, for Access Manager: read on every channel or group
+   * it names (state on a channel is an event there, and runs its After Presence Functions).
+   */
+  stateNeeds(stateJson) {
+    if (!stateJson) return [];
+    const state = parseJson(stateJson, 'state');
+    if (!isObject(state)) return [];
+    return Object.keys(state).map((name) => {
+      const problem = nameProblem(name);
+      if (problem) throw serviceError(400, `Invalid state: channel name ${JSON.stringify(name)}: ${problem}`, 'Presence');
+      return this.groups.groups.has(name) ? ['groups', name, BITS.read] : ['channels', name, BITS.read];
+    });
   }
 
   /** Presence state keyed by channel or group name (subscribe/heartbeat `state`). */
@@ -240,7 +283,7 @@ export class LocalPubNub {
       throw serviceError(400, 'Invalid state: a JSON object of per-channel state objects is expected', 'Presence');
     for (const [name, s] of Object.entries(state)) {
       const chans = this.groups.groups.has(name) ? [...this.groups.channelsOf(name)] : [name];
-      this.presence.setState(uuid, chans, s);
+      this.presence.setState(uuid, chans.filter((c) => this.tracksPresence(c)), s);
     }
   }
 
@@ -290,6 +333,10 @@ export class LocalPubNub {
       const params = new URLSearchParams(rawQuery);
       const functionsRoute = rawPath.startsWith('/v1/blocks/');
       const adminRoute = isAdminPath(rawPath) || !!this.#mounted(rawPath);
+      // The Admin API key deploys code that runs as this process's user: served to this machine
+      // only, unless `adminRemote` says otherwise (when the runtime listens beyond localhost).
+      if (isAdminPath(rawPath) && !this.opts.adminRemote && !isLoopback(req.socket.remoteAddress))
+        throw serviceError(404, 'Not Found', 'local-pubnub');
       const ctx = {
         req,
         res,
@@ -425,6 +472,7 @@ export class LocalPubNub {
     this.#auth(ctx, [['channels', channel, BITS.write]]);
     if (this.pam && seg[2]) this.pam.seenPublishKeys.add(decodeURIComponent(seg[2]));
     const text = ctx.method === 'POST' ? ctx.body : decodeURIComponent(seg.slice(7).join('/'));
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw new ApiError(400, [0, `Invalid JSON: nested deeper than ${MAX_JSON_DEPTH}`, String(this.clock.current())]);
     let message;
     try {
       message = JSON.parse(text);
@@ -448,7 +496,7 @@ export class LocalPubNub {
       throw serviceError(400, `Too many channel groups in one subscribe: ${baseGroups.size} > ${this.opts.groupsPerSubscribe}`, 'Presence');
     if (!channels.length && !groups.length) throw serviceError(400, 'No channels or channel groups to subscribe to', 'Presence');
     checkNames(channels, groups, 'Presence');
-    this.#auth(ctx, [...channels.map((c) => ['channels', c, BITS.read]), ...groups.map((g) => ['groups', g, BITS.read])]);
+    this.#auth(ctx, [...channels.map((c) => ['channels', c, BITS.read]), ...groups.map((g) => ['groups', g, BITS.read]), ...this.stateNeeds(query.state)]);
     const uuid = query.uuid ?? '';
     const since = parseTT(query.tt);
     const spec = { channels, groups, filter: query['filter-expr'] ? compileFilter(query['filter-expr']) : undefined };
@@ -524,7 +572,7 @@ export class LocalPubNub {
     const uuid = query.uuid ?? '';
     const action = seg[7];
     if (action === 'heartbeat') {
-      this.#auth(ctx, reads);
+      this.#auth(ctx, [...reads, ...this.stateNeeds(query.state)]);
       this.applyStateParam(uuid, query.state);
       this.presence.touch(uuid, this.presenceTargets(channels, groups), this.#timeoutParam(query), query.instanceid);
       return ok();
@@ -546,7 +594,9 @@ export class LocalPubNub {
         return ok({ payload: state });
       }
       if (channels.length === 1 && !groups.length) return ok({ uuid: who, channel: channels[0], payload: this.presence.getState(who, channels[0]) });
-      return ok({ uuid: who, payload: Object.fromEntries(targets.map((c) => [c, this.presence.getState(who, c)])) });
+      // Several channels: `payload.channels`, as PubNub answers (the Python SDK's recorded reply,
+      // tests/integrational/fixtures/native_sync/state/state_of_multiple_channels.yaml).
+      return ok({ uuid: who, payload: { channels: Object.fromEntries(targets.map((c) => [c, this.presence.getState(who, c)])) } });
     }
     if (action !== undefined) throw serviceError(404, 'Not Found', 'Presence');
     // hereNow. The SDK picks the single-channel shape iff the reply has a top-level `occupancy`.
@@ -596,7 +646,8 @@ export class LocalPubNub {
     if (!kind || seg.length > 7) throw serviceError(404, 'Not Found', 'objects');
     const q = {
       include: new Set(splitList(params.get('include'))),
-      count: params.get('count') === 'true',
+      // `count=true` (JS SDK) or `count=True` (the Python SDK sends str(True)).
+      count: /^(true|1)$/i.test(params.get('count') ?? ''),
       limit: params.has('limit') ? Number(params.get('limit')) : undefined,
       filter: params.get('filter') ?? undefined,
       sort: params.getAll('sort').flatMap(splitList),
@@ -659,6 +710,7 @@ function send(res, status, body, headers = {}) {
 }
 
 function parseJson(text, what) {
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw serviceError(400, `Invalid JSON in ${what}: nested deeper than ${MAX_JSON_DEPTH}`, 'local-pubnub');
   try {
     return JSON.parse(text);
   } catch {
@@ -710,6 +762,8 @@ function decodeBody(encoding, raw, limit, strictUtf8) {
     throw serviceError(400, 'Request body is not valid UTF-8', 'local-pubnub');
   }
 }
+
+const isLoopback = (addr = '') => /^(127\.|::1$|::ffff:127\.)/.test(addr);
 
 /** Admin API paths (admin.mjs): Functions v2 packages/revisions/deployments and keyset config. */
 const isAdminPath = (p) => p.startsWith('/v2/faas/') || p.split('?')[0] === '/v2/keysets' || p.startsWith('/v2/keysets/');

@@ -277,6 +277,21 @@ function lock(dir) {
   throw new Error(`data dir ${dir}: could not take the lock file ${path.join(dir, LOCK)}`);
 }
 
+/**
+ * The pid of the live local-pubnub holding `dir` (its lock file), or undefined. For tools that
+ * must not touch a data dir in use, e.g. `scripts/dev --reset`.
+ */
+export function lockHolder(dir) {
+  let text;
+  try {
+    text = fs.readFileSync(path.join(dir, LOCK), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = /^\d+\n?$/.test(text) ? Number(text) : undefined;
+  return pid !== undefined && running(pid) ? pid : undefined;
+}
+
 function running(pid) {
   try {
     process.kill(pid, 0);

@@ -96,3 +96,43 @@ export const unixSeconds = () => Math.floor(Date.now() / 1000);
 
 /** A deep copy of JSON data (also drops functions and undefined). */
 export const jsonCopy = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+
+/**
+ * How deeply `text` nests arrays and objects, counted without parsing and stopping as soon as it
+ * passes `max`: a 16,000-deep body parses, but every recursive step after it (JSON.stringify,
+ * structuredClone, a Function's code) would overflow the stack.
+ */
+export function nestsDeeperThan(text, max) {
+  let depth = 0, inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** Deepest JSON nesting taken from a client (PubNub publishes no limit; this one is ours). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * A log line without credentials: `auth=` and `signature=` query values, access tokens (CBOR maps
+ * that start with a `v` key, as Access Manager's do) and secret keys are replaced by `[redacted]`.
+ */
+export function redact(line) {
+  return String(line)
+    .replace(/\b(auth|signature|token)=[^&\s"']*/gi, '$1=[redacted]')
+    .replace(/\bsec-c-[A-Za-z0-9_-]+/g, 'sec-c-[redacted]')
+    .replace(/[A-Za-z0-9_-]{40,}={0,2}/g, (s) => (looksLikeToken(s) ? '[redacted token]' : s));
+}
+
+function looksLikeToken(s) {
+  const b = Buffer.from(s.slice(0, 8), 'base64url');
+  // A CBOR map (0xa0–0xbf) whose first key is the byte string "v" (0x41 0x76).
+  return b.length >= 3 && b[0] >= 0xa0 && b[0] <= 0xbf && b[1] === 0x41 && b[2] === 0x76;
+}

@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { HERE, ROOT } from './helpers.mjs';
+import { HERE, ROOT, runCli } from './helpers.mjs';
 
 const CLI = path.join(ROOT, 'scripts/local-pubnub');
 
@@ -33,6 +33,19 @@ test('starts in the foreground, prints its URL, honours options, stops on SIGTER
     assert.equal((await fetch(`${url}/publish/pub/sub/0/ch/0/1?uuid=u`)).status, 403, 'Access Manager is on');
     const onRequest = await fetch(`${url}/v1/blocks/sub-key/sub/api`);
     assert.equal(onRequest.status, 201, 'Functions are loaded');
+  } finally {
+    const code = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    assert.equal(await code, 0);
+  }
+});
+
+test('--presence-channels: presence only on the channels the rule names', async () => {
+  const { child, srv } = await runCli(['--port', '0', '--presence-channels', 'presence.shard-*', '--quiet']);
+  try {
+    assert.equal((await fetch(`${srv.url}/v2/presence/sub-key/s/channel/presence.shard-3,status.x/heartbeat?uuid=u`)).status, 200);
+    const here = await (await fetch(`${srv.url}/v2/presence/sub-key/s/channel/presence.shard-3,status.x?uuid=u`)).json();
+    assert.deepEqual(Object.keys(here.payload.channels), ['presence.shard-3']);
   } finally {
     const code = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-// Shared test helpers: start a server with fast timers, build real SDK clients (v10 and v11), and
+// Shared test helpers: start a server with fast timers, build real SDK clients (v10, v11, v12), and
 // wait for listener events without fixed sleeps.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,16 +7,24 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PubNub10 from 'pubnub10';
 import PubNub11 from 'pubnub11';
+import PubNub12 from 'pubnub12';
 import { startLocalPubNub } from '../../../js-shim/local-pubnub/index.mjs';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(HERE, '../../..');
-export const SDKS = { v10: PubNub10, v11: PubNub11 };
+export const SDKS = { v10: PubNub10, v11: PubNub11, v12: PubNub12 };
 
-/** Start a server whose log lines go to `srv.lines` instead of stdout. */
+const PRODUCTION_MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
+
+/**
+ * Start a server whose log lines go to `srv.lines` instead of stdout. A server hosting the built
+ * Functions gets the production keyset's presence rule too (README, keyset configuration; as
+ * scripts/dev): presence on `presence.shard-*` only, without `state-change` events.
+ */
 export async function startServer(opts = {}) {
   const lines = [];
-  const srv = await startLocalPubNub({ sweepMs: 50, log: (l) => lines.push(l), ...opts });
+  const production = opts.functions === PRODUCTION_MANIFEST ? { presenceChannels: [{ pattern: 'presence.shard-*', events: ['join', 'leave', 'timeout', 'interval'] }] } : {};
+  const srv = await startLocalPubNub({ sweepMs: 50, log: (l) => lines.push(l), ...production, ...opts });
   srv.lines = lines;
   return srv;
 }

@@ -108,6 +108,25 @@ describe('Access Manager', () => {
     assert.equal(err.status.statusCode, 403);
   });
 
+  test("the Python SDK's first signature scheme: POST publish only, the query signed, padded; tokens are padded too", async () => {
+    // utils.sign_request: "{sub}\n{pub}\n{path}\n{sorted query}", URL-safe base64 with padding.
+    const v1 = (path, query) => {
+      const qs = Object.keys(query).sort().map((k) => `${k}=${encodeURIComponent(query[k])}`).join('&');
+      const mac = createHmac('sha256', SECRET).update(`s\npub-c-test\n${path}\n${qs}`).digest('base64');
+      return `${path}?${qs}&signature=${mac.replace(/\+/g, '-').replace(/\//g, '_')}`;
+    };
+    const query = { uuid: 'py', timestamp: String(Math.floor(Date.now() / 1000)) };
+    const path = '/publish/pub-c-test/s/0/py-ch/0';
+    const post = (url, body = '{"a":1}') => http(srv, url, { method: 'POST', body });
+    assert.equal((await post(v1(path, query))).status, 200);
+    assert.equal((await post(v1(path, { ...query, uuid: 'other' }).replace('uuid=other', 'uuid=py'))).status, 403, 'the query is covered');
+    assert.equal((await http(srv, v1(`${path}/1`, query))).status, 403, 'not for GET');
+    const grant = '/v3/pam/s/grant';
+    assert.equal((await post(v1(grant, query), JSON.stringify({ ttl: 5, permissions: {} }))).status, 403, 'not for other paths');
+    const token = await client('v11', srv, 'server', { secretKey: SECRET }).grantToken({ ttl: 5, resources: { channels: { ch: { read: true } } } });
+    assert.equal(token.length % 4, 0, token);
+  });
+
   test('signed requests must carry a timestamp within 60 s of the server clock', async () => {
     const now = Math.floor(Date.now() / 1000);
     const path = '/v1/channel-registration/sub-key/s/channel-group';

@@ -63,8 +63,12 @@ describe('presence on a default server', () => {
       assert.equal(sc.uuid, 'zed');
       assert.deepEqual(sc.state, { typing: true });
       assert.deepEqual(await pn.getState({ uuid: 'zed', channels: [a] }), { channels: { [a]: { typing: true } } });
+      // Several channels: PubNub answers `payload: {channels: {…}}` (the Python SDK's recorded
+      // reply); the JS SDK hands `payload` over as it is, so its `channels` holds `channels`.
       const both = await pn.getState({ uuid: 'zed', channels: [a, b] });
-      assert.deepEqual(both.channels, { [a]: { typing: true }, [b]: {} });
+      assert.deepEqual(both.channels, { channels: { [a]: { typing: true }, [b]: {} } });
+      const raw = await http(srv, `/v2/presence/sub-key/s/channel/${a},${b}/uuid/zed`);
+      assert.deepEqual(raw.json.payload, { channels: { [a]: { typing: true }, [b]: {} } });
       await http(srv, `/v2/presence/sub-key/s/channel/${a},${b}/leave?uuid=zed`);
       await ev.next('presence', (e) => e.uuid === 'zed' && e.action === 'leave');
       assert.deepEqual((await pn.whereNow({ uuid: 'zed' })).channels, []);
