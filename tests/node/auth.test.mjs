@@ -12,6 +12,7 @@ import { startServer, client, connected, destroyAll, events, http } from './loca
 import fs from 'node:fs';
 import nodeHttp from 'node:http';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { AuthService, devAnyUser, jwtIdentity, startAuthServer } from '../../js-shim/auth/service.mjs';
@@ -352,5 +353,47 @@ test('a friend sees a changed name and picture on the next load (the Functions\'
   } finally {
     svc.close();
     await fsrv.close();
+  }
+});
+
+/** scripts/auth-server as a process; resolves {url, stop} once it prints its URL. */
+async function authServerProcess(args, env) {
+  const child = spawn(path.join(ROOT, 'scripts/auth-server'), args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve(String(d).trim()));
+    child.once('exit', (code) => reject(new Error(`auth-server exited ${code}: ${err}`)));
+  });
+  return { url, err: () => err, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
+}
+
+test('scripts/auth-server in production mode: JWT sign-in, single-use refresh tokens across a restart; it refuses to start without an identity check or a state dir', { timeout: 60_000 }, async () => {
+  const stateDir = tmpDir('auth-server-');
+  const env = { PUBNUB_SECRET_KEY: SECRET, FP_JWT_SECRET: 'the-apps-shared-secret-0123456789abcdef' };
+  const args = ['--port', '0', '--publish-key', KEYS.publishKey, '--subscribe-key', KEYS.subscribeKey, '--origin', srv.origin, '--jwt-audience', 'fp-app', '--state-dir', stateDir];
+  const jwt = await new SignJWT({ name: 'Max' }).setProtectedHeader({ alg: 'HS256' }).setSubject('auth-max').setAudience('fp-app').setExpirationTime('1m')
+    .sign(new TextEncoder().encode(env.FP_JWT_SECRET));
+  const at = (url) => (route, body, headers = {}) =>
+    fetch(url + route, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: await r.json() }));
+  let server = await authServerProcess(args, env);
+  let req = at(server.url);
+  assert.equal((await req('/auth/login', { userId: 'auth-max' })).status, 401, 'no identity token');
+  const s = await req('/auth/login', {}, { Authorization: `Bearer ${jwt}` });
+  assert.equal(s.status, 200, JSON.stringify(s.json));
+  assert.deepEqual([s.json.userId, s.json.profile.name], ['auth-max', 'Max']);
+  const r1 = await req('/auth/refresh', { refreshToken: s.json.refreshToken });
+  assert.equal(r1.status, 200);
+  await server.stop();
+  server = await authServerProcess(args, env); // a restart (or a roll-back to the previous release on the same state dir)
+  req = at(server.url);
+  assert.equal((await req('/auth/refresh', { refreshToken: r1.json.refreshToken })).status, 200, 'the live session survived the restart');
+  assert.equal((await req('/auth/refresh', { refreshToken: s.json.refreshToken })).status, 401, 'the spent token stayed spent');
+  await server.stop();
+  assert.doesNotMatch(server.err(), /DEVELOPMENT/);
+
+  for (const [bad, why] of [[args.filter((a) => a !== '--state-dir' && a !== stateDir), /--state-dir is required/], [args.slice(0, 8), /say who signs in/]]) {
+    const e = await authServerProcess(bad, env).then(() => assert.fail('started'), (err) => err);
+    assert.match(e.message, why);
   }
 });
