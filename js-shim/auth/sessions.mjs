@@ -20,6 +20,7 @@ export class RefreshFamilies {
     this.now = now;
     this.families = new Map(); // id → {u, g, exp, revoked?}
     this.fd = null;
+    this.started = 0;
     if (file) this.#load();
   }
 
@@ -65,6 +66,9 @@ export class RefreshFamilies {
 
   /** A new family for user `u`: its id and generation 0. */
   start(u, exp) {
+    // Expired families can never be used again: dropped from memory now and then (the log
+    // drops them at the next start).
+    if (++this.started % 1024 === 0) for (const [id, fam] of this.families) if (!(fam.exp > this.now())) this.families.delete(id);
     const f = randomBytes(16).toString('base64url');
     this.#write({ f, u, g: 0, exp });
     return { f, g: 0 };

@@ -112,7 +112,7 @@ let churn; // made once the population is there
 async function signIn(request) {
   if (!auth) return { status: 503, body: { error: 'starting' } };
   const out = await auth.handle(request);
-  if (out.status === 200 && out.body?.userId) churn?.hold(out.body.userId, out.body.ttl * 60e3);
+  if (out.status === 200 && out.body?.token && out.body.userId) churn?.hold(out.body.userId, out.body.ttl * 60e3);
   return out;
 }
 

@@ -1,6 +1,6 @@
 // Types of the web client core (pkg/web). Written by hand to describe exactly what the
 // Rust side (src/wasm/client.rs, src/client/) returns; scripts/build-web.mjs copies this file,
-// and tests/node/web-types.test.mjs compiles the README snippet and a sample app against it
+// and tests/node/web-types.test.mjs compiles the snippets of docs/client.md and a sample app against it
 // with `tsc --strict` and checks every name here is exported at run time.
 
 /** What `init` accepts: nothing (browsers: fetched next to this module; Node: read from disk),
