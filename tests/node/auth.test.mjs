@@ -265,6 +265,11 @@ test('the identity check: an app-issued JWT (shared secret, JWKS object, JWKS UR
   assert.equal(impostor.status, 403, 'a body userId must be the token\'s subject');
   const badId = await bearer(await hs({}, { sub: 'bob-1' }));
   assert.equal(badId.status, 400, 'an id the Functions refuse');
+  // The profile is changed under the same check: the token's subject, nobody else.
+  assert.equal((await call(svc, '/auth/profile', { userId: 'auth-ivy', name: 'Mallory' })).status, 401);
+  const own = await call(svc, '/auth/profile', { name: 'Ivy Green' }, { authorization: `Bearer ${await hs({})}` });
+  assert.deepEqual(own, { status: 200, json: { userId: 'auth-ivy', name: 'Ivy Green', profileUrl: 'https://img.example/ivy.png' } });
+  assert.equal((await call(svc, '/auth/profile', { userId: 'auth-jade', name: 'x' }, { authorization: `Bearer ${await hs({})}` })).status, 403);
   svc.close();
 
   // Public keys: a JWKS object, and a JWKS URL (the app's published keys, fetched by jose).
