@@ -36,6 +36,8 @@ const FAILED = new Set([
 
 /** A failed subscribe status → FriendsError, or null for any other status. */
 function subscribeFailure(s) {
+  // v10 also reports failed heartbeats (and other operations) here; only the subscribe matters.
+  if (s.operation && s.operation !== 'PNSubscribeOperation') return null;
   const reason = typeof s.error === 'string' ? s.error : s.category;
   if (!FAILED.has(s.category) && !FAILED.has(reason)) return null;
   const statusCode = typeof s.statusCode === 'number' && s.statusCode > 0 ? s.statusCode : null;

@@ -227,7 +227,7 @@ export class FriendsView {
 export interface PubNubLike {
   addListener(listener: {
     message?: (event: { channel: string; message: unknown }) => void;
-    status?: (status: { category: string; error?: unknown; statusCode?: number }) => void;
+    status?: (status: { category: string; error?: unknown; statusCode?: number; operation?: string }) => void;
   }): void;
   removeListener(listener: object): void;
   subscribe(params: { channels?: string[]; channelGroups?: string[] }): void;
