@@ -77,7 +77,7 @@ fs.writeFileSync(
   `// The web client core: subscribe plan, friends view, command builders and connectFriends (see README).
 import initWasm from './${NAME}.js';
 export { initSync, ${CLIENT.join(', ')} } from './${NAME}.js';
-export { connectFriends } from './client.js';
+export { connectFriends, FriendsError } from './client.js';
 
 // Browsers fetch the wasm next to this module; Node has no fetch for file: URLs, so it reads it.
 export default async function init(input) {
@@ -107,7 +107,7 @@ fs.writeFileSync(path.join(out, 'package.json'), JSON.stringify(pkg, null, 2) + 
 // Self-check: the trimmed wasm still links against the glue and answers.
 const web = await import(pathToFileURL(path.join(out, 'index.js')).href);
 await web.default(); // Node: reads the wasm from disk
-if (typeof web.connectFriends !== 'function') throw new Error('build-web: connectFriends is not exported');
+if (typeof web.connectFriends !== 'function' || typeof web.FriendsError !== 'function') throw new Error('build-web: connectFriends or FriendsError is not exported');
 const plan = web.subscribePlan('alice');
 const made = web.FriendsView.create('alice');
 const asked = web.friendRequest('alice', 'bob', 0, 1);

@@ -1,6 +1,7 @@
-// scripts/auth-server: the auth service on its own port (see service.mjs for the endpoints).
+// scripts/auth-server: the auth service on its own port (see service.mjs for the endpoints,
+// docs/auth.md for running it in production).
 import { parseArgs } from 'node:util';
-import { startAuthServer } from './service.mjs';
+import { devAnyUser, jwtIdentity, startAuthServer } from './service.mjs';
 
 const HELP = `usage: scripts/auth-server [options]
   --port N             listen port (default 8091; 0 = any)
@@ -9,15 +10,22 @@ const HELP = `usage: scripts/auth-server [options]
   --subscribe-key K    keyset subscribe key (env PUBNUB_SUBSCRIBE_KEY)
   --origin HOST:PORT   PubNub origin (default PubNub's; e.g. 127.0.0.1:8090 for scripts/local-pubnub)
   --ttl MINUTES        token lifetime (default 60)
+  --state-dir DIR      where refresh-token sessions and their signing key are kept (required
+                       unless --dev-any-user): a restart keeps sessions, and spent tokens spent
+Who signs in (one is required):
+  --jwt-audience A     the app's identity tokens (JWTs) are checked: their audience (required),
+  --jwt-issuer I       their issuer (optional), and the key, one of:
+  --jwks-url URL         the app's published keys (RS256, PS256, ES256, EdDSA), or
+                         FP_JWT_SECRET in the environment: a shared secret (HS256/384/512)
+  --dev-any-user       DEVELOPMENT ONLY: anyone signs in as any id they name
 The secret key comes from the environment only: PUBNUB_SECRET_KEY. POST /auth/operator (a
 read token on operators.metrics, for the operators' page) is on only when FP_OPERATOR_KEY is set.
-Demo sign-in: any valid user id is accepted; put a real identity check in AuthService's
-\`authenticate\` before exposing it.
 `;
 const { values: v } = parseArgs({
   options: {
     port: { type: 'string' }, host: { type: 'string' }, 'publish-key': { type: 'string' }, 'subscribe-key': { type: 'string' },
-    origin: { type: 'string' }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    origin: { type: 'string' }, ttl: { type: 'string' }, 'state-dir': { type: 'string' }, 'jwt-audience': { type: 'string' },
+    'jwt-issuer': { type: 'string' }, 'jwks-url': { type: 'string' }, 'dev-any-user': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   },
 });
 if (v.help) {
@@ -25,6 +33,22 @@ if (v.help) {
   process.exit(0);
 }
 const env = process.env;
+const fail = (why) => {
+  process.stderr.write(`auth-server: ${why}\n${HELP}`);
+  process.exit(2);
+};
+let identity;
+try {
+  if (v['dev-any-user']) {
+    if (v['jwt-audience'] || v['jwks-url']) fail('--dev-any-user and a JWT check exclude each other');
+    identity = devAnyUser();
+  } else if (v['jwt-audience']) {
+    identity = jwtIdentity({ audience: v['jwt-audience'], issuer: v['jwt-issuer'], jwksUrl: v['jwks-url'], secret: v['jwks-url'] ? undefined : env.FP_JWT_SECRET });
+  } else fail('say who signs in: --jwt-audience with --jwks-url or FP_JWT_SECRET, or --dev-any-user');
+} catch (e) {
+  fail(e.message);
+}
+if (!identity.devMode && !v['state-dir']) fail('--state-dir is required: refresh tokens must stay spent across a restart');
 const o = {
   port: Number(v.port ?? 8091),
   host: v.host,
@@ -34,14 +58,13 @@ const o = {
   origin: v.origin,
   ssl: v.origin ? !/^(127\.|localhost)/.test(v.origin) : true,
   ttlMinutes: v.ttl === undefined ? undefined : Number(v.ttl),
+  stateDir: v['state-dir'],
+  identity,
   operatorKey: env.FP_OPERATOR_KEY,
 };
-for (const [k, name] of [['publishKey', '--publish-key'], ['subscribeKey', '--subscribe-key'], ['secretKey', 'PUBNUB_SECRET_KEY']])
-  if (!o[k]) {
-    process.stderr.write(`auth-server: ${name} is required\n${HELP}`);
-    process.exit(2);
-  }
+for (const [k, name] of [['publishKey', '--publish-key'], ['subscribeKey', '--subscribe-key'], ['secretKey', 'PUBNUB_SECRET_KEY']]) if (!o[k]) fail(`${name} is required`);
 const server = await startAuthServer(o);
+if (identity.devMode) process.stderr.write('auth-server: DEVELOPMENT MODE (--dev-any-user): anyone signs in as any id\n');
 console.log(server.url);
 const stop = async () => {
   await server.close();

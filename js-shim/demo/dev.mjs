@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import PubNub from 'pubnub11';
-import { AuthService } from '../auth/service.mjs';
+import { AuthService, devAnyUser } from '../auth/service.mjs';
 import { deploy } from '../deploy/deploy.mjs';
 import { startLocalPubNub } from '../local-pubnub/index.mjs';
 import { openLog } from '../local-pubnub/logfile.mjs';
@@ -121,7 +121,7 @@ let churn; // made once the population is there
 async function signIn(request) {
   if (!auth) return { status: 503, body: { error: 'starting' } };
   const out = await auth.handle(request);
-  if (out.status === 200 && out.body?.userId) churn?.hold(out.body.userId, out.body.ttl * 60e3);
+  if (out.status === 200 && out.body?.token && out.body.userId) churn?.hold(out.body.userId, out.body.ttl * 60e3);
   return out;
 }
 
@@ -164,7 +164,10 @@ try {
   rt = await startLocalPubNub({ ...options, port: 0 });
 }
 
-auth = new AuthService({ ...KEYS, secretKey, origin: rt.origin, operatorKey });
+// Development sign-in: any id signs in (and a new one is signed up: its App Context record is
+// made). Sessions (refresh-token families) are kept in the state dir, so they survive a restart
+// and a spent refresh token stays spent.
+auth = new AuthService({ ...KEYS, secretKey, origin: rt.origin, operatorKey, identity: devAnyUser(), stateDir: path.join(stateDir, 'auth') });
 const deployed = await deploy({ manifest, origin: rt.url, ...admin, log: (line) => logFile.write(`[deploy] ${line}\n`) });
 process.stderr.write(`dev: Functions deployed through the Admin API (revision ${deployed.revisionId}, ${deployed.state})\n`);
 
@@ -219,7 +222,7 @@ async function stop() {
   if (process.stdout.isTTY) process.stdout.write('\n');
   try {
     watcher.destroy(true);
-    auth.pubnub.destroy(true);
+    auth.close();
   } catch {
     // already gone
   }

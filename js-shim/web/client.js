@@ -1,7 +1,9 @@
 // connectFriends: wires a `pubnub` instance to a FriendsView — the subscribe plan (its friends
 // groups follow the friend count), the listener, the initial load (online friends first),
-// commands re-sent until the Functions answer them, and an optional token refresh. Copied into pkg/web by scripts/build-web.mjs;
-// works in browsers and in Node with the `pubnub` SDK (v10, v11).
+// commands re-sent until the Functions answer them, and the token: refreshed through the app's
+// hook, and a refused one reported (never hanging, never failing silently). Copied into pkg/web by
+// scripts/build-web.mjs; works in browsers and in Node with the `pubnub` SDK (v10, v11, v12).
+// docs/client.md says how an app uses it.
 import {
   FriendsView, subscribePlan, friendRequest, acceptRequest, declineRequest, cancelRequest, removeFriend, blockUser, unblockUser, userSettings,
 } from './friends_presence.js';
@@ -10,17 +12,76 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const nonce = () => Math.floor(Math.random() * 1e12);
 
 /**
+ * Why something failed, as a `code` an app can switch on: `access_denied` (Access Manager
+ * refused the token: missing, expired, revoked, or not this user's), `network` (PubNub could not
+ * be reached or answered with an error), `timeout` (no connection in time), `no_answer` (a
+ * command or sync page got no answer after every attempt), `invalid` (a command the core
+ * refused to build), `refresh_failed` (the app's refreshToken hook failed), `closed`.
+ */
+export class FriendsError extends Error {
+  constructor(code, message, { statusCode = null, cause } = {}) {
+    super(`friends-presence: ${message}`, cause === undefined ? undefined : { cause });
+    this.name = 'FriendsError';
+    this.code = code;
+    this.statusCode = statusCode;
+  }
+}
+
+// SDK v10 reports a refused subscribe as its category; v11 and v12 (event engine) as the
+// `error` of PNConnectionErrorCategory (connecting) or PNDisconnectedUnexpectedlyCategory (later).
+const FAILED = new Set([
+  'PNAccessDeniedCategory', 'PNNetworkIssuesCategory', 'PNNetworkDownCategory', 'PNTimeoutCategory', 'PNConnectionErrorCategory',
+  'PNDisconnectedUnexpectedlyCategory', 'PNBadRequestCategory', 'PNMalformedResponseCategory', 'PNServerErrorCategory', 'PNUnknownCategory',
+]);
+
+/** A failed subscribe status → FriendsError, or null for any other status. */
+function subscribeFailure(s) {
+  // v10 also reports failed heartbeats (and other operations) here; only the subscribe matters.
+  if (s.operation && s.operation !== 'PNSubscribeOperation') return null;
+  const reason = typeof s.error === 'string' ? s.error : s.category;
+  if (!FAILED.has(s.category) && !FAILED.has(reason)) return null;
+  const statusCode = typeof s.statusCode === 'number' && s.statusCode > 0 ? s.statusCode : null;
+  if (reason === 'PNAccessDeniedCategory' || statusCode === 403)
+    return new FriendsError('access_denied', 'the subscribe was refused (403): the token is missing, expired, revoked or not for this user', { statusCode: 403 });
+  return new FriendsError('network', `the subscribe failed (${reason.replace(/^PN|Category$/g, '')}${statusCode ? `, ${statusCode}` : ''})`, { statusCode });
+}
+
+/** A rejected publish → FriendsError. */
+function publishFailure(e, what) {
+  if (e instanceof FriendsError) return e;
+  const statusCode = e?.status?.statusCode || null;
+  if (statusCode === 403 || e?.status?.category === 'PNAccessDeniedCategory')
+    return new FriendsError('access_denied', `${what} was refused (403): the token is missing, expired, revoked or not for this user`, { statusCode: 403, cause: e });
+  return new FriendsError('network', `${what} could not be published (${statusCode ?? e?.status?.category ?? e?.message ?? e})`, { statusCode, cause: e });
+}
+
+/**
  * @param {object} options see index.d.ts (`ConnectOptions`)
  * @returns {Promise<import('./index.js').FriendsConnection>}
  */
 export async function connectFriends(options) {
-  const { pubnub, userId, shardCount, friendCount, online = true, onChange, onMessage, refreshToken, answerTimeoutMs = 5000, attempts = 5 } = options;
+  const {
+    pubnub, userId, shardCount, friendCount, online = true, onChange, onMessage, onStatus, refreshToken,
+    answerTimeoutMs = 5000, attempts = 5, connectTimeoutMs = 10_000, refreshAttempts = 5, refreshRetryMs = 10_000,
+  } = options;
   const created = FriendsView.create(userId, { shardCount });
-  if (created.error) throw new Error(`friends-presence: ${created.error}`);
+  if (created.error) throw new FriendsError('invalid', created.error);
   const view = created.view;
   let plan = subscribePlan(userId, { shardCount, friendCount });
   let closed = false;
+  // 'connecting' → 'live'; 'token_refused' or 'disconnected' until the SDK connects again.
+  let state = 'connecting';
+  let connecting = null; // {resolve, reject} while the first subscribe is pending
+  let refreshTimer;
   const waiters = new Set(); // resolved on every change of the view
+  const report = (event) => {
+    if (!onStatus) return;
+    try {
+      onStatus(event);
+    } catch {
+      // the app's handler must not break the connection
+    }
+  };
   // The friends groups follow the count the view knows (all ten until a sync page tells it).
   const regroup = () => {
     if (closed) return;
@@ -47,50 +108,143 @@ export async function connectFriends(options) {
       if (onMessage) onMessage(event, outcome);
       if (outcome.changed) changed();
     },
+    status: (s) => {
+      if (closed) return;
+      if (s.category === 'PNConnectedCategory' || s.category === 'PNReconnectedCategory') {
+        if (connecting) return connecting.resolve();
+        const gap = state !== 'live' || s.category === 'PNReconnectedCategory';
+        state = 'live';
+        if (gap) {
+          report({ type: 'resumed' });
+          // What was published during the gap: load again (the view drops what is stale).
+          load().catch((error) => report({ type: 'reload_failed', error: publishFailure(error, 'the reload') }));
+        }
+        return;
+      }
+      const error = subscribeFailure(s);
+      if (!error) return;
+      if (connecting) return connecting.reject(error);
+      if (state === 'token_refused') return; // told once; the SDK may say it again until setToken
+      state = error.code === 'access_denied' ? 'token_refused' : 'disconnected';
+      report({ type: state === 'token_refused' ? 'access_denied' : 'disconnected', error });
+    },
   };
-  pubnub.addListener(listener);
-  const connected = new Promise((resolve) => {
-    const status = { status: (s) => { if (s.category === 'PNConnectedCategory') { pubnub.removeListener(status); resolve(); } } };
-    pubnub.addListener(status);
-  });
   // The presence shard is what makes this user online; without it the user only watches.
   const channels = online ? plan.channels : plan.channels.filter((c) => c !== plan.presenceChannel);
-  pubnub.subscribe({ channels, channelGroups: plan.groups });
-  await connected;
+  const stop = () => {
+    closed = true;
+    clearTimeout(refreshTimer);
+    for (const w of [...waiters]) w();
+    pubnub.removeListener(listener);
+    pubnub.unsubscribe({ channels, channelGroups: plan.groups });
+  };
+  /**
+   * Subscribes again (after a refused token or a lost connection). SDK v11 and v12 stop their
+   * subscribe loop and restart it only through reconnect(); v10 restarts it with a subscribe
+   * (its reconnect() does not, after a 403). Each is harmless to the other.
+   */
+  const resume = () => {
+    if (closed) return;
+    if (typeof pubnub.reconnect === 'function') pubnub.reconnect();
+    pubnub.subscribe({ channels, channelGroups: plan.groups });
+  };
+  const setToken = (token) => {
+    if (typeof token !== 'string' || !token) throw new FriendsError('invalid', 'setToken needs the token as a non-empty string');
+    pubnub.setToken(token);
+    if (state === 'token_refused' || state === 'disconnected') resume();
+  };
 
-  // Token refresh: the hook returns a new token (e.g. from the auth service) and when to ask again.
-  let refreshTimer;
+  pubnub.addListener(listener);
+  try {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new FriendsError('timeout', `not connected after ${connectTimeoutMs} ms (PubNub unreachable, or the SDK still retrying)`)),
+        connectTimeoutMs,
+      );
+      connecting = {
+        resolve: () => { clearTimeout(timer); resolve(); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+      pubnub.subscribe({ channels, channelGroups: plan.groups });
+    });
+    connecting = null;
+    state = 'live';
+    await load();
+  } catch (e) {
+    connecting = null;
+    stop(); // nothing stays subscribed or listening after a failed connect
+    throw e;
+  }
+  regroup(); // a load that changed nothing (no friends) still told the count
+
+  // Token refresh: the hook returns a new token (e.g. from the auth service) and when to ask
+  // again. A failure is retried `refreshAttempts` times in a row, each reported, then given up.
   if (refreshToken) {
-    const schedule = (ms) => { refreshTimer = setTimeout(refresh, Math.max(1000, ms)); };
+    let failures = 0;
+    const schedule = (ms) => { refreshTimer = setTimeout(refresh, Math.max(500, ms)); };
     const refresh = async () => {
       if (closed) return;
+      let next;
       try {
-        const { token, refreshInMs } = await refreshToken();
-        pubnub.setToken(token);
-        schedule(refreshInMs ?? 30 * 60 * 1000);
-      } catch {
-        schedule(10_000); // the old token may still be valid: try again soon
+        next = await refreshToken();
+        if (closed) return;
+        setToken(next?.token);
+      } catch (cause) {
+        if (closed) return;
+        failures += 1;
+        const final = failures >= refreshAttempts;
+        const error = new FriendsError('refresh_failed', `token refresh ${failures}/${refreshAttempts} failed: ${cause?.message ?? cause}`, { cause });
+        report({ type: 'refresh_failed', error, final });
+        if (!final) schedule(refreshRetryMs); // the current token may still be valid for a while
+        return;
       }
+      failures = 0;
+      schedule(next.refreshInMs ?? 30 * 60 * 1000);
     };
     schedule(options.firstRefreshInMs ?? 30 * 60 * 1000);
   }
 
-  /** Publishes `{channel, message}` until its friend.command.result arrives. */
+  /** Publishes `message` on `channel`; a refused token is reported to onStatus too. */
+  async function publish(channel, message, what) {
+    try {
+      await pubnub.publish({ channel, message });
+    } catch (e) {
+      const error = publishFailure(e, what);
+      if (error.code === 'access_denied' && state === 'live') report({ type: 'access_denied', error });
+      throw error;
+    }
+  }
+
+  /** Publishes `{channel, message}` until its friend.command.result arrives (at most `attempts` times). */
   async function send(command) {
-    if (command.error) throw new Error(`friends-presence: ${command.error}`);
+    if (command.error) throw new FriendsError('invalid', command.error);
+    if (closed) throw new FriendsError('closed', 'the connection is closed');
     // The view acts on the answer (lists, settings) once it knows what was asked.
     view.track(command.message);
     const id = command.message.eventId;
+    let failure = null;
     for (let attempt = 0; attempt < attempts && !closed; attempt++) {
-      await pubnub.publish({ channel: command.channel, message: command.message });
+      try {
+        await publish(command.channel, command.message, `${command.message.type} ${id}`);
+        failure = null;
+      } catch (e) {
+        if (e.code === 'access_denied') throw e; // the same token will not do better
+        failure = e; // network: the next attempt re-sends (same eventId: the Functions act once)
+      }
       const end = Date.now() + answerTimeoutMs;
       while (Date.now() < end && !closed) {
         const result = view.commandResult(id);
         if (result) return result;
+        if (failure) {
+          await sleep(Math.min(end - Date.now(), 1000 * 2 ** attempt));
+          break;
+        }
         await untilChanged(end - Date.now());
       }
     }
-    throw new Error(`friends-presence: no answer to ${command.message.type} ${id} after ${attempts} attempts`);
+    if (closed) throw new FriendsError('closed', `the connection closed before ${command.message.type} ${id} was answered`);
+    if (failure) throw new FriendsError(failure.code, `${command.message.type} ${id} gave up after ${attempts} attempts: ${failure.message}`, { statusCode: failure.statusCode, cause: failure });
+    throw new FriendsError('no_answer', `no answer to ${command.message.type} ${id} after ${attempts} attempts`);
   }
 
   /** The initial load: pages are asked for in batches until every friend is in the view. */
@@ -99,24 +253,36 @@ export async function connectFriends(options) {
     let tries = 0;
     while (view.syncing && !closed) {
       const message = view.syncRequest(view.syncNext() ?? null, Date.now(), nonce());
-      await pubnub.publish({ channel: `friend-management.${userId}`, message });
+      let failure = null;
+      try {
+        await publish(`friend-management.${userId}`, message, 'a sync request');
+      } catch (e) {
+        if (e.code === 'access_denied') throw e;
+        failure = e;
+      }
       const end = Date.now() + answerTimeoutMs;
-      while (view.syncAwaiting && Date.now() < end && !closed) await untilChanged(end - Date.now());
-      if (view.syncAwaiting && ++tries >= attempts) throw new Error('friends-presence: the initial load got no answer');
+      if (failure) await sleep(Math.min(answerTimeoutMs, 1000 * 2 ** tries));
+      else while (view.syncAwaiting && Date.now() < end && !closed) await untilChanged(end - Date.now());
+      if (view.syncAwaiting && ++tries >= attempts)
+        throw failure
+          ? new FriendsError(failure.code, `the initial load gave up after ${attempts} attempts: ${failure.message}`, { statusCode: failure.statusCode, cause: failure })
+          : new FriendsError('no_answer', `the initial load got no answer after ${attempts} attempts`);
       if (!view.syncAwaiting) tries = 0;
     }
   }
-  await load();
-
-  regroup(); // a load that changed nothing (no friends) still told the count
 
   return {
     view,
     get plan() {
       return plan;
     },
+    get state() {
+      return closed ? 'closed' : state;
+    },
     send,
     reload: load,
+    setToken,
+    resume,
     request: (to) => send(friendRequest(userId, to, Date.now(), nonce())),
     accept: (from) => send(acceptRequest(from, userId, Date.now(), nonce())),
     decline: (from) => send(declineRequest(from, userId, Date.now(), nonce())),
@@ -125,12 +291,6 @@ export async function connectFriends(options) {
     block: (user) => send(blockUser(userId, user, Date.now(), nonce())),
     unblock: (user) => send(unblockUser(userId, user, Date.now(), nonce())),
     settings: (settings) => send(userSettings(userId, settings, Date.now(), nonce())),
-    close() {
-      closed = true;
-      clearTimeout(refreshTimer);
-      for (const w of [...waiters]) w();
-      pubnub.removeListener(listener);
-      pubnub.unsubscribe({ channels, channelGroups: plan.groups });
-    },
+    close: stop,
   };
 }

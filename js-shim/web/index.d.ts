@@ -1,6 +1,6 @@
 // Types of the web client core (pkg/web). Written by hand to describe exactly what the
 // Rust side (src/wasm/client.rs, src/client/) returns; scripts/build-web.mjs copies this file,
-// and tests/node/web-types.test.mjs compiles the README snippet and a sample app against it
+// and tests/node/web-types.test.mjs compiles the snippets of docs/client.md and a sample app against it
 // with `tsc --strict` and checks every name here is exported at run time.
 
 /** What `init` accepts: nothing (browsers: fetched next to this module; Node: read from disk),
@@ -223,18 +223,61 @@ export class FriendsView {
   free(): void;
 }
 
-/** The part of a `pubnub` SDK instance (v10, v11) the helper uses. */
+/** The part of a `pubnub` SDK instance (v10, v11, v12) the helper uses. */
 export interface PubNubLike {
   addListener(listener: {
     message?: (event: { channel: string; message: unknown }) => void;
-    status?: (status: { category: string }) => void;
+    status?: (status: { category: string; error?: unknown; statusCode?: number; operation?: string }) => void;
   }): void;
   removeListener(listener: object): void;
   subscribe(params: { channels?: string[]; channelGroups?: string[] }): void;
   unsubscribe(params: { channels?: string[]; channelGroups?: string[] }): void;
   publish(params: { channel: string; message: unknown }): Promise<unknown>;
   setToken(token: string): void;
+  /** Resumes a subscription the SDK stopped (after a refused token); subscribing again when absent. */
+  reconnect?(): void;
 }
+
+/** Why a connection, a command or a refresh failed. */
+export type FriendsErrorCode =
+  /** Access Manager refused the token (403): missing, expired, revoked, or not this user's. */
+  | 'access_denied'
+  /** PubNub could not be reached, or answered with an error other than 403. */
+  | 'network'
+  /** `connectFriends` was not connected within `connectTimeoutMs`. */
+  | 'timeout'
+  /** A command or a sync page got no answer after every attempt. */
+  | 'no_answer'
+  /** The core refused to build the command (its reason is the message). */
+  | 'invalid'
+  /** The app's `refreshToken` hook failed or returned no token. */
+  | 'refresh_failed'
+  /** The connection was closed first. */
+  | 'closed';
+
+/** Every rejection of `connectFriends` and of a connection's commands; `message` starts with `friends-presence: `. */
+export class FriendsError extends Error {
+  constructor(code: FriendsErrorCode, message: string, details?: { statusCode?: number | null; cause?: unknown });
+  readonly name: 'FriendsError';
+  readonly code: FriendsErrorCode;
+  /** The HTTP status PubNub answered with, when there was one (403 for `access_denied`). */
+  readonly statusCode: number | null;
+}
+
+/** What a live connection reports through `onStatus`. */
+export type ConnectionEvent =
+  /** The token was refused mid-way: the subscription stopped and publishes fail until `setToken`. */
+  | { type: 'access_denied'; error: FriendsError }
+  /** The subscription failed for another reason; the SDK may retry, `resume()` subscribes again. */
+  | { type: 'disconnected'; error: FriendsError }
+  /** Subscribed again after a refusal or a gap; the friends are being loaded again. */
+  | { type: 'resumed' }
+  /** The load after `resumed` failed (the view keeps what it had). */
+  | { type: 'reload_failed'; error: FriendsError }
+  /** A token refresh failed; `final`: no more attempts (`refreshAttempts` in a row failed). */
+  | { type: 'refresh_failed'; error: FriendsError; final: boolean };
+
+export type ConnectionState = 'live' | 'token_refused' | 'disconnected' | 'closed';
 
 export interface ConnectOptions {
   pubnub: PubNubLike;
@@ -249,10 +292,18 @@ export interface ConnectOptions {
   onChange?: (view: FriendsView) => void;
   /** Called with every message and what applying it did. */
   onMessage?: (event: { channel: string; message: unknown }, outcome: ApplyResult) => void;
-  /** Returns a fresh Access Manager token, and when to ask again (ms; default 30 min). */
+  /** Called when the connection's state changes after it was made (a refused token, a gap, a failed refresh). */
+  onStatus?: (event: ConnectionEvent) => void;
+  /** Returns a fresh Access Manager token, and when to ask again (ms; default 30 min). The connection
+   *  sets it (`setToken`), so a subscription the old token lost resumes. */
   refreshToken?: () => Promise<{ token: string; refreshInMs?: number }>;
   /** When to first call `refreshToken` (ms; default 30 min). */
   firstRefreshInMs?: number;
+  /** How many refreshes in a row may fail before giving up (default 5), and the wait between them (ms; default 10,000). */
+  refreshAttempts?: number;
+  refreshRetryMs?: number;
+  /** How long the first subscribe may take before `connectFriends` rejects with `timeout` (ms; default 10,000). */
+  connectTimeoutMs?: number;
   /** How long to wait for an answer before re-sending (ms; default 5,000). */
   answerTimeoutMs?: number;
   /** How many times a command or a sync batch is sent before giving up (default 5). */
@@ -263,8 +314,11 @@ export interface FriendsConnection {
   view: FriendsView;
   /** What is subscribed now: the friends groups follow the friend count. */
   readonly plan: SubscribePlan;
+  /** `live`, or why not: a refused token (until `setToken`), a failed subscribe, `close()`. */
+  readonly state: ConnectionState;
   /** Publishes a command (tracked by the view) until its `friend.command.result` arrives; resolves to
-   *  it, `ok: false` with its `reason` included; rejects only for a refused build or no answer. */
+   *  it, `ok: false` with its `reason` included; rejects with a `FriendsError`: `invalid` (not built),
+   *  `access_denied` (at once: re-sending cannot help), `network` or `no_answer` (after `attempts`), `closed`. */
   send(command: Command | Refused): Promise<CommandResult>;
   request(to: string): Promise<CommandResult>;
   accept(from: string): Promise<CommandResult>;
@@ -277,9 +331,15 @@ export interface FriendsConnection {
   settings(settings: UserSettings): Promise<CommandResult>;
   /** Loads every friend again (online first). */
   reload(): Promise<void>;
+  /** A new token for the SDK; a subscription the old one lost resumes (and the friends load again). */
+  setToken(token: string): void;
+  /** Subscribes again after `disconnected`. */
+  resume(): void;
   /** Unsubscribes and stops the token refresh. */
   close(): void;
 }
 
-/** Subscribes per the plan, listens, loads every friend (online first) and resolves. */
+/** Subscribes per the plan, waits for the subscribe to connect, loads every friend (online first) and
+ *  resolves; rejects with a `FriendsError` (`access_denied`, `network`, `timeout`, `no_answer`, `invalid`),
+ *  leaving nothing subscribed. */
 export function connectFriends(options: ConnectOptions): Promise<FriendsConnection>;

@@ -1,6 +1,7 @@
 // The demo page: the real PubNub browser SDK (global `PubNub`) for transport, the Rust client
 // core (pkg/web) for every decision about what the page shows, and its connectFriends for the
-// subscribe plan, the initial load and commands re-sent until the Functions answer them.
+// subscribe plan, the initial load, commands re-sent until the Functions answer them and the
+// token refresh. Sign-in, sign-up and the profile go through the auth service (/auth/).
 import init, { connectFriends, subscribePlan } from '/pkg/web/index.js';
 
 const SUB_KEY = 'sub-c-local';
@@ -19,7 +20,7 @@ const stored = {
   set: (key, value) => localStorage.setItem(`friends-presence.${key}`, JSON.stringify(value)),
 };
 
-let view, conn, pubnub, presenceChannel;
+let view, conn, pubnub, presenceChannel, session;
 const busy = new Set(); // `${command} ${user}` in flight: their buttons are disabled
 const results = []; // {text, ok, command}, newest first
 let confirming = null; // the friend whose removal waits for a confirmation
@@ -39,6 +40,11 @@ function ago(iso) {
   if (s < 3600) return `${Math.floor(s / 60)} min ago`;
   if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
   return `${Math.floor(s / 86400)} d ago`;
+}
+
+/** A friend's picture (App Context profileUrl), only for http(s) URLs; none: nothing. */
+function avatar(url) {
+  return /^https?:\/\//.test(url ?? '') ? `<img class="avatar" src="${escape(url)}" alt="" referrerpolicy="no-referrer" onerror="this.remove()">` : '';
 }
 
 const clock = (ms) => new Date(ms).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
@@ -79,7 +85,7 @@ function renderFriends() {
           : `<button class="danger" data-remove="${id}" ${disabled('remove', f.userId)} title="Remove friend">Remove</button>
              <button class="secondary" data-block="${id}" ${disabled('block', f.userId)} title="Block: ends the friendship, their requests no longer reach you">Block</button>`;
       return `<li class="friend${f.online ? ' online' : ''}" data-user="${id}">
-        <span class="dot" title="${f.online ? 'online' : 'offline'}"></span>
+        <span class="dot" title="${f.online ? 'online' : 'offline'}"></span>${avatar(f.profileUrl)}
         <span class="who"><span class="name">${escape(f.name ?? f.userId)}</span>
           ${f.statusMessage ? `<span class="status-message">${escape(f.statusMessage)}</span>` : ''}
           <span class="seen">${id} · ${f.online ? 'online' : f.lastSeen ? 'last seen ' + ago(f.lastSeen) : 'offline'}</span></span>
@@ -232,6 +238,21 @@ function wireUi() {
     );
     if (answer?.ok) stored.set(`statusMessage.${userId}`, statusMessage);
   });
+  $('profile-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    // Through the auth service (it holds the secret key): name and picture of the App Context record.
+    const name = $('profile-name').value.trim();
+    const url = $('profile-url').value.trim();
+    try {
+      const saved = await authCall('profile', { userId, ...(name ? { name } : {}), profileUrl: url || null });
+      showProfile(saved, 'saved: friends see it on their next load');
+      results.unshift({ command: 'profile', ok: true, text: `profile: saved (${saved.name})` });
+    } catch (err) {
+      results.unshift({ command: 'profile', ok: false, text: `profile: ${err.message}` });
+    }
+    results.length = Math.min(results.length, RESULTS);
+    render(true);
+  });
   $('filter').addEventListener('input', () => render(true));
   $('request-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -286,7 +307,11 @@ async function authCall(what, body) {
   return out;
 }
 
-/** Log in: the token for this user's plan. No auth service (404) means Access Manager is off. */
+/**
+ * Sign in: the token for this user's plan. scripts/dev's auth service is in development mode
+ * (any id signs in); a first sign-in signs the user up (its App Context record, named after the
+ * id until the profile says otherwise). No auth service (404) means Access Manager is off.
+ */
 async function signIn() {
   try {
     return await authCall('login', { userId });
@@ -296,18 +321,35 @@ async function signIn() {
   }
 }
 
-/** Swap in a new token at 80% of the current one's life; sign in again if the refresh is refused. */
-function keepFresh(session) {
-  setTimeout(async () => {
+/** Refresh at 80% of the token's life (the auth service says when it ends). */
+const refreshIn = (s) => Math.max(1000, (s.expiresAt - Date.now()) * 0.8);
+
+/** connectFriends' refresh hook: refresh tokens are single-use, so the new one replaces the old; a refused one (revoked, expired) signs in again. */
+async function refreshSession() {
+  session = await authCall('refresh', { refreshToken: session.refreshToken }).catch((e) => (e.status === 401 ? signIn() : Promise.reject(e)));
+  return { token: session.token, refreshInMs: refreshIn(session) };
+}
+
+function showProfile(profile, note) {
+  if (!profile) return;
+  $('profile-name').value = profile.name ?? '';
+  $('profile-url').value = profile.profileUrl ?? '';
+  $('profile-note').textContent = note;
+}
+
+/** What the connection reports: a refused token is replaced by a new sign-in; the rest is shown. */
+async function onStatus(event) {
+  if (event.type === 'resumed') return fail('');
+  if (event.type === 'refresh_failed' && !event.final) return;
+  fail(`${event.type.replace('_', ' ')}: ${event.error?.message ?? ''}`);
+  if (event.type === 'access_denied' && session) {
     try {
-      const next = await authCall('refresh', { refreshToken: session.refreshToken }).catch((e) => (e.status === 401 ? signIn() : Promise.reject(e)));
-      pubnub.setToken(next.token);
-      keepFresh(next);
+      const next = await signIn();
+      if (next) (session = next), conn?.setToken(next.token);
     } catch (e) {
-      fail(`token refresh failed: ${e.message}`);
-      setTimeout(() => keepFresh(session), 30e3);
+      fail(`sign-in failed: ${e.message}`);
     }
-  }, session.ttl * 60e3 * 0.8);
+  }
 }
 
 // ------------------------------------------------------------------ start
@@ -324,7 +366,8 @@ async function main() {
   document.title = `${userId} · friends-presence`;
   $('invisible').checked = stored.get(`invisible.${userId}`) === true;
   $('status-message').value = stored.get(`statusMessage.${userId}`) ?? '';
-  const session = await signIn();
+  session = await signIn();
+  showProfile(session?.profile, session?.signedUp ? `welcome: signed up as ${userId}` : '');
 
   pubnub = new PubNub({
     publishKey: PUB_KEY,
@@ -334,16 +377,12 @@ async function main() {
     ssl: location.protocol === 'https:',
     presenceTimeout: 20, // closing the tab makes you offline within seconds, not minutes
   });
-  if (session) {
-    pubnub.setToken(session.token);
-    keepFresh(session);
-  }
+  if (session) pubnub.setToken(session.token);
   pubnub.addListener({
     status: (s) => {
       // A re-plan of the friends groups changes the subscription; the line shows the connection.
+      // (After a gap connectFriends loads the friends again itself.)
       if (s.category !== 'PNSubscriptionChangedCategory') $('conn').textContent = `${userId} · ${s.category.replace(/^PN|Category$/g, '')}`;
-      // After a gap, load again: the core drops what is stale and dedupes the rest.
-      if (s.category === 'PNReconnectedCategory') conn?.reload().catch((e) => fail(e.message));
     },
   });
   addEventListener('pagehide', () => pubnub.unsubscribeAll());
@@ -358,6 +397,8 @@ async function main() {
     // Last visit's count: the first subscribe names only the groups in use.
     friendCount: stored.get(`friendCount.${userId}`) ?? undefined,
     online: $('online').checked,
+    ...(session ? { refreshToken: refreshSession, firstRefreshInMs: refreshIn(session) } : {}),
+    onStatus,
     onChange: (v) => {
       view = v;
       window.demo = { view }; // for the console
