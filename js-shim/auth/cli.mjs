@@ -1,19 +1,8 @@
 // scripts/auth-server: the auth service on its own port (see service.mjs for the endpoints).
 import { parseArgs } from 'node:util';
 import { startAuthServer } from './service.mjs';
+import { AUTH_SERVER as HELP } from '../../scripts/usage.mjs';
 
-const HELP = `usage: scripts/auth-server [options]
-  --port N             listen port (default 8091; 0 = any)
-  --host H             listen address (default 127.0.0.1)
-  --publish-key K      keyset publish key (env PUBNUB_PUBLISH_KEY)
-  --subscribe-key K    keyset subscribe key (env PUBNUB_SUBSCRIBE_KEY)
-  --origin HOST:PORT   PubNub origin (default PubNub's; e.g. 127.0.0.1:8090 for scripts/local-pubnub)
-  --ttl MINUTES        token lifetime (default 60)
-The secret key comes from the environment only: PUBNUB_SECRET_KEY. POST /auth/operator (a
-read token on operators.metrics, for the operators' page) is on only when FP_OPERATOR_KEY is set.
-Demo sign-in: any valid user id is accepted; put a real identity check in AuthService's
-\`authenticate\` before exposing it.
-`;
 const { values: v } = parseArgs({
   options: {
     port: { type: 'string' }, host: { type: 'string' }, 'publish-key': { type: 'string' }, 'subscribe-key': { type: 'string' },
