@@ -283,7 +283,7 @@ test('demo page: the last known count at once, and a phone-width layout with not
   const shown = await page.evaluate(() => window.countShown);
   // The page as parsed ('–'), then the last known count, marked, before any count of this visit.
   const counts = shown.filter((s) => /\d/.test(s.text));
-  assert.ok(counts.length >= 2, `a status.count replaced the last known one: ${JSON.stringify(shown)}`);
+  assert.ok(counts.length >= 2, `the last known count, then this visit's: ${JSON.stringify(shown)}`);
   assert.ok(shown.slice(0, shown.indexOf(counts[0])).every((s) => s.text === '–' && !s.stale), JSON.stringify(shown));
   assert.equal(counts[0].text, '4,321', JSON.stringify(shown));
   assert.equal(counts[0].stale, true, JSON.stringify(shown));
