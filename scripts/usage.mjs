@@ -1,7 +1,9 @@
 // The usage text of every script, kept free of third-party and build-output imports so that
 // `scripts/X --help` answers on a fresh clone, before scripts/setup and scripts/build have run:
 // each wrapper in scripts/ runs `node scripts/usage.mjs X` for --help / -h, and the programs
-// print the same text for a wrong option. tests/node/help.test.mjs checks every script.
+// import the same text for their own --help and option errors. scripts/deploy and
+// scripts/local-pubnub keep theirs in their programs, which import nothing from outside the repo.
+// tests/node/help.test.mjs checks every script.
 //
 //   node scripts/usage.mjs <script name>
 import { fileURLToPath } from 'node:url';
