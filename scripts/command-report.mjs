@@ -22,18 +22,12 @@ import { startLocalPubNub } from '../js-shim/local-pubnub/index.mjs';
 import { initSync, friendRequest, acceptRequest, declineRequest, removeFriend } from '../pkg/web/index.js';
 import { createWorld } from './report-world.mjs';
 import { percentile } from './report-lib.mjs';
+import { COMMAND_REPORT as HELP } from './usage.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 initSync({ module: fs.readFileSync(path.join(ROOT, 'pkg/web/friends_presence_bg.wasm')) });
 
-const HELP = `usage: scripts/command-report [options]
-  --runs N          runs of request → accept → remove and request → decline, fresh users each (default 30)
-  --concurrency C   runs at a time (default 4)
-  --wan             the runtime's WAN profile: 30-80 ms per client round trip, 20-60 ms per Function
-                    host call (js-shim/local-pubnub/wan.mjs)
-  --timeout-ms MS   a receipt not seen within this counts as missed (default 15000)
-`;
 const { values: v } = parseArgs({
   options: { runs: { type: 'string' }, concurrency: { type: 'string' }, wan: { type: 'boolean' }, 'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });

@@ -17,27 +17,10 @@ import {
 import {
   initSync, friendRequest, acceptRequest, declineRequest, cancelRequest, removeFriend, blockUser, syncRequest,
 } from '../pkg/web/index.js';
+import { COST_REPORT as HELP } from './usage.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 initSync({ module: readFileSync(join(ROOT, 'pkg/web/friends_presence_bg.wasm')) });
-
-const HELP = `usage: scripts/cost-report [options]
-  Scenarios (in-memory host, the built Functions):
-  --friends N                  friends of the user whose presence changes and sync are measured (default ${MODEL_DEFAULTS.friends})
-  --idle-minutes M             simulated minutes of On Interval work for the idle figure (default 60)
-  --shards S                   presence shards for the idle figure (default: users / 50, the README's
-                               real-time sizing; the bundles' own shardCount otherwise applies)
-  Monthly model (defaults in brackets):
-  --users N                    users online at every moment [${MODEL_DEFAULTS.users}]
-  --changes-per-user-hour X    presence changes per online user per hour [${MODEL_DEFAULTS.changesPerUserHour}]
-  --flap-share X               share of changes that are half of a debounced flap [${MODEL_DEFAULTS.flapShare}]
-  --commands-per-user-day X    friend commands per user per day [${MODEL_DEFAULTS.commandsPerUserDay}], split
-                               ${Object.entries(MODEL_DEFAULTS.commandMix).map(([k, v]) => `${k} ${v}`).join(', ')}
-  --syncs-per-user-day X       friends.sync requests per user per day [${MODEL_DEFAULTS.syncsPerUserDay}]
-  --online-share X             share of a user's friends online, who receive its status [${MODEL_DEFAULTS.onlineShare}]
-  --renewals-per-hour X        a connected client's empty subscribe returns per hour [${MODEL_DEFAULTS.subscribeRenewalsPerHour.toFixed(2)}]
-  --no-kv-billed               leave the Functions' KV store calls out of the transactions
-`;
 
 const { values: v } = parseArgs({
   options: {

@@ -22,34 +22,12 @@ import PubNub11 from 'pubnub11';
 import { startLocalPubNub } from '../js-shim/local-pubnub/index.mjs';
 import { loadSettings } from '../js-shim/settings.mjs';
 import { initSync, friendRequest, acceptRequest } from '../pkg/web/index.js';
+import { LATENCY_REPORT as HELP } from './usage.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 initSync({ module: fs.readFileSync(path.join(ROOT, 'pkg/web/friends_presence_bg.wasm')) });
 const SDKS = { 10: { PubNub: PubNub10, pkg: 'pubnub10' }, 11: { PubNub: PubNub11, pkg: 'pubnub11' } };
-
-const HELP = `usage: scripts/latency-report [options]
-  --users N                 users (default 200); each has a watcher and a driver client
-  --friends K               friends per user, even, < users (default 10; a ring: i <-> i±1..i±K/2)
-  --changes N               presence changes to drive (default 1000), spread over the users
-  --sdk 10|11               pubnub SDK major version for every client (default 10)
-  --gap-ms MS               wait between a change's last receipt and the user's next change
-                            (default: debounce + 500, or presence interval + 500 if shards are in
-                            interval mode); below the debounce, changes go through the settler
-  --jitter-ms MS            random extra wait added to each gap, 0..MS (default: the presence interval
-                            if shards are in interval mode, so changes do not phase-lock to it;
-                            else 0)
-  --timeout-ms MS           a receipt not seen within this is counted missing (default 20000)
-  --function-interval-ms MS run every On Interval Function at this period (default: the manifest's)
-  --announce-max N          presence announce max of the runtime (default: deploy/config.json, 100)
-  --interval-sec N          presence interval of the runtime, seconds (default: deploy/config.json, 10)
-  --wan                     the runtime's WAN profile: 30-80 ms per client round trip, 20-60 ms per
-                            Function host call (js-shim/local-pubnub/wan.mjs)
-  --no-fsync                the runtime's data dir without fsync (its fsync blocks the whole process,
-                            so a busy disk shows up in every latency)
-  --drain-settle-queue      before driving, wait until the settler has taken every queued chunk
-                            of deferred statuses
-`;
 
 // ---------------------------------------------------------------- options
 const { values: v } = parseArgs({

@@ -14,12 +14,13 @@ import { parseArgs } from 'node:util';
 import PubNub from 'pubnub11';
 import { startLocalPubNub } from '../js-shim/local-pubnub/index.mjs';
 import { initSync, FriendsView } from '../pkg/web/index.js';
+import { SYNC_REPORT } from './usage.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 initSync({ module: fs.readFileSync(path.join(ROOT, 'pkg/web/friends_presence_bg.wasm')) });
 const { values: v } = parseArgs({ options: { friends: { type: 'string' }, wan: { type: 'boolean' }, runs: { type: 'string' }, help: { type: 'boolean' } } });
 if (v.help) {
-  process.stdout.write('usage: scripts/sync-report [--friends N (default 2000)] [--runs R (default 3)] [--wan]\n');
+  process.stdout.write(SYNC_REPORT);
   process.exit(0);
 }
 const n = Number(v.friends ?? 2000);

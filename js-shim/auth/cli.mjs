@@ -2,25 +2,8 @@
 // docs/auth.md for running it in production).
 import { parseArgs } from 'node:util';
 import { devAnyUser, jwtIdentity, startAuthServer } from './service.mjs';
+import { AUTH_SERVER as HELP } from '../../scripts/usage.mjs';
 
-const HELP = `usage: scripts/auth-server [options]
-  --port N             listen port (default 8091; 0 = any)
-  --host H             listen address (default 127.0.0.1)
-  --publish-key K      keyset publish key (env PUBNUB_PUBLISH_KEY)
-  --subscribe-key K    keyset subscribe key (env PUBNUB_SUBSCRIBE_KEY)
-  --origin HOST:PORT   PubNub origin (default PubNub's; e.g. 127.0.0.1:8090 for scripts/local-pubnub)
-  --ttl MINUTES        token lifetime (default 60)
-  --state-dir DIR      where refresh-token sessions and their signing key are kept (required
-                       unless --dev-any-user): a restart keeps sessions, and spent tokens spent
-Who signs in (one is required):
-  --jwt-audience A     the app's identity tokens (JWTs) are checked: their audience (required),
-  --jwt-issuer I       their issuer (optional), and the key, one of:
-  --jwks-url URL         the app's published keys (RS256, PS256, ES256, EdDSA), or
-                         FP_JWT_SECRET in the environment: a shared secret (HS256/384/512)
-  --dev-any-user       DEVELOPMENT ONLY: anyone signs in as any id they name
-The secret key comes from the environment only: PUBNUB_SECRET_KEY. POST /auth/operator (a
-read token on operators.metrics, for the operators' page) is on only when FP_OPERATOR_KEY is set.
-`;
 const { values: v } = parseArgs({
   options: {
     port: { type: 'string' }, host: { type: 'string' }, 'publish-key': { type: 'string' }, 'subscribe-key': { type: 'string' },

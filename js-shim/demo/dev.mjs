@@ -19,18 +19,9 @@ import { loadSettings } from '../settings.mjs';
 const settings = loadSettings(); // deploy/config.json: shards, presence mode, intervals
 import { Churn } from './churn.mjs';
 import { seedPopulation, userIds } from './seed.mjs';
+import { DEV as HELP } from '../../scripts/usage.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const HELP = `usage: scripts/dev [options]
-  --users N        demo users (default 2000)
-  --friends N      friends per user, about (default 200)
-  --online F       share of users online (default 0.3)
-  --churn N        status changes per second (default 20)
-  --port N         port of the runtime and the page (default 8090; taken: any free port)
-  --state-dir DIR  where populations are kept (default .dev)
-  --seed N         random seed of the population (default 42)
-  --reset          seed the population again
-`;
 
 const { values: v } = parseArgs({
   options: {

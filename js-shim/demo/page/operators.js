@@ -42,6 +42,10 @@ function add(snapshot) {
   draw();
 }
 
+// Plot margins, px: the value labels sit left of the plot, the time labels below it.
+const MARGIN = { left: 52, right: 8, top: 8, bottom: 22 };
+const TICK_HEIGHT = 14; // .tick line-height
+
 function draw() {
   for (const section of document.querySelectorAll('[data-chart]')) {
     const name = section.dataset.chart;
@@ -52,29 +56,21 @@ function draw() {
     canvas.height = h * dpr;
     const ctx = canvas.getContext('2d');
     ctx.scale(dpr, dpr);
-    const left = 48, bottom = 20, top = 6, right = 8;
+    const { left, right, top, bottom } = MARGIN;
     const values = series[name].flat().filter((v) => v !== null);
     const max = niceMax(Math.max(0.1, ...values));
     const x = (i) => left + ((w - left - right) * i) / Math.max(1, times.length - 1);
     const y = (v) => top + (h - top - bottom) * (1 - v / max);
-    // Axes: value ticks on the left, the time span below.
+    // Grid lines here; their values and the time span are .tick elements (see ticks()).
     ctx.strokeStyle = '#e5e7eb';
-    ctx.fillStyle = '#6b7280';
-    ctx.font = '11px sans-serif';
     for (const f of [0, 0.5, 1]) {
       ctx.beginPath();
       ctx.moveTo(left, y(max * f));
       ctx.lineTo(w - right, y(max * f));
       ctx.stroke();
-      ctx.fillText(fmt(max * f), 4, y(max * f) + 4);
-    }
-    if (times.length) {
-      ctx.fillText(new Date(times[0]).toLocaleTimeString(), left, h - 4);
-      const last = new Date(times.at(-1)).toLocaleTimeString();
-      ctx.fillText(last, w - right - ctx.measureText(last).width, h - 4);
     }
     series[name].forEach((s, i) => {
-      ctx.strokeStyle = COLORS[i];
+      ctx.strokeStyle = ctx.fillStyle = COLORS[i];
       ctx.lineWidth = 2;
       ctx.beginPath();
       let pen = false;
@@ -82,12 +78,36 @@ function draw() {
         if (v === null) return void (pen = false);
         pen ? ctx.lineTo(x(j), y(v)) : ctx.moveTo(x(j), y(v));
         pen = true;
+        // A value with no neighbour (the first, or after a gap) would draw nothing: a dot.
+        if ((s[j - 1] ?? null) === null && (s[j + 1] ?? null) === null) ctx.fillRect(x(j) - 2, y(v) - 2, 4, 4);
       });
       ctx.stroke();
     });
+    ticks(section, [
+      ...[1, 0.5, 0].map((f) => ({ cls: 'y', text: fmt(max * f), style: { top: `${y(max * f) - TICK_HEIGHT / 2}px`, width: `${left - 6}px` } })),
+      ...(times.length
+        ? [
+            { cls: 'x', text: new Date(times[0]).toLocaleTimeString(), style: { left: `${left}px`, bottom: '2px' } },
+            { cls: 'x', text: new Date(times.at(-1)).toLocaleTimeString(), style: { right: `${right}px`, bottom: '2px' } },
+          ]
+        : []),
+    ]);
     section.querySelector('.legend').innerHTML = CHARTS[name]
       .map(([label], i) => `<span><i style="background:${COLORS[i]}"></i>${label} ${fmt(series[name][i].at(-1) ?? 0)}</span>`)
       .join('');
+  }
+}
+
+/** A chart's axis labels as elements over its canvas: laid out and measured as text. */
+function ticks(section, labels) {
+  const plot = section.querySelector('.plot');
+  for (const old of plot.querySelectorAll('.tick')) old.remove();
+  for (const { cls, text, style } of labels) {
+    const el = document.createElement('span');
+    el.className = `tick ${cls}`;
+    el.textContent = text;
+    Object.assign(el.style, style);
+    plot.append(el);
   }
 }
 
@@ -111,6 +131,7 @@ async function main() {
   pubnub.subscribe({ channels: [session.channel] });
   $('state').textContent = 'waiting for the first snapshot…';
   window.operators = { series, times }; // for the console and the browser test
+  draw(); // empty axes until the first snapshot
   addEventListener('resize', draw);
 }
 
