@@ -258,9 +258,9 @@ test('--check: the keyset against the checklist, and the deployed Functions agai
   assert.doesNotMatch(missing.stdout, /presence\.enabled =/);
 });
 
-test('the README keyset checklist shows every setting --check compares, with the same value', async () => {
+test('the keyset checklist of docs/deploy.md shows every setting --check compares, with the same value', async () => {
   const { CHECKED } = await import('../../js-shim/deploy/keyset.mjs');
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const readme = fs.readFileSync(path.join(ROOT, 'docs/deploy.md'), 'utf8');
   const start = readme.indexOf('### Keyset checklist');
   const section = readme.slice(start, readme.indexOf('\n## ', start));
   const shown = { true: /\| (on|\*\*unchecked\*\* \(`false`\)) \|/, false: /\| \*\*unchecked\*\* \(`false`\) \|/ };
