@@ -45,7 +45,7 @@ impl Heap {
     /// A fresh block from the top of the heap, aligned to `min(block, PAGE)`.
     unsafe fn carve(&mut self, class: u32) -> *mut u8 {
         if self.next == 0 {
-            // Start above everything the memory holds now (data, stack, wasm-bindgen's own).
+            // Start above everything the memory holds now (data and stack).
             self.next = wasm32::memory_size(0) * PAGE;
             self.end = self.next;
         }
