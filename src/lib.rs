@@ -17,7 +17,7 @@
 
 extern crate alloc;
 
-#[cfg(feature = "std")]
+#[cfg(feature = "web")]
 pub mod client;
 pub mod core;
 pub mod domain;

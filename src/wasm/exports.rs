@@ -67,7 +67,7 @@ pub fn resume(id: u32, outcomes: &str) -> String {
     advance(id, step, slots)
 }
 
-/// The wasm exports of a deployable Function: `memory`, and
+/// The wasm exports of a deployable Function (not of the web package): `memory`, and
 ///
 /// - `input(len) -> ptr`: room for `len` bytes of input, where the runtime writes UTF-8 text;
 /// - `start() -> len` / `resume(id) -> len`: [`start`] / [`resume`] on that input; the step's
@@ -76,7 +76,7 @@ pub fn resume(id: u32, outcomes: &str) -> String {
 ///
 /// Text is passed through two buffers the instance owns, so no pointer changes hands and
 /// nothing needs freeing by the runtime. Input that is not UTF-8 reads as empty (refused).
-#[cfg(not(feature = "std"))]
+#[cfg(not(feature = "web"))]
 mod raw {
     use super::Instance;
     #[allow(unused_imports)]
