@@ -465,7 +465,8 @@ impl FriendsView {
     /// Online friends first, then by name (case-insensitive), then by user id.
     pub fn ordered(&self) -> Vec<&Friend> {
         let mut list: Vec<(&Friend, String)> = self.friends.values().map(|f| (f, f.display_name().to_lowercase())).collect();
-        list.sort_by(|(a, ka), (b, kb)| b.online.cmp(&a.online).then_with(|| ka.cmp(kb)).then_with(|| a.user_id.cmp(&b.user_id)));
+        // The user id breaks every tie (keys of one map), so no order is left to keep stable.
+        list.sort_unstable_by(|(a, ka), (b, kb)| b.online.cmp(&a.online).then_with(|| ka.cmp(kb)).then_with(|| a.user_id.cmp(&b.user_id)));
         list.into_iter().map(|(f, _)| f).collect()
     }
 
