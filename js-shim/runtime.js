@@ -1,5 +1,5 @@
-// Runtime for a deployable Function bundle, placed before the wasm-bindgen glue by
-// scripts/bundle.mjs. The Functions sandbox is not Node: no Buffer, and TextEncoder and
+// Runtime for a deployable Function bundle, inlined by scripts/bundle.mjs: it loads the
+// Function's wasm and runs it. The Functions sandbox is not Node: no Buffer, and TextEncoder and
 // TextDecoder are not documented, so small fallbacks stand in when they are absent. They
 // work a chunk at a time through built-ins; no loop statement runs per character.
 
@@ -49,7 +49,7 @@ const NO_WASM = 'friends-presence: this PubNub Functions runtime has no WebAssem
   'Nothing was changed; ask PubNub support to enable WebAssembly for this keyset.';
 
 // Compiled on first use (no top-level await in Functions) and kept while warm. Compiled code
-// is immutable; every concurrent execution gets an instance of its own (memory, glue state),
+// is immutable; every concurrent execution gets an instance of its own (memory and state),
 // and an instance goes back to `idle` only after its execution ended normally.
 let wasmCode;
 const idle = [];
@@ -64,6 +64,26 @@ function compiledCore() {
     wasmCode = new WebAssembly.Module(inflateWasm(decodeBase85(WASM_DEFLATED, WASM_DEFLATED_SIZE), WASM_SIZE, stage));
   }
   return true;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// A fresh instance of the Function's wasm as `{start, resume}` over JSON text. Its exports
+// (src/wasm/exports.rs) take no imports: `input(len)` gives the address where the input's
+// UTF-8 goes, `start()` or `resume(id)` runs the core and returns the length of the step's
+// text, found at `output()`. The memory's buffer is looked up after each call, as it may grow.
+function newCore() {
+  const wasm = new WebAssembly.Instance(wasmCode, {}).exports;
+  const call = (run, text) => {
+    const bytes = encoder.encode(text);
+    const at = wasm.input(bytes.length) >>> 0; // may grow the memory: before reading its buffer
+    new Uint8Array(wasm.memory.buffer, at, bytes.length).set(bytes);
+    const len = run() >>> 0;
+    const from = wasm.output() >>> 0;
+    return decoder.decode(new Uint8Array(wasm.memory.buffer, from, len));
+  };
+  return { start: (input) => call(wasm.start, input), resume: (id, outcomes) => call(() => wasm.resume(id), outcomes) };
 }
 
 // What the core reads of a trigger (an After Publish/Presence request, or an On Interval event).

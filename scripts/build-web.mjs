@@ -1,12 +1,12 @@
 // Builds the web client package pkg/web (ES module + wasm + TypeScript types) from the
-// wasm-bindgen output of scripts/build (one build of the whole crate, --target web).
+// wasm-bindgen output of scripts/build (the crate built with `--features web`, --target web).
 //
 //   node scripts/build-web.mjs [target/bindgen] [pkg/web]
 //
-// The crate's wasm also carries the Functions' entry points; the browser needs only the client
-// API, so those exports are dropped with wasm-metadce (binaryen from npm: Debian's wasm-opt 108
-// breaks wasm-bindgen's externref table) and the package's entry re-exports only the client.
-// The result is loaded once in Node before the build counts as done.
+// Only the client API is kept: any other export is dropped with wasm-metadce (binaryen from
+// npm: Debian's wasm-opt 108 breaks wasm-bindgen's externref table) and the package's entry
+// re-exports only the client. The result is loaded once in Node before the build counts as
+// done, and the build fails if the wasm is over WASM_BUDGET.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,6 +17,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const from = path.resolve(ROOT, process.argv[2] ?? 'target/bindgen');
 const out = path.resolve(ROOT, process.argv[3] ?? 'pkg/web');
 const NAME = 'friends_presence';
+// The most the package's wasm may weigh (raw bytes; pages download it before they work). The
+// issue's goal is 100,000: see docs/size.md for what stands between it and today's size.
+const WASM_BUDGET = 140_000;
 // What the page uses; everything wasm-bindgen needs internally starts with `__` or `wasm_bindgen`.
 const FUNCTIONS = [
   'subscribePlan', 'friendRequest', 'acceptRequest', 'declineRequest', 'cancelRequest', 'removeFriend',
@@ -120,6 +123,11 @@ made.view.free();
 const size = (f) => fs.statSync(f).size;
 const wasmBytes = fs.readFileSync(wasmOut);
 console.log(
-  `pkg/web: ${NAME}_bg.wasm ${size(wasmOut)} bytes (gzip ${zlib.gzipSync(wasmBytes, { level: 9 }).length}; ` +
-    `from ${size(wasmIn)} before trimming), ${NAME}.js ${size(path.join(out, `${NAME}.js`))} bytes`,
+  `pkg/web: ${NAME}_bg.wasm ${size(wasmOut)} bytes (budget ${WASM_BUDGET}, headroom ${WASM_BUDGET - size(wasmOut)}; ` +
+    `gzip ${zlib.gzipSync(wasmBytes, { level: 9 }).length}; from ${size(wasmIn)} before trimming), ` +
+    `${NAME}.js ${size(path.join(out, `${NAME}.js`))} bytes`,
 );
+if (size(wasmOut) > WASM_BUDGET) {
+  console.error(`build-web: ${NAME}_bg.wasm is ${size(wasmOut)} bytes, over the ${WASM_BUDGET}-byte budget`);
+  process.exit(1);
+}

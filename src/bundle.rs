@@ -1,12 +1,15 @@
-//! The runtime a `no_std` deployable bundle needs: a panic handler and an allocator.
+//! The runtime a `no_std` wasm build needs: a panic handler and an allocator. The deployable
+//! Functions and the web package (`--features web`) are built that way.
 //!
-//! A panic traps (`unreachable`); the JS runtime catches the trap, logs it, and starts a
-//! fresh instance for the next execution, so a bug never throws out of the Function.
+//! A panic traps (`unreachable`), without formatting a message. In a Function the JS runtime
+//! catches the trap, logs it, and starts a fresh instance for the next execution, so a bug
+//! never throws out of the Function; in the web package the call that trapped throws.
 //!
 //! The allocator hands out power-of-two blocks from per-size free lists and grows linear
 //! memory for new ones. It never coalesces: executions are short and allocate the same
-//! shapes again and again, so a warm instance settles at a fixed footprint. It is ~0.5 KB
-//! of wasm where dlmalloc is ~8 KB.
+//! shapes again and again, so a warm instance settles at a fixed footprint; a web page's
+//! view holds one user's friends and settles the same way (a freed block serves the next
+//! allocation of its size class). It is ~0.5 KB of wasm where dlmalloc is ~8 KB.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
@@ -45,7 +48,7 @@ impl Heap {
     /// A fresh block from the top of the heap, aligned to `min(block, PAGE)`.
     unsafe fn carve(&mut self, class: u32) -> *mut u8 {
         if self.next == 0 {
-            // Start above everything the memory holds now (data, stack, wasm-bindgen's own).
+            // Start above everything the memory holds now (data and stack).
             self.next = wasm32::memory_size(0) * PAGE;
             self.end = self.next;
         }

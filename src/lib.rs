@@ -6,8 +6,8 @@
 //! - [`host`]: the `PubNub`/`KvStore` traits, op budgets, and the native fake host.
 //! - [`handlers`]: one async shell per Function: read, decide, act.
 //! - [`client`]: the web client's core (subscribe plan, friends view); `pkg/web` in the browser.
-//! - `wasm` (wasm32 only): bindings to the JS `pubnub`/`kvstore` modules and the exports the
-//!   shims in `js-shim/` call.
+//! - `wasm` (wasm32 only): a Function's entry points (plain exports over linear memory, which
+//!   `js-shim/runtime.js` calls) and the web client's JS API.
 //!
 //! A deployable Function is built for wasm32 without the `std` feature: then the crate is
 //! `no_std` with its own panic handler and allocator (`bundle`), which keeps `core::fmt`
@@ -17,7 +17,7 @@
 
 extern crate alloc;
 
-#[cfg(feature = "std")]
+#[cfg(feature = "web")]
 pub mod client;
 pub mod core;
 pub mod domain;

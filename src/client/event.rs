@@ -8,6 +8,8 @@ use crate::domain::messages::{
 };
 use crate::domain::time::parse_iso8601;
 use crate::domain::{Json, JsonObject, UserId};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// One accepted envelope.
 #[derive(Clone, Debug, PartialEq)]
@@ -213,7 +215,7 @@ pub fn parse(message: &Json) -> Result<Incoming, NotAnEvent> {
         STATUS_COUNT => ClientEvent::Count {
             online_count: payload.u64("onlineCount").ok_or_else(|| reject("onlineCount is missing or not a count"))?,
             delta_from_last: match payload.get("deltaFromLast") {
-                Some(Json::Num(n)) if n.fract() == 0.0 && n.abs() < 9.0e15 => Some(*n as i64),
+                Some(Json::Num(n)) if n.abs() < 9.0e15 && *n == (*n as i64) as f64 => Some(*n as i64),
                 _ => None,
             },
             peak_today: payload.u64("peakToday"),

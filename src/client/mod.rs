@@ -11,6 +11,7 @@
 //!   (`friend.command.result`).
 
 pub mod event;
+mod map;
 pub mod view;
 
 pub use crate::core::plan;

@@ -16,11 +16,15 @@
 //!   [`FriendsView::track`]) keep them up to date. A decline or a cancel by the other user is
 //!   not notified (docs/design.md): such an entry stays until the next load.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use alloc::collections::VecDeque;
+
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 use serde::Serialize;
 
 use super::event::{self, ClientEvent, CommandOutcome, Incoming, NotAnEvent, PendingEntry, SyncPage};
+use super::map::{HashMap, HashSet};
 use super::plan::{SubscribePlan, DEFAULT_SHARD_COUNT};
 use crate::domain::channels::{inbox, push_u64, status, STATUS_GLOBAL};
 use crate::domain::contract::{CommandKind, Reason};
@@ -224,7 +228,7 @@ impl<T: Listed> Listing<T> {
     /// The list as a snapshot taken at `ts` has it, plus what was listed after `ts`; minus
     /// what was taken off after `ts`.
     fn snapshot(&mut self, ts: u64, listed: Vec<T>) {
-        let newer: Vec<(u64, T)> = std::mem::take(&mut self.items).into_iter().filter(|(at, _)| *at > ts).collect();
+        let newer: Vec<(u64, T)> = core::mem::take(&mut self.items).into_iter().filter(|(at, _)| *at > ts).collect();
         for item in listed {
             let user = item.user();
             if newer.iter().any(|(_, i)| i.user() == user) || self.gone.get(user).is_some_and(|at| *at > ts) {
@@ -322,7 +326,7 @@ struct Bounded<V> {
 
 impl<V> Bounded<V> {
     fn new(cap: usize) -> Self {
-        Bounded { cap, map: HashMap::new(), order: VecDeque::new(), seq: 0 }
+        Bounded { cap, map: HashMap::default(), order: VecDeque::new(), seq: 0 }
     }
 
     fn get(&self, key: &str) -> Option<&V> {
@@ -400,7 +404,7 @@ impl FriendsView {
         FriendsView {
             me,
             shard_count: shard_count.max(1),
-            friends: HashMap::new(),
+            friends: HashMap::default(),
             removed: Bounded::new(TOMBSTONES),
             strangers: Bounded::new(STRANGERS),
             seen: Bounded::new(SEEN_EVENTS),
@@ -461,7 +465,8 @@ impl FriendsView {
     /// Online friends first, then by name (case-insensitive), then by user id.
     pub fn ordered(&self) -> Vec<&Friend> {
         let mut list: Vec<(&Friend, String)> = self.friends.values().map(|f| (f, f.display_name().to_lowercase())).collect();
-        list.sort_by(|(a, ka), (b, kb)| b.online.cmp(&a.online).then_with(|| ka.cmp(kb)).then_with(|| a.user_id.cmp(&b.user_id)));
+        // The user id breaks every tie (keys of one map), so no order is left to keep stable.
+        list.sort_unstable_by(|(a, ka), (b, kb)| b.online.cmp(&a.online).then_with(|| ka.cmp(kb)).then_with(|| a.user_id.cmp(&b.user_id)));
         list.into_iter().map(|(f, _)| f).collect()
     }
 
@@ -912,7 +917,7 @@ impl FriendsView {
                 run.seen.extend(listed);
                 run.next = page.next;
                 if run.next.is_none() {
-                    let (seen, first) = (std::mem::take(&mut run.seen), run.first_ts.unwrap_or(ts));
+                    let (seen, first) = (core::mem::take(&mut run.seen), run.first_ts.unwrap_or(ts));
                     self.run = None;
                     self.reconcile(&seen, first);
                 }

@@ -5,6 +5,8 @@
 //! [`crate::domain::contract`]). Nothing here throws: bad input comes back as
 //! `{error}` (creation) or `{outcome: "rejected", reason}` (messages).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -43,7 +45,7 @@ fn error(reason: &str) -> JsValue {
 fn shard_count(options: &JsValue) -> u32 {
     field(options, "shardCount")
         .as_f64()
-        .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= 100_000.0)
+        .filter(|n| *n >= 1.0 && *n <= 100_000.0 && *n == (*n as u32) as f64)
         .map_or(DEFAULT_SHARD_COUNT, |n| n as u32)
 }
 
@@ -64,7 +66,7 @@ fn message(raw: &JsValue) -> Result<Json, &'static str> {
 
 /// `{friendCount}` from an options object: a count, or unknown (absent or not a count).
 fn friend_count(options: &JsValue) -> Option<u64> {
-    field(options, "friendCount").as_f64().filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n < 9.0e15).map(|n| n as u64)
+    field(options, "friendCount").as_f64().filter(|n| *n >= 0.0 && *n < 9.0e15 && *n == (*n as u64) as f64).map(|n| n as u64)
 }
 
 /// `subscribePlan(userId, {shardCount, friendCount})` → `{userId, shard, presenceChannel,
@@ -85,7 +87,7 @@ fn nonce(raw: &JsValue) -> Option<String> {
     }
     let n = raw.as_f64().filter(|n| n.is_finite() && *n >= 0.0 && *n < 9.0e15)?;
     let mut s = String::new();
-    crate::domain::channels::push_u64(&mut s, n.trunc() as u64);
+    crate::domain::channels::push_u64(&mut s, n as u64); // `as` truncates
     Some(s)
 }
 
@@ -305,7 +307,7 @@ impl JsFriendsView {
     /// answers it (`syncAwaiting`). `nonce`: any number that makes the request id unique.
     #[wasm_bindgen(js_name = syncRequest)]
     pub fn sync_request(&mut self, cursor: JsValue, now_ms: f64, nonce: f64) -> JsValue {
-        to_js(&self.view.sync_request(cursor.as_string().as_deref(), whole_ms(now_ms), whole_ms(nonce.trunc())))
+        to_js(&self.view.sync_request(cursor.as_string().as_deref(), whole_ms(now_ms), whole_ms(nonce)))
     }
 
     #[wasm_bindgen(js_name = syncAwaiting, getter)]

@@ -3,6 +3,6 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-#[cfg(feature = "std")]
+#[cfg(feature = "web")]
 pub mod client;
 pub mod exports;

@@ -103,6 +103,22 @@ test('after-presence: join publishes friend.online once, leave after the debounc
   assert.equal(w.pn.users.get('alice').custom.online, false);
 });
 
+test('text crosses the wasm boundary intact both ways, with the sandbox\'s TextEncoder/TextDecoder and with the fallbacks', async () => {
+  // App Context's answer goes into the wasm as an outcome; the publish comes out as a step.
+  const name = 'Ålice 用户 😀';
+  const statusMessage = 'Café ☕ «ok» \u2028 done';
+  for (const nativeText of [false, true]) {
+    const w = world();
+    w.pn.addUser('alice', name, { statusMessage });
+    const fn = await load(fnFile('after-presence'), { nativeText });
+    const join = trigger({ channels: ['presence.shard-42'], message: { action: 'join', uuid: 'alice', occupancy: 1, timestamp: T0 / 1000 } });
+    await withClock(w, () => fn.run(join, w.pn.execution()));
+    assert.equal(w.pn.published.length, 1, `nativeText ${nativeText}`);
+    assert.deepEqual(w.pn.published[0].message.payload, { userId: 'alice', name, statusMessage }, `nativeText ${nativeText}`);
+    assert.deepEqual(fn.logs.filter((l) => l.level === 'error'), [], `nativeText ${nativeText}`);
+  }
+});
+
 test('after-presence: interval deltas are handled, not only join/leave', async () => {
   const w = world();
   for (const id of ['u1', 'u2', 'u3']) w.pn.addUser(id, id.toUpperCase());

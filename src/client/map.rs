@@ -1,0 +1,46 @@
+//! The view's maps: hashbrown's (the same tables as std's), so the web package can be built
+//! `no_std`, with a small hasher of our own. The default hasher would bring its random seed
+//! set-up and, through its `unwrap`s, `core::fmt` into the package (~10 KB of wasm).
+//!
+//! Keys are user ids and eventIds from our own channels; the hash only has to spread them.
+
+use core::hash::{BuildHasherDefault, Hasher};
+
+pub type HashMap<K, V> = hashbrown::HashMap<K, V, BuildHasherDefault<Fnv1a>>;
+pub type HashSet<K> = hashbrown::HashSet<K, BuildHasherDefault<Fnv1a>>;
+
+/// 64-bit FNV-1a over the bytes, with a multiply-xorshift finish so that the top bits
+/// (hashbrown's control bytes) depend on every byte.
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        let h = (self.0 ^ (self.0 >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^ (h >> 32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::hash::BuildHasher;
+
+    #[test]
+    fn spreads_similar_keys_over_the_control_bits() {
+        let build = BuildHasherDefault::<Fnv1a>::default();
+        let tops: HashSet<u64> = (0..64).map(|i| build.hash_one(format!("user-{i}")) >> 57).collect();
+        assert!(tops.len() > 32, "{} distinct top-7-bit values of 64", tops.len());
+    }
+}
