@@ -81,6 +81,17 @@ fn assert_last_change_wins(before: &[(String, Value)], msgs: &[(String, Value)],
     let online = custom["online"] == true;
     let message = custom["statusMessage"].as_str().map(str::to_owned);
     assert!(!msgs.is_empty(), "{case}: no messages");
+    // No two status messages carry one version (a version is published only once committed).
+    let mut versions: Vec<u64> = before
+        .iter()
+        .chain(msgs)
+        .filter(|(c, _)| c.starts_with("status."))
+        .map(|(_, m)| m["payload"]["version"].as_u64().expect("a status message carries its version"))
+        .collect();
+    let n = versions.len();
+    versions.sort_unstable();
+    versions.dedup();
+    assert_eq!(versions.len(), n, "{case}: a version published twice");
     for order in permutations(msgs.len()) {
         let view = view_after(before, msgs, &order);
         let dee = view.friend("dee").unwrap_or_else(|| panic!("{case}: dee not listed in order {order:?}"));
@@ -278,5 +289,113 @@ fn a_decline_after_the_load_takes_the_outgoing_request_off_in_every_arrival_orde
         let view = view_of("alice", &msgs, &order, std::slice::from_ref(&request));
         assert!(view.outgoing().is_empty(), "order {order:?}: {:?}", view.outgoing());
     }
+    host.assert_within_budget();
+}
+
+// ---- a committed change whose publish failed is announced again -------------------------
+
+fn down() -> friends_presence::host::HostError {
+    friends_presence::host::HostError::Rejected { status: 503, message: "down".into() }
+}
+
+#[test]
+fn a_status_publish_that_fails_after_its_write_is_announced_again_by_the_settle_path() {
+    let (host, before) = world();
+    host.advance(7_000);
+    host.fail_next("publish", "status.dee", down());
+    presence_event(&host, "dee", "leave");
+    assert_eq!(host.user_custom("dee").unwrap()["online"], false, "the write is committed first");
+    assert!(for_amy(&host).is_empty(), "nothing reached amy");
+    settle_for(&host, 15_000);
+    let msgs = for_amy(&host);
+    let kinds: Vec<&str> = msgs.iter().map(|(_, m)| m["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["friend.offline"], "announced again, once");
+    assert_eq!(msgs[0].1["payload"]["version"], host.user_custom("dee").unwrap()["version"]);
+    assert_last_change_wins(&before, &msgs, &host, "publish failed");
+    host.assert_within_budget();
+}
+
+#[test]
+fn a_settings_publish_that_fails_after_its_write_is_announced_again_by_the_settle_path() {
+    let (host, before) = world();
+    host.advance(7_000);
+    host.fail_next("publish", "status.dee", down());
+    settings(&host, "dee", json!({ "invisible": true }), "s1");
+    assert_eq!(super::friends::outcome(&host, "dee", "s1"), Some(Ok(())), "queued, so answered");
+    settle_for(&host, 15_000);
+    let msgs = for_amy(&host);
+    let kinds: Vec<&str> = msgs.iter().map(|(_, m)| m["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["friend.offline"]);
+    assert_last_change_wins(&before, &msgs, &host, "settings publish failed");
+    host.assert_within_budget();
+}
+
+/// A superseded re-announcement is dropped: a later write (here a join) was announced itself.
+#[test]
+fn a_failed_publish_superseded_by_a_later_change_is_not_announced_again() {
+    let (host, before) = world();
+    host.advance(7_000);
+    host.fail_next("publish", "status.dee", down());
+    presence_event(&host, "dee", "leave");
+    host.advance(1_000);
+    presence_event(&host, "dee", "join");
+    settle_for(&host, 15_000);
+    let msgs = for_amy(&host);
+    let kinds: Vec<&str> = msgs.iter().map(|(_, m)| m["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["friend.online"]);
+    assert_last_change_wins(&before, &msgs, &host, "superseded");
+    host.assert_within_budget();
+}
+
+// ---- presence timing: a page reload --------------------------------------------------------
+
+/// A reload: leave, then join 1.5 s later. The leave (outside a window) goes out at once, the
+/// join at once after it: friends see dee offline only between the two events.
+#[test]
+fn a_page_reload_shows_the_user_offline_for_at_most_the_gap() {
+    let (host, before) = world();
+    host.advance(60_000);
+    presence_event(&host, "dee", "leave");
+    let left = host.now();
+    host.advance(1_500);
+    presence_event(&host, "dee", "join");
+    let publishes: Vec<u64> = host.calls().iter().filter(|c| c.op == "publish" && c.target == "status.dee").map(|c| c.at_ms).collect();
+    let msgs = for_amy(&host);
+    let kinds: Vec<&str> = msgs.iter().map(|(_, m)| m["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["friend.offline", "friend.online"], "the join is not held");
+    let offline_for = publishes[publishes.len() - 1] - publishes[publishes.len() - 2];
+    assert!(offline_for <= 2_000, "offline to friends for {offline_for} ms");
+    assert_eq!(publishes[publishes.len() - 2], left, "the leave at once");
+    settle_for(&host, 20_000);
+    assert!(for_amy(&host).is_empty(), "nothing more: dee is online");
+    assert_last_change_wins(&before, &msgs, &host, "reload");
+    host.assert_within_budget();
+}
+
+/// Flapping still publishes at most one online and one (held) offline per window.
+#[test]
+fn a_flapping_user_publishes_at_most_an_online_and_a_held_offline_per_window() {
+    let (host, before) = world();
+    host.advance(60_000);
+    let start = host.now();
+    for i in 0..10 {
+        presence_event(&host, "dee", if i % 2 == 0 { "leave" } else { "join" });
+        host.advance(500);
+        settle_run(&host, &Config::default());
+    }
+    settle_for(&host, 20_000);
+    let times: Vec<u64> =
+        host.calls().iter().filter(|c| c.op == "publish" && c.target == "status.dee" && c.at_ms >= start).map(|c| c.at_ms).collect();
+    let msgs = for_amy(&host);
+    let kinds: Vec<&str> = msgs.iter().map(|(_, m)| m["type"].as_str().unwrap()).collect();
+    for w in 0..times.len() {
+        let in_window: Vec<&str> = (w..times.len()).take_while(|&j| times[j] < times[w] + 5_000).map(|j| kinds[j]).collect();
+        assert!(
+            in_window.len() <= 2 && (in_window.len() < 2 || in_window == ["friend.offline", "friend.online"]),
+            "{kinds:?} at {times:?}"
+        );
+    }
+    assert_eq!(host.user_custom("dee").unwrap()["online"], true, "ends online (the last event a join)");
+    assert_last_change_wins(&before, &msgs[msgs.len().saturating_sub(5)..], &host, "flapping");
     host.assert_within_budget();
 }
