@@ -260,6 +260,8 @@ pub const SETTLE_HORIZON_MS: u64 = 25_000;
 /// How old a `hereNow` answer may be: PubNub caches it for 3 s.
 pub const HERE_NOW_CACHE_MS: u64 = 3_000;
 
+// One decision per observation, acted on at once and never stored in bulk: its size is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum StatusDecision {
     /// Friends already have this state.

@@ -159,11 +159,9 @@ fn apply(host: &FakeHost, change: Change, n: usize) {
 /// got since `setup` ends on dee's last state.
 fn pair(setup: &[Change], first: Change, second: Change) {
     let (host, before) = world();
-    let mut n = 0;
-    for &c in setup {
+    for (n, &c) in setup.iter().enumerate() {
         host.advance(7_000); // past the debounce window: each is announced at once
         apply(&host, c, n);
-        n += 1;
     }
     let mut before = before;
     before.extend(for_amy(&host));
