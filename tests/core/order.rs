@@ -131,6 +131,8 @@ enum Change {
     StatusMessage(&'static str),
     /// amy's initial load (a reader: its page carries dee's version).
     Sync,
+    /// eli and dee become friends: the recount writes dee's record (`friendCount`), ETag and all.
+    Befriend,
 }
 
 fn apply(host: &FakeHost, change: Change, n: usize) {
@@ -143,6 +145,10 @@ fn apply(host: &FakeHost, change: Change, n: usize) {
         }
         Change::Invisible(on) => settings(host, "dee", json!({ "invisible": on }), &format!("inv-{n}")),
         Change::StatusMessage(text) => settings(host, "dee", json!({ "statusMessage": text }), &format!("msg-{n}")),
+        Change::Befriend => {
+            befriend(host, "eli", "dee");
+            assert_eq!(host.user_custom("dee").unwrap()["friendCount"], 2, "the recount wrote dee's record");
+        }
         Change::Sync => {
             // Every page in one answer (online friends first, then the others).
             let mut request = sync_request("amy", &format!("sync-{n}"), None);
@@ -207,6 +213,16 @@ fn the_settlers_publish_and_another_source_in_one_second() {
     pair(&[Leave, Join], Leave, StatusMessage("away"));
     pair(&[Leave, Join], Leave, Join);
     pair(&[Leave, Join], Leave, Invisible(true));
+}
+
+/// A friendship's recount writes the record in the second of a presence change.
+#[test]
+fn a_recount_and_a_presence_change_in_one_second() {
+    use Change::*;
+    pair(&[], Leave, Befriend);
+    pair(&[], Befriend, Leave);
+    pair(&[Leave], Befriend, Join);
+    pair(&[], Befriend, StatusMessage("new friend"));
 }
 
 /// A sync page read between two changes, or after them, in every arrival order.
