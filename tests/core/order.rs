@@ -284,6 +284,33 @@ fn a_cancel_after_the_load_takes_the_request_off_in_every_arrival_order() {
     host.assert_within_budget();
 }
 
+/// The load and the cancel inside one second, in both orders, every arrival order.
+#[test]
+fn a_cancel_and_a_load_in_one_second_in_both_orders() {
+    for cancel_first in [false, true] {
+        let host = super::friends::setup();
+        on_requests(&host, "alice", command("friend.request", "alice", "bob", "r1"));
+        host.set_now(T0 + 3_100);
+        let sync = || on_management(&host, "bob", sync_request("bob", "sync-b", None));
+        let cancel = || on_requests(&host, "alice", command("friend.request.cancel", "alice", "bob", "c1"));
+        if cancel_first {
+            cancel();
+            host.set_now(T0 + 3_900);
+            sync();
+        } else {
+            sync();
+            host.set_now(T0 + 3_900);
+            cancel();
+        }
+        let msgs = inbox_of(&host, "bob");
+        assert_eq!(msgs.len(), 3);
+        for order in permutations(msgs.len()) {
+            assert!(view_of("bob", &msgs, &order, &[]).incoming().is_empty(), "cancel first {cancel_first}, order {order:?}");
+        }
+        host.assert_within_budget();
+    }
+}
+
 /// A loads the page after its own request; B declines: A's outgoing ends empty in every
 /// arrival order (the answer to A's own request included).
 #[test]
