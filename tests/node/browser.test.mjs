@@ -301,14 +301,17 @@ test('demo page: the order of docs/design.md §4: visible→leave inside a secon
   const dRow = `#friends li.friend[data-user="${d}"]`;
   await friendPage.waitForSelector(`${dRow}.online`, { timeout: 20_000 });
   await dPage.waitForTimeout(6000); // past the debounce window of d's join
-  // Appear offline, visible again, then leave the shard: all within one wall-clock second (the
-  // leave's presence time is that whole second, earlier than the visible switch's ms time).
+  // Appear offline; then, inside one wall-clock second, visible again (its friend.online is
+  // stamped with the Function's millisecond clock) and leave the shard (the leave's presence time
+  // is that whole second: earlier).
+  await dPage.click('#invisible');
+  await friendPage.waitForSelector(`${dRow}:not(.online)`, { timeout: 5000 });
   await dPage.waitForTimeout(1050 - (Date.now() % 1000));
+  const second = Math.floor(Date.now() / 1000);
   await dPage.click('#invisible');
-  await dPage.waitForTimeout(250);
-  await dPage.click('#invisible');
-  await dPage.waitForTimeout(250);
+  await friendPage.waitForSelector(`${dRow}.online`, { timeout: 900 });
   await dPage.click('#online');
+  assert.equal(Math.floor(Date.now() / 1000), second, 'visible and leave inside one second');
   // The offline (held by the debounce, then published by the settler, every 1 s here) is shown
   // and stays, although its time is earlier than the visible switch's friend.online.
   await friendPage.waitForSelector(`${dRow}:not(.online)`, { timeout: 15_000 });
