@@ -13,7 +13,7 @@ export const CONFIG_PATH = process.env.FP_DEPLOY_CONFIG || join(ROOT, 'deploy/co
 
 // The ranges the Functions accept (src/handlers/entry.rs); a value outside them would be
 // silently replaced by the default there, so it is refused here.
-const RANGES = { shardCount: [1, 80_000], debounceMs: [0, 3_600_000], onIntervalMs: [1_000, 3_600_000] };
+const RANGES = { shardCount: [1, 80_000], debounceMs: [0, 3_600_000], onIntervalMs: [1_000, 3_600_000], settlerIntervalMs: [1_000, 3_600_000] };
 
 export function loadSettings(file = CONFIG_PATH) {
   const raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -22,6 +22,9 @@ export function loadSettings(file = CONFIG_PATH) {
     debounceMs: raw.debounceMs ?? 5000,
     opsLimit: raw.opsLimit ?? 10,
     onIntervalMs: raw.onIntervalMs ?? 10_000,
+    // The presence settler's own period: a change held by the debounce reaches friends within
+    // debounceMs + 6.5 s + this (docs/design.md §4), so it is as short as the platform accepts.
+    settlerIntervalMs: raw.settlerIntervalMs ?? raw.onIntervalMs ?? 10_000,
     presence: { announceMax: raw.presence?.announceMax ?? 100, intervalSec: raw.presence?.intervalSec ?? 10 },
   };
   for (const [k, [lo, hi]] of Object.entries(RANGES))
@@ -38,4 +41,9 @@ export function loadSettings(file = CONFIG_PATH) {
 /** What every bundle is built with (`SETTINGS`, read by src/handlers/entry.rs). */
 export function functionSettings(s = loadSettings()) {
   return { shardCount: s.shardCount, debounceMs: s.debounceMs, opsLimit: s.opsLimit };
+}
+
+/** The period of the On Interval Function `name`: the settler's own, the others' `onIntervalMs`. */
+export function intervalFor(name, s = loadSettings()) {
+  return name === 'presence-settler' ? s.settlerIntervalMs : s.onIntervalMs;
 }

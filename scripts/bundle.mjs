@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import zopfli from '@gfx/zopfli';
 import { transformSync } from 'esbuild';
-import { loadSettings, functionSettings, CONFIG_PATH } from '../js-shim/settings.mjs';
+import { loadSettings, functionSettings, intervalFor, CONFIG_PATH } from '../js-shim/settings.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [wasmDir, outDir] = process.argv.slice(2);
@@ -114,7 +114,7 @@ for (const fn of shims) {
   ].join('\n');
   writeFileSync(join(outDir, fn.file), source);
   const { export: _, ...entry } = fn;
-  if (entry.type === 'ON_INTERVAL') entry.intervalMs = DEPLOY.onIntervalMs;
+  if (entry.type === 'ON_INTERVAL') entry.intervalMs = intervalFor(entry.name, DEPLOY);
   manifest.functions.push({ channels: null, intervalMs: null, path: null, ...entry });
 
   // Inflate once here with the first stage, as the bundle will: proves the payload.
@@ -137,7 +137,7 @@ for (const fn of shims) {
 writeFileSync(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 
 const pad = (s, n) => String(s).padStart(n);
-console.log(`\nSettings from ${CONFIG_PATH}: ${JSON.stringify(SETTINGS)}, On Interval every ${DEPLOY.onIntervalMs} ms`);
+console.log(`\nSettings from ${CONFIG_PATH}: ${JSON.stringify(SETTINGS)}, On Interval every ${DEPLOY.onIntervalMs} ms (presence-settler every ${DEPLOY.settlerIntervalMs} ms)`);
 console.log(`Deployable Functions in ${outDir} (PubNub's limit ${LIMIT} bytes of source each; budget ${BUDGET})`);
 console.log(`${'file'.padEnd(24)}${pad('raw bytes', 10)}${pad('headroom', 10)}${pad('gzip', 8)}${pad('wasm', 8)}${pad('deflated', 10)}${pad('js', 7)}${pad('JS loops', 10)}  ≤ budget`);
 for (const r of rows) {

@@ -279,11 +279,11 @@ try {
   const row = (label, list) => {
     const ms = list.map((x) => x.ms).sort((a, b) => a - b);
     const f = (x) => (x === undefined ? '-' : Math.round(x)).toString().padStart(7);
-    return `  ${label.padEnd(22)}${String(ms.length).padStart(7)}${f(pct(ms, 50))}${f(pct(ms, 90))}${f(pct(ms, 99))}${f(ms[ms.length - 1])}`;
+    return `  ${label.padEnd(22)}${String(ms.length).padStart(7)}${f(pct(ms, 50))}${f(pct(ms, 90))}${f(pct(ms, 95))}${f(pct(ms, 99))}${f(ms[ms.length - 1])}`;
   };
   const table = (title, list) => {
     say(`\n${title}`);
-    say(`  ${''.padEnd(22)}${'count'.padStart(7)}${'p50'.padStart(7)}${'p90'.padStart(7)}${'p99'.padStart(7)}${'max'.padStart(7)}`);
+    say(`  ${''.padEnd(22)}${'count'.padStart(7)}${'p50'.padStart(7)}${'p90'.padStart(7)}${'p95'.padStart(7)}${'p99'.padStart(7)}${'max'.padStart(7)}`);
     for (const route of ['direct', 'settler']) {
       const mine = list.filter((x) => x.path === route && x.ms !== null);
       if (!mine.length && route !== 'direct') continue;
@@ -311,6 +311,16 @@ try {
     return ms.length ? Math.round(pct(ms, 99)) : '-';
   };
   say(`\nonline p99 ${p99('friend.online')} ms · offline p99 ${p99('friend.offline')} ms · missed ${missedReceipts}`);
+  // Held by the debounce (through the settler) or not (published at once), per receipt, against
+  // the bound of docs/design.md §4: debounce + 2.5 s slot + 1 s grace + 3 s hereNow cache + the
+  // settler's period.
+  const settlerMs = functionIntervalMs ?? manifest.functions.find((f) => f.name === 'presence-settler')?.intervalMs;
+  const boundMs = debounceMs + 2500 + 1000 + 3000 + settlerMs;
+  const pcts = (route) => {
+    const ms = receipts.filter((x) => x.path === route && x.ms !== null).map((x) => x.ms).sort((a, b) => a - b);
+    return ms.length ? `p95 ${Math.round(pct(ms, 95))} ms, p99 ${Math.round(pct(ms, 99))} ms, max ${Math.round(ms.at(-1))} ms (${ms.length})` : 'none';
+  };
+  say(`rate ${(perChange.length / (driveMs / 1000)).toFixed(1)} changes/s · not held: ${pcts('direct')} · held by the debounce: ${pcts('settler')}, bound ${boundMs} ms`);
 } finally {
   for (const pn of clients) {
     try {

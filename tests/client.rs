@@ -926,3 +926,99 @@ fn the_lists_follow_the_friend_functions() {
     assert!(v.friend("bob").is_some(), "accepted from the list");
     host.assert_within_budget();
 }
+
+// ---- the order of docs/design.md §4 -------------------------------------------------------
+
+fn status_v(kind: &str, user: &str, at: u64, version: u64, message: Option<&str>) -> Json {
+    let mut payload = json!({"userId": user, "version": version});
+    if kind == "friend.offline" {
+        payload["lastSeen"] = json!(iso8601(at));
+    }
+    if let Some(m) = message {
+        payload["statusMessage"] = json!(m);
+    }
+    env(kind, &format!("evt_{kind}_{user}_{at}_{version}"), at, payload)
+}
+
+/// The version decides, whatever the times say: a later version with an earlier `ts` (a
+/// whole-second presence time after a millisecond one) applies, a lower one is stale.
+#[test]
+fn status_is_ordered_by_version_not_by_time() {
+    let base = FriendsView::new(id("me"));
+    let mut v = base.clone();
+    v.apply(Some("inbox.me"), &added("dee", T0, true));
+    let visible = status_v("friend.online", "dee", T0 + 29_606, 6, Some("back"));
+    let leave = status_v("friend.offline", "dee", T0 + 29_000, 7, None);
+    for order in [[&visible, &leave], [&leave, &visible]] {
+        let mut w = v.clone();
+        for m in order {
+            w.apply(Some("status.dee"), m);
+        }
+        assert!(!w.friend("dee").unwrap().online, "version 7 (offline) is the last change");
+    }
+    // A sync entry is ordered the same way: version 5 is older than the live version 7.
+    v.apply(Some("status.dee"), &leave);
+    let page = env(
+        "friends.sync",
+        "evt_sync_v",
+        T0 + 60_000,
+        json!({"userId": "me", "friends": [{"userId": "dee", "online": true, "lastSeen": iso8601(T0 + 50_000), "version": 5}],
+               "totalFriends": 1, "next": null}),
+    );
+    v.apply(None, &page);
+    assert!(!v.friend("dee").unwrap().online, "an older version in a newer page is stale");
+    // Equal versions are one state (a re-send with another eventId): applied, no change.
+    assert_eq!(v.apply(Some("status.dee"), &status_v("friend.offline", "dee", T0 + 29_001, 7, None)), Outcome::Applied);
+    assert_eq!(v.apply(Some("status.dee"), &status_v("friend.online", "dee", T0 + 90_000, 6, None)), Outcome::Stale);
+    // A re-announcement under a new version keeps the time the friend came online.
+    v.apply(Some("status.dee"), &status_v("friend.online", "dee", T0 + 100_000, 8, None));
+    v.apply(Some("status.dee"), &status_v("friend.online", "dee", T0 + 100_500, 9, Some("busy")));
+    let dee = v.friend("dee").unwrap();
+    assert_eq!((dee.online, dee.status_message.as_deref(), dee.last_seen.clone()), (true, Some("busy"), Some(iso8601(T0 + 100_000))));
+}
+
+/// Messages without a version (older servers) keep the time order.
+#[test]
+fn status_without_a_version_falls_back_to_time() {
+    let mut v = FriendsView::new(id("me"));
+    v.apply(Some("inbox.me"), &added("eve", T0, true));
+    v.apply(Some("status.eve"), &offline("eve", T0 + 2_000));
+    assert_eq!(v.apply(Some("status.eve"), &online("eve", T0 + 1_000)), Outcome::Stale);
+    assert!(!v.friend("eve").unwrap().online);
+}
+
+fn request_notice(kind: &str, user: &str, at: u64, request: &str) -> Json {
+    env(kind, &format!("evt_{kind}_{user}_{request}_{at}"), at, json!({"userId": user, "requestedAt": iso8601(at), "requestId": request}))
+}
+
+fn first_page(at: u64, incoming: Value) -> Json {
+    env(
+        "friends.sync",
+        &format!("evt_sync_{at}"),
+        at,
+        json!({"userId": "me", "friends": [], "totalFriends": 0, "next": null, "incoming": incoming, "outgoing": [], "blocked": []}),
+    )
+}
+
+/// A request is ordered by its id: a cancel closes it however old its time, a closed id is
+/// never listed again, and a new id (a new request) is.
+#[test]
+fn requests_are_ordered_by_their_id() {
+    let mut v = FriendsView::new(id("me"));
+    let listed = |v: &FriendsView| v.incoming().iter().map(|r| r.request_id.clone().unwrap_or_default()).collect::<Vec<_>>();
+    v.apply(Some("inbox.me"), &request_notice("friend.request.received", "amy", T0, "r1"));
+    v.apply(None, &first_page(T0 + 5_000, json!([{"userId": "amy", "requestedAt": iso8601(T0), "requestId": "r1"}])));
+    assert_eq!(listed(&v), ["r1"]);
+    assert_eq!(v.apply(Some("inbox.me"), &request_notice("friend.request.cancelled", "amy", T0, "r1")), Outcome::Applied);
+    assert!(listed(&v).is_empty(), "the cancel carries the request's (older) time, still closes it");
+    // A late snapshot or a repeated notice of r1 does not bring it back.
+    v.apply(None, &first_page(T0 + 6_000, json!([{"userId": "amy", "requestedAt": iso8601(T0), "requestId": "r1"}])));
+    assert_eq!(v.apply(Some("inbox.me"), &request_notice("friend.request.received", "amy", T0 + 1, "r1")), Outcome::Stale);
+    assert!(listed(&v).is_empty());
+    // A new request (a new id) is listed, even with an earlier time than the snapshot.
+    v.apply(Some("inbox.me"), &request_notice("friend.request.received", "amy", T0 + 5_500, "r2"));
+    assert_eq!(listed(&v), ["r2"]);
+    // Of two ids of one user, the later made stays (only one can be pending).
+    assert_eq!(v.apply(Some("inbox.me"), &request_notice("friend.request.received", "amy", T0 + 100, "r0")), Outcome::Stale);
+    assert_eq!(listed(&v), ["r2"]);
+}

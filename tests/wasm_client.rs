@@ -326,13 +326,19 @@ fn the_lists_from_the_first_page_and_the_answers_to_tracked_commands() {
         "s1",
         T0,
         p(r#"{"userId":"me","friends":[{"userId":"bob","online":true,"statusMessage":"hi"}],"totalFriends":1,"next":null,
-             "incoming":[{"userId":"ann","name":"Ann","requestedAt":"2026-01-01T00:00:00.000Z"}],
+             "incoming":[{"userId":"ann","name":"Ann","requestedAt":"2026-01-01T00:00:00.000Z","requestId":"r-ann"}],
              "outgoing":[{"userId":"cid","requestedAt":"2026-01-01T00:00:00.000Z"}],"blocked":["zed"]}"#),
     );
     assert_eq!(outcome(&v.apply(page, JsValue::from_str("inbox.me"))), "applied");
-    assert_eq!(json(&v.incoming()), r#"[{"userId":"ann","name":"Ann","profileUrl":null,"requestedAt":"2026-01-01T00:00:00.000Z"}]"#);
+    assert_eq!(
+        json(&v.incoming()),
+        r#"[{"userId":"ann","name":"Ann","profileUrl":null,"requestedAt":"2026-01-01T00:00:00.000Z","requestId":"r-ann"}]"#
+    );
     assert_eq!(json(&v.requests()), json(&v.incoming()));
-    assert_eq!(json(&v.outgoing()), r#"[{"userId":"cid","name":null,"profileUrl":null,"requestedAt":"2026-01-01T00:00:00.000Z"}]"#);
+    assert_eq!(
+        json(&v.outgoing()),
+        r#"[{"userId":"cid","name":null,"profileUrl":null,"requestedAt":"2026-01-01T00:00:00.000Z","requestId":null}]"#
+    );
     assert_eq!(json(&v.blocked()), r#"["zed"]"#);
     assert_eq!(get(&v.friend(JsValue::from_str("bob")), "statusMessage").as_string().as_deref(), Some("hi"));
 
@@ -372,4 +378,30 @@ fn plans_with_the_friend_count() {
     assert_eq!(js_sys::Array::from(&get(&change, "unsubscribe")).length(), 9);
     assert_eq!(json(&get(&v.plan(), "groups")), r#"["cg-friends-me"]"#);
     assert_eq!(json(&get(&v.regroup(JsValue::from_f64(1.0)), "subscribe")), r#"["cg-friends-me"]"#);
+}
+
+/// docs/design.md §4 through the wasm interface: the version orders status, not the time, and a
+/// cancel closes its request whatever its time.
+#[wasm_bindgen_test]
+fn status_by_version_and_requests_by_id_through_the_wasm_view() {
+    let p = |text: &str| js_sys::JSON::parse(text).unwrap();
+    let inbox = || JsValue::from_str("inbox.me");
+    let visible = msg("friend.online", "on6", T0 + 29_606.0, p(r#"{"userId":"dee","version":6}"#));
+    let leave = msg("friend.offline", "off7", T0 + 29_000.0, p(r#"{"userId":"dee","lastSeen":"2026-01-01T00:00:29.000Z","version":7}"#));
+    for (first, second) in [(&visible, &leave), (&leave, &visible)] {
+        let mut v = make("me");
+        v.apply(msg("friend.added", "add", T0, p(r#"{"userId":"dee","online":true,"addedAt":"2026-01-01T00:00:00.000Z"}"#)), inbox());
+        v.apply(first.clone(), JsValue::from_str("status.dee"));
+        v.apply(second.clone(), JsValue::from_str("status.dee"));
+        assert_eq!(get(&v.friend(JsValue::from_str("dee")), "online").as_bool(), Some(false));
+    }
+    let mut v = make("me");
+    let page = p(
+        r#"{"userId":"me","friends":[],"totalFriends":0,"next":null,"incoming":[{"userId":"ann","requestedAt":"2026-01-01T00:00:00.000Z","requestId":"r1"}],"outgoing":[],"blocked":[]}"#,
+    );
+    v.apply(msg("friends.sync", "s1", T0 + 5_000.0, page), inbox());
+    assert_eq!(js_sys::Array::from(&v.incoming()).length(), 1);
+    let cancelled = p(r#"{"userId":"ann","requestedAt":"2026-01-01T00:00:00.000Z","requestId":"r1"}"#);
+    assert_eq!(outcome(&v.apply(msg("friend.request.cancelled", "c1", T0, cancelled), inbox())), "applied");
+    assert_eq!(json(&v.incoming()), "[]");
 }

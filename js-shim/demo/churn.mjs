@@ -62,11 +62,22 @@ export class Churn {
 
   /**
    * `id` signed in (a page is open): left alone for `ms` (the token's life; every refresh
-   * holds again). Its simulated presence, if any, goes: from now on only its clients decide.
+   * holds again). Its simulated presence, if any, stays until the page's client is present
+   * (then it goes, and the user stays online: friends see no flap), or until the hold ends;
+   * from then on only its clients decide.
    */
   hold(id, ms) {
     this.held.set(id, Math.max(this.held.get(id) ?? 0, Date.now() + ms));
-    if (this.sim.delete(id)) this.rt.presence.leave(id, [this.shardChannel(id)], 'leave', SIM_DEVICE);
+    this.#handOver(id);
+  }
+
+  /** Drops the simulated device of a held user once another device of theirs is present. */
+  #handOver(id) {
+    if (!this.sim.has(id)) return;
+    const devices = this.rt.presence.occupants.get(this.shardChannel(id))?.get(id)?.devices;
+    if (!devices || ![...devices.keys()].some((d) => d !== SIM_DEVICE)) return;
+    this.sim.delete(id);
+    this.rt.presence.leave(id, [this.shardChannel(id)], 'leave', SIM_DEVICE);
   }
 
   /** Whether `id` is left alone: held, or present through a device the simulator did not make. */
@@ -89,6 +100,7 @@ export class Churn {
   tick(tickMs) {
     this.carry += (this.rate * tickMs) / 1000;
     const now = Date.now();
+    for (const [id, until] of this.held) if (until > now) this.#handOver(id);
     for (; this.carry >= 1; this.carry--) {
       // Steer toward the target share online: join more often while below it.
       const share = this.sim.size / this.ids.length;

@@ -127,6 +127,8 @@ export interface PendingRequest {
   profileUrl: string | null;
   /** ISO 8601. */
   requestedAt: string | null;
+  /** The request's id (the eventId of the `friend.request` that made it); null from older servers. */
+  requestId: string | null;
 }
 
 /** @deprecated the name before outgoing requests were listed: `PendingRequest`. */

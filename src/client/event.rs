@@ -27,11 +27,14 @@ pub enum ClientEvent {
         name: Option<String>,
         profile_url: Option<String>,
         status_message: Option<String>,
+        /// The user's version (docs/design.md §4); `None` from older servers.
+        version: Option<u64>,
     },
     Offline {
         user: UserId,
         name: Option<String>,
         last_seen_ms: Option<u64>,
+        version: Option<u64>,
     },
     Added {
         user: UserId,
@@ -47,12 +50,15 @@ pub enum ClientEvent {
         name: Option<String>,
         profile_url: Option<String>,
         requested_at_ms: Option<u64>,
+        /// The request's id (docs/design.md §4); `None` from older servers.
+        request_id: Option<String>,
     },
     /// `friend.request.declined` (`outgoing`: `user` declined this user's request) or
     /// `friend.request.cancelled` (`user` took back its request to this user).
     RequestClosed {
         user: UserId,
         outgoing: bool,
+        request_id: Option<String>,
     },
     Count {
         online_count: u64,
@@ -111,6 +117,7 @@ pub struct PendingEntry {
     pub user: UserId,
     pub name: Option<String>,
     pub requested_at_ms: Option<u64>,
+    pub request_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -122,6 +129,8 @@ pub struct SyncFriend {
     pub online: bool,
     /// The time of the friend's last status change (App Context `lastSeen`).
     pub last_seen_ms: Option<u64>,
+    /// The friend's version (docs/design.md §4); `None` from older servers.
+    pub version: Option<u64>,
 }
 
 /// Why a message was not turned into an event.
@@ -190,11 +199,13 @@ pub fn parse(message: &Json) -> Result<Incoming, NotAnEvent> {
             name: opt_str(payload, "name"),
             profile_url: opt_str(payload, "profileUrl"),
             status_message: opt_str(payload, "statusMessage"),
+            version: payload.u64("version"),
         },
         FRIEND_OFFLINE => ClientEvent::Offline {
             user: user_field(payload, "userId")?,
             name: opt_str(payload, "name"),
             last_seen_ms: time_field(payload, "lastSeen"),
+            version: payload.u64("version"),
         },
         FRIEND_ADDED => ClientEvent::Added {
             user: user_field(payload, "userId")?,
@@ -208,10 +219,13 @@ pub fn parse(message: &Json) -> Result<Incoming, NotAnEvent> {
             name: opt_str(payload, "name"),
             profile_url: opt_str(payload, "profileUrl"),
             requested_at_ms: time_field(payload, "requestedAt"),
+            request_id: opt_str(payload, "requestId"),
         },
-        FRIEND_REQUEST_DECLINED | FRIEND_REQUEST_CANCELLED => {
-            ClientEvent::RequestClosed { user: user_field(payload, "userId")?, outgoing: kind == FRIEND_REQUEST_DECLINED }
-        }
+        FRIEND_REQUEST_DECLINED | FRIEND_REQUEST_CANCELLED => ClientEvent::RequestClosed {
+            user: user_field(payload, "userId")?,
+            outgoing: kind == FRIEND_REQUEST_DECLINED,
+            request_id: opt_str(payload, "requestId"),
+        },
         STATUS_COUNT => ClientEvent::Count {
             online_count: payload.u64("onlineCount").ok_or_else(|| reject("onlineCount is missing or not a count"))?,
             delta_from_last: match payload.get("deltaFromLast") {
@@ -272,6 +286,7 @@ fn sync_page(p: &JsonObject) -> Result<SyncPage, NotAnEvent> {
             status_message: opt_str(o, "statusMessage"),
             online,
             last_seen_ms: time_field(o, "lastSeen"),
+            version: o.u64("version"),
             user,
         });
     }
@@ -288,7 +303,12 @@ fn sync_page(p: &JsonObject) -> Result<SyncPage, NotAnEvent> {
                 .filter_map(Json::as_object)
                 .filter_map(|o| {
                     let user = UserId::parse(o.str("userId")?).ok()?;
-                    Some(PendingEntry { user, name: opt_str(o, "name"), requested_at_ms: time_field(o, "requestedAt") })
+                    Some(PendingEntry {
+                        user,
+                        name: opt_str(o, "name"),
+                        requested_at_ms: time_field(o, "requestedAt"),
+                        request_id: opt_str(o, "requestId"),
+                    })
                 })
                 .collect::<Vec<_>>(),
         ),

@@ -3,8 +3,10 @@
 //! Messages reach a client more than once (reconnect catch-up, retried Function executions)
 //! and out of order (different channels, groups, the initial load racing live events), so:
 //! - every accepted `eventId` is remembered (bounded) and a repeat is a no-op;
-//! - presence is ordered per friend by the time of the status change (`ts` of
-//!   `friend.online`/`friend.offline`, `lastSeen` in the initial load): older is stale;
+//! - presence and status messages are ordered per friend by the friend's version
+//!   (`version` of `friend.online`/`friend.offline` and of sync entries; docs/design.md §4):
+//!   a lower one is stale; only messages without a version (older servers) fall back to the
+//!   time of the status change (`ts`, `lastSeen`);
 //! - friendship is ordered per user by `ts` (`friend.added`, `friend.removed`, sync pages), with
 //!   a bounded tombstone per removed user, so a late `friend.added` or an older sync page cannot
 //!   bring back someone removed since;
@@ -13,8 +15,9 @@
 //! - pending requests both ways and blocked users are lists with the same per-user ordering by
 //!   `ts`: the first sync page is their snapshot, and inbox notices and the answers to this
 //!   client's own commands (`friend.command.result`, matched to the command by `eventId`, see
-//!   [`FriendsView::track`]) keep them up to date. A decline or a cancel by the other user is
-//!   not notified (docs/design.md): such an entry stays until the next load.
+//!   [`FriendsView::track`]) keep them up to date. A request is ordered by its own id
+//!   (`requestId`), never by time: once closed (declined, cancelled, accepted) it is never
+//!   listed again, however old the snapshot or late the notice.
 
 use alloc::collections::VecDeque;
 
@@ -60,12 +63,13 @@ pub struct Friend {
     pub last_seen: Option<String>,
     #[serde(skip)]
     pub last_seen_ms: Option<u64>,
-    /// Time of the status message held (a `friend.online`, a sync page).
+    /// Order of the status message held (a `friend.online`, a sync page).
     #[serde(skip)]
-    status_ts: u64,
-    /// Time of the presence information held; 0 = only a hint (`friend.added`'s `online`).
+    status_at: Order,
+    /// Order of the presence information held; the default = only a hint (`friend.added`'s
+    /// `online`).
     #[serde(skip)]
-    presence_ts: u64,
+    presence_at: Order,
     /// Time of the friendship information held.
     #[serde(skip)]
     member_ts: u64,
@@ -81,8 +85,8 @@ impl Friend {
             online: false,
             last_seen: None,
             last_seen_ms: None,
-            status_ts: 0,
-            presence_ts: 0,
+            status_at: Order::default(),
+            presence_at: Order::default(),
             member_ts,
         }
     }
@@ -92,9 +96,9 @@ impl Friend {
         self.name.as_deref().unwrap_or(&self.user_id)
     }
 
-    fn set_presence(&mut self, online: bool, at: u64, last_seen_ms: Option<u64>) {
+    fn set_presence(&mut self, online: bool, at: Order, last_seen_ms: Option<u64>) {
         self.online = online;
-        self.presence_ts = at;
+        self.presence_at = at;
         if let Some(ms) = last_seen_ms {
             self.last_seen_ms = Some(ms);
             self.last_seen = Some(iso8601(ms));
@@ -111,6 +115,33 @@ impl Friend {
     }
 }
 
+/// Where a piece of a user's status stands in the order of docs/design.md §4: the user's
+/// version when the message carries one, else (older servers) its time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Order {
+    pub version: Option<u64>,
+    pub ts: u64,
+}
+
+impl Order {
+    pub fn new(version: Option<u64>, ts: u64) -> Order {
+        Order { version, ts }
+    }
+
+    /// Whether information at `self` may replace information at `held`: versions when both
+    /// have one (an equal version is the same state), else times.
+    pub fn not_before(&self, held: &Order) -> bool {
+        match (self.version, held.version) {
+            (Some(v), Some(h)) => v >= h,
+            _ => self.ts >= held.ts,
+        }
+    }
+
+    fn is_hint(&self) -> bool {
+        *self == Order::default()
+    }
+}
+
 /// A pending friend request: incoming (`user_id` asked this user) or outgoing (this user
 /// asked `user_id`; no name or profile: the Functions list only the id).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -120,6 +151,8 @@ pub struct FriendRequest {
     pub name: Option<String>,
     pub profile_url: Option<String>,
     pub requested_at: Option<String>,
+    /// The request's id (docs/design.md §4), when the server or the command told it.
+    pub request_id: Option<String>,
 }
 
 impl FriendRequest {
@@ -129,6 +162,7 @@ impl FriendRequest {
             name: entry.name,
             profile_url: None,
             requested_at: entry.requested_at_ms.map(iso8601),
+            request_id: entry.request_id,
         }
     }
 }
@@ -157,11 +191,25 @@ pub struct GroupChange {
 
 trait Listed {
     fn user(&self) -> &str;
+    /// The listed request's id (requests only).
+    fn request(&self) -> Option<&str> {
+        None
+    }
+    /// When the listed request was made (ISO-8601, one format: compares as text).
+    fn made(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl Listed for FriendRequest {
     fn user(&self) -> &str {
         &self.user_id
+    }
+    fn request(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+    fn made(&self) -> Option<&str> {
+        self.requested_at.as_deref()
     }
 }
 
@@ -173,17 +221,19 @@ impl Listed for String {
 
 /// Users listed beside the friends (requests each way, blocked users), each with the time of
 /// the information held, and a bounded memory of when each one left the list: an older
-/// snapshot or a late notice cannot bring back an entry taken off since.
+/// snapshot or a late notice cannot bring back an entry taken off since. Requests with an id
+/// are ordered by it (docs/design.md §4): a closed id is remembered and never listed again.
 #[derive(Clone, Debug)]
 struct Listing<T> {
     items: Vec<(u64, T)>,
     gone: Bounded<u64>,
+    closed: Bounded<()>,
     cap: usize,
 }
 
 impl<T: Listed> Listing<T> {
     fn new(cap: usize) -> Self {
-        Listing { items: Vec::new(), gone: Bounded::new(cap), cap }
+        Listing { items: Vec::new(), gone: Bounded::new(cap), closed: Bounded::new(cap), cap }
     }
 
     fn contains(&self, user: &str) -> bool {
@@ -194,13 +244,32 @@ impl<T: Listed> Listing<T> {
         self.items.iter().map(|(_, i)| i)
     }
 
-    /// Lists `item` as of `ts`; false (stale) when the list holds newer news of that user.
+    fn is_closed(&self, item: &T) -> bool {
+        item.request().is_some_and(|id| self.closed.get(id).is_some())
+    }
+
+    /// Lists `item` as of `ts`; false (stale) when its request is closed or the list holds
+    /// newer news of that user. Of two requests of one user (only one can be pending), the
+    /// later made stays and the other is closed.
     fn put(&mut self, ts: u64, item: T) -> bool {
-        let user = item.user();
-        if self.gone.get(user).is_some_and(|at| *at > ts) || self.items.iter().any(|(at, i)| i.user() == user && *at > ts) {
+        if self.is_closed(&item) || self.gone.get(item.user()).is_some_and(|at| *at > ts) {
             return false;
         }
-        let user = user.to_owned();
+        let user = item.user().to_owned();
+        if let Some((at, held)) = self.items.iter().find(|(_, i)| i.user() == user) {
+            let (newer, loser) = match (held.request(), item.request()) {
+                (Some(h), Some(id)) if h == id => (true, None),
+                (Some(h), Some(_)) if item.made() >= held.made() => (true, Some(h.to_owned())),
+                (Some(_), Some(id)) => (false, Some(id.to_owned())),
+                _ => (*at <= ts, None),
+            };
+            if let Some(id) = loser {
+                self.closed.insert(&id, ());
+            }
+            if !newer {
+                return false;
+            }
+        }
         self.items.retain(|(_, i)| i.user() != user);
         self.items.push((ts, item));
         if self.items.len() > self.cap {
@@ -210,11 +279,38 @@ impl<T: Listed> Listing<T> {
     }
 
     /// Takes `user` off as of `ts` (an entry newer than that stays); whether it was listed.
+    /// The requests taken off are closed.
     fn take(&mut self, user: &str, ts: u64) -> bool {
         let at = self.gone.get(user).copied().unwrap_or(0).max(ts);
         self.gone.insert(user, at);
+        self.remove(|t, i| i.user() == user && *t <= ts)
+    }
+
+    /// Closes the request `id` of `user` (taken off whatever the times, never listed again);
+    /// without an id (older servers), takes `user` off as of `ts`.
+    fn close(&mut self, user: &str, id: Option<&str>, ts: u64) -> bool {
+        match id {
+            Some(id) => {
+                self.closed.insert(id, ());
+                self.remove(|t, i| i.user() == user && (i.request() == Some(id) || (i.request().is_none() && *t <= ts)))
+            }
+            None => self.take(user, ts),
+        }
+    }
+
+    fn remove(&mut self, mut gone: impl FnMut(&u64, &T) -> bool) -> bool {
         let before = self.items.len();
-        self.items.retain(|(t, i)| i.user() != user || *t > ts);
+        let mut closed = Vec::new();
+        self.items.retain(|(t, i)| {
+            let off = gone(t, i);
+            if off {
+                closed.extend(i.request().map(str::to_owned));
+            }
+            !off
+        });
+        for id in closed {
+            self.closed.insert(&id, ());
+        }
         self.items.len() != before
     }
 
@@ -226,12 +322,12 @@ impl<T: Listed> Listing<T> {
     }
 
     /// The list as a snapshot taken at `ts` has it, plus what was listed after `ts`; minus
-    /// what was taken off after `ts`.
+    /// what was taken off after `ts` and every closed request.
     fn snapshot(&mut self, ts: u64, listed: Vec<T>) {
         let newer: Vec<(u64, T)> = core::mem::take(&mut self.items).into_iter().filter(|(at, _)| *at > ts).collect();
         for item in listed {
             let user = item.user();
-            if newer.iter().any(|(_, i)| i.user() == user) || self.gone.get(user).is_some_and(|at| *at > ts) {
+            if self.is_closed(&item) || newer.iter().any(|(_, i)| i.user() == user) || self.gone.get(user).is_some_and(|at| *at > ts) {
                 continue;
             }
             if !self.items.iter().any(|(_, i)| i.user() == user) {
@@ -355,7 +451,7 @@ impl<V> Bounded<V> {
 #[derive(Clone, Debug)]
 struct Note {
     online: bool,
-    at: u64,
+    at: Order,
     last_seen_ms: Option<u64>,
     status_message: Option<String>,
 }
@@ -629,29 +725,35 @@ impl FriendsView {
 
     fn apply_event(&mut self, ts: u64, event: ClientEvent) -> Outcome {
         match event {
-            ClientEvent::Online { user, name, profile_url, status_message } => {
-                if let Some(f) = self.friends.get_mut(user.as_str()).filter(|f| f.online && f.presence_ts > 0 && ts >= f.presence_ts) {
-                    // Online already: a re-announcement (a new status message) updates fields,
-                    // not presence. The Functions do not order presence by it either, and the
-                    // friend.offline that follows can carry an earlier ts (presence event times
-                    // are whole seconds; the settle path stamps its reads 3 s early).
-                    f.set_profile(&name, &profile_url);
-                    if ts >= f.status_ts {
-                        f.status_message = status_message;
-                        f.status_ts = ts;
+            ClientEvent::Online { user, name, profile_url, status_message, version } => {
+                let at = Order::new(version, ts);
+                let friend = self.friends.get_mut(user.as_str());
+                let online_since = friend.as_ref().filter(|f| f.online && !f.presence_at.is_hint()).map(|f| f.presence_at);
+                if let (None, Some(held), Some(f)) = (version, online_since, friend) {
+                    if ts >= held.ts {
+                        // No version (an older server), online already: a re-announcement (a
+                        // new status message) updates fields, not presence, since the
+                        // friend.offline that follows can carry an earlier ts.
+                        f.set_profile(&name, &profile_url);
+                        if at.not_before(&f.status_at) {
+                            f.status_message = status_message;
+                            f.status_at = at;
+                        }
+                        return Outcome::Applied;
                     }
-                    return Outcome::Applied;
                 }
-                let out = self.presence(&user, true, ts, Some(ts), status_message.clone());
+                // A re-announcement keeps the time the friend came online.
+                let since = if online_since.is_some() { None } else { Some(ts) };
+                let out = self.presence(&user, true, at, since, status_message.clone());
                 if let (Outcome::Applied, Some(f)) = (&out, self.friends.get_mut(user.as_str())) {
                     f.set_profile(&name, &profile_url);
                     f.status_message = status_message;
-                    f.status_ts = ts;
+                    f.status_at = at;
                 }
                 out
             }
-            ClientEvent::Offline { user, name, last_seen_ms } => {
-                let out = self.presence(&user, false, ts, Some(last_seen_ms.unwrap_or(ts)), None);
+            ClientEvent::Offline { user, name, last_seen_ms, version } => {
+                let out = self.presence(&user, false, Order::new(version, ts), Some(last_seen_ms.unwrap_or(ts)), None);
                 if let (Outcome::Applied, Some(f)) = (&out, self.friends.get_mut(user.as_str())) {
                     f.set_profile(&name, &None);
                 }
@@ -659,7 +761,7 @@ impl FriendsView {
             }
             ClientEvent::Added { user, name, profile_url, online } => self.added(&user, ts, &name, &profile_url, online),
             ClientEvent::Removed { user } => self.removed(&user, ts),
-            ClientEvent::RequestReceived { user, name, profile_url, requested_at_ms } => {
+            ClientEvent::RequestReceived { user, name, profile_url, requested_at_ms, request_id } => {
                 if user == self.me {
                     return rejected("a friend request from the user itself");
                 }
@@ -676,15 +778,16 @@ impl FriendsView {
                     name,
                     profile_url,
                     requested_at: Some(iso8601(requested_at_ms.unwrap_or(ts))),
+                    request_id,
                 };
                 if !self.incoming.put(ts, request) {
                     return Outcome::Stale;
                 }
                 Outcome::Applied
             }
-            ClientEvent::RequestClosed { user, outgoing } => {
+            ClientEvent::RequestClosed { user, outgoing, request_id } => {
                 let list = if outgoing { &mut self.outgoing } else { &mut self.incoming };
-                if list.take(user.as_str(), ts) {
+                if list.close(user.as_str(), request_id.as_deref(), ts) {
                     Outcome::Applied
                 } else {
                     ignored("no such pending request listed")
@@ -752,7 +855,14 @@ impl FriendsView {
         let other = sent.other.unwrap_or_default();
         match sent.kind {
             CommandKind::Request if outcome.ok => {
-                let request = FriendRequest { user_id: other, name: None, profile_url: None, requested_at: Some(iso8601(ts)) };
+                let request = FriendRequest {
+                    user_id: other,
+                    name: None,
+                    profile_url: None,
+                    requested_at: Some(iso8601(ts)),
+                    // A request's id is the eventId of the command that made it.
+                    request_id: Some(outcome.event_id.clone()),
+                };
                 self.outgoing.put(ts, request);
             }
             CommandKind::Accept if outcome.ok || gone => {
@@ -786,24 +896,24 @@ impl FriendsView {
         }
     }
 
-    fn presence(&mut self, user: &UserId, online: bool, ts: u64, last_seen_ms: Option<u64>, status_message: Option<String>) -> Outcome {
+    fn presence(&mut self, user: &UserId, online: bool, at: Order, last_seen_ms: Option<u64>, status_message: Option<String>) -> Outcome {
         if *user == self.me {
             return ignored("the user's own status");
         }
         if let Some(f) = self.friends.get_mut(user.as_str()) {
-            if ts < f.presence_ts {
+            if !at.not_before(&f.presence_at) {
                 return Outcome::Stale;
             }
-            f.set_presence(online, ts, last_seen_ms);
+            f.set_presence(online, at, last_seen_ms);
             return Outcome::Applied;
         }
         if self.removed.get(user.as_str()).is_some() {
             return ignored("not a friend");
         }
-        if self.strangers.get(user.as_str()).is_some_and(|n| n.at > ts) {
+        if self.strangers.get(user.as_str()).is_some_and(|n| !at.not_before(&n.at)) {
             return Outcome::Stale;
         }
-        self.strangers.insert(user.as_str(), Note { online, at: ts, last_seen_ms, status_message });
+        self.strangers.insert(user.as_str(), Note { online, at, last_seen_ms, status_message });
         ignored("not a friend (yet): kept for a friend.added")
     }
 
@@ -822,16 +932,16 @@ impl FriendsView {
         let f = self.friends.entry(user.as_str().to_owned()).or_insert_with(|| {
             let mut f = Friend::new(user, ts);
             // `online` was read when the friendship was made: a hint any status event overrides.
-            f.set_presence(online, 0, None);
+            f.set_presence(online, Order::default(), None);
             f
         });
         f.member_ts = f.member_ts.max(ts);
         f.set_profile(name, profile_url);
-        if let Some(n) = note.filter(|n| n.at >= f.presence_ts) {
+        if let Some(n) = note.filter(|n| n.at.not_before(&f.presence_at)) {
             f.set_presence(n.online, n.at, n.last_seen_ms);
-            if n.online && n.at >= f.status_ts {
+            if n.online && n.at.not_before(&f.status_at) {
                 f.status_message = n.status_message;
-                f.status_ts = n.at;
+                f.status_at = n.at;
             }
         }
         Outcome::Applied
@@ -869,16 +979,18 @@ impl FriendsView {
             f.member_ts = f.member_ts.max(ts);
             f.set_profile(&entry.name, &entry.profile_url);
             // The page's status message (or its absence: cleared) unless a newer one is held.
-            if ts >= f.status_ts {
+            let status_at = Order::new(entry.version, ts);
+            if status_at.not_before(&f.status_at) {
                 f.status_message = entry.status_message;
-                f.status_ts = ts;
+                f.status_at = status_at;
             }
-            // The entry's state dates from the friend's last change (`lastSeen`); unknown = oldest.
-            let entry_at = entry.last_seen_ms.unwrap_or(0);
-            if entry_at >= f.presence_ts {
+            // The entry's state is the friend's version; without one (an older server) it
+            // dates from the friend's last change (`lastSeen`), unknown = oldest.
+            let entry_at = Order::new(entry.version, entry.last_seen_ms.unwrap_or(0));
+            if entry_at.not_before(&f.presence_at) {
                 f.set_presence(entry.online, entry_at, entry.last_seen_ms);
             }
-            if let Some(n) = note.filter(|n| n.at >= f.presence_ts) {
+            if let Some(n) = note.filter(|n| n.at.not_before(&f.presence_at)) {
                 f.set_presence(n.online, n.at, n.last_seen_ms);
             }
             listed.push(key);

@@ -290,6 +290,7 @@ pub fn request_received(requester: &UserRecord, to: &UserId, pending: &PendingRe
             name: requester.name.clone(),
             profile_url: requester.profile_url.clone(),
             requested_at: iso8601(pending.at),
+            request_id: Some(pending.id.clone()),
         },
     );
     Notice { channel: inbox(to), message }
@@ -340,7 +341,7 @@ pub fn request_closed(cmd: &Command, pending: &PendingRequest) -> Notice<FriendR
         kind,
         messages::stable_event_id(what, other.as_str(), &pending.id),
         requested_at.clone(),
-        FriendRequestReceived { user_id: other.into(), name: None, profile_url: None, requested_at },
+        FriendRequestReceived { user_id: other.into(), name: None, profile_url: None, requested_at, request_id: Some(pending.id.clone()) },
     );
     Notice { channel: inbox(to), message }
 }
@@ -747,13 +748,15 @@ pub fn pending_lists(read: PendingRead, now_ms: u64) -> (Vec<PendingEntry>, Vec<
             continue;
         }
         if let Some(at) = live_request(&m.custom, now_ms) {
-            incoming.push(PendingEntry { user_id: UserIdWire(m.user.id), name: m.user.name, requested_at: iso8601(at) });
+            let request_id = m.custom.str("requestId").map(str::to_owned);
+            incoming.push(PendingEntry { user_id: UserIdWire(m.user.id), name: m.user.name, requested_at: iso8601(at), request_id });
         }
     }
     let mut outgoing = Vec::new();
     for (channel, custom) in read.outgoing {
         let (Some(to), Some(at)) = (suffix_after(&channel, REQUESTS_IN_PREFIX), live_request(&custom, now_ms)) else { continue };
-        outgoing.push(PendingEntry { user_id: UserIdWire(to.to_owned()), name: None, requested_at: iso8601(at) });
+        let request_id = custom.str("requestId").map(str::to_owned);
+        outgoing.push(PendingEntry { user_id: UserIdWire(to.to_owned()), name: None, requested_at: iso8601(at), request_id });
     }
     (incoming, outgoing, blocked)
 }
@@ -781,6 +784,7 @@ pub fn sync_reply(cmd: &Command, page: MembersPage, total_friends: u64, now_ms: 
         friends.push(SyncedFriend {
             last_seen: m.user.custom.str("lastSeen").map(str::to_owned),
             status_message: m.user.custom.str("statusMessage").map(str::to_owned),
+            version: m.user.custom.u64(super::presence::VERSION),
             user_id: UserIdWire(m.user.id),
             name: m.user.name,
             profile_url: m.user.profile_url,

@@ -30,11 +30,16 @@ pub struct Observation {
     /// time): it is newer than every change announced before that moment.
     #[serde(rename = "r", skip_serializing_if = "core::ops::Not::not")]
     pub reconciled: bool,
+    /// The user's version whose announcement was committed but not published (the publish
+    /// failed after the write): the settle path announces the state again if it is still the
+    /// record's (docs/design.md §4).
+    #[serde(rename = "p", skip_serializing_if = "Option::is_none")]
+    pub republish: Option<u64>,
 }
 
 impl Observation {
     pub fn event(user: String, online: bool, at_ms: u64) -> Self {
-        Observation { user, online, at_ms, reconciled: false }
+        Observation { user, online, at_ms, reconciled: false, republish: None }
     }
 }
 
@@ -47,7 +52,7 @@ impl FromJson for Observation {
         UserId::parse(&user).map_err(|e| e.reason())?;
         let online = obj.bool("o").ok_or("observation has no online flag")?;
         let at_ms = obj.u64("t").ok_or("observation has no time")?;
-        Ok(Observation { user, online, at_ms, reconciled: obj.bool("r").unwrap_or(false) })
+        Ok(Observation { user, online, at_ms, reconciled: obj.bool("r").unwrap_or(false), republish: obj.u64("p") })
     }
 }
 
@@ -214,6 +219,14 @@ pub struct PresenceFields {
 }
 
 pub const STATUS_PUBLISHED_AT: &str = "statusPublishedAt";
+/// App Context `custom` field: the user's version (docs/design.md §4), advanced by every write
+/// that changes what friends see; status messages and sync entries carry it.
+pub const VERSION: &str = "version";
+
+/// The version a write of `custom` commits: one past the record's.
+pub fn next_version(custom: &JsonObject) -> u64 {
+    custom.u64(VERSION).unwrap_or(0) + 1
+}
 
 impl PresenceFields {
     pub fn read(custom: &JsonObject) -> Self {
@@ -247,6 +260,8 @@ pub const SETTLE_HORIZON_MS: u64 = 25_000;
 /// How old a `hereNow` answer may be: PubNub caches it for 3 s.
 pub const HERE_NOW_CACHE_MS: u64 = 3_000;
 
+// One decision per observation, acted on at once and never stored in bulk: its size is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum StatusDecision {
     /// Friends already have this state.
@@ -267,25 +282,40 @@ pub fn decide_status(obs: &Observation, user: Option<&UserRecord>, shard: u32, n
     let empty = JsonObject::default();
     let custom = user.map(|u| &u.custom).unwrap_or(&empty);
     let fields = PresenceFields::read(custom);
-    if is_stale(obs, &fields) {
-        return StatusDecision::Stale;
-    }
-    if fields.online == Some(obs.online) {
+    let decision = if is_stale(obs, &fields) {
+        StatusDecision::Stale
+    } else if fields.online == Some(obs.online) {
         // No time bound: a settler running late still holds the deferred opposite state, and
         // dropping this one would let that older state be announced over it.
-        return match fields.published_at_ms {
+        match fields.published_at_ms {
             Some(p) => StatusDecision::UnchangedQueued { due_ms: p.saturating_add(cfg.debounce_ms).max(now_ms) },
             None => StatusDecision::Unchanged,
-        };
-    }
-    if let Some(published) = fields.published_at_ms {
-        let due = published.saturating_add(cfg.debounce_ms);
-        if now_ms < due {
-            return StatusDecision::Defer { due_ms: due };
         }
+    } else {
+        match fields.published_at_ms {
+            // Only a change to offline is held: a change to online after an announced offline
+            // (a page reload's join) goes out at once (docs/design.md §4).
+            Some(published) if !obs.online && now_ms < published.saturating_add(cfg.debounce_ms) => {
+                StatusDecision::Defer { due_ms: published.saturating_add(cfg.debounce_ms) }
+            }
+            _ => {
+                let (custom, message) = announce(obs, user, custom, shard, now_ms);
+                return StatusDecision::Announce { custom, message };
+            }
+        }
+    };
+    // A committed announcement whose publish failed is sent again while it is still the
+    // record's last write, under a new version; a later write made it moot.
+    match (obs.republish, fields.online, &decision) {
+        (Some(v), Some(online), StatusDecision::Unchanged | StatusDecision::UnchangedQueued { .. } | StatusDecision::Stale)
+            if custom.u64(VERSION) == Some(v) =>
+        {
+            let again = Observation { online, at_ms: fields.changed_at_ms.unwrap_or(obs.at_ms), ..obs.clone() };
+            let (custom, message) = announce(&again, user, custom, shard, now_ms);
+            StatusDecision::Announce { custom, message }
+        }
+        _ => decision,
     }
-    let (custom, message) = announce(obs, user, custom, shard, now_ms);
-    StatusDecision::Announce { custom, message }
 }
 
 /// [`decide_status`] for an observation the settle path has just confirmed against presence
@@ -338,7 +368,7 @@ pub fn as_present(obs: Observation, present: bool, read_at_ms: u64) -> Observati
     if obs.online == present {
         return obs;
     }
-    Observation { user: obs.user, online: present, at_ms: read_at_ms.saturating_sub(HERE_NOW_CACHE_MS), reconciled: true }
+    Observation { online: present, at_ms: read_at_ms.saturating_sub(HERE_NOW_CACHE_MS), reconciled: true, ..obs }
 }
 
 fn status_custom(obs: &Observation, base: &JsonObject, shard: u32, now_ms: u64) -> JsonObject {
@@ -349,6 +379,7 @@ fn status_custom(obs: &Observation, base: &JsonObject, shard: u32, now_ms: u64) 
     custom.set(if obs.online { "lastOnline" } else { "lastOffline" }, Json::Str(at));
     custom.set("shardId", Json::num(shard as u64));
     custom.set(STATUS_PUBLISHED_AT, Json::num(now_ms));
+    custom.set(VERSION, Json::num(next_version(base)));
     custom
 }
 
@@ -360,27 +391,29 @@ fn announce(
     now_ms: u64,
 ) -> (JsonObject, Envelope<StatusPayload>) {
     let custom = status_custom(obs, base, shard, now_ms);
+    let version = custom.u64(VERSION);
     let name = user.and_then(|u| u.name.clone());
     let id = crate::domain::messages::UserIdWire(obs.user.clone());
     let ts = iso8601(obs.at_ms);
     let message = if obs.online {
         Envelope::new(
             messages::FRIEND_ONLINE,
-            messages::event_id("online", Some(&obs.user), obs.at_ms),
+            messages::versioned_event_id("online", &obs.user, obs.at_ms, version),
             ts,
             StatusPayload::Online(FriendOnline {
                 user_id: id,
                 name,
                 profile_url: user.and_then(|u| u.profile_url.clone()),
                 status_message: base.str("statusMessage").map(str::to_owned),
+                version,
             }),
         )
     } else {
         Envelope::new(
             messages::FRIEND_OFFLINE,
-            messages::event_id("offline", Some(&obs.user), obs.at_ms),
+            messages::versioned_event_id("offline", &obs.user, obs.at_ms, version),
             ts.clone(),
-            StatusPayload::Offline(FriendOffline { user_id: id, name, last_seen: ts }),
+            StatusPayload::Offline(FriendOffline { user_id: id, name, last_seen: ts, version }),
         )
     };
     (custom, message)
@@ -390,9 +423,13 @@ fn announce(
 pub fn latest_per_user(observations: Vec<Observation>) -> Vec<Observation> {
     let mut out: Vec<Observation> = Vec::with_capacity(observations.len());
     for obs in observations {
+        // A pending re-announcement survives the merge (the later observation may be unchanged).
         match out.iter_mut().find(|o| o.user == obs.user) {
-            Some(slot) if slot.at_ms <= obs.at_ms => *slot = obs,
-            Some(_) => {}
+            Some(slot) if slot.at_ms <= obs.at_ms => {
+                let republish = obs.republish.or(slot.republish);
+                *slot = Observation { republish, ..obs }
+            }
+            Some(slot) => slot.republish = slot.republish.or(obs.republish),
             None => out.push(obs),
         }
     }

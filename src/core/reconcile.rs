@@ -110,7 +110,7 @@ pub fn diff_range(
                 }
             },
         };
-        out.push(Observation { user: id.to_owned(), online: online_now, at_ms, reconciled: true });
+        out.push(Observation { user: id.to_owned(), online: online_now, at_ms, reconciled: true, republish: None });
         if out.len() >= cap {
             return Some(id.to_owned());
         }

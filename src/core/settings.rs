@@ -60,6 +60,8 @@ pub fn needs_presence(settings: &UserSettings, user: &UserRecord) -> bool {
 pub struct SettingsDecision {
     pub custom: JsonObject,
     pub message: Option<Envelope<StatusPayload>>,
+    /// With a message: what the settle path announces again if its publish fails.
+    pub republish: Option<super::presence::Observation>,
 }
 
 /// `user` as read; `present` whether the user is connected (read only when
@@ -77,6 +79,7 @@ pub fn decide_settings(settings: &UserSettings, user: &UserRecord, present: bool
     let online = user.custom.bool("online") == Some(true);
     let mut custom = user.custom.clone();
     custom.set("invisible", Json::Bool(invisible));
+
     let old_message = user.custom.str("statusMessage").map(str::to_owned);
     if let Some(new) = &settings.status_message {
         custom.0.retain(|(k, _)| k != "statusMessage");
@@ -93,7 +96,14 @@ pub fn decide_settings(settings: &UserSettings, user: &UserRecord, present: bool
     } else {
         None
     };
-    let Some(announce_online) = becomes else { return SettingsDecision { custom, message: None } };
+    // A write that changes what friends see (presence, or the status message a sync page
+    // carries) advances the user's version (docs/design.md §4); a re-send that changes
+    // nothing writes nothing.
+    let version = super::presence::next_version(&user.custom);
+    if custom != user.custom || becomes.is_some() {
+        custom.set(super::presence::VERSION, Json::num(version));
+    }
+    let Some(announce_online) = becomes else { return SettingsDecision { custom, message: None, republish: None } };
     if announce_online != online {
         // A change friends see, recorded as presence records one: the presence decisions
         // order later events against it and debounce after it.
@@ -107,22 +117,25 @@ pub fn decide_settings(settings: &UserSettings, user: &UserRecord, present: bool
     let message = if announce_online {
         Envelope::new(
             messages::FRIEND_ONLINE,
-            messages::event_id("status", Some(&user.id), now_ms),
+            messages::versioned_event_id("status", &user.id, now_ms, Some(version)),
             now,
             StatusPayload::Online(FriendOnline {
                 user_id: id,
                 name: user.name.clone(),
                 profile_url: user.profile_url.clone(),
                 status_message,
+                version: Some(version),
             }),
         )
     } else {
         Envelope::new(
             messages::FRIEND_OFFLINE,
-            messages::event_id("status", Some(&user.id), now_ms),
+            messages::versioned_event_id("status", &user.id, now_ms, Some(version)),
             now.clone(),
-            StatusPayload::Offline(FriendOffline { user_id: id, name: user.name.clone(), last_seen: now }),
+            StatusPayload::Offline(FriendOffline { user_id: id, name: user.name.clone(), last_seen: now, version: Some(version) }),
         )
     };
-    SettingsDecision { custom, message: Some(message) }
+    let mut again = super::presence::Observation::event(user.id.clone(), announce_online, now_ms);
+    again.republish = Some(version);
+    SettingsDecision { custom, message: Some(message), republish: Some(again) }
 }

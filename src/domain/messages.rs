@@ -57,6 +57,17 @@ pub fn event_id(what: &str, subject: Option<&str>, ms: u64) -> String {
     s
 }
 
+/// `evt_{what}_{user}_{ms}_{version}`: a status message; two changes of one user stamped with
+/// the same time (presence times are whole seconds) are still two messages.
+pub fn versioned_event_id(what: &str, user: &str, ms: u64, version: Option<u64>) -> String {
+    let mut s = event_id(what, Some(user), ms);
+    if let Some(v) = version {
+        s.push('_');
+        push_u64(&mut s, v);
+    }
+    s
+}
+
 /// `evt_{what}_{subject}_{instance}`: the id of a notice about one thing that happens once
 /// (a request, a friendship made or removed), whenever it is sent: every attempt of a command
 /// sends the same message, and clients drop the repeats.
@@ -78,6 +89,9 @@ pub struct FriendOnline {
     pub profile_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,
+    /// The user's version (docs/design.md §4): clients keep the highest applied per user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -87,6 +101,9 @@ pub struct FriendOffline {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub last_seen: String,
+    /// The user's version (docs/design.md §4): clients keep the highest applied per user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// Either status message; one publish per decision on `status.{userId}`.
@@ -138,6 +155,10 @@ pub struct FriendRequestReceived {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_url: Option<String>,
     pub requested_at: String,
+    /// The request's id (the `eventId` of the `friend.request` that made it): requests are
+    /// ordered per request, never by time (docs/design.md §4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// Seed 001's initial-load push, extended with the page of friends it describes. Sent on
@@ -176,6 +197,10 @@ pub struct PendingEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub requested_at: String,
+    /// The request's id (the `eventId` of the `friend.request` that made it): requests are
+    /// ordered per request, never by time (docs/design.md §4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -191,6 +216,9 @@ pub struct SyncedFriend {
     pub last_seen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,
+    /// The user's version (docs/design.md §4): clients keep the highest applied per user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// The answer to one client command, on the sender's `inbox.{sender}`: exactly one outcome

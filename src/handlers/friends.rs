@@ -123,11 +123,12 @@ pub async fn user_settings<H: PubNub + KvStore>(
     report
 }
 
-/// Reads the user (and, to become visible, where they are), then announces on
-/// `status.{userId}` before writing App Context, as presence does: a failed write leaves the
-/// record unchanged, and the re-send announces again. Ops: ≤ 3 API (user, `whereNow`,
-/// ETag-conditional write), 0 KV (+2), ≤ 1 publish (+1).
-async fn apply_settings<H: PubNub>(
+/// Reads the user (and, to become visible, where they are), then writes App Context
+/// (ETag-conditional) before announcing on `status.{userId}`, as presence does: a message only
+/// carries a committed version (docs/design.md §4). A failed write changes nothing and the
+/// re-send decides again; a failed publish is queued for the settle path to announce again.
+/// Ops: ≤ 3 API (user, `whereNow`, write), 2 KV to queue (+2), ≤ 1 publish (+1).
+async fn apply_settings<H: PubNub + KvStore>(
     host: &H,
     cfg: &Config,
     cmd: &Command,
@@ -146,11 +147,17 @@ async fn apply_settings<H: PubNub>(
         false
     };
     let decision = settings::decide_settings(wanted, &user, present, shard_of(me.as_str(), cfg.shard_count), now_ms);
-    if let Some(message) = &decision.message {
-        host.publish(&status(me), message).await.map_err(|e| incomplete(report, "status publish", e))?;
+    if decision.custom != user.custom {
+        host.set_user_custom(me, &decision.custom, user.etag.as_deref()).await.map_err(|e| incomplete(report, "settings write", e))?;
+    }
+    if let Some((message, again)) = decision.message.as_ref().zip(decision.republish) {
+        if let Err(e) = host.publish(&status(me), message).await {
+            let chunk = crate::core::settle::SettleChunk { entries: vec![again] };
+            super::queues::enqueue_chunk(host, &chunk, now_ms, now_ms).await.map_err(|e| incomplete(report, "status queue", e))?;
+            report.warn(cat(&["status publish failed, queued for the settle path: ", &e.describe()]));
+        }
         report.info(cat(&[message.kind, " ", me.as_str(), " (settings)"]));
     }
-    host.set_user_custom(me, &decision.custom, user.etag.as_deref()).await.map_err(|e| incomplete(report, "settings write", e))?;
     Ok(Decided::Done(now_ms))
 }
 

@@ -11,7 +11,7 @@ use crate::core::keys::{self, storm_key, JobQueue};
 use crate::core::metrics::{event_counter, latency_counter, Counter, SETTLE_METRICS_KV};
 use crate::core::presence::{
     as_present, decide_settled, decide_status, latest_per_user, parse_presence_event, plan_presence_read, resolve_check,
-    settle_from_presence, Observation, PresenceCheck, PresenceInput, PresenceRead, StatusDecision, HERE_NOW_PAGE,
+    settle_from_presence, Observation, PresenceCheck, PresenceInput, PresenceRead, StatusDecision, HERE_NOW_PAGE, VERSION,
 };
 use crate::core::reconcile::{storm_mode, ScanState, StormMode};
 use crate::core::settle::{self, Cursor, SettleChunk, SettleFire, SettlePlan};
@@ -283,27 +283,28 @@ async fn apply<H: PubNub + KvStore>(
                 later.push(obs);
             }
             StatusDecision::Announce { custom, message } => {
-                // Publish first: if the App Context write then fails, the record still says
-                // "not announced" and a retry re-publishes (same eventId, deduped by clients).
-                if let Err(e) = host.publish(&status(&id), &message).await {
-                    report.metrics.add(Counter::PublishErrors, 1);
-                    report.error(cat(&["publish to status.", id.as_str(), " failed, queued: ", &e.describe()]));
+                // Write first (ETag-conditional): a version is published only once committed,
+                // so no two messages carry one version (docs/design.md §4). 412: someone wrote
+                // meanwhile; re-decided against the new record later.
+                let etag = record.and_then(|r| r.etag.as_deref());
+                if let Err(e) = host.set_user_custom(&id, &custom, etag).await {
+                    report.warn(cat(&["App Context write for ", id.as_str(), " failed, queued: ", &e.describe()]));
                     due_min = due_min.min(now_ms);
                     later.push(obs);
                     continue;
                 }
+                if let Err(e) = host.publish(&status(&id), &message).await {
+                    // Committed but untold: the settle path announces it again while it is
+                    // still the record's last write.
+                    report.metrics.add(Counter::PublishErrors, 1);
+                    report.error(cat(&["publish to status.", id.as_str(), " failed, queued: ", &e.describe()]));
+                    due_min = due_min.min(now_ms);
+                    later.push(Observation { republish: custom.u64(VERSION), ..obs });
+                    continue;
+                }
                 published += 1;
                 slowest = slowest.max(now_ms.saturating_sub(obs.at_ms));
-                let etag = record.and_then(|r| r.etag.as_deref());
-                match host.set_user_custom(&id, &custom, etag).await {
-                    Ok(()) => report.info(cat(&[message.kind, " ", id.as_str()])),
-                    Err(e) => {
-                        // 412: someone wrote meanwhile; re-decide against the new record later.
-                        report.warn(cat(&["App Context write for ", id.as_str(), " failed, queued: ", &e.describe()]));
-                        due_min = due_min.min(now_ms);
-                        later.push(obs);
-                    }
-                }
+                report.info(cat(&[message.kind, " ", id.as_str()]));
             }
         }
     }

@@ -370,7 +370,7 @@ impl JsFriendsView {
         event_id.as_string().and_then(|id| self.view.command_result(&id).map(to_js)).unwrap_or(JsValue::NULL)
     }
 
-    /// Pending requests to this user: `[{userId, name, profileUrl, requestedAt}]`, oldest first.
+    /// Pending requests to this user: `[{userId, name, profileUrl, requestedAt, requestId}]`, oldest first.
     pub fn incoming(&self) -> JsValue {
         to_js(&self.view.incoming())
     }
@@ -380,7 +380,7 @@ impl JsFriendsView {
         self.incoming()
     }
 
-    /// Pending requests this user sent: `[{userId, name, profileUrl, requestedAt}]`.
+    /// Pending requests this user sent: `[{userId, name, profileUrl, requestedAt, requestId}]`.
     pub fn outgoing(&self) -> JsValue {
         to_js(&self.view.outgoing())
     }

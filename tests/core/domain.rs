@@ -233,11 +233,14 @@ fn typed_values_serialize_to_the_same_json_as_serde_json() {
             name: Some("Ä".into()),
             profile_url: None,
             status_message: None,
+            version: Some(7),
         }),
     );
     let ours: serde_json::Value = serde_json::from_str(&to_text(&msg).unwrap()).unwrap();
     assert_eq!(ours, serde_json::to_value(&msg).unwrap());
-    let chunk = SettleChunk { entries: vec![Observation { user: "u1".into(), online: true, at_ms: 1_767_225_600_000, reconciled: true }] };
+    let chunk = SettleChunk {
+        entries: vec![Observation { user: "u1".into(), online: true, at_ms: 1_767_225_600_000, reconciled: true, republish: Some(3) }],
+    };
     let text = to_text(&chunk).unwrap();
     assert_eq!(SettleChunk::from_json(&Json::parse(&text).unwrap()).unwrap(), chunk);
     // Queue values round-trip: a shard scan (ids, cursor, due time) and a recount job.

@@ -13,6 +13,7 @@ mod friends;
 mod fuzz;
 mod groups;
 mod metrics;
+mod order;
 mod plan;
 mod presence;
 mod reconcile;

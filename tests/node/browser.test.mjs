@@ -340,3 +340,57 @@ test('demo page: a brand-new user signs up, sets a profile, befriends a seeded u
   await page.context().close();
   assert.deepEqual(errors, []);
 });
+
+test('demo page: the order of docs/design.md §4: visible→leave inside a second ends offline; a request loaded then cancelled or declined goes', { timeout: 120_000 }, async () => {
+  // Users the other tests act as (their friends may have changed state; these two did not).
+  const taken = new Set(ids.slice(0, 8));
+  const free = (id) => !taken.has(id) && !custom(id).invisible;
+  const d = ids.slice(8, 24).find((id) => free(id) && friendsOf(id).some(free));
+  const y = friendsOf(d).find(free);
+  assert.ok(d && y, 'a pair of friends the other tests leave alone');
+  for (const id of [d, y]) taken.add(id);
+  const friendPage = await open(y);
+  const dPage = await open(d);
+  const dRow = `#friends li.friend[data-user="${d}"]`;
+  await friendPage.waitForSelector(`${dRow}.online`, { timeout: 20_000 });
+  await dPage.waitForTimeout(6000); // past the debounce window of d's join
+  // Appear offline; then, inside one wall-clock second, visible again (its friend.online is
+  // stamped with the Function's millisecond clock) and leave the shard (the leave's presence time
+  // is that whole second: earlier).
+  await dPage.click('#invisible');
+  await friendPage.waitForSelector(`${dRow}:not(.online)`, { timeout: 5000 });
+  await dPage.waitForTimeout(1050 - (Date.now() % 1000));
+  const second = Math.floor(Date.now() / 1000);
+  await dPage.click('#invisible');
+  await friendPage.waitForSelector(`${dRow}.online`, { timeout: 900 });
+  await dPage.click('#online');
+  assert.equal(Math.floor(Date.now() / 1000), second, 'visible and leave inside one second');
+  // The offline (held by the debounce, then published by the settler, every 1 s here) is shown
+  // and stays, although its time is earlier than the visible switch's friend.online.
+  await friendPage.waitForSelector(`${dRow}:not(.online)`, { timeout: 15_000 });
+  await friendPage.waitForTimeout(3000);
+  assert.equal(await friendPage.$eval(dRow, (li) => li.classList.contains('online')), false, 'still offline');
+  assert.equal(custom(d).online, false);
+  await dPage.context().close();
+  await friendPage.context().close();
+
+  // Requests made before the page loaded, answered by the other side after it: taken off live.
+  const me = ids.slice(24).find((id) => !taken.has(id));
+  const [asker, asked] = ids.slice(24).filter((id) => id !== me && !friendsOf(me).includes(id)).slice(0, 2);
+  assert.ok(me && asker && asked, 'three users the other tests leave alone');
+  const askerPn = await user(asker);
+  await askerPn.publish({ channel: `friend-requests.${asker}`, message: command('friend.request', asker, me, `pre-${asker}`).message });
+  const mePn = await user(me);
+  await mePn.publish({ channel: `friend-requests.${me}`, message: command('friend.request', me, asked, `pre-${me}`).message });
+  await new Promise((r) => setTimeout(r, 1500)); // both handled before the load
+  const page = await open(me);
+  await page.waitForSelector(`#requests li.request[data-request="${asker}"]`, { timeout: 10_000 });
+  await page.waitForSelector(`#outgoing li.outgoing[data-outgoing="${asked}"]`, { timeout: 10_000 });
+  await askerPn.publish({ channel: `friend-requests.${asker}`, message: command('friend.request.cancel', asker, me, `pre-c-${asker}`).message });
+  await page.waitForSelector(`#requests li.request[data-request="${asker}"]`, { state: 'detached', timeout: 5000 });
+  const askedPn = await user(asked);
+  await askedPn.publish({ channel: `friend-requests.${asked}`, message: command('friend.request.declined', me, asked, `pre-d-${asked}`).message });
+  await page.waitForSelector(`#outgoing li.outgoing[data-outgoing="${asked}"]`, { state: 'detached', timeout: 5000 });
+  await page.context().close();
+  assert.deepEqual(errors, []);
+});

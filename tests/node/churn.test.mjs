@@ -32,9 +32,16 @@ test('churn: a user with a page open is left alone, the others keep coming and g
   assert.ok(churn.leftAlone(page));
   // `signedIn` signed in (scripts/dev holds every login): never made present by the simulator.
   churn.hold(signedIn, 60_000);
-  // A signed-in user the simulator had made present loses the simulated presence at once.
+  // A signed-in user the simulator had made present keeps the simulated presence until the
+  // page's client is present, then loses it without going offline (no flap).
   churn.hold(simulated, 60_000);
-  assert.deepEqual(srv.presence.whereNow(simulated), []);
+  assert.deepEqual(srv.presence.whereNow(simulated), [shard(simulated)], 'still online while the page connects');
+  const simPage = client('v11', srv, simulated);
+  simPage.subscribe({ channels: [shard(simulated)] });
+  await until(() => [...srv.presence.occupants.get(shard(simulated)).get(simulated).devices.keys()].some((d) => d !== SIM_DEVICE));
+  churn.tick(0);
+  assert.deepEqual([...srv.presence.occupants.get(shard(simulated)).get(simulated).devices.keys()].filter((d) => d === SIM_DEVICE), [], 'the simulated device went');
+  assert.deepEqual(srv.presence.whereNow(simulated), [shard(simulated)], 'and the user stayed online');
   assert.ok(!churn.leftAlone(ids[5]), 'the others are churned');
 
   churn.start(20);

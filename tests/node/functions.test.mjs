@@ -83,9 +83,9 @@ test('after-presence: join publishes friend.online once, leave after the debounc
   assert.equal(channel, 'status.alice');
   assert.equal(message.type, 'friend.online');
   assert.equal(message.schemaVersion, '1.0.0');
-  assert.equal(message.eventId, `evt_online_alice_${T0}`);
+  assert.equal(message.eventId, `evt_online_alice_${T0}_1`, 'the time and the version (docs/design.md §4)');
   assert.equal(message.ts, '2026-01-01T00:00:00.000Z');
-  assert.deepEqual(message.payload, { userId: 'alice', name: 'Alice', statusMessage: 'Available' });
+  assert.deepEqual(message.payload, { userId: 'alice', name: 'Alice', statusMessage: 'Available', version: 1 });
   const custom = w.pn.users.get('alice').custom;
   assert.equal(custom.online, true);
   assert.equal(custom.statusMessage, 'Available', 'fields we do not own survive the write');

@@ -70,8 +70,8 @@ test('pending requests: listed both ways on the first sync page, cancelled, expi
   await requests(pn, 'alice', 'friend.request', 'alice', 'bob', 'r1');
   await requests(pn, 'carol', 'friend.request', 'carol', 'alice', 'r2');
   let page = await firstPage(pn, 'alice', 's1');
-  assert.deepEqual(page.incoming, [{ userId: 'carol', name: 'Carol', requestedAt: new Date(T0).toISOString() }]);
-  assert.deepEqual(page.outgoing, [{ userId: 'bob', requestedAt: new Date(T0).toISOString() }]);
+  assert.deepEqual(page.incoming, [{ userId: 'carol', name: 'Carol', requestedAt: new Date(T0).toISOString(), requestId: 'r2' }]);
+  assert.deepEqual(page.outgoing, [{ userId: 'bob', requestedAt: new Date(T0).toISOString(), requestId: 'r1' }]);
 
   await requests(pn, 'alice', 'friend.request.cancel', 'alice', 'bob', 'c1');
   assert.equal(answer(pn, 'alice', 'c1'), true);

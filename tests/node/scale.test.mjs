@@ -110,7 +110,7 @@ test('a storm of 200 presence events per second on one shard batches, then conve
   const record = () => {
     for (const p of sys.pn.published.splice(0)) {
       const u = p.channel.slice('status.'.length);
-      publishedAt.get(u)?.push(sys.now());
+      publishedAt.get(u)?.push([sys.now(), p.message.type]);
       sys.log.push(p);
     }
   };
@@ -141,8 +141,12 @@ test('a storm of 200 presence events per second on one shard batches, then conve
     record();
   }
   console.log(`# storm: ${batched} of 2,000 events batched; converged ${sys.now() - stopped} ms after it`);
+  // Inside a window only a return online follows an offline (never held: docs/design.md §4).
   for (const [u, times] of publishedAt) {
-    for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 5000, `${u} published twice within 5 s: ${times}`);
+    for (let i = 1; i < times.length; i++) {
+      const backOnline = times[i - 1][1] === 'friend.offline' && times[i][1] === 'friend.online';
+      assert.ok(times[i][0] - times[i - 1][0] >= 5000 || backOnline, `${u} published twice within 5 s: ${JSON.stringify(times)}`);
+    }
   }
   sys.assertClean();
 });
