@@ -40,7 +40,7 @@ pub async fn friend_requests<H: PubNub + KvStore>(
         Ok(cmd) => {
             // Each bundle carries only its own commands: the dispatch is per Function.
             let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
-            if let Some(journal) = start(host, &cmd, &key, &mut report).await {
+            if let Some(journal) = start(host, &cmd, &key, now_ms, &mut report).await {
                 let outcome = match cmd.kind {
                     CommandKind::Request => request(host, &cmd, now_ms, &mut report).await,
                     CommandKind::Accept => accept(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
@@ -79,7 +79,7 @@ pub async fn friend_management<H: PubNub + KvStore>(
         }
         Ok(cmd) => {
             let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
-            if let Some(journal) = start(host, &cmd, &key, &mut report).await {
+            if let Some(journal) = start(host, &cmd, &key, now_ms, &mut report).await {
                 let outcome = match cmd.kind {
                     CommandKind::Block => block(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
                     CommandKind::Unblock => unblock(host, &cmd, now_ms, &mut report).await,
@@ -114,7 +114,7 @@ pub async fn user_settings<H: PubNub + KvStore>(
         Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
         Ok((cmd, wanted)) => {
             let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
-            if start(host, &cmd, &key, &mut report).await.is_some() {
+            if start(host, &cmd, &key, now_ms, &mut report).await.is_some() {
                 let outcome = apply_settings(host, cfg, &cmd, &wanted, now_ms, &mut report).await;
                 finish(host, &cmd, &key, now_ms, outcome, &mut report).await;
             }
@@ -168,14 +168,16 @@ fn incomplete(report: &mut Report, what: &str, e: HostError) -> Incomplete {
     Incomplete
 }
 
-/// A command that did not parse is answered on the publisher's inbox when it names its
-/// publisher and carries an `eventId`: the answer goes only to who sent it. Nothing is
-/// recorded (the same input is refused the same way again).
+/// A command that did not parse is answered on the publisher's inbox, whatever its shape: the
+/// answer goes only to who sent it, and names its `eventId` when it has a string one of at
+/// most 128 bytes (else `null`) and its `type` when it has one. Nothing is recorded (the same
+/// input is refused the same way again). Only a publisher that is no user id goes unanswered:
+/// there is no inbox to answer on.
 async fn refuse_unparsed<H: PubNub>(host: &H, publisher: Option<&str>, message: &Json, refused: Refused, now_ms: u64, report: &mut Report) {
     report.reject(refused.why);
+    let Some(sender) = publisher.and_then(|p| UserId::parse(p).ok()) else { return };
     let msg = message.as_object();
     let event_id = msg.and_then(|m| m.str("eventId")).filter(|id| !id.is_empty() && id.len() <= MAX_EVENT_ID_BYTES);
-    let (Some(sender), Some(event_id)) = (publisher.and_then(|p| UserId::parse(p).ok()), event_id) else { return };
     let kind = msg.and_then(|m| m.str("type")).filter(|t| t.len() <= 64).unwrap_or("");
     let (channel, result) = messages::command_result(&sender, event_id, kind, Some(refused.reason), now_ms);
     if let Err(e) = host.publish(&channel, &result).await {
@@ -185,10 +187,15 @@ async fn refuse_unparsed<H: PubNub>(host: &H, publisher: Option<&str>, message: 
 
 /// Reads the command's record: a command already done is answered again with the same
 /// message (`None`: nothing left to run); otherwise its journal, if an earlier attempt wrote one.
-async fn start<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: &mut Report) -> Option<Option<CommandRecord>> {
+/// A record of another command under the same `eventId` is left alone and this command refused.
+async fn start<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, now_ms: u64, report: &mut Report) -> Option<Option<CommandRecord>> {
     match host.get::<CommandRecord>(key).await {
         Err(e) => {
             report.error(cat(&["command record read failed; a re-send is answered: ", &e.describe()]));
+            None
+        }
+        Ok(Some(record)) if !record.belongs_to(cmd) => {
+            refuse_reused(host, cmd, record.kind.unwrap_or(""), now_ms, report).await;
             None
         }
         Ok(Some(record)) if record.done => {
@@ -201,6 +208,25 @@ async fn start<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: 
         }
         Ok(journal) => Some(journal),
     }
+}
+
+/// `cmd` reuses the `eventId` of an earlier command (`first`, its type) with another type or
+/// payload: refused `invalid`, nothing run. The answer names `cmd`'s type and has an id of its
+/// own, so a client matching answers on `(eventId, command)` keeps the first command's.
+async fn refuse_reused<H: PubNub>(host: &H, cmd: &Command, first: &str, now_ms: u64, report: &mut Report) {
+    report.reject(Rejection::with("eventId already used by another command:", first));
+    let (channel, mut result) =
+        messages::command_result(fr::sender(cmd), Some(&cmd.event_id), cmd.kind.name(), Some(Reason::Invalid), now_ms);
+    result.event_id.push('_');
+    result.event_id.push_str(cmd.kind.name());
+    if let Err(e) = host.publish(&channel, &result).await {
+        report.error(cat(&["friend.command.result not delivered: ", &e.describe()]));
+    }
+}
+
+/// Writes `record` as `cmd`'s (naming the command: `CommandRecord::of`).
+async fn save<H: KvStore>(host: &H, key: &str, cmd: &Command, record: &CommandRecord) -> Result<(), HostError> {
+    host.set(key, &record.of(cmd), keys::RESULT_TTL_MINUTES).await
 }
 
 /// Records how the command ended and answers it; an incomplete one is not answered (the
@@ -221,7 +247,7 @@ async fn finish<H: PubNub + KvStore>(
             CommandRecord::answered(Some(refused.reason), at)
         }
     };
-    if let Err(e) = host.set(key, &record, keys::RESULT_TTL_MINUTES).await {
+    if let Err(e) = save(host, key, cmd, &record).await {
         let _ = incomplete(report, "command result write", e);
         return;
     }
@@ -291,7 +317,7 @@ async fn decline<H: PubNub + KvStore>(
     let at = journal.map_or(now_ms, |j| j.at);
     if journal.is_none() {
         let record = CommandRecord::under_way(at);
-        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "decline record write", e))?;
+        save(host, record_key, cmd, &record).await.map_err(|e| incomplete(report, "decline record write", e))?;
     }
     // Told before the request goes: a re-send after a failed notice still finds it.
     tell_other_side(host, cmd, pending.as_ref(), report).await?;
@@ -329,7 +355,7 @@ async fn cancel<H: PubNub + KvStore>(
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
     if journal.is_none() {
-        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "cancel record write", e))?;
+        save(host, record_key, cmd, &record).await.map_err(|e| incomplete(report, "cancel record write", e))?;
     }
     unlist(host, cmd, &key, report).await?;
     let lease: Option<Json> =
@@ -412,7 +438,7 @@ async fn accept<H: PubNub + KvStore>(
     };
     let mut record = plan.record.clone();
     if fresh {
-        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "acceptance plan write", e))?;
+        save(host, record_key, cmd, &record).await.map_err(|e| incomplete(report, "acceptance plan write", e))?;
     }
 
     // Both groups first, then both memberships: full groups are undone before anything else
@@ -433,7 +459,7 @@ async fn accept<H: PubNub + KvStore>(
                         if let Some(g) = record.groups.as_mut() {
                             g[i] = next as u64;
                         }
-                        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "plan update", e))?;
+                        save(host, record_key, cmd, &record).await.map_err(|e| incomplete(report, "plan update", e))?;
                     }
                     None => {
                         if i == 1 {
@@ -565,7 +591,7 @@ async fn remove<H: PubNub + KvStore>(
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
     if journal.is_none() {
-        host.set(record_key, &plan.record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "removal plan write", e))?;
+        save(host, record_key, cmd, &plan.record).await.map_err(|e| incomplete(report, "removal plan write", e))?;
     }
     drop_requests(host, cmd, report).await?;
     unfriend(host, cmd, &plan, report).await?;
@@ -650,7 +676,7 @@ async fn block<H: PubNub + KvStore>(
     let (m_a, m_b) = memberships(host, cmd, journal, report).await?;
     let plan = fr::plan_block(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms);
     if journal.is_none() {
-        host.set(record_key, &plan.record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "block plan write", e))?;
+        save(host, record_key, cmd, &plan.record).await.map_err(|e| incomplete(report, "block plan write", e))?;
     }
     host.set_members(&blocked(&cmd.user_a), &[(cmd.user_b.clone(), fr::blocked_listing(plan.record.at))])
         .await

@@ -2,6 +2,7 @@
 //! Native tests of the handlers against the recording fake host. Every test ends with
 //! `assert_within_budget`: an execution that exceeds its op budget fails the test.
 
+mod answers;
 mod contract;
 mod count;
 mod decide_friends;
