@@ -219,7 +219,8 @@ pub fn sender(cmd: &Command) -> &UserId {
 /// same plan whatever changed meanwhile; `done` once every step succeeded, and from then on a
 /// re-send is only answered, with the same result. Every record also says which command it is
 /// ([`CommandRecord::of`]): an `eventId` reused for another command is refused, never answered
-/// with this one's result or run on its journal.
+/// with this one's result or run on its journal, and the heal sweep (`handlers::heal`) finishes
+/// a journal from the record alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CommandRecord {
     pub done: bool,
@@ -271,6 +272,15 @@ impl CommandRecord {
     /// the same `eventId`. A record without the fields (older) is taken as the command's.
     pub fn belongs_to(&self, cmd: &Command) -> bool {
         self.kind.is_none_or(|k| k == cmd.kind.name() && self.sum == Some(cmd.sum))
+    }
+
+    /// The command a record names, rebuilt to be finished without its sender (`sender` from
+    /// the record's key): `None` for an older record or one that names no users.
+    pub fn command(&self, sender: &UserId, event_id: &str) -> Option<Command> {
+        let kind = CommandKind::from_name(self.kind?)?;
+        let (a, b) = (UserId::parse(self.a.as_deref()?).ok()?, UserId::parse(self.b.as_deref()?).ok()?);
+        let cmd = Command { kind, user_a: a, user_b: b, event_id: event_id.to_owned(), page: None, sum: self.sum.unwrap_or(0) };
+        (self::sender(&cmd) == sender).then_some(cmd)
     }
 
     pub fn refusal(&self) -> Option<Reason> {
@@ -539,9 +549,12 @@ pub fn regrouped(custom: &JsonObject, key: &str, group: u64) -> JsonObject {
     custom
 }
 
-/// Groups past the first choice an acceptance may try in all (each costs an API call):
-/// two keep it within its API calls.
-pub const GROUP_FALLBACKS: u32 = 2;
+/// Groups past the first choice an acceptance may try in all: one. Each costs an API call and
+/// a KV write (the plan, updated first), and the KV is spent: the acceptance queues its journal
+/// for the heal sweep. With compact groups (refills) the group the count points at is full
+/// only while the count lags, so the next one has room; two full groups in a row refuse
+/// `limit`, and nothing is left written.
+pub const GROUP_FALLBACKS: u32 = 1;
 
 /// The group to try after `group` was full, when `used` fallbacks were spent already.
 pub fn fallback_group(group: usize, used: u32) -> Option<usize> {

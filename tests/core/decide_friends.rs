@@ -112,10 +112,10 @@ fn the_friend_limit_refuses_either_user_at_20000() {
 }
 
 #[test]
-fn a_full_group_falls_over_to_the_next_twice_at_most_and_never_past_the_last() {
+fn a_full_group_falls_over_to_the_next_once_at_most_and_never_past_the_last() {
     assert_eq!(fr::fallback_group(0, 0), Some(1));
-    assert_eq!(fr::fallback_group(1, 1), Some(2));
-    assert_eq!(fr::fallback_group(2, 2), None);
+    assert_eq!(fr::fallback_group(1, 0), Some(2));
+    assert_eq!(fr::fallback_group(1, 1), None, "one fallback in all");
     assert_eq!(fr::fallback_group(9, 0), None);
 }
 
