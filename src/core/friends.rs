@@ -14,7 +14,7 @@ use crate::domain::json::FromJson;
 use crate::domain::messages::{
     self, CommandResult, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, PendingEntry, SyncedFriend, UserIdWire,
 };
-use crate::domain::time::iso8601;
+use crate::domain::time::{iso8601, parse_iso8601};
 use crate::domain::{Json, JsonObject, UserId};
 use crate::host::{MemberFilter, MembersPage, UserRecord};
 
@@ -28,6 +28,16 @@ pub struct Command {
     pub event_id: String,
     /// `friends.sync.request` only: the `next` cursor of the previous page.
     pub page: Option<SyncCursor>,
+    /// A digest of the payload as sent ([`payload_digest`]): an `eventId` reused for another
+    /// payload is told apart from a re-send of the same command.
+    pub sum: u32,
+}
+
+/// FNV-1a over the payload's JSON text, fields in the order sent (a re-send is the same text).
+pub fn payload_digest(payload: &JsonObject) -> u32 {
+    let mut text = String::new();
+    crate::domain::json::text::write(&Json::Obj(payload.clone()), &mut text);
+    text.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
 }
 
 /// Where a `friends.sync` page starts: online friends first, then the rest. The wire form
@@ -101,6 +111,9 @@ fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Jso
         return Err(forbidden(Rejection::with("publisher does not own this channel", publisher)));
     }
     let msg = message.as_object().ok_or_else(|| invalid(Rejection::new("message is not a JSON object")))?;
+    if message.nested_too_deep() {
+        return Err(invalid(Rejection::new("message is nested deeper than JSON is read (64 levels)")));
+    }
     let kind_name = msg.str("type").ok_or_else(|| invalid(Rejection::new("message has no type")))?;
     let kind = CommandKind::from_name(kind_name)
         .filter(|k| k.channel_prefix() == prefix)
@@ -115,10 +128,11 @@ fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Jso
         Some(_) => return Err(invalid(Rejection::new("eventId must be 1-128 characters without ':'"))),
         None => return Err(invalid(Rejection::new("message has no eventId"))),
     };
-    if !matches!(msg.get("ts"), Some(Json::Str(_)) | Some(Json::Num(_))) {
-        return Err(invalid(Rejection::new("message has no ts")));
+    if msg.str("ts").and_then(parse_iso8601).is_none() {
+        return Err(invalid(Rejection::new("ts is not an ISO 8601 date and time (RFC 3339: 2026-01-31T10:05:23.000Z)")));
     }
     let payload = msg.get("payload").and_then(Json::as_object).ok_or_else(|| invalid(Rejection::new("message has no payload object")))?;
+    let sum = payload_digest(payload);
     let user = |key: &str| -> Result<UserId, (Reason, Rejection)> {
         let raw = payload.str(key).ok_or_else(|| invalid(Rejection::with("payload field missing or not a string", key)))?;
         UserId::parse(raw).map_err(|e| invalid(Rejection::with(e.reason(), raw)))
@@ -134,7 +148,7 @@ fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Jso
             Some(Json::Str(raw)) => Some(SyncCursor::parse(raw).map_err(invalid)?),
             Some(_) => return Err(invalid(Rejection::new("page must be a string"))),
         };
-        return Ok(Command { kind, user_a: me.clone(), user_b: me, event_id, page });
+        return Ok(Command { kind, user_a: me.clone(), user_b: me, event_id, page, sum });
     }
     let (user_a, user_b) = (user("userA")?, user("userB")?);
     if user_a == user_b {
@@ -148,7 +162,7 @@ fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Jso
             "userA must be the publisher"
         })));
     }
-    Ok(Command { kind, user_a, user_b, event_id, page: None })
+    Ok(Command { kind, user_a, user_b, event_id, page: None, sum })
 }
 
 /// A request from `from` to `to`, waiting for `to`'s answer.
@@ -203,8 +217,11 @@ pub fn sender(cmd: &Command) -> &UserId {
 /// A friend command's outcome under [`super::keys::result_key`]. An acceptance or removal
 /// writes its plan here before its first write, so a re-send (same `eventId`) carries out the
 /// same plan whatever changed meanwhile; `done` once every step succeeded, and from then on a
-/// re-send is only answered, with the same result.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// re-send is only answered, with the same result. Every record also says which command it is
+/// ([`CommandRecord::of`]): an `eventId` reused for another command is refused, never answered
+/// with this one's result or run on its journal, and the heal sweep (`handlers::heal`) finishes
+/// a journal from the record alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CommandRecord {
     pub done: bool,
     /// The refusal's code; absent when the command succeeded (or is under way).
@@ -218,16 +235,52 @@ pub struct CommandRecord {
     /// `[userA's group holding status.{userB}, userB's group holding status.{userA}]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<[u64; 2]>,
+    /// The command's `type`, `userA`, `userB` and payload digest (absent in records written
+    /// before they carried them).
+    #[serde(rename = "cmd", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub a: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sum: Option<u32>,
 }
 
 impl CommandRecord {
     pub fn answered(reason: Option<Reason>, at: u64) -> Self {
-        CommandRecord { done: true, reason: reason.map(Reason::code), at, instance: None, groups: None }
+        CommandRecord { done: true, reason: reason.map(Reason::code), at, ..Default::default() }
     }
 
     /// Decided, not yet answered: a re-send finishes it instead of deciding again.
     pub fn under_way(at: u64) -> Self {
-        CommandRecord { done: false, reason: None, at, instance: None, groups: None }
+        CommandRecord { at, ..Default::default() }
+    }
+
+    /// This record as written for `cmd`: naming the command it belongs to.
+    pub fn of(&self, cmd: &Command) -> Self {
+        CommandRecord {
+            kind: Some(cmd.kind.name()),
+            a: Some(cmd.user_a.as_str().to_owned()),
+            b: Some(cmd.user_b.as_str().to_owned()),
+            sum: Some(cmd.sum),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this record is `cmd`'s own (same type and payload), not another command's under
+    /// the same `eventId`. A record without the fields (older) is taken as the command's.
+    pub fn belongs_to(&self, cmd: &Command) -> bool {
+        self.kind.is_none_or(|k| k == cmd.kind.name() && self.sum == Some(cmd.sum))
+    }
+
+    /// The command a record names, rebuilt to be finished without its sender (`sender` from
+    /// the record's key): `None` for an older record or one that names no users.
+    pub fn command(&self, sender: &UserId, event_id: &str) -> Option<Command> {
+        let kind = CommandKind::from_name(self.kind?)?;
+        let (a, b) = (UserId::parse(self.a.as_deref()?).ok()?, UserId::parse(self.b.as_deref()?).ok()?);
+        let cmd = Command { kind, user_a: a, user_b: b, event_id: event_id.to_owned(), page: None, sum: self.sum.unwrap_or(0) };
+        (self::sender(&cmd) == sender).then_some(cmd)
     }
 
     pub fn refusal(&self) -> Option<Reason> {
@@ -259,13 +312,17 @@ impl FromJson for CommandRecord {
             at: obj.field("at")?,
             instance: obj.field_or("instance", None)?,
             groups,
+            kind: obj.str("cmd").and_then(CommandKind::from_name).map(CommandKind::name),
+            a: obj.field_or("a", None)?,
+            b: obj.field_or("b", None)?,
+            sum: obj.field_or::<Option<u64>>("sum", None)?.map(|n| n as u32),
         })
     }
 }
 
 /// The answer to `cmd`: `friend.command.result` on the sender's inbox.
 pub fn command_result(cmd: &Command, record: &CommandRecord) -> Notice<CommandResult> {
-    let (channel, message) = messages::command_result(sender(cmd), &cmd.event_id, cmd.kind.name(), record.refusal(), record.at);
+    let (channel, message) = messages::command_result(sender(cmd), Some(&cmd.event_id), cmd.kind.name(), record.refusal(), record.at);
     Notice { channel, message }
 }
 
@@ -431,7 +488,7 @@ pub fn decide_cancel(journal: Option<&CommandRecord>, pending: Option<&PendingRe
         return Ok(j.clone());
     }
     match pending {
-        Some(p) => Ok(CommandRecord { done: false, reason: None, at: now_ms, instance: Some(p.id.clone()), groups: None }),
+        Some(p) => Ok(CommandRecord { at: now_ms, instance: Some(p.id.clone()), ..Default::default() }),
         None => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to cancel"))),
     }
 }
@@ -493,9 +550,12 @@ pub fn regrouped(custom: &JsonObject, key: &str, group: u64) -> JsonObject {
     custom
 }
 
-/// Groups past the first choice an acceptance may try in all (each costs an API call):
-/// two keep it within its API calls.
-pub const GROUP_FALLBACKS: u32 = 2;
+/// Groups past the first choice an acceptance may try in all: one. Each costs an API call and
+/// a KV write (the plan, updated first), and the KV is spent: the acceptance queues its journal
+/// for the heal sweep. With compact groups (refills) the group the count points at is full
+/// only while the count lags, so the next one has room; two full groups in a row refuse
+/// `limit`, and nothing is left written.
+pub const GROUP_FALLBACKS: u32 = 1;
 
 /// The group to try after `group` was full, when `used` fallbacks were spent already.
 pub fn fallback_group(group: usize, used: u32) -> Option<usize> {
@@ -599,7 +659,7 @@ pub fn decide_accept(
             }
             let count = |u: &UserRecord| u.custom.u64("friendCount").unwrap_or(0) as i64 + 1;
             let groups = [group_for_count(count(a)) as u64, group_for_count(count(b)) as u64];
-            (CommandRecord { done: false, reason: None, at: now_ms, instance: Some(instance.to_owned()), groups: Some(groups) }, true)
+            (CommandRecord { at: now_ms, instance: Some(instance.to_owned()), groups: Some(groups), ..Default::default() }, true)
         }
     };
     let added_at = iso8601(record.at);
@@ -654,11 +714,10 @@ pub fn plan_removal(
                 own.and_then(|m| m.u64("group")).or_else(|| other.and_then(|m| m.u64("peerGroup"))).unwrap_or(0)
             };
             CommandRecord {
-                done: false,
-                reason: None,
                 at: now_ms,
                 instance: Some(m.str("requestId").unwrap_or("legacy").to_owned()),
                 groups: Some([group(a_has_b, b_has_a), group(b_has_a, a_has_b)]),
+                ..Default::default()
             }
         }
     };
@@ -696,7 +755,7 @@ pub fn plan_block(
     let record = match (&removal, journal) {
         (Some(r), _) => r.record.clone(),
         (None, Some(j)) => j.clone(),
-        (None, None) => CommandRecord { done: false, reason: None, at: now_ms, instance: None, groups: None },
+        (None, None) => CommandRecord::under_way(now_ms),
     };
     BlockPlan { record, removal }
 }

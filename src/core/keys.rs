@@ -30,6 +30,13 @@ pub fn result_key(sender: &UserId, event_id: &str) -> String {
     join(&["cmd", sender.as_str(), event_id])
 }
 
+/// The sender and `eventId` a [`result_key`] names (a journal reference, `core::heal`).
+pub fn parse_result_key(key: &str) -> Option<(UserId, &str)> {
+    let rest = key.strip_prefix("cmd:")?;
+    let (sender, event_id) = rest.split_once(':')?;
+    Some((UserId::parse(sender).ok()?, event_id))
+}
+
 /// A week: clients re-send a command until it is answered, within minutes; a device that
 /// comes back later than this gets the command decided afresh.
 pub const RESULT_TTL_MINUTES: u32 = 7 * DAY_MINUTES;
@@ -39,6 +46,8 @@ pub const RESULT_TTL_MINUTES: u32 = 7 * DAY_MINUTES;
 /// it reads this, so of an acceptance and a removal that overlap, either the acceptance finds
 /// no request or the removal finds the lease and waits for a re-send (it never removes a
 /// friendship that is being written). The pair is ordered, so either side names the same key.
+/// Its value is the acceptance's record key: a lease whose acceptance is done does not hold
+/// anything back (an acceptance that fell over to another group leaves its lease to expire).
 pub fn lease_key(a: &UserId, b: &UserId) -> String {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     join(&["accepting", lo.as_str(), hi.as_str()])
@@ -81,6 +90,9 @@ pub enum JobQueue {
     /// Users whose App Context `friendCount` lost an ETag race and must be re-copied from
     /// their atomic counter (a [`super::settle::Recount`]).
     Recounts,
+    /// Friend command journals, each queued as it is opened (its record's key, a
+    /// [`result_key`]), for the heal sweep to look at a little later (`core::heal`).
+    Journals,
 }
 
 impl JobQueue {
@@ -89,14 +101,31 @@ impl JobQueue {
         match self {
             JobQueue::Scans => "scan",
             JobQueue::Recounts => "recount",
+            JobQueue::Journals => "journal",
         }
     }
 
-    /// `scan:{n}` / `recount:{n}`: one job.
+    /// How long one job lives.
+    pub fn ttl_minutes(self) -> u32 {
+        match self {
+            JobQueue::Journals => JOURNAL_TTL_MINUTES,
+            _ => QUEUE_TTL_MINUTES,
+        }
+    }
+
+    /// `scan:{n}` / `recount:{n}` / `journal:{n}`: one job.
     pub fn job_key(self, index: i64) -> String {
         indexed(String::from(self.counter_key()), index)
     }
 }
+
+/// `heal:cursor`: where the heal sweep is in the journal queue ([`super::heal::HealCursor`]).
+pub const HEAL_CURSOR_KEY: &str = "heal:cursor";
+/// A week, as the records the queue points at: a sweep paused for less picks up where it was.
+pub const HEAL_CURSOR_TTL_MINUTES: u32 = 7 * DAY_MINUTES;
+/// A journal reference outlives any plausible sweep backlog (the sweep looks at it a minute
+/// after it is queued), then expires.
+pub const JOURNAL_TTL_MINUTES: u32 = DAY_MINUTES;
 
 // ---- storms (`core::reconcile`) --------------------------------------------------------
 

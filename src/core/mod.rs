@@ -5,6 +5,7 @@
 use crate::prelude::*;
 pub mod count;
 pub mod friends;
+pub mod heal;
 pub mod keys;
 pub mod metrics;
 pub mod plan;

@@ -92,6 +92,13 @@ pub fn recount_channel() -> String {
     s
 }
 
+/// The channel the heal sweep fires its scanners on (`core::heal`).
+pub fn heal_scan_channel() -> String {
+    let mut s = String::from(RECOUNT_PREFIX);
+    s.push_str("heal");
+    s
+}
+
 fn numbered(prefix: &str, n: u64) -> String {
     let mut s = String::from(prefix);
     push_u64(&mut s, n);
@@ -201,6 +208,8 @@ pub struct FriendsWork<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecountWork {
     Jobs(Vec<i64>),
+    /// `heal.work`: journal references to scan (`core::heal`), by job index.
+    Journals(Vec<i64>),
     Users(Vec<String>),
     /// Refill `user`'s group `hole` from its last group (`core::friends::refill_from`).
     Refill {
@@ -211,10 +220,14 @@ pub enum RecountWork {
 
 pub fn parse_recount_item(message: &Json) -> Result<RecountWork, Rejection> {
     let obj = message.as_object().ok_or_else(|| Rejection::new("recount item is not an object"))?;
-    if obj.str("type") != Some(RECOUNT_WORK) {
-        return Err(Rejection::new("recount item type is not recount.work"));
+    let heal = obj.str("type") == Some(super::heal::HEAL_WORK);
+    if obj.str("type") != Some(RECOUNT_WORK) && !heal {
+        return Err(Rejection::new("recount item type is not recount.work or heal.work"));
     }
-    hop(obj, "recount item hop is not 1 or 2")?;
+    // A scanner fires at the next hop: it must have one.
+    if hop(obj, "recount item hop is not 1 or 2")? != 1 && heal {
+        return Err(Rejection::new("heal.work runs at hop 1"));
+    }
     if obj.get("users").is_some() {
         let users: Vec<String> = obj.field("users").map_err(|_| Rejection::new("recount item users is not a list of ids"))?;
         if users.is_empty() || users.len() > 2 {
@@ -230,10 +243,12 @@ pub fn parse_recount_item(message: &Json) -> Result<RecountWork, Rejection> {
         return Ok(RecountWork::Users(users));
     }
     let jobs: Vec<u64> = obj.field("jobs").map_err(|_| Rejection::new("recount item has no job list"))?;
-    if jobs.is_empty() || jobs.len() > RECOUNTS_PER_WORKER {
+    let most = if heal { super::heal::JOURNALS_PER_SCAN } else { RECOUNTS_PER_WORKER };
+    if jobs.is_empty() || jobs.len() > most {
         return Err(Rejection::new("recount item job list is empty or too long"));
     }
-    Ok(RecountWork::Jobs(jobs.into_iter().map(|n| n as i64).collect()))
+    let jobs = jobs.into_iter().map(|n| n as i64).collect();
+    Ok(if heal { RecountWork::Journals(jobs) } else { RecountWork::Jobs(jobs) })
 }
 
 /// Channel prefix the count workers are bound to (After Publish on `count-work.*`).

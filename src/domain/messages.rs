@@ -226,9 +226,9 @@ pub struct SyncedFriend {
 /// `eventId`, `ts` and payload), so a client re-sends until it has one and drops repeats.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CommandResult {
-    /// The command's own `eventId`.
+    /// The command's own `eventId`; `null` for a command refused for lacking a usable one.
     #[serde(rename = "eventId")]
-    pub event_id: String,
+    pub event_id: Option<String>,
     /// The command's `type`.
     pub command: String,
     pub ok: bool,
@@ -242,15 +242,22 @@ pub struct CommandResult {
 /// the command's, so every answer to the same command is the same message.
 pub fn command_result(
     sender: &UserId,
-    event_id: &str,
+    event_id: Option<&str>,
     command: &str,
     reason: Option<super::contract::Reason>,
     at_ms: u64,
 ) -> (String, Envelope<CommandResult>) {
-    let mut id = String::from("evt_result_");
-    id.push_str(event_id);
+    // Without the command's id, the answer's own is made unique by its time.
+    let id = match event_id {
+        Some(event_id) => {
+            let mut id = String::from("evt_result_");
+            id.push_str(event_id);
+            id
+        }
+        None => self::event_id("invalid", None, at_ms),
+    };
     let payload = CommandResult {
-        event_id: event_id.to_owned(),
+        event_id: event_id.map(str::to_owned),
         command: command.to_owned(),
         ok: reason.is_none(),
         reason: reason.map(|r| r.code()),

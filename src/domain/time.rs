@@ -69,28 +69,71 @@ pub fn utc_day(ms: u64) -> String {
     s
 }
 
-/// Parses the timestamps this system writes (`YYYY-MM-DDTHH:MM:SS[.mmm]Z`); `None` otherwise.
+/// Parses an ISO 8601 date and time in RFC 3339's profile, the form every language writes:
+/// `YYYY-MM-DDTHH:MM:SS`, a fraction of any length (read to the millisecond), then `Z` or a
+/// `±HH:MM` offset (`2026-01-31T10:05:23Z`, `2026-01-31T12:05:23.123456+02:00`). `None`
+/// otherwise: no date alone, no local time without an offset, no day past its month's end.
 pub fn parse_iso8601(s: &str) -> Option<u64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    // The digits b[from..to] as a number (a loop: `str::parse` is ~400 bytes of wasm).
+    let num = |from: usize, to: usize| -> Option<u64> {
+        let mut n = 0;
+        for &c in b.get(from..to)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + (c - b'0') as u64;
+        }
+        Some(n)
+    };
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't'))
+        || b.get(13) != Some(&b':')
+        || b.get(16) != Some(&b':')
+    {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<u64> {
-        let part = s.get(from..to)?;
-        if !part.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        part.parse().ok()
-    };
     let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
     let (hour, min, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        2 => 28 + leap as u64,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=12).contains(&month) || !(1..=days_in_month).contains(&day) || hour > 23 || min > 59 || sec > 60 {
         return None;
     }
-    let millis = match &b[19..] {
-        [b'Z'] => 0,
-        [b'.', d1, d2, d3, b'Z'] if [d1, d2, d3].iter().all(|c| c.is_ascii_digit()) => {
-            ((d1 - b'0') as u64) * 100 + ((d2 - b'0') as u64) * 10 + (d3 - b'0') as u64
+    let mut i = 19;
+    let mut millis = 0;
+    if b.get(i) == Some(&b'.') {
+        // A fraction of any length, read to the millisecond.
+        let mut scale = 100;
+        while let Some(c) = b.get(i + 1).filter(|c| c.is_ascii_digit()) {
+            millis += (c - b'0') as u64 * scale;
+            scale /= 10;
+            i += 1;
+        }
+        if i == 19 {
+            return None;
+        }
+        i += 1;
+    }
+    // The offset: the local time minus it is UTC.
+    let (ahead, behind) = match (b.get(i), b.len() - i) {
+        (Some(b'Z' | b'z'), 1) => (0, 0),
+        (Some(sign @ (b'+' | b'-')), 6) if b[i + 3] == b':' => {
+            let (h, m) = (num(i + 1, i + 3)?, num(i + 4, i + 6)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let offset = (h * 60 + m) * 60_000;
+            if *sign == b'+' {
+                (0, offset)
+            } else {
+                (offset, 0)
+            }
         }
         _ => return None,
     };
@@ -98,5 +141,5 @@ pub fn parse_iso8601(s: &str) -> Option<u64> {
     if days < 0 {
         return None;
     }
-    Some((days as u64 * 86_400 + hour * 3600 + min * 60 + sec) * 1000 + millis)
+    ((days as u64 * 86_400 + hour * 3600 + min * 60 + sec) * 1000 + millis + ahead).checked_sub(behind)
 }

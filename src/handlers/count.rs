@@ -39,6 +39,11 @@ pub async fn count_aggregator<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
             publish_count(host, online, counted, now_ms, now_ms, &mut report).await
         }
     };
+    if cfg.shard_count <= INLINE_SHARDS {
+        // Friend commands their clients left unfinished (`handlers::heal`): 3 KV, ≤ 6 fires,
+        // which an inline count leaves free (a count round does not).
+        super::heal::sweep(host, now_ms, &mut report).await;
+    }
     // The operators' metrics snapshot (`core::metrics`): two count-worker stages read the counters.
     if let Err(e) = host.fire(METRICS_CHANNEL, &MetricsItem::first(now_ms, count)).await {
         report.warn(cat(&["metrics snapshot not started: ", &e.describe()]));

@@ -8,17 +8,25 @@
 //! finishes what is missing, notices included (their `eventId`s are stable); an acceptance or
 //! removal first writes its plan as the command's record, so a re-send carries out the same
 //! plan. Counts are not moved here: each friendship made or removed fires a recount of both
-//! users, which counts their memberships.
+//! users, which counts their memberships. A command whose client never re-sends it is finished
+//! all the same: its journal is queued as it is opened, and the heal sweep (`core::heal`) has
+//! it finished here (`friend.heal`) by the same steps.
 
+use super::queues::push_job;
 use super::{cat, num, Report};
 use crate::core::friends::{
     self as fr, AcceptDecision, Binding, Command, CommandKind, CommandRecord, PendingRequest, Refused, RequestDecision,
 };
-use crate::core::work::{recount_channel, FriendsWork, RECOUNT_WORK};
+use crate::core::heal::FRIEND_HEAL;
+use crate::core::keys::JobQueue;
+use crate::core::settle::Recount;
+use crate::core::work::{next_hop, recount_channel, FriendsWork, MAX_HOP, RECOUNT_WORK};
 use crate::core::{keys, settings};
 use crate::core::{Config, Rejection};
-use crate::domain::channels::{blocked, friends, friends_group, parse_presence_shard, requests_in, status, REQUESTS_IN_PREFIX};
-use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES, USER_SETTINGS};
+use crate::domain::channels::{
+    blocked, friends, friends_group, parse_presence_shard, requests_in, status, suffix_after, REQUESTS_IN_PREFIX,
+};
+use crate::domain::contract::{Reason, FRIENDS_SYNC_REQUEST, MAX_EVENT_ID_BYTES, USER_SETTINGS};
 use crate::domain::messages;
 use crate::domain::shard_of;
 use crate::domain::{Json, UserId};
@@ -35,23 +43,57 @@ pub async fn friend_requests<H: PubNub + KvStore>(
     now_ms: u64,
 ) -> Report {
     let mut report = Report::new("friend-acceptance");
-    match fr::parse_command(Binding::FriendRequests, channel, publisher, message) {
-        Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
-        Ok(cmd) => {
-            // Each bundle carries only its own commands: the dispatch is per Function.
-            let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
-            if let Some(journal) = start(host, &cmd, &key, &mut report).await {
-                let outcome = match cmd.kind {
-                    CommandKind::Request => request(host, &cmd, now_ms, &mut report).await,
-                    CommandKind::Accept => accept(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
-                    CommandKind::Cancel => cancel(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
-                    _ => decline(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
-                };
-                finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
-            }
-        }
+    if let Some((cmd, journal, key, hop)) = prepare(host, Binding::FriendRequests, channel, publisher, message, now_ms, &mut report).await {
+        run_requests(host, &cmd, journal, &key, hop, now_ms, &mut report).await;
     }
     report
+}
+
+/// What an execution of a friend command Function runs: the command (parsed, or a refusal
+/// answered here), its journal if an earlier attempt wrote one, its record key and the hop.
+/// A `friend.heal` (`core::heal`) is a journal its client left unfinished: the steps of a
+/// re-send, at the last hop. One call site per Function keeps one copy of its dispatch.
+async fn prepare<H: PubNub + KvStore>(
+    host: &H,
+    binding: Binding,
+    channel: &str,
+    publisher: Option<&str>,
+    message: &Json,
+    now_ms: u64,
+    report: &mut Report,
+) -> Option<(Command, Option<CommandRecord>, String, u8)> {
+    if let Some(healing) = heal(host, binding, channel, message, report).await {
+        return healing.map(|(cmd, journal, key)| (cmd, journal, key, MAX_HOP));
+    }
+    let cmd = match fr::parse_command(binding, channel, publisher, message) {
+        Ok(cmd) => cmd,
+        Err(refused) => {
+            refuse_unparsed(host, publisher, message, refused, now_ms, report).await;
+            return None;
+        }
+    };
+    let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
+    start(host, &cmd, &key, now_ms, report).await.map(|journal| (cmd, journal, key, 0))
+}
+
+/// friend-acceptance's commands (each bundle carries only its own: the dispatch is per
+/// Function), at `hop` (0 for a client's command).
+async fn run_requests<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<CommandRecord>,
+    key: &str,
+    hop: u8,
+    now_ms: u64,
+    report: &mut Report,
+) {
+    let outcome = match cmd.kind {
+        CommandKind::Request => request(host, cmd, now_ms, report).await,
+        CommandKind::Accept => accept(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
+        CommandKind::Cancel => cancel(host, cmd, journal.as_ref(), key, now_ms, report).await,
+        _ => decline(host, cmd, journal.as_ref(), key, now_ms, report).await,
+    };
+    finish(host, cmd, key, journal.map_or(now_ms, |j| j.at), outcome, report).await;
 }
 
 pub async fn friend_management<H: PubNub + KvStore>(
@@ -63,33 +105,46 @@ pub async fn friend_management<H: PubNub + KvStore>(
     now_ms: u64,
 ) -> Report {
     let mut report = Report::new("friend-removal");
-    if message.as_object().and_then(|m| m.str("type")) == Some(USER_SETTINGS) {
+    match message.as_object().and_then(|m| m.str("type")) {
         // Answered by user-settings, bound to the same channels.
-        report.info("ignored: user.settings (user-settings answers it)");
-        return report;
-    }
-    match fr::parse_command(Binding::FriendManagement, channel, publisher, message) {
-        Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
+        Some(USER_SETTINGS) => report.info("ignored: user.settings (user-settings answers it)"),
         // A sync request is answered by its friends.sync pages; a failed read leaves no
         // answer, and the client asks again.
-        Ok(cmd) if cmd.kind == CommandKind::Sync => {
-            if let Err(reason) = sync(host, &cmd, fr::sync_pages(message), now_ms, &mut report).await {
-                report.reject(reason);
+        Some(FRIENDS_SYNC_REQUEST) => match fr::parse_command(Binding::FriendManagement, channel, publisher, message) {
+            Ok(cmd) => {
+                if let Err(reason) = sync(host, &cmd, fr::sync_pages(message), now_ms, &mut report).await {
+                    report.reject(reason);
+                }
             }
-        }
-        Ok(cmd) => {
-            let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
-            if let Some(journal) = start(host, &cmd, &key, &mut report).await {
-                let outcome = match cmd.kind {
-                    CommandKind::Block => block(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
-                    CommandKind::Unblock => unblock(host, &cmd, now_ms, &mut report).await,
-                    _ => remove(host, &cmd, journal.as_ref(), &key, now_ms, &mut report).await,
-                };
-                finish(host, &cmd, &key, journal.map_or(now_ms, |j| j.at), outcome, &mut report).await;
+            Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
+        },
+        _ => {
+            if let Some((cmd, journal, key, hop)) =
+                prepare(host, Binding::FriendManagement, channel, publisher, message, now_ms, &mut report).await
+            {
+                run_management(host, &cmd, journal, &key, hop, now_ms, &mut report).await;
             }
         }
     }
     report
+}
+
+/// friend-removal's commands but the sync, at `hop` (0 for a client's command).
+async fn run_management<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    journal: Option<CommandRecord>,
+    key: &str,
+    hop: u8,
+    now_ms: u64,
+    report: &mut Report,
+) {
+    let outcome = match cmd.kind {
+        CommandKind::Block => block(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
+        CommandKind::Unblock => unblock(host, cmd, now_ms, report).await,
+        _ => remove(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
+    };
+    finish(host, cmd, key, journal.map_or(now_ms, |j| j.at), outcome, report).await;
 }
 
 /// user-settings (After Publish on `friend-management.*`, beside friend-removal): only
@@ -114,7 +169,7 @@ pub async fn user_settings<H: PubNub + KvStore>(
         Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
         Ok((cmd, wanted)) => {
             let key = keys::result_key(fr::sender(&cmd), &cmd.event_id);
-            if start(host, &cmd, &key, &mut report).await.is_some() {
+            if start(host, &cmd, &key, now_ms, &mut report).await.is_some() {
                 let outcome = apply_settings(host, cfg, &cmd, &wanted, now_ms, &mut report).await;
                 finish(host, &cmd, &key, now_ms, outcome, &mut report).await;
             }
@@ -175,14 +230,16 @@ fn incomplete(report: &mut Report, what: &str, e: HostError) -> Incomplete {
     Incomplete
 }
 
-/// A command that did not parse is answered on the publisher's inbox when it names its
-/// publisher and carries an `eventId`: the answer goes only to who sent it. Nothing is
-/// recorded (the same input is refused the same way again).
+/// A command that did not parse is answered on the publisher's inbox, whatever its shape: the
+/// answer goes only to who sent it, and names its `eventId` when it has a string one of at
+/// most 128 bytes (else `null`) and its `type` when it has one. Nothing is recorded (the same
+/// input is refused the same way again). Only a publisher that is no user id goes unanswered:
+/// there is no inbox to answer on.
 async fn refuse_unparsed<H: PubNub>(host: &H, publisher: Option<&str>, message: &Json, refused: Refused, now_ms: u64, report: &mut Report) {
     report.reject(refused.why);
+    let Some(sender) = publisher.and_then(|p| UserId::parse(p).ok()) else { return };
     let msg = message.as_object();
     let event_id = msg.and_then(|m| m.str("eventId")).filter(|id| !id.is_empty() && id.len() <= MAX_EVENT_ID_BYTES);
-    let (Some(sender), Some(event_id)) = (publisher.and_then(|p| UserId::parse(p).ok()), event_id) else { return };
     let kind = msg.and_then(|m| m.str("type")).filter(|t| t.len() <= 64).unwrap_or("");
     let (channel, result) = messages::command_result(&sender, event_id, kind, Some(refused.reason), now_ms);
     if let Err(e) = host.publish(&channel, &result).await {
@@ -190,12 +247,70 @@ async fn refuse_unparsed<H: PubNub>(host: &H, publisher: Option<&str>, message: 
     }
 }
 
+/// `friend.heal` (`core::heal`): `None` for any other message. Else the journal
+/// `cmd:{channel owner}:{eventId}` to finish, if it is still under way, names a command of this
+/// Function whose sender owns the channel: `Some(None)` when there is nothing to finish (done,
+/// gone, or not this Function's). Ops: 1 KV (the record, as a re-send's `start` reads it).
+async fn heal<H: KvStore>(
+    host: &H,
+    binding: Binding,
+    channel: &str,
+    message: &Json,
+    report: &mut Report,
+) -> Option<Option<(Command, Option<CommandRecord>, String)>> {
+    let msg = message.as_object().filter(|m| m.str("type") == Some(FRIEND_HEAL))?;
+    let prefix = match binding {
+        Binding::FriendRequests => fr::REQUESTS_PREFIX,
+        Binding::FriendManagement => fr::MANAGEMENT_PREFIX,
+    };
+    let owner = suffix_after(channel, prefix).and_then(|o| UserId::parse(o).ok());
+    let (Some(owner), Some(event_id)) = (owner, msg.str("eventId")) else {
+        report.reject(Rejection::new("friend.heal needs a user's command channel and an eventId"));
+        return Some(None);
+    };
+    let key = keys::result_key(&owner, event_id);
+    let record = match host.get::<CommandRecord>(&key).await {
+        Ok(Some(record)) if !record.done => record,
+        Ok(_) => {
+            report.info("heal: nothing to finish");
+            return Some(None);
+        }
+        Err(e) => {
+            report.error(cat(&["heal: record not read: ", &e.describe()]));
+            return Some(None);
+        }
+    };
+    match record.command(&owner, event_id).filter(|cmd| cmd.kind.channel_prefix() == prefix) {
+        Some(cmd) => {
+            report.info(cat(&["heal: finishing ", cmd.kind.name(), " ", event_id, " of ", owner.as_str()]));
+            Some(Some((cmd, Some(record), key)))
+        }
+        None => {
+            report.info("heal: the journal names no command of this Function");
+            Some(None)
+        }
+    }
+}
+
+/// A journal is opened: a reference to it is queued for the heal sweep first (a journal the
+/// sweep cannot find would wait for its client forever), then the record is written.
+/// Ops: 3 KV.
+async fn open_journal<H: KvStore>(host: &H, cmd: &Command, key: &str, record: &CommandRecord) -> Result<(), HostError> {
+    push_job(host, JobQueue::Journals, &String::from(key)).await?;
+    save(host, key, cmd, record).await
+}
+
 /// Reads the command's record: a command already done is answered again with the same
 /// message (`None`: nothing left to run); otherwise its journal, if an earlier attempt wrote one.
-async fn start<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: &mut Report) -> Option<Option<CommandRecord>> {
+/// A record of another command under the same `eventId` is left alone and this command refused.
+async fn start<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, now_ms: u64, report: &mut Report) -> Option<Option<CommandRecord>> {
     match host.get::<CommandRecord>(key).await {
         Err(e) => {
             report.error(cat(&["command record read failed; a re-send is answered: ", &e.describe()]));
+            None
+        }
+        Ok(Some(record)) if !record.belongs_to(cmd) => {
+            refuse_reused(host, cmd, record.kind.unwrap_or(""), now_ms, report).await;
             None
         }
         Ok(Some(record)) if record.done => {
@@ -208,6 +323,25 @@ async fn start<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: 
         }
         Ok(journal) => Some(journal),
     }
+}
+
+/// `cmd` reuses the `eventId` of an earlier command (`first`, its type) with another type or
+/// payload: refused `invalid`, nothing run. The answer names `cmd`'s type and has an id of its
+/// own, so a client matching answers on `(eventId, command)` keeps the first command's.
+async fn refuse_reused<H: PubNub>(host: &H, cmd: &Command, first: &str, now_ms: u64, report: &mut Report) {
+    report.reject(Rejection::with("eventId already used by another command:", first));
+    let (channel, mut result) =
+        messages::command_result(fr::sender(cmd), Some(&cmd.event_id), cmd.kind.name(), Some(Reason::Invalid), now_ms);
+    result.event_id.push('_');
+    result.event_id.push_str(cmd.kind.name());
+    if let Err(e) = host.publish(&channel, &result).await {
+        report.error(cat(&["friend.command.result not delivered: ", &e.describe()]));
+    }
+}
+
+/// Writes `record` as `cmd`'s (naming the command: `CommandRecord::of`).
+async fn save<H: KvStore>(host: &H, key: &str, cmd: &Command, record: &CommandRecord) -> Result<(), HostError> {
+    host.set(key, &record.of(cmd), keys::RESULT_TTL_MINUTES).await
 }
 
 /// Records how the command ended and answers it; an incomplete one is not answered (the
@@ -228,7 +362,7 @@ async fn finish<H: PubNub + KvStore>(
             CommandRecord::answered(Some(refused.reason), at)
         }
     };
-    if let Err(e) = host.set(key, &record, keys::RESULT_TTL_MINUTES).await {
+    if let Err(e) = save(host, key, cmd, &record).await {
         let _ = incomplete(report, "command result write", e);
         return;
     }
@@ -298,7 +432,7 @@ async fn decline<H: PubNub + KvStore>(
     let at = journal.map_or(now_ms, |j| j.at);
     if journal.is_none() {
         let record = CommandRecord::under_way(at);
-        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "decline record write", e))?;
+        open_journal(host, cmd, record_key, &record).await.map_err(|e| incomplete(report, "decline record write", e))?;
     }
     // Told before the request goes: a re-send after a failed notice still finds it.
     tell_other_side(host, cmd, pending.as_ref(), report).await?;
@@ -336,12 +470,10 @@ async fn cancel<H: PubNub + KvStore>(
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
     if journal.is_none() {
-        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "cancel record write", e))?;
+        open_journal(host, cmd, record_key, &record).await.map_err(|e| incomplete(report, "cancel record write", e))?;
     }
     unlist(host, cmd, &key, report).await?;
-    let lease: Option<Json> =
-        host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
-    if lease.is_some() {
+    if acceptance_running(host, cmd, report).await? {
         report.warn("an acceptance of the request is running; a re-send completes the cancel");
         return Err(Incomplete);
     }
@@ -374,14 +506,17 @@ async fn tell_other_side<H: PubNub>(
 
 /// B accepts A's request, as `fr::decide_accept` lays it out: the lease, the request, the plan
 /// (written as this command's record first), both group entries, both memberships, a recount,
-/// both notices, then both pending requests go (KV, then their listings). Ops: ≤ 10 API (8 +
-/// two full-group fallbacks),
-/// ≤ 8 KV here (6 + 1 per fallback; +2: the command record), 3 publishes (+1).
+/// both notices, then both pending requests go (KV, then their listings). Ops: ≤ 9 API (8 +
+/// one full-group fallback), ≤ 8 KV here (the lease, the request, 3 to open the journal, 1 per
+/// fallback, 2 removals, the lease's release when no fallback was needed; +2: the command
+/// record; at the last hop (a heal) the journal is open already and the recount is queued:
+/// 2 KV instead of a fire), 3 publishes and fires (+1).
 async fn accept<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
     journal: Option<&CommandRecord>,
     record_key: &str,
+    hop: u8,
     now_ms: u64,
     report: &mut Report,
 ) -> Result<Decided, Incomplete> {
@@ -393,7 +528,7 @@ async fn accept<H: PubNub + KvStore>(
     };
     // The lease before the request is read: see `keys::lease_key`.
     let lease = keys::lease_key(a_id, b_id);
-    host.set(&lease, &cmd.event_id, keys::LEASE_TTL_MINUTES).await.map_err(|e| incomplete(report, "lease write", e))?;
+    host.set(&lease, &record_key, keys::LEASE_TTL_MINUTES).await.map_err(|e| incomplete(report, "lease write", e))?;
     let request_key = keys::request_key(a_id, b_id);
     let pending: Option<PendingRequest> = host.get(&request_key).await.map_err(|e| incomplete(report, "pending request read", e))?;
     let a_has_b = host.get_member(&friends(a_id), b_id).await.map_err(|e| incomplete(report, "membership read", e))?;
@@ -419,7 +554,7 @@ async fn accept<H: PubNub + KvStore>(
     };
     let mut record = plan.record.clone();
     if fresh {
-        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "acceptance plan write", e))?;
+        open_journal(host, cmd, record_key, &record).await.map_err(|e| incomplete(report, "acceptance plan write", e))?;
     }
 
     // Both groups first, then both memberships: full groups are undone before anything else
@@ -440,7 +575,7 @@ async fn accept<H: PubNub + KvStore>(
                         if let Some(g) = record.groups.as_mut() {
                             g[i] = next as u64;
                         }
-                        host.set(record_key, &record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "plan update", e))?;
+                        save(host, record_key, cmd, &record).await.map_err(|e| incomplete(report, "plan update", e))?;
                     }
                     None => {
                         if i == 1 {
@@ -463,7 +598,7 @@ async fn accept<H: PubNub + KvStore>(
             .await
             .map_err(|e| incomplete(report, "membership write", e))?;
     }
-    fire_recount(host, a_id, b_id).await.map_err(|e| incomplete(report, "recount fire", e))?;
+    recount_both(host, a_id, b_id, hop).await.map_err(|e| incomplete(report, "recount", e))?;
     for side in &plan.sides {
         host.publish(&side.notice.channel, &side.notice.message).await.map_err(|e| incomplete(report, "friend.added", e))?;
     }
@@ -473,7 +608,10 @@ async fn accept<H: PubNub + KvStore>(
         host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
     }
     unlist_pair(host, a_id, b_id, report).await?;
-    release(host, &lease, report).await;
+    if fallbacks == 0 {
+        // After a fallback the KV budget is spent (its plan update): the lease expires.
+        release(host, &lease, report).await;
+    }
     report.info(cat(&["friends: ", a_id.as_str(), " <-> ", b_id.as_str(), if fresh { "" } else { " (completed by a re-send)" }]));
     Ok(Decided::Done(record.at))
 }
@@ -488,6 +626,17 @@ async fn unlist_pair<H: PubNub>(host: &H, a: &UserId, b: &UserId, report: &mut R
     Ok(())
 }
 
+/// Whether an acceptance of the pair holds the lease (`keys::lease_key`) and is not done: the
+/// lease names the acceptance's record, and one found done is over (its lease was left to
+/// expire). Ops: 1 KV, +1 when there is a lease.
+async fn acceptance_running<H: KvStore>(host: &H, cmd: &Command, report: &mut Report) -> Result<bool, Incomplete> {
+    let lease: Option<String> =
+        host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
+    let Some(record_key) = lease else { return Ok(false) };
+    let record: Option<CommandRecord> = host.get(&record_key).await.map_err(|e| incomplete(report, "lease record read", e))?;
+    Ok(record.is_none_or(|r| !r.done))
+}
+
 /// The lease expires on its own; deleting it only lets a removal of the pair run sooner.
 async fn release<H: KvStore>(host: &H, lease: &str, report: &mut Report) {
     if let Err(e) = host.remove(lease).await {
@@ -495,9 +644,16 @@ async fn release<H: KvStore>(host: &H, lease: &str, report: &mut Report) {
     }
 }
 
-/// Both users' `friendCount`, recounted from their memberships by the recount worker.
-async fn fire_recount<H: PubNub>(host: &H, a: &UserId, b: &UserId) -> Result<(), HostError> {
-    host.fire(&recount_channel(), &FriendsWork { kind: RECOUNT_WORK, hop: 1, users: &[a.as_str(), b.as_str()], hole: None }).await
+/// Both users' `friendCount`, recounted from their memberships by the recount worker: fired
+/// one hop down, or, at the last hop (a heal), queued for the settler to hand out (+2 KV).
+async fn recount_both<H: PubNub + KvStore>(host: &H, a: &UserId, b: &UserId, hop: u8) -> Result<(), HostError> {
+    match next_hop(hop) {
+        Some(next) => {
+            host.fire(&recount_channel(), &FriendsWork { kind: RECOUNT_WORK, hop: next, users: &[a.as_str(), b.as_str()], hole: None })
+                .await
+        }
+        None => push_job(host, JobQueue::Recounts, &Recount { users: vec![a.as_str().to_owned(), b.as_str().to_owned()] }).await,
+    }
 }
 
 /// Up to `pages` pages (≤ 100 friends each) of A's friends, online ones first, published on
@@ -563,6 +719,7 @@ async fn remove<H: PubNub + KvStore>(
     cmd: &Command,
     journal: Option<&CommandRecord>,
     record_key: &str,
+    hop: u8,
     now_ms: u64,
     report: &mut Report,
 ) -> Result<Decided, Incomplete> {
@@ -572,10 +729,10 @@ async fn remove<H: PubNub + KvStore>(
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
     if journal.is_none() {
-        host.set(record_key, &plan.record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "removal plan write", e))?;
+        open_journal(host, cmd, record_key, &plan.record).await.map_err(|e| incomplete(report, "removal plan write", e))?;
     }
     drop_requests(host, cmd, report).await?;
-    unfriend(host, cmd, &plan, report).await?;
+    unfriend(host, cmd, &plan, hop, report).await?;
     report.info(cat(&["unfriended: ", cmd.user_a.as_str(), " x ", cmd.user_b.as_str()]));
     Ok(Decided::Done(plan.record.at))
 }
@@ -611,10 +768,14 @@ async fn drop_requests<H: PubNub + KvStore>(host: &H, cmd: &Command, report: &mu
 /// The friendship of `plan` ends: unless an acceptance of the pair holds the lease, per side
 /// the group entry and the membership, a recount of both, a refill of each hole, both
 /// notices. Ops: 4 API, 1 KV, 5 publishes/fires.
-async fn unfriend<H: PubNub + KvStore>(host: &H, cmd: &Command, plan: &fr::RemovalPlan, report: &mut Report) -> Result<(), Incomplete> {
-    let lease: Option<Json> =
-        host.get(&keys::lease_key(&cmd.user_a, &cmd.user_b)).await.map_err(|e| incomplete(report, "lease read", e))?;
-    if lease.is_some() {
+async fn unfriend<H: PubNub + KvStore>(
+    host: &H,
+    cmd: &Command,
+    plan: &fr::RemovalPlan,
+    hop: u8,
+    report: &mut Report,
+) -> Result<(), Incomplete> {
+    if acceptance_running(host, cmd, report).await? {
         report.warn("an acceptance between them is running; a re-send completes the command");
         return Err(Incomplete);
     }
@@ -626,12 +787,12 @@ async fn unfriend<H: PubNub + KvStore>(host: &H, cmd: &Command, plan: &fr::Remov
             .await
             .map_err(|e| incomplete(report, "membership removal", e))?;
     }
-    fire_recount(host, &cmd.user_a, &cmd.user_b).await.map_err(|e| incomplete(report, "recount fire", e))?;
-    for side in &plan.sides {
-        // The recount worker refills the hole from the user's last group (if it is not the
-        // last itself), keeping the groups compact. A refill that does not happen leaves
-        // the friends where they are, only less compact.
-        let refill = FriendsWork { kind: RECOUNT_WORK, hop: 1, users: &[side.user.as_str()], hole: Some(side.group as u64) };
+    recount_both(host, &cmd.user_a, &cmd.user_b, hop).await.map_err(|e| incomplete(report, "recount", e))?;
+    // The recount worker refills the hole from the user's last group (if it is not the last
+    // itself), keeping the groups compact. A refill that does not happen (or cannot: no hop
+    // left) leaves the friends where they are, only less compact.
+    for side in plan.sides.iter().filter(|_| next_hop(hop).is_some()) {
+        let refill = FriendsWork { kind: RECOUNT_WORK, hop: hop + 1, users: &[side.user.as_str()], hole: Some(side.group as u64) };
         if let Err(e) = host.fire(&recount_channel(), &refill).await {
             report.warn(cat(&["group refill not fired: ", &e.describe()]));
         }
@@ -651,20 +812,21 @@ async fn block<H: PubNub + KvStore>(
     cmd: &Command,
     journal: Option<&CommandRecord>,
     record_key: &str,
+    hop: u8,
     now_ms: u64,
     report: &mut Report,
 ) -> Result<Decided, Incomplete> {
     let (m_a, m_b) = memberships(host, cmd, journal, report).await?;
     let plan = fr::plan_block(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms);
     if journal.is_none() {
-        host.set(record_key, &plan.record, keys::RESULT_TTL_MINUTES).await.map_err(|e| incomplete(report, "block plan write", e))?;
+        open_journal(host, cmd, record_key, &plan.record).await.map_err(|e| incomplete(report, "block plan write", e))?;
     }
     host.set_members(&blocked(&cmd.user_a), &[(cmd.user_b.clone(), fr::blocked_listing(plan.record.at))])
         .await
         .map_err(|e| incomplete(report, "block write", e))?;
     drop_requests(host, cmd, report).await?;
     if let Some(removal) = &plan.removal {
-        unfriend(host, cmd, removal, report).await?;
+        unfriend(host, cmd, removal, hop, report).await?;
     }
     report.info(cat(&["blocked: ", cmd.user_a.as_str(), " blocks ", cmd.user_b.as_str()]));
     Ok(Decided::Done(plan.record.at))

@@ -6,6 +6,7 @@ use crate::prelude::*;
 pub mod count;
 pub mod entry;
 pub mod friends;
+pub mod heal;
 pub mod presence;
 pub(crate) mod queues;
 pub mod reconcile;

@@ -25,7 +25,7 @@ pub(crate) async fn enqueue_chunk<H: KvStore>(host: &H, chunk: &SettleChunk, due
 /// A job at the back of a FIFO queue; the settler hands it out on its next run.
 pub(crate) async fn push_job<H: KvStore, T: Serialize>(host: &H, queue: JobQueue, job: &T) -> Result<(), HostError> {
     let index = host.incr_counter(queue.counter_key(), 1).await?;
-    host.set(&queue.job_key(index), job, keys::QUEUE_TTL_MINUTES).await
+    host.set(&queue.job_key(index), job, queue.ttl_minutes()).await
 }
 
 /// Fires `observations` to presence workers at `hop` in parts of `size`; returns what could

@@ -40,7 +40,7 @@ fn status_count_over_100_shards_in_one_call() {
     assert_eq!(m["payload"]["calculatedAt"], "2026-01-01T00:00:00.000Z");
     let ops = host.ops_used(1);
     assert_eq!((ops.api, ops.publish), (1, 2), "one hereNow for 100 shards, one publish, the metrics snapshot's fire");
-    assert!(ops.kv <= 4, "{ops:?}");
+    assert!(ops.kv <= 7, "{ops:?}: last count, peak, and the heal sweep's 3");
     host.assert_within_budget();
 }
 

@@ -212,9 +212,24 @@ fn malformed_json_text_is_an_error_with_a_reason_never_a_panic() {
     for text in bad {
         assert!(Json::parse(text).is_err(), "{text:?} should be rejected");
     }
+    // Nesting past MAX_DEPTH is read without recursion and kept as text: no trap, however deep,
+    // and the value says so; broken nesting is still refused.
     let deep = "[".repeat(10_000) + &"]".repeat(10_000);
-    assert_eq!(Json::parse(&deep), Err("JSON nested too deeply"));
-    assert!(Json::parse(&"[".repeat(64).to_string()).is_err());
+    let parsed = Json::parse(&deep).expect("deep but well formed");
+    assert!(parsed.nested_too_deep());
+    assert_eq!(parsed.to_text(), deep, "kept as its text");
+    let deep_obj = format!("{{\"k\":{}\"a]}}\"{}}}", "{\"x\":[".repeat(100), "]}".repeat(100));
+    let parsed = Json::parse(&deep_obj).expect("brackets inside strings are text");
+    assert!(parsed.nested_too_deep());
+    assert_eq!(parsed.to_text(), deep_obj);
+    for broken in ["[".repeat(64), "[".repeat(70) + &"}".repeat(70), "[".repeat(70) + "\"" + &"]".repeat(70)] {
+        assert!(Json::parse(&broken).is_err(), "{broken}");
+    }
+    // The limit: 65 levels of arrays are values; the 66th is text.
+    let at = |n: usize| Json::parse(&("[".repeat(n) + &"]".repeat(n))).unwrap().nested_too_deep();
+    assert!(!at(65));
+    assert!(at(66));
+    assert!(!Json::parse("[1.5e300, 12345678901234567890]").unwrap().nested_too_deep(), "raw numbers are not nesting");
 }
 
 #[test]

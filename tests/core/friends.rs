@@ -658,7 +658,7 @@ fn the_20000th_friend_fills_the_last_group_and_the_next_acceptance_is_refused_wi
 }
 
 /// A user who once had 9,000 friends and lost the older ones: the count (6,000) points at
-/// group 3, and groups 3, 4 and 5 are full. The acceptance tries three groups, then undoes
+/// group 3, and groups 3, 4 and 5 are full. The acceptance tries two groups, then undoes
 /// what it wrote (the requester's group entry, the claim, both counts) instead of leaving a
 /// half-made friendship, and says why. Once a removal frees room it completes normally.
 #[test]

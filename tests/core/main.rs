@@ -2,6 +2,7 @@
 //! Native tests of the handlers against the recording fake host. Every test ends with
 //! `assert_within_budget`: an execution that exceeds its op budget fails the test.
 
+mod answers;
 mod contract;
 mod count;
 mod decide_friends;
@@ -12,6 +13,7 @@ mod faults;
 mod friends;
 mod fuzz;
 mod groups;
+mod heal;
 mod metrics;
 mod order;
 mod plan;
@@ -73,6 +75,11 @@ pub fn drain_fired(host: &FakeHost, cfg: &Config) -> Vec<Report> {
                 block_on(friends_presence::handlers::count::count_worker(&exec, &json(message)))
             } else if channel.starts_with("reconcile-work.") {
                 block_on(friends_presence::handlers::reconcile::reconcile_worker(&exec, cfg, &json(message), host.now()))
+            } else if channel.starts_with("friend-requests.") {
+                // A heal (`core::heal`): fired, so no publisher.
+                block_on(friends_presence::handlers::friends::friend_requests(&exec, cfg, &channel, None, &json(message), host.now()))
+            } else if channel.starts_with("friend-management.") {
+                block_on(friends_presence::handlers::friends::friend_management(&exec, cfg, &channel, None, &json(message), host.now()))
             } else {
                 panic!("fired to an unbound channel {channel}");
             };

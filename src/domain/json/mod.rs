@@ -34,7 +34,8 @@ pub enum Json {
     /// An integer within ±2^53 (the numbers this system reads: counts, epoch ms, ids).
     Num(f64),
     /// Any other number (fraction, exponent, beyond 2^53), kept as its JSON text so a
-    /// field this system does not own round-trips exactly.
+    /// field this system does not own round-trips exactly; also an array or object nested
+    /// past [`text::MAX_DEPTH`], kept as its text ([`Json::nested_too_deep`]).
     Raw(String),
     Str(String),
     Arr(Vec<Json>),
@@ -98,6 +99,17 @@ impl Json {
 
     pub fn num(n: u64) -> Json {
         Json::Num(n as f64)
+    }
+
+    /// Whether the value holds an array or object nested deeper than the parser reads
+    /// ([`text::MAX_DEPTH`]: kept as text, never a raw number).
+    pub fn nested_too_deep(&self) -> bool {
+        match self {
+            Json::Raw(text) => text.starts_with(['[', '{']),
+            Json::Arr(items) => items.iter().any(Json::nested_too_deep),
+            Json::Obj(obj) => obj.0.iter().any(|(_, v)| v.nested_too_deep()),
+            _ => false,
+        }
     }
 
     pub fn as_object(&self) -> Option<&JsonObject> {

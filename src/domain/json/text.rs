@@ -6,7 +6,11 @@ use super::{Json, JsonObject};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-/// Deeper nesting than this is rejected instead of recursing (bad input must never trap).
+/// Arrays and objects nested deeper than this are not parsed into values (no recursion past
+/// it, so bad input never traps): each is kept whole as its text in a [`Json::Raw`], checked
+/// for balanced brackets and well-formed strings only. Such a message still has its shallow
+/// fields (type, eventId, publisher), so it can be refused with an answer
+/// ([`Json::nested_too_deep`]).
 pub const MAX_DEPTH: usize = 64;
 
 /// Integers up to 2^53 are exact in JS numbers and in `f64`; larger ones are carried as text.
@@ -44,11 +48,9 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, depth: usize) -> Result<Json, &'static str> {
-        if depth > MAX_DEPTH {
-            return Err("JSON nested too deeply");
-        }
         self.ws();
         match self.s.get(self.i) {
+            Some(b'[' | b'{') if depth > MAX_DEPTH => self.nested_text(),
             None => Err("unexpected end of JSON"),
             Some(b'n') if self.eat(b"null") => Ok(Json::Null),
             Some(b't') if self.eat(b"true") => Ok(Json::Bool(true)),
@@ -103,6 +105,37 @@ impl Parser<'_> {
             }
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(_) => Err("unexpected character in JSON"),
+        }
+    }
+
+    /// The array or object starting here, as its text, without recursion: a stack of the
+    /// brackets to close, strings read as strings (a bracket inside one is text).
+    fn nested_text(&mut self) -> Result<Json, &'static str> {
+        let start = self.i;
+        let mut open: Vec<u8> = Vec::new();
+        loop {
+            match self.s.get(self.i) {
+                None => return Err("unexpected end of JSON"),
+                Some(b'"') => {
+                    self.string()?;
+                    continue;
+                }
+                Some(&c @ (b'[' | b'{')) => open.push(if c == b'[' { b']' } else { b'}' }),
+                Some(&c @ (b']' | b'}')) => {
+                    if open.pop() != Some(c) {
+                        return Err("unbalanced brackets in JSON");
+                    }
+                    if open.is_empty() {
+                        self.i += 1;
+                        // Starts and ends on ASCII brackets of a &str: valid UTF-8.
+                        let text = core::str::from_utf8(&self.s[start..self.i]).map_err(|_| "invalid UTF-8 in JSON")?;
+                        return Ok(Json::Raw(text.to_owned()));
+                    }
+                }
+                Some(b',' | b':' | b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'+' | b'.' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z') => {}
+                Some(_) => return Err("unexpected character in JSON"),
+            }
+            self.i += 1;
         }
     }
 

@@ -1,0 +1,251 @@
+//! Friend commands cut off by a crash and never re-sent are finished by the Functions
+//! themselves (issue 20 part 8): the journal each opens is queued, the count-aggregator's sweep
+//! hands it to a scanner once it is old enough, and the command's own Function runs the steps a
+//! re-send would. Pairs end whole or absent, counts exact, the sender answered once.
+
+use friends_presence::core::heal::{self, decide_journal, plan_sweep, HealCursor, JournalAction, HEAL_AFTER_MS};
+use friends_presence::core::keys::parse_result_key;
+use friends_presence::core::Config;
+use friends_presence::handlers::count::count_aggregator;
+use friends_presence::host::fake::{block_on, FakeHost};
+use serde_json::Value;
+
+use super::friends::{assert_exact, command, on_management, on_requests, outcome, recount, setup};
+use super::{drain_fired, settle_run, T0};
+
+/// One count-aggregator run (its heal sweep, its scanners, the heals they fire), then a
+/// settler run (the recounts the heals queued).
+fn periodic(host: &FakeHost) {
+    let cfg = Config::default();
+    let exec = host.execution();
+    block_on(count_aggregator(&exec, &cfg, host.now()));
+    drain_fired(host, &cfg);
+    settle_run(host, &cfg);
+}
+
+/// Runs the periodic Functions every 10 s for `ms`.
+fn run_for(host: &FakeHost, ms: u64) {
+    for _ in 0..ms / 10_000 {
+        host.advance(10_000);
+        periodic(host);
+    }
+}
+
+fn answers(host: &FakeHost, user: &str, id: &str) -> usize {
+    host.published_on(&format!("inbox.{user}"))
+        .iter()
+        .filter(|m| m["type"] == "friend.command.result" && m["payload"]["eventId"] == id)
+        .count()
+}
+
+#[test]
+fn the_sweep_hands_out_only_references_older_than_the_heal_delay_in_scanner_batches() {
+    // First run: what is queued now is seen now, and waits.
+    let s = plan_sweep(None, 10, T0, heal::SCAN_FIRES);
+    assert!(s.scans.is_empty());
+    let c = s.cursor_after(0);
+    assert_eq!(c, HealCursor { handed: 0, seen: 10, at: T0 });
+    assert!(plan_sweep(Some(c), 12, T0 + HEAL_AFTER_MS - 1, heal::SCAN_FIRES).scans.is_empty(), "not old enough yet");
+    let s = plan_sweep(Some(c), 12, T0 + HEAL_AFTER_MS, heal::SCAN_FIRES);
+    assert_eq!(s.scans, vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9, 10]], "the 10 seen, not the 2 queued since");
+    // A failed second fire: the cursor stops after the first scanner.
+    assert_eq!(s.cursor_after(1), HealCursor { handed: 4, seen: 10, at: T0 });
+    // All handed: what is queued now is seen now.
+    let c = s.cursor_after(3);
+    assert_eq!(c, HealCursor { handed: 10, seen: 12, at: T0 + HEAL_AFTER_MS });
+    // A backlog is worked through SCAN_FIRES × JOURNALS_PER_SCAN at a time.
+    let big = plan_sweep(Some(HealCursor { handed: 0, seen: 100, at: T0 }), 100, T0 + HEAL_AFTER_MS, heal::SCAN_FIRES);
+    assert_eq!(big.scans.len(), heal::SCAN_FIRES);
+    assert_eq!(big.cursor_after(heal::SCAN_FIRES).handed, (heal::SCAN_FIRES * heal::JOURNALS_PER_SCAN) as i64);
+    assert_eq!(big.cursor_after(heal::SCAN_FIRES).seen, 100);
+    // Idle: nothing queued since, the cursor stays (no KV write).
+    let idle = HealCursor { handed: 12, seen: 12, at: T0 };
+    assert_eq!(plan_sweep(Some(idle), 12, T0 + 3_600_000, 6).cursor_after(0), idle);
+    // New references after an idle hour are seen now, and wait their 30 s.
+    let s = plan_sweep(Some(idle), 15, T0 + 3_600_000, 6);
+    assert!(s.scans.is_empty());
+    assert_eq!(s.cursor_after(0), HealCursor { handed: 12, seen: 15, at: T0 + 3_600_000 });
+    // A first run after a long pause looks back a bounded way.
+    assert_eq!(plan_sweep(None, 5_000, T0, 6).cursor_after(0).handed, 5_000 - heal::FIRST_RUN_LOOKBACK);
+}
+
+#[test]
+fn a_journal_under_way_is_finished_a_finished_friendship_change_recounted_anything_else_left() {
+    use friends_presence::core::friends::CommandRecord;
+    let (bob, e) = parse_result_key("cmd:bob:E").unwrap();
+    assert_eq!(parse_result_key("cmd:b o b:E"), None);
+    assert_eq!(decide_journal(&bob, e, None), JournalAction::Nothing, "stopped before its journal");
+    let named = |done: bool, kind: &'static str, reason: Option<&'static str>| CommandRecord {
+        done,
+        reason,
+        at: T0,
+        kind: Some(kind),
+        a: Some("alice".into()),
+        b: Some("bob".into()),
+        sum: Some(1),
+        ..Default::default()
+    };
+    match decide_journal(&bob, e, Some(&named(false, "friend.request.accepted", None))) {
+        JournalAction::Finish(cmd) => assert_eq!((cmd.user_a.as_str(), cmd.user_b.as_str(), cmd.event_id.as_str()), ("alice", "bob", "E")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        decide_journal(&bob, e, Some(&named(true, "friend.request.accepted", None))),
+        JournalAction::Recount(["alice".into(), "bob".into()])
+    );
+    assert_eq!(decide_journal(&bob, e, Some(&named(true, "friend.request.accepted", Some("limit")))), JournalAction::Nothing);
+    assert_eq!(decide_journal(&bob, e, Some(&named(true, "friend.request.declined", None))), JournalAction::Nothing);
+    // The record must be the sender's own command: alice's removal under bob's key is not.
+    assert_eq!(decide_journal(&bob, e, Some(&named(false, "friend.remove", None))), JournalAction::Nothing);
+    // Older records (no command named) are left to their clients.
+    assert_eq!(decide_journal(&bob, e, Some(&CommandRecord::under_way(T0))), JournalAction::Nothing);
+}
+
+/// Every crash point of an acceptance, a removal and a block, never re-sent: after the sweep,
+/// each pair is whole (the journal was written) or absent (it was not), every count exact, and
+/// every command that wrote its journal answered exactly once.
+#[test]
+fn commands_cut_off_at_every_step_and_never_re_sent_are_healed_within_the_bound() {
+    let crash_points = |run: &dyn Fn(&FakeHost)| {
+        // The number of host calls the command makes uninterrupted.
+        let host = setup();
+        let before = host.calls().len();
+        run(&host);
+        host.calls().len() - before
+    };
+    type Step = fn(&FakeHost);
+    let cases: [(&str, Step, Step, &str, bool); 3] = [
+        (
+            "accept",
+            |h| {
+                on_requests(h, "alice", command("friend.request", "alice", "bob", "r1"));
+            },
+            |h| {
+                on_requests(h, "bob", command("friend.request.accepted", "alice", "bob", "E"));
+            },
+            "bob",
+            true,
+        ),
+        (
+            "remove",
+            |h| {
+                on_requests(h, "alice", command("friend.request", "alice", "bob", "r1"));
+                on_requests(h, "bob", command("friend.request.accepted", "alice", "bob", "a1"));
+                recount(h);
+            },
+            |h| {
+                on_management(h, "alice", command("friend.remove", "alice", "bob", "E"));
+            },
+            "alice",
+            false,
+        ),
+        (
+            "block",
+            |h| {
+                on_requests(h, "alice", command("friend.request", "alice", "bob", "r1"));
+                on_requests(h, "bob", command("friend.request.accepted", "alice", "bob", "a1"));
+                recount(h);
+            },
+            |h| {
+                on_management(h, "alice", command("friend.block", "alice", "bob", "E"));
+            },
+            "alice",
+            false,
+        ),
+    ];
+    let mut healed = 0;
+    for (name, prepare, cut, sender, makes) in cases {
+        let total = crash_points(&|h| {
+            prepare(h);
+            cut(h);
+        });
+        let setup_calls = {
+            let h = setup();
+            prepare(&h);
+            h.calls().len()
+        };
+        let steps = total - setup_calls;
+        for n in 1..steps as u32 {
+            let host = setup();
+            prepare(&host);
+            host.take_fired();
+            host.crash_after(n);
+            cut(&host);
+            host.take_fired(); // what the cut-off execution fired before it died is lost too
+            let journal: Option<Value> = host.kv_value(&format!("cmd:{sender}:E"));
+            if journal.as_ref().is_some_and(|j| j["done"] == true) {
+                // Cut off between its result and the answer: done, and a re-send is answered.
+                continue;
+            }
+            // No client: only the periodic Functions run, for the bound the README states.
+            run_for(&host, 2 * 60_000);
+            let friends = host.members("friends.alice").contains_key("bob");
+            match &journal {
+                Some(_) => {
+                    healed += 1;
+                    assert_eq!(friends, makes, "{name} @{n}: the command was finished");
+                    assert_eq!(answers(&host, sender, "E"), 1, "{name} @{n}: answered once, by the heal");
+                    assert_eq!(outcome(&host, sender, "E"), Some(Ok(())), "{name} @{n}");
+                    assert_eq!(host.kv_value(&format!("cmd:{sender}:E")).unwrap()["done"], true);
+                }
+                None => assert_eq!(friends, !makes, "{name} @{n}: nothing was decided, nothing changed"),
+            }
+            assert_exact(&host, &["alice", "bob"]);
+            host.assert_within_budget();
+        }
+    }
+    assert!(healed >= 10, "journals healed: {healed}");
+}
+
+#[test]
+fn a_heal_message_from_a_client_only_finishes_the_clients_own_journal() {
+    let host = setup();
+    on_requests(&host, "alice", command("friend.request", "alice", "bob", "r1"));
+    host.crash_after(9);
+    on_requests(&host, "bob", command("friend.request.accepted", "alice", "bob", "E"));
+    host.take_fired();
+    assert_eq!(host.kv_value("cmd:bob:E").unwrap()["done"], false, "cut off after its plan");
+    // Alice publishes a heal of bob's journal on her own channel: her key space, nothing there.
+    let state = host.snapshot_without_answers();
+    let told = host.published().len();
+    let exec = host.execution();
+    let heal = super::json(serde_json::json!({"type": "friend.heal", "eventId": "E"}));
+    block_on(friends_presence::handlers::friends::friend_requests(
+        &exec,
+        &Config::default(),
+        "friend-requests.alice",
+        Some("alice"),
+        &heal,
+        host.now(),
+    ));
+    assert_eq!(host.snapshot_without_answers(), state);
+    assert_eq!(host.published().len(), told, "a heal is not a command: no answer");
+    // Bob's own heal finishes it (as a re-send would).
+    let exec = host.execution();
+    block_on(friends_presence::handlers::friends::friend_requests(
+        &exec,
+        &Config::default(),
+        "friend-requests.bob",
+        Some("bob"),
+        &heal,
+        host.now(),
+    ));
+    assert_eq!(outcome(&host, "bob", "E"), Some(Ok(())));
+    run_for(&host, 60_000);
+    assert_exact(&host, &["alice", "bob"]);
+    host.assert_within_budget();
+}
+
+#[test]
+fn counts_converge_after_every_recount_of_a_change_was_lost() {
+    let host = setup();
+    on_requests(&host, "alice", command("friend.request", "alice", "bob", "r1"));
+    on_requests(&host, "bob", command("friend.request.accepted", "alice", "bob", "a1"));
+    // The recount the acceptance fired is lost (a host fault on the recount worker and on its
+    // re-queue): friendCount stays 0 with one friend.
+    host.take_fired();
+    assert_eq!(host.user_custom("alice").unwrap().get("friendCount").and_then(Value::as_u64).unwrap_or(0), 0);
+    run_for(&host, 2 * 60_000);
+    assert_exact(&host, &["alice", "bob"]);
+    host.assert_within_budget();
+}
