@@ -114,7 +114,7 @@ test('text crosses the wasm boundary intact both ways, with the sandbox\'s TextE
     const join = trigger({ channels: ['presence.shard-42'], message: { action: 'join', uuid: 'alice', occupancy: 1, timestamp: T0 / 1000 } });
     await withClock(w, () => fn.run(join, w.pn.execution()));
     assert.equal(w.pn.published.length, 1, `nativeText ${nativeText}`);
-    assert.deepEqual(w.pn.published[0].message.payload, { userId: 'alice', name, statusMessage }, `nativeText ${nativeText}`);
+    assert.deepEqual(w.pn.published[0].message.payload, { userId: 'alice', name, statusMessage, version: 1 }, `nativeText ${nativeText}`);
     assert.deepEqual(fn.logs.filter((l) => l.level === 'error'), [], `nativeText ${nativeText}`);
   }
 });
