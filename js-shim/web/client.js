@@ -61,7 +61,7 @@ function publishFailure(e, what) {
  */
 export async function connectFriends(options) {
   const {
-    pubnub, userId, shardCount, friendCount, online = true, onChange, onMessage, onStatus, refreshToken,
+    pubnub, userId, shardCount, friendCount, online = true, invisible = false, onChange, onMessage, onStatus, refreshToken,
     answerTimeoutMs = 5000, attempts = 5, connectTimeoutMs = 10_000, refreshAttempts = 5, refreshRetryMs = 10_000,
   } = options;
   const created = FriendsView.create(userId, { shardCount });
@@ -94,6 +94,7 @@ export async function connectFriends(options) {
   const changed = () => {
     // A hint given as friendCount stands until the view knows the count itself.
     if (view.synced || view.totals().totalFriends !== null || friendCount === undefined) regroup();
+    place();
     for (const w of [...waiters]) w();
     if (onChange) onChange(view);
   };
@@ -129,14 +130,30 @@ export async function connectFriends(options) {
       report({ type: state === 'token_refused' ? 'access_denied' : 'disconnected', error });
     },
   };
-  // The presence shard is what makes this user online; without it the user only watches.
-  const channels = online ? plan.channels : plan.channels.filter((c) => c !== plan.presenceChannel);
+  // The presence shard is what makes this user online; without it the user only watches. A
+  // shard's hereNow is open to every user of the shard, so an invisible user is never on it:
+  // present = wanted online and not invisible (the app's `invisible`, then what the answers to
+  // this user's own user.settings confirmed, as the view keeps them).
+  let wantOnline = online;
+  let hidden = invisible === true;
+  let onShard = wantOnline && !hidden;
+  const channels = () => (onShard ? plan.channels : plan.channels.filter((c) => c !== plan.presenceChannel));
+  /** Joins or leaves the shard when being there changed; not before the first subscribe connected. */
+  function place() {
+    const known = view.settings().invisible;
+    if (typeof known === 'boolean') hidden = known;
+    const want = wantOnline && !hidden;
+    if (closed || connecting || want === onShard) return;
+    onShard = want;
+    if (want) pubnub.subscribe({ channels: [plan.presenceChannel] });
+    else pubnub.unsubscribe({ channels: [plan.presenceChannel] }); // a leave: gone from hereNow at once
+  }
   const stop = () => {
     closed = true;
     clearTimeout(refreshTimer);
     for (const w of [...waiters]) w();
     pubnub.removeListener(listener);
-    pubnub.unsubscribe({ channels, channelGroups: plan.groups });
+    pubnub.unsubscribe({ channels: channels(), channelGroups: plan.groups });
   };
   /**
    * Subscribes again (after a refused token or a lost connection). SDK v11 and v12 stop their
@@ -146,7 +163,7 @@ export async function connectFriends(options) {
   const resume = () => {
     if (closed) return;
     if (typeof pubnub.reconnect === 'function') pubnub.reconnect();
-    pubnub.subscribe({ channels, channelGroups: plan.groups });
+    pubnub.subscribe({ channels: channels(), channelGroups: plan.groups });
   };
   const setToken = (token) => {
     if (typeof token !== 'string' || !token) throw new FriendsError('invalid', 'setToken needs the token as a non-empty string');
@@ -165,7 +182,7 @@ export async function connectFriends(options) {
         resolve: () => { clearTimeout(timer); resolve(); },
         reject: (e) => { clearTimeout(timer); reject(e); },
       };
-      pubnub.subscribe({ channels, channelGroups: plan.groups });
+      pubnub.subscribe({ channels: channels(), channelGroups: plan.groups });
     });
     connecting = null;
     state = 'live';
@@ -176,6 +193,7 @@ export async function connectFriends(options) {
     throw e;
   }
   regroup(); // a load that changed nothing (no friends) still told the count
+  place(); // what the load (or the app, meanwhile) changed about being on the shard
 
   // Token refresh: the hook returns a new token (e.g. from the auth service) and when to ask
   // again. A failure is retried `refreshAttempts` times in a row, each reported, then given up.
@@ -278,6 +296,13 @@ export async function connectFriends(options) {
     },
     get state() {
       return closed ? 'closed' : state;
+    },
+    get present() {
+      return !closed && onShard;
+    },
+    setOnline: (value) => {
+      wantOnline = value === true;
+      place();
     },
     send,
     reload: load,
