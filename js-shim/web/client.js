@@ -94,7 +94,9 @@ export async function connectFriends(options) {
   const changed = () => {
     // A hint given as friendCount stands until the view knows the count itself.
     if (view.synced || view.totals().totalFriends !== null || friendCount === undefined) regroup();
-    place();
+    // Not from inside the SDK's listener: its subscribe loop, after the listeners, can re-send
+    // the request it had (shard included), which would join the shard again after our leave.
+    setTimeout(place, 0);
     for (const w of [...waiters]) w();
     if (onChange) onChange(view);
   };
@@ -146,7 +148,35 @@ export async function connectFriends(options) {
     if (closed || connecting || want === onShard) return;
     onShard = want;
     if (want) pubnub.subscribe({ channels: [plan.presenceChannel] });
-    else pubnub.unsubscribe({ channels: [plan.presenceChannel] }); // a leave: gone from hereNow at once
+    else {
+      pubnub.unsubscribe({ channels: [plan.presenceChannel] }); // a leave: gone from hereNow at once
+      confirmLeft(0);
+    }
+  }
+  /**
+   * A subscribe request already on its way when the SDK left (or retried, or reordered on
+   * another connection) joins the shard again after the leave. So a second later presence is
+   * asked (whereNow of one's own id needs no grant) and, while it still lists the shard, left again
+   * (a leave is only sent for a subscribed channel: subscribe, then unsubscribe), up to 3 times.
+   */
+  function confirmLeft(attempt) {
+    if (attempt >= 3 || typeof pubnub.whereNow !== 'function') return;
+    setTimeout(async () => {
+      if (closed || onShard) return;
+      let listed;
+      try {
+        listed = (await pubnub.whereNow({ uuid: userId })).channels.includes(plan.presenceChannel);
+      } catch {
+        return; // unknown: the next change of the connection decides again
+      }
+      if (!listed || closed || onShard) return;
+      pubnub.subscribe({ channels: [plan.presenceChannel] });
+      setTimeout(() => {
+        if (closed || onShard) return;
+        pubnub.unsubscribe({ channels: [plan.presenceChannel] });
+        confirmLeft(attempt + 1);
+      }, 0);
+    }, 1000);
   }
   const stop = () => {
     closed = true;
@@ -315,7 +345,13 @@ export async function connectFriends(options) {
     remove: (friend) => send(removeFriend(userId, friend, Date.now(), nonce())),
     block: (user) => send(blockUser(userId, user, Date.now(), nonce())),
     unblock: (user) => send(unblockUser(userId, user, Date.now(), nonce())),
-    settings: (settings) => send(userSettings(userId, settings, Date.now(), nonce())),
+    // Resolves once the shard was joined or left as the answer says (`present`).
+    settings: async (settings) => {
+      const result = await send(userSettings(userId, settings, Date.now(), nonce()));
+      await sleep(0);
+      place();
+      return result;
+    },
     close: stop,
   };
 }

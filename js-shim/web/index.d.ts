@@ -236,6 +236,8 @@ export interface PubNubLike {
   setToken(token: string): void;
   /** Resumes a subscription the SDK stopped (after a refused token); subscribing again when absent. */
   reconnect?(): void;
+  /** Where this user is present: checked after leaving the presence shard (a late subscribe can join it again). */
+  whereNow?(params: { uuid: string }): Promise<{ channels: string[] }>;
 }
 
 /** Why a connection, a command or a refresh failed. */

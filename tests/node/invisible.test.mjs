@@ -113,6 +113,12 @@ for (const SDK of Object.keys(SDKS)) {
     // V goes invisible: answered ok, V is off the shard, still connected.
     assert.equal((await v.settings({ invisible: true })).ok, true);
     assert.equal(v.view.settings().invisible, true);
+    // A subscribe request that reaches PubNub after the leave (under way, retried, reordered)
+    // joins the shard again: the client finds itself there and leaves again.
+    await until(() => !srv.presence.whereNow(V).includes(shard), 5_000);
+    srv.presence.touch(V, [shard], 300);
+    assert.ok(srv.presence.whereNow(V).includes(shard));
+    await until(() => !srv.presence.whereNow(V).includes(shard), 5_000);
     await until(() => f.view.friend(V)?.online === false, 15_000);
     for (const [pn, me] of [[pf, F], [ps, S]]) assert.deepEqual(await whatRevealsV(pn, me, V, shard), [], `${me}'s token sees V`);
     // What PubNub, which asks no permission for whereNow, would answer any token.
