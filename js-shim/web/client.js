@@ -150,31 +150,32 @@ export async function connectFriends(options) {
     if (want) pubnub.subscribe({ channels: [plan.presenceChannel] });
     else {
       pubnub.unsubscribe({ channels: [plan.presenceChannel] }); // a leave: gone from hereNow at once
-      confirmLeft(0);
+      if (hidden) confirmLeft(0);
     }
   }
   /**
    * A subscribe request already on its way when the SDK left (or retried, or reordered on
-   * another connection) joins the shard again after the leave. So a second later presence is
-   * asked (whereNow of one's own id needs no grant) and, while it still lists the shard, left again
-   * (a leave is only sent for a subscribed channel: subscribe, then unsubscribe), up to 3 times.
+   * another connection) joins the shard again after the leave. So, for an invisible user, a
+   * second later presence is asked (whereNow of one's own id needs no grant) and, while it
+   * still lists the shard, left again (a leave is only sent for a subscribed channel: subscribe,
+   * then unsubscribe), up to 3 times.
    */
   function confirmLeft(attempt) {
     if (attempt >= 3 || typeof pubnub.whereNow !== 'function') return;
     setTimeout(async () => {
-      if (closed || onShard) return;
+      if (closed || onShard || !hidden) return;
       let listed;
       try {
         listed = (await pubnub.whereNow({ uuid: userId })).channels.includes(plan.presenceChannel);
       } catch {
         return; // unknown: the next change of the connection decides again
       }
-      if (!listed || closed || onShard) return;
+      if (!listed || closed || onShard || !hidden) return;
       pubnub.subscribe({ channels: [plan.presenceChannel] });
       setTimeout(() => {
-        if (closed || onShard) return;
-        pubnub.unsubscribe({ channels: [plan.presenceChannel] });
-        confirmLeft(attempt + 1);
+        if (onShard) return; // joined meanwhile: it stays
+        pubnub.unsubscribe({ channels: [plan.presenceChannel] }); // also after close(): it was subscribed here
+        if (!closed) confirmLeft(attempt + 1);
       }, 0);
     }, 1000);
   }
