@@ -62,6 +62,7 @@ async function whatRevealsV(pn, me, V, shard) {
     if (uuids.includes(V)) shown.push(what);
   };
   await here('hereNow status.global', { channels: ['status.global'] });
+  await here('global hereNow', {});
   await here(`hereNow ${shard}`, { channels: [shard] });
   await here(`hereNow cg-friends-${me}`, { channelGroups: [`cg-friends-${me}`] });
   await here(`hereNow status.${V}`, { channels: [`status.${V}`] });
