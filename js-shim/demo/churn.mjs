@@ -8,7 +8,8 @@
 // Users with a page open are left alone: a user signed in at the auth service (`hold`, called
 // by scripts/dev for every login and token refresh) or present on the shard through a device
 // the simulator did not make (a real SDK client). The simulator's presence is a device of its
-// own, so a real client's presence is never taken away by a simulated leave.
+// own, so a real client's presence is never taken away by a simulated leave. A user who chose
+// to be invisible is never made present: an invisible user's clients stay off the shard.
 import { shardOf } from './seed.mjs';
 
 const SIM_TIMEOUT_S = 24 * 3600; // simulated users send no heartbeats; they leave explicitly
@@ -51,7 +52,7 @@ export class Churn {
     let n = 0;
     for (const id of this.ids) {
       const custom = this.rt.objects.entities.uuid.get(id)?.custom;
-      if (custom?.online === true) {
+      if (custom?.online === true && custom.invisible !== true) {
         this.rt.presence.restore(id, [this.shardChannel(id)], SIM_TIMEOUT_S, SIM_DEVICE);
         this.sim.add(id);
         n++;
@@ -80,9 +81,10 @@ export class Churn {
     this.rt.presence.leave(id, [this.shardChannel(id)], 'leave', SIM_DEVICE);
   }
 
-  /** Whether `id` is left alone: held, or present through a device the simulator did not make. */
+  /** Whether `id` is left alone: held, invisible, or present through a device the simulator did not make. */
   leftAlone(id, now = Date.now()) {
     if ((this.held.get(id) ?? 0) > now) return true;
+    if (this.rt.objects.entities.uuid.get(id)?.custom?.invisible === true && !this.sim.has(id)) return true;
     const devices = this.rt.presence.occupants.get(this.shardChannel(id))?.get(id)?.devices;
     return !!devices && [...devices.keys()].some((d) => d !== SIM_DEVICE);
   }

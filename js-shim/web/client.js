@@ -61,7 +61,7 @@ function publishFailure(e, what) {
  */
 export async function connectFriends(options) {
   const {
-    pubnub, userId, shardCount, friendCount, online = true, onChange, onMessage, onStatus, refreshToken,
+    pubnub, userId, shardCount, friendCount, online = true, invisible = false, onChange, onMessage, onStatus, refreshToken,
     answerTimeoutMs = 5000, attempts = 5, connectTimeoutMs = 10_000, refreshAttempts = 5, refreshRetryMs = 10_000,
   } = options;
   const created = FriendsView.create(userId, { shardCount });
@@ -94,6 +94,9 @@ export async function connectFriends(options) {
   const changed = () => {
     // A hint given as friendCount stands until the view knows the count itself.
     if (view.synced || view.totals().totalFriends !== null || friendCount === undefined) regroup();
+    // Not from inside the SDK's listener: its subscribe loop, after the listeners, can re-send
+    // the request it had (shard included), which would join the shard again after our leave.
+    setTimeout(place, 0);
     for (const w of [...waiters]) w();
     if (onChange) onChange(view);
   };
@@ -129,14 +132,59 @@ export async function connectFriends(options) {
       report({ type: state === 'token_refused' ? 'access_denied' : 'disconnected', error });
     },
   };
-  // The presence shard is what makes this user online; without it the user only watches.
-  const channels = online ? plan.channels : plan.channels.filter((c) => c !== plan.presenceChannel);
+  // The presence shard is what makes this user online; without it the user only watches. A
+  // shard's hereNow is open to every user of the shard, so an invisible user is never on it:
+  // present = wanted online and not invisible (the app's `invisible`, then what the answers to
+  // this user's own user.settings confirmed, as the view keeps them).
+  let wantOnline = online;
+  let hidden = invisible === true;
+  let onShard = wantOnline && !hidden;
+  const channels = () => (onShard ? plan.channels : plan.channels.filter((c) => c !== plan.presenceChannel));
+  /** Joins or leaves the shard when being there changed; not before the first subscribe connected. */
+  function place() {
+    const known = view.settings().invisible;
+    if (typeof known === 'boolean') hidden = known;
+    const want = wantOnline && !hidden;
+    if (closed || connecting || want === onShard) return;
+    onShard = want;
+    if (want) pubnub.subscribe({ channels: [plan.presenceChannel] });
+    else {
+      pubnub.unsubscribe({ channels: [plan.presenceChannel] }); // a leave: gone from hereNow at once
+      if (hidden) confirmLeft(0);
+    }
+  }
+  /**
+   * A subscribe request already on its way when the SDK left (or retried, or reordered on
+   * another connection) joins the shard again after the leave. So, for an invisible user, a
+   * second later presence is asked (whereNow of one's own id needs no grant) and, while it
+   * still lists the shard, left again (a leave is only sent for a subscribed channel: subscribe,
+   * then unsubscribe), up to 3 times.
+   */
+  function confirmLeft(attempt) {
+    if (attempt >= 3 || typeof pubnub.whereNow !== 'function') return;
+    setTimeout(async () => {
+      if (closed || onShard || !hidden) return;
+      let listed;
+      try {
+        listed = (await pubnub.whereNow({ uuid: userId })).channels.includes(plan.presenceChannel);
+      } catch {
+        return; // unknown: the next change of the connection decides again
+      }
+      if (!listed || closed || onShard || !hidden) return;
+      pubnub.subscribe({ channels: [plan.presenceChannel] });
+      setTimeout(() => {
+        if (onShard) return; // joined meanwhile: it stays
+        pubnub.unsubscribe({ channels: [plan.presenceChannel] }); // also after close(): it was subscribed here
+        if (!closed) confirmLeft(attempt + 1);
+      }, 0);
+    }, 1000);
+  }
   const stop = () => {
     closed = true;
     clearTimeout(refreshTimer);
     for (const w of [...waiters]) w();
     pubnub.removeListener(listener);
-    pubnub.unsubscribe({ channels, channelGroups: plan.groups });
+    pubnub.unsubscribe({ channels: channels(), channelGroups: plan.groups });
   };
   /**
    * Subscribes again (after a refused token or a lost connection). SDK v11 and v12 stop their
@@ -146,7 +194,7 @@ export async function connectFriends(options) {
   const resume = () => {
     if (closed) return;
     if (typeof pubnub.reconnect === 'function') pubnub.reconnect();
-    pubnub.subscribe({ channels, channelGroups: plan.groups });
+    pubnub.subscribe({ channels: channels(), channelGroups: plan.groups });
   };
   const setToken = (token) => {
     if (typeof token !== 'string' || !token) throw new FriendsError('invalid', 'setToken needs the token as a non-empty string');
@@ -165,7 +213,7 @@ export async function connectFriends(options) {
         resolve: () => { clearTimeout(timer); resolve(); },
         reject: (e) => { clearTimeout(timer); reject(e); },
       };
-      pubnub.subscribe({ channels, channelGroups: plan.groups });
+      pubnub.subscribe({ channels: channels(), channelGroups: plan.groups });
     });
     connecting = null;
     state = 'live';
@@ -176,6 +224,7 @@ export async function connectFriends(options) {
     throw e;
   }
   regroup(); // a load that changed nothing (no friends) still told the count
+  place(); // what the load (or the app, meanwhile) changed about being on the shard
 
   // Token refresh: the hook returns a new token (e.g. from the auth service) and when to ask
   // again. A failure is retried `refreshAttempts` times in a row, each reported, then given up.
@@ -279,6 +328,13 @@ export async function connectFriends(options) {
     get state() {
       return closed ? 'closed' : state;
     },
+    get present() {
+      return !closed && onShard;
+    },
+    setOnline: (value) => {
+      wantOnline = value === true;
+      place();
+    },
     send,
     reload: load,
     setToken,
@@ -290,7 +346,13 @@ export async function connectFriends(options) {
     remove: (friend) => send(removeFriend(userId, friend, Date.now(), nonce())),
     block: (user) => send(blockUser(userId, user, Date.now(), nonce())),
     unblock: (user) => send(unblockUser(userId, user, Date.now(), nonce())),
-    settings: (settings) => send(userSettings(userId, settings, Date.now(), nonce())),
+    // Resolves once the shard was joined or left as the answer says (`present`).
+    settings: async (settings) => {
+      const result = await send(userSettings(userId, settings, Date.now(), nonce()));
+      await sleep(0);
+      place();
+      return result;
+    },
     close: stop,
   };
 }

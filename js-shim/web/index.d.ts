@@ -238,6 +238,8 @@ export interface PubNubLike {
   setToken(token: string): void;
   /** Resumes a subscription the SDK stopped (after a refused token); subscribing again when absent. */
   reconnect?(): void;
+  /** Where this user is present: checked after leaving the presence shard (a late subscribe can join it again). */
+  whereNow?(params: { uuid: string }): Promise<{ channels: string[] }>;
 }
 
 /** Why a connection, a command or a refresh failed. */
@@ -290,6 +292,10 @@ export interface ConnectOptions {
   friendCount?: number;
   /** Subscribe to the presence shard (be online); false only watches friends. Default true. */
   online?: boolean;
+  /** The user is invisible (e.g. remembered from the last session): the client never joins the presence
+   *  shard (whose occupants any user of the shard can list) until `settings({invisible: false})` is
+   *  answered ok. Default false. Once this client's own `user.settings` is answered, that decides. */
+  invisible?: boolean;
   /** Called after every message that changed the view. */
   onChange?: (view: FriendsView) => void;
   /** Called with every message and what applying it did. */
@@ -318,6 +324,10 @@ export interface FriendsConnection {
   readonly plan: SubscribePlan;
   /** `live`, or why not: a refused token (until `setToken`), a failed subscribe, `close()`. */
   readonly state: ConnectionState;
+  /** Whether this client is subscribed to its presence shard: online and not invisible. */
+  readonly present: boolean;
+  /** Be online (join the presence shard) or only watch; an invisible user stays off the shard either way. */
+  setOnline(online: boolean): void;
   /** Publishes a command (tracked by the view) until its `friend.command.result` arrives; resolves to
    *  it, `ok: false` with its `reason` included; rejects with a `FriendsError`: `invalid` (not built),
    *  `access_denied` (at once: re-sending cannot help), `network` or `no_answer` (after `attempts`), `closed`. */
@@ -330,6 +340,8 @@ export interface FriendsConnection {
   remove(friend: string): Promise<CommandResult>;
   block(user: string): Promise<CommandResult>;
   unblock(user: string): Promise<CommandResult>;
+  /** `invisible: true`, once answered ok, leaves the presence shard; `invisible: false` joins it again
+   *  (when online). */
   settings(settings: UserSettings): Promise<CommandResult>;
   /** Loads every friend again (online first). */
   reload(): Promise<void>;

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startServer, client, destroyAll, tmpDir, ROOT } from './local-pubnub/helpers.mjs';
+import { startServer, client, destroyAll, tmpDir, until, ROOT } from './local-pubnub/helpers.mjs';
 import { Churn } from '../../js-shim/demo/churn.mjs';
 import { seedPopulation, shardOf } from '../../js-shim/demo/seed.mjs';
 import { command } from './commands.mjs';
@@ -224,7 +224,7 @@ test('demo page: a refused command shows its reason; block and unblock; Remove a
   assert.deepEqual(errors, []);
 });
 
-test('demo page: a status message and "appear offline" reach a friend\'s page (offline within 2 s while connected)', { timeout: 120_000 }, async () => {
+test('demo page: a status message and "appear offline" reach a friend\'s page (offline within 2 s, connected but off the shard; remembered; online again)', { timeout: 120_000 }, async () => {
   const x = ids[6];
   const y = friendsOf(x).find((f) => f !== ids[0] && f !== ids[2] && f !== ids[4] && !friendsOf(ids[4]).includes(f));
   assert.ok(y, 'x has a friend the other tests leave alone');
@@ -243,7 +243,11 @@ test('demo page: a status message and "appear offline" reach a friend\'s page (o
   await friendPage.waitForSelector(`${xRow}:not(.online)`, { timeout: 2000 });
   const latency = Date.now() - t0;
   assert.ok(latency < 2000, `shown offline after ${latency} ms`);
-  assert.ok(srv.presence.whereNow(x).includes(`presence.shard-${shardOf(x)}`), 'x stays connected');
+  const shard = `presence.shard-${shardOf(x)}`;
+  const connection = (page) => page.evaluate(() => ({ state: window.demo.conn.state, present: window.demo.conn.present }));
+  // Invisible: connected, but not on the shard (whose occupants any user of the shard can list).
+  await until(() => !srv.presence.whereNow(x).includes(shard), 5000);
+  assert.deepEqual(await connection(xPage), { state: 'live', present: false });
   assert.deepEqual(await lastResult(xPage), [true, '✓ appear offline: done']);
   // Reloaded, y's page still shows x offline, with the message (friends.sync).
   await friendPage.reload();
@@ -255,6 +259,16 @@ test('demo page: a status message and "appear offline" reach a friend\'s page (o
   assert.equal(await xPage.isChecked('#invisible'), true);
   assert.equal(await xPage.inputValue('#status-message'), 'at lunch');
   assert.equal(custom(x).invisible, true);
+  // Reloaded invisible, x's page never joins the shard, "Online" switched or not.
+  assert.deepEqual(await connection(xPage), { state: 'live', present: false });
+  await xPage.click('#online');
+  await xPage.click('#online');
+  assert.ok(!srv.presence.whereNow(x).includes(shard), 'x stays off its shard');
+  // Visible again: on the shard, and y's page shows x online (announced, or after the debounce).
+  await xPage.click('#invisible');
+  await friendPage.waitForSelector(`${xRow}.online`, { timeout: 20_000 });
+  assert.ok(srv.presence.whereNow(x).includes(shard), 'x is on its shard again');
+  assert.equal(custom(x).invisible, false);
   await xPage.context().close();
   await friendPage.context().close();
   assert.deepEqual(errors, []);

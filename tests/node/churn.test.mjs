@@ -1,6 +1,7 @@
 // The churn simulator of scripts/dev (js-shim/demo/churn.mjs) leaves alone users who have a page
 // open: a user present on its shard through a real SDK client (a device the simulator did not
-// make), and a user signed in at the auth service (`hold`), while it keeps churning the others.
+// make), and a user signed in at the auth service (`hold`), while it keeps churning the others;
+// an invisible user is never made present (an invisible user's clients stay off the shard).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, client, destroyAll, until } from './local-pubnub/helpers.mjs';
@@ -13,14 +14,15 @@ after(async () => {
   await srv?.close();
 });
 
-test('churn: a user with a page open is left alone, the others keep coming and going', { timeout: 30_000 }, async () => {
+test('churn: a user with a page open or invisible is left alone, the others keep coming and going', { timeout: 30_000 }, async () => {
   srv = await startServer();
   const ids = Array.from({ length: 12 }, (_, i) => `churner-${String(i).padStart(2, '0')}`);
-  const [page, signedIn, simulated] = ids;
+  const [page, signedIn, simulated, invisible] = ids;
   const shard = (id) => `presence.shard-${shardOf(id, 100)}`;
   // After a restart App Context says who was online: the simulator makes them present again.
   const admin = client('v11', srv, 'churn-admin');
   for (const id of [page, simulated]) await admin.objects.setUUIDMetadata({ uuid: id, data: { name: id, custom: { online: true } } });
+  await admin.objects.setUUIDMetadata({ uuid: invisible, data: { name: invisible, custom: { online: true, invisible: true } } });
   const churn = new Churn(srv, { ids, rate: 50, online: 0.5 });
   assert.equal(churn.restore(), 2);
   assert.deepEqual(srv.presence.whereNow(page), [shard(page)]);
@@ -49,7 +51,8 @@ test('churn: a user with a page open is left alone, the others keep coming and g
   churn.stop();
   const changed = ids.filter((id) => churn.lastChange.has(id));
   assert.ok(changed.length >= 5, `the simulator was churning (${changed.join(', ')})`);
-  for (const id of [page, signedIn, simulated]) assert.ok(!churn.lastChange.has(id), `${id} left alone`);
+  for (const id of [page, signedIn, simulated, invisible]) assert.ok(!churn.lastChange.has(id), `${id} left alone`);
+  assert.deepEqual(srv.presence.whereNow(invisible), [], 'never on its shard');
   assert.deepEqual(srv.presence.whereNow(page), [shard(page)], 'the page stays online');
   assert.deepEqual(srv.presence.whereNow(signedIn), []);
 

@@ -20,7 +20,7 @@ const stored = {
   set: (key, value) => localStorage.setItem(`friends-presence.${key}`, JSON.stringify(value)),
 };
 
-let view, conn, pubnub, presenceChannel, session;
+let view, conn, pubnub, session;
 const busy = new Set(); // `${command} ${user}` in flight: their buttons are disabled
 const results = []; // {text, ok, command}, newest first
 let confirming = null; // the friend whose removal waits for a confirmation
@@ -219,11 +219,9 @@ function wireUi() {
     const next = $('user').value.trim();
     if (next && next !== userId) location.search = `?user=${encodeURIComponent(next)}`;
   });
-  $('online').addEventListener('change', (e) => {
-    // Leaving the presence shard is being offline (disconnected); "appear offline" stays connected.
-    if (e.target.checked) pubnub.subscribe({ channels: [presenceChannel] });
-    else pubnub.unsubscribe({ channels: [presenceChannel] });
-  });
+  // Leaving the presence shard is being offline (disconnected); "appear offline" stays connected
+  // but off the shard too (connectFriends keeps an invisible user off it, whatever "Online" says).
+  $('online').addEventListener('change', (e) => conn?.setOnline(e.target.checked));
   $('invisible').addEventListener('change', async (e) => {
     const invisible = e.target.checked;
     const answer = await run(invisible ? 'appear offline' : 'appear online', 'user.settings invisible', () => conn.settings({ invisible }));
@@ -361,7 +359,6 @@ async function main() {
   const { shardCount } = await fetch('/deploy/config.json').then((r) => r.json()).catch(() => ({}));
   const checked = subscribePlan(userId, { shardCount });
   if (checked.error) return fail(`cannot sign in as ${JSON.stringify(userId)}: ${checked.error}`);
-  presenceChannel = checked.presenceChannel;
   localStorage.setItem('friends-presence.user', userId);
   document.title = `${userId} · friends-presence`;
   $('invisible').checked = stored.get(`invisible.${userId}`) === true;
@@ -397,14 +394,17 @@ async function main() {
     // Last visit's count: the first subscribe names only the groups in use.
     friendCount: stored.get(`friendCount.${userId}`) ?? undefined,
     online: $('online').checked,
+    // Invisible last time on this browser: never on the shard, not even until the switch is read.
+    invisible: $('invisible').checked,
     ...(session ? { refreshToken: refreshSession, firstRefreshInMs: refreshIn(session) } : {}),
     onStatus,
     onChange: (v) => {
       view = v;
-      window.demo = { view }; // for the console
+      window.demo = { view, conn }; // for the console (conn: once connected)
       render();
     },
   });
+  conn.setOnline($('online').checked); // switched while connecting
   view = conn.view;
   window.demo = { view, conn };
   render(true);
