@@ -33,9 +33,10 @@ function decodeBase85(text, size) {
 }
 
 // The Function's wasm, deflated and base85-encoded, through the first stage (src/stage0): its
-// text is copied into the stage's memory (by a native TextEncoder when there is one, else one
-// char per loop iteration: half the time of decoding base85 in interpreted JS, 4× less with
-// it), which decodes the base85 in place, then inflates it past it. The stage is then dropped.
+// text is copied into the stage's memory, which decodes the base85 in place, then inflates it
+// past it; the stage is then dropped. Copying is a native TextEncoder's `encodeInto` when there
+// is one (~0.1 ms for 36,000 chars), else one char per loop iteration (~1.5 ms, where decoding
+// base85 in interpreted JS took ~3.6): no arithmetic per byte runs as JS.
 function inflateWasm(text, size, stageBytes) {
   const stage = new WebAssembly.Instance(new WebAssembly.Module(stageBytes), {}).exports;
   const base = stage.memory.buffer.byteLength;
