@@ -5,31 +5,45 @@
 // time, so no compiled code is reused. A plain JS handler making after-presence's host calls
 // is the yardstick.
 //
-//   node --experimental-vm-modules scripts/bench.mjs [--runs 300] [--cold 7]
+//   node --experimental-vm-modules scripts/bench.mjs [--runs 300] [--cold 7] [--phases] [--dir pkg/functions]
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
+import vm from 'node:vm';
 import { loadFunction, trigger } from '../js-shim/host/load-function.mjs';
 import { MemoryPubNub } from '../js-shim/host/memory.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dir = join(root, 'pkg/functions');
-const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? Number(process.argv[i + 1]) : dflt; };
-const RUNS = arg('--runs', 300);
-const COLD = arg('--cold', 7);
+const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
+// Another build's bundles (e.g. main's, to compare): `--dir path/to/pkg/functions`.
+const dir = arg('--dir', join(root, 'pkg/functions'));
+const RUNS = Number(arg('--runs', 300));
+const COLD = Number(arg('--cold', 7));
 const T0 = Date.UTC(2026, 0, 1);
 
-// The plain JS yardstick: after-presence's host calls for one join, no wasm.
+// The plain JS yardstick: the host calls after-presence makes for the same event, in the same
+// order, deciding the same way (publish only on a change), with no wasm: the storm counter, a
+// leave's whereNow, the user's metadata, then the publish and the metadata update, and the
+// operators' counters.
 const PLAIN = `export default async (request) => {
   const pubnub = require('pubnub'); const kvstore = require('kvstore');
-  const m = request.message;
-  await kvstore.incrCounter('storm:' + request.channels[0] + ':' + Math.floor(Date.now() / 2500), 1);
-  const users = await pubnub.objects.getAllUUIDMetadata({ filter: 'id == "' + m.uuid + '"', include: { customFields: true } });
+  const m = request.message; const online = m.action === 'join';
+  await kvstore.incrCounter('storm:' + request.channels[0].split('-')[1] + ':' + Math.floor(Date.now() / 2500), 1);
+  if (!online) await pubnub.whereNow({ uuid: m.uuid });
+  const users = await pubnub.objects.getAllUUIDMetadata({ filter: 'id == "' + m.uuid + '"', include: { customFields: true }, limit: 100 });
   const u = users.data[0];
-  await pubnub.publish({ channel: 'status.' + m.uuid, message: { type: 'friend.online', schemaVersion: '1.0.0', eventId: 'evt_online_' + m.uuid + '_' + Date.now(), ts: new Date().toISOString(), payload: { userId: m.uuid, name: u.name } } });
-  await pubnub.objects.setUUIDMetadata({ uuid: m.uuid, data: { custom: { ...u.custom, online: true, lastOnline: new Date().toISOString() } }, ifMatchesEtag: u.eTag });
+  const changed = u && u.custom.online !== online;
+  if (changed) {
+    const ts = new Date().toISOString();
+    const payload = online ? { userId: m.uuid, name: u.name } : { userId: m.uuid, name: u.name, lastSeen: ts };
+    await pubnub.publish({ channel: 'status.' + m.uuid, message: { type: online ? 'friend.online' : 'friend.offline', schemaVersion: '1.0.0', eventId: 'evt_' + (online ? 'online_' : 'offline_') + m.uuid + '_' + Date.now(), ts, payload } });
+    const custom = { ...u.custom, online, lastSeen: ts, [online ? 'lastOnline' : 'lastOffline']: ts, statusPublishedAt: Date.now() };
+    await pubnub.objects.setUUIDMetadata({ uuid: m.uuid, data: { custom }, ifMatchesEtag: u.eTag });
+  }
+  await kvstore.incrCounter('metric:presence.events.' + m.action, 1);
+  if (changed) await kvstore.incrCounter('metric:status.published.slower', 1);
   return request.ok();
 };`;
 
@@ -116,23 +130,122 @@ if (process.argv[2] === '--cold-one') {
   process.exit(0);
 }
 
+// `--phases`: where a cold start goes. Each run is a fresh process that evaluates the bundle as
+// a script in a bare context (so its top-level functions can be called one by one) and times
+// the runtime's own steps: evaluate; decode the first stage (JS base85); copy the payload into
+// the stage, decode and inflate it (wasm); compile; instantiate; the first execution; a second.
+const PHASES = ['evaluate', 'stage', 'inflate', 'compile', 'instantiate', 'first run', 'second run'];
+if (process.argv[2] === '--phases-one') {
+  const [, , , name, file, native, handler, type] = process.argv;
+  const { pn, next } = scenario(name);
+  const context = vm.createContext({ console: { log() {}, info() {}, warn() {}, error() {} } });
+  if (native === '1') Object.assign(context, { TextEncoder, TextDecoder });
+  const source = readFileSync(file, 'utf8').replace(/^export default /m, 'globalThis.handler = ');
+  const times = [];
+  let t = performance.now();
+  const step = async (code, extra) => {
+    Object.assign(context, extra);
+    await vm.runInContext(code, context);
+    const now = performance.now();
+    times.push(now - t);
+    t = now;
+  };
+  await step(source);
+  await step('globalThis.stageBytes = decodeBase85(INFLATE_WASM, INFLATE_WASM_SIZE)');
+  await step('globalThis.wasmBytes = inflateWasm(WASM_DEFLATED, WASM_SIZE, stageBytes)');
+  await step('wasmCode = new WebAssembly.Module(wasmBytes)');
+  await step('globalThis.core = newCore()');
+  // As the shim calls it: an On Interval Function has no request.
+  const run = `drive(core, modules, coreInput('${handler}', request))`;
+  const request = (i) => (type === 'ON_INTERVAL' ? undefined : trigger(next(i)));
+  await step(run, { modules: pn.execution(), request: request(0) });
+  await step(run, { modules: pn.execution(), request: request(1) });
+  process.stdout.write(times.join(' '));
+  process.exit(0);
+}
+
+function phasesReport(functions) {
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const native of [true, false]) {
+    console.log(`\nCold start by phase, ms (medians of ${COLD} fresh processes), ${native ? 'native TextEncoder/TextDecoder' : 'the bundle\'s fallbacks'}. Node ${process.version}.`);
+    console.log(`${'function'.padEnd(20)}${PHASES.map((p) => pad(p, 12)).join('')}${pad('sum', 8)}`);
+    for (const { name, file, export: handler, type } of functions) {
+      const runs = [];
+      for (let k = 0; k < COLD; k++) {
+        const out = execFileSync(process.execPath, ['--experimental-vm-modules', '--no-warnings', fileURLToPath(import.meta.url), '--phases-one', name, join(dir, file), native ? '1' : '0', handler, type], { encoding: 'utf8' });
+        runs.push(out.trim().split(' ').map(Number));
+      }
+      const med = PHASES.map((_, i) => median(runs.map((r) => r[i])));
+      const sum = median(runs.map((r) => r.slice(0, 6).reduce((a, b) => a + b, 0)));
+      console.log(`${name.padEnd(20)}${med.map((v) => pad(v.toFixed(2), 12)).join('')}${pad(sum.toFixed(2), 8)}`);
+    }
+  }
+  console.log('sum: the median of evaluate … first run (the cold start without the harness\'s own setup).');
+}
+
 const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
 const plainFile = join(mkdtempSync(join(tmpdir(), 'fp-bench-')), 'plain-js.js');
 writeFileSync(plainFile, PLAIN);
-const rows = [...manifest.functions.map((f) => [f.name, join(dir, f.file)]), ['plain-js', plainFile]];
 const pad = (s, n) => String(s).padStart(n);
+
+// `--only a,b`: just those Functions (and the yardstick).
+const only = arg('--only', '') ? arg('--only', '').split(',') : null;
+const chosen = manifest.functions.filter((f) => !only || only.includes(f.name));
+
+if (process.argv.includes('--phases')) {
+  phasesReport(chosen);
+  process.exit(0);
+}
+
+/** The host calls (method paths) `name`'s first `n` executions make, in order. */
+async function callsOf(name, file, n) {
+  const { pn, next, tick } = scenario(name);
+  const fn = await load(file, { native: true });
+  const made = [];
+  const record = (target, path) => new Proxy(target, {
+    get(t, key) {
+      const v = t[key];
+      if (typeof v === 'function') return (...args) => { made.push(`${path}.${String(key)}`); return v.apply(t, args); };
+      return v && typeof v === 'object' ? record(v, `${path}.${String(key)}`) : v;
+    },
+  });
+  for (let i = 0; i < n; i++) {
+    const ex = pn.execution();
+    await fn.run(trigger(next(i)), { ...ex, pubnub: record(ex.pubnub, 'pubnub'), kvstore: record(ex.kvstore, 'kvstore') });
+    made.push('|');
+    tick();
+  }
+  return made.join(' ');
+}
+
+// The yardstick is fair only if it makes after-presence's calls: checked, not assumed.
+{
+  const wasm = await callsOf('after-presence', join(dir, 'after-presence.js'), 12);
+  const plain = await callsOf('plain-js', plainFile, 12);
+  if (wasm !== plain) {
+    console.error(`the plain JS yardstick does not make after-presence's host calls:\n  after-presence: ${wasm}\n  plain-js:       ${plain}`);
+    process.exit(1);
+  }
+}
+
+// The yardstick first, so every row can say how many times it costs.
+const rows = [['plain-js', plainFile], ...chosen.map((f) => [f.name, join(dir, f.file)])];
 console.log(`Per Function: CPU µs per warm execution (mean of ${RUNS}) and cold start, wall and CPU ms (medians of ${COLD} fresh processes),`);
-console.log('with the sandbox\'s native TextEncoder/TextDecoder and with the bundle\'s fallbacks. Node ' + process.version + '.');
-console.log(`${''.padEnd(20)}${pad('native text', 26)}${pad('fallback text', 29)}`);
-console.log(`${'function'.padEnd(20)}${pad('cpu µs', 9)}${pad('cold ms', 9)}${pad('(cpu)', 8)}${pad('cpu µs', 12)}${pad('cold ms', 9)}${pad('(cpu)', 8)}`);
+console.log('with the sandbox\'s native TextEncoder/TextDecoder and with the bundle\'s fallbacks; ×: times the plain JS handler\'s. Node ' + process.version + '.');
+const half = `${pad('cpu µs', 8)}${pad('×', 5)}${pad('cold ms', 9)}${pad('×', 5)}${pad('(cpu)', 7)}${pad('×', 5)}`;
+console.log(`${''.padEnd(20)}${pad('native text', 24)}${pad('', 15)}${pad('fallback text', 26)}`);
+console.log(`${'function'.padEnd(20)}${half}   ${half}`);
 let failed = false;
+let plain;
+// Measured first, the yardstick would pay for warming up the in-memory host's own code, which
+// every later row gets warm: one discarded pass warms it.
+await warm('plain-js', plainFile, true);
 for (const [name, file] of rows) {
-  const n = await warm(name, file, true);
-  const f = await warm(name, file, false);
-  const cn = cold(name, file, true);
-  const cf = cold(name, file, false);
-  if (n.errors || f.errors) failed = true;
-  const row = [pad(n.cpu.toFixed(0), 9), pad(cn.wall.toFixed(1), 9), pad(cn.cpu.toFixed(1), 8), pad(f.cpu.toFixed(0), 12), pad(cf.wall.toFixed(1), 9), pad(cf.cpu.toFixed(1), 8)];
-  console.log(`${name.padEnd(20)}${row.join('')}${n.errors || f.errors ? '  (errors logged!)' : ''}`);
+  const m = { n: await warm(name, file, true), f: await warm(name, file, false), cn: cold(name, file, true), cf: cold(name, file, false) };
+  plain = plain || m;
+  if (m.n.errors || m.f.errors) failed = true;
+  const x = (v, base) => pad((v / base).toFixed(1), 5);
+  const cols = (w, c, pw, pc) => `${pad(w.cpu.toFixed(0), 8)}${x(w.cpu, pw.cpu)}${pad(c.wall.toFixed(1), 9)}${x(c.wall, pc.wall)}${pad(c.cpu.toFixed(1), 7)}${x(c.cpu, pc.cpu)}`;
+  console.log(`${name.padEnd(20)}${cols(m.n, m.cn, plain.n, plain.cn)}   ${cols(m.f, m.cf, plain.f, plain.cf)}${m.n.errors || m.f.errors ? '  (errors logged!)' : ''}`);
 }
 if (failed) { console.error('some executions failed: the numbers above are not of working handlers'); process.exit(1); }

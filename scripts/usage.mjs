@@ -91,10 +91,12 @@ export const COST_REPORT = `usage: scripts/cost-report [options]
 export const SYNC_REPORT = `usage: scripts/sync-report [--friends N (default 2000)] [--runs R (default 3)] [--wan]
 `;
 
-export const BENCH = `usage: scripts/bench [--runs N (default 300)] [--cold N (default 7)]
+export const BENCH = `usage: scripts/bench [--runs N (default 300)] [--cold N (default 7)] [--only a,b] [--dir D] [--phases]
   CPU per execution of every deployable Function (N runs each) and its cold start (evaluate,
   inflate, compile, first execution; N fresh processes), with and without native
-  TextEncoder/TextDecoder, against a plain JS handler. Builds pkg/functions/ first if missing.
+  TextEncoder/TextDecoder, next to a plain JS handler making after-presence's host calls, with
+  the ratios. --only: those Functions; --dir: another build's bundles; --phases: the cold start
+  step by step. Builds pkg/functions/ first if missing.
 `;
 
 export const SIZING = `usage: scripts/sizing [--announce-max N (default 100)] [--users A,B,… (default 10000,100000,500000,1000000)]

@@ -1,9 +1,10 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! The bundles' first stage (`stage0`): raw DEFLATE streams as Node's zlib writes them, one of
-//! each block type, and the errors it reports instead of trapping. (Every build also inflates
-//! each Function's real payload with the built stage and compares: `scripts/bundle.mjs`.)
+//! each block type, the errors it reports instead of trapping, and the base85 it decodes in
+//! place before inflating. (Every build also decodes and inflates each Function's real payload
+//! with the built stage and compares: `scripts/bundle.mjs`.)
 
-use friends_presence::stage0::inflate;
+use friends_presence::stage0::{base85_in_place, inflate};
 
 const FIXED: &[u8] = &[0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x57, 0xc8, 0x40, 0x27, 0x01];
 const DYNAMIC: &[u8] = &[
@@ -41,4 +42,50 @@ fn a_wrong_size_or_a_damaged_stream_is_an_error_code() {
     assert_eq!(run(FIXED, 24).0, -4, "shorter than said");
     assert!(run(&DYNAMIC[..60], TEXT_B.len()).0 < 0, "truncated");
     assert_eq!(run(&[0b111], 4).0, -1, "block type 3 does not exist");
+}
+
+/// The bundle's base85 (scripts/bundle.mjs): 4 bytes big-endian to 5 digits, most significant
+/// first, digit `d` as `#` + d, one more past the backslash; the input padded to 4 bytes.
+fn encode85(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(4) {
+        let mut word = [0u8; 4];
+        word[..chunk.len()].copy_from_slice(chunk);
+        let mut n = u32::from_be_bytes(word);
+        let mut group = [0u8; 5];
+        for slot in group.iter_mut().rev() {
+            let d = (n % 85) as u8;
+            *slot = if d < 57 { 0x23 + d } else { 0x5d + d - 57 };
+            n /= 85;
+        }
+        out.extend_from_slice(&group);
+    }
+    out
+}
+
+#[test]
+fn base85_decodes_in_place_to_the_padded_bytes() {
+    let mut zeros = b"#####".to_vec();
+    assert_eq!(base85_in_place(&mut zeros), 4);
+    assert_eq!(&zeros[..4], &[0, 0, 0, 0]);
+    // 0xffffffff = 82·85⁴ + 23·85³ + 54·85² + 12·85 + 0: the top digit past the backslash.
+    let mut max = b"v:Y/#".to_vec();
+    assert_eq!(encode85(&[0xff; 4]), max);
+    assert_eq!(base85_in_place(&mut max), 4);
+    assert_eq!(&max[..4], &[0xff; 4]);
+    // Every byte value, an odd length (padded with zeros), and the whole alphabet on the way.
+    let bytes: Vec<u8> = (0..1001u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let mut text = encode85(&bytes);
+    assert!(text.iter().all(|&c| (0x23..=0x78).contains(&c) && c != b'\\' && c != b'"'));
+    assert_eq!(base85_in_place(&mut text), 1004);
+    assert_eq!(&text[..1001], bytes.as_slice());
+    assert_eq!(&text[1001..1004], &[0, 0, 0]);
+}
+
+#[test]
+fn a_base85_payload_inflates_as_the_runtime_runs_it() {
+    let mut text = encode85(DYNAMIC);
+    let n = base85_in_place(&mut text);
+    let (rc, out) = run(&text[..n], TEXT_B.len());
+    assert_eq!((rc, out), (0, TEXT_B.as_bytes().to_vec()), "the zero padding after the stream is not read");
 }
