@@ -114,8 +114,11 @@ export class AuthService {
    */
   async #signUp(userId, profile) {
     try {
-      const { data } = await this.pubnub.objects.getUUIDMetadata({ uuid: userId });
-      return { signedUp: false, profile: { name: data?.name ?? null, profileUrl: data?.profileUrl ?? null } };
+      const { data } = await this.pubnub.objects.getUUIDMetadata({ uuid: userId, include: { customFields: true } });
+      // A new device learns here that the user is invisible, so its client never joins the
+      // presence shard (whose occupants every user of the shard can list).
+      const invisible = data?.custom?.invisible === true;
+      return { signedUp: false, invisible, profile: { name: data?.name ?? null, profileUrl: data?.profileUrl ?? null } };
     } catch (e) {
       if (statusOf(e) !== 404) throw upstream('App Context', e);
     }
@@ -125,7 +128,7 @@ export class AuthService {
     } catch (e) {
       throw upstream('App Context', e);
     }
-    return { signedUp: true, profile: { name: data.name, profileUrl: data.profileUrl ?? null } };
+    return { signedUp: true, invisible: false, profile: { name: data.name, profileUrl: data.profileUrl ?? null } };
   }
 
   /** The signed-in user changes its name and picture (`profileUrl: null` removes the picture). */

@@ -321,6 +321,12 @@ test('sign-up and profile: a first sign-in creates the App Context record (once)
   await admin.objects.setUUIDMetadata({ uuid: 'auth-kim', data: { custom: { online: true, shardId: 7, friendCount: 3, theme: 'dark' } } });
   const second = await post('/auth/login', { userId: 'auth-kim', name: 'Someone else' });
   assert.equal(second.json.signedUp, false, 'idempotent: the record is there');
+  assert.equal(first.json.invisible, false);
+  assert.equal(second.json.invisible, false);
+  // A user who went invisible on another device: the sign-in says so, so the new client stays off the shard.
+  await admin.objects.setUUIDMetadata({ uuid: 'auth-kim', data: { custom: { online: true, shardId: 7, friendCount: 3, theme: 'dark', invisible: true } } });
+  assert.equal((await post('/auth/login', { userId: 'auth-kim' })).json.invisible, true);
+  await admin.objects.setUUIDMetadata({ uuid: 'auth-kim', data: { custom: { online: true, shardId: 7, friendCount: 3, theme: 'dark' } } });
   assert.equal((await record('auth-kim')).name, 'Kim', 'a later sign-in does not rename');
   const changed = await post('/auth/profile', { userId: 'auth-kim', name: '  Kimberly  ', profileUrl: 'https://img.example/k2.png' });
   assert.deepEqual(changed, { status: 200, json: { userId: 'auth-kim', name: 'Kimberly', profileUrl: 'https://img.example/k2.png' } });

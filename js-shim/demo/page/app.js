@@ -365,6 +365,8 @@ async function main() {
   $('status-message').value = stored.get(`statusMessage.${userId}`) ?? '';
   session = await signIn();
   showProfile(session?.profile, session?.signedUp ? `welcome: signed up as ${userId}` : '');
+  // The sign-in says whether this user is invisible (set on another device too).
+  if (typeof session?.invisible === 'boolean') $('invisible').checked = session.invisible;
 
   pubnub = new PubNub({
     publishKey: PUB_KEY,
