@@ -5,6 +5,7 @@
 use crate::prelude::*;
 use serde::Serialize;
 
+use super::records::{MemberFilter, MembersPage, UserRecord};
 use super::Rejection;
 use crate::domain::channels::{inbox, MAX_FRIENDS, REQUESTS_IN_PREFIX};
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
@@ -16,7 +17,6 @@ use crate::domain::messages::{
 };
 use crate::domain::time::{iso8601, parse_iso8601};
 use crate::domain::{Json, JsonObject, UserId};
-use crate::host::{MemberFilter, MembersPage, UserRecord};
 
 pub use crate::domain::contract::CommandKind;
 
@@ -785,9 +785,9 @@ pub const SYNC_FIRST_PAGES_MAX: u64 = 6;
 /// `incoming` the members of `requests-in.{me}`, `outgoing` my memberships of
 /// `requests-in.*` (channel, custom), `blocked` the members of `blocked.{me}`.
 pub struct PendingRead {
-    pub incoming: Vec<crate::host::Member>,
+    pub incoming: Vec<super::records::Member>,
     pub outgoing: Vec<(String, JsonObject)>,
-    pub blocked: Vec<crate::host::Member>,
+    pub blocked: Vec<super::records::Member>,
 }
 
 /// A listed request is still pending while its KV request lives: [`super::keys::REQUEST_TTL_MINUTES`]

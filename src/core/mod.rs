@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+pub mod budget;
 pub mod count;
 pub mod friends;
 pub mod heal;
@@ -11,12 +12,14 @@ pub mod metrics;
 pub mod plan;
 pub mod presence;
 pub mod reconcile;
+pub mod records;
+pub mod report;
 pub mod settings;
 pub mod settle;
 pub mod visibility;
 pub mod work;
 
-use crate::host::OpBudget;
+use budget::OpBudget;
 
 /// Deployment settings shared by every handler.
 #[derive(Clone, Copy, Debug, PartialEq)]

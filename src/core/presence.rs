@@ -7,13 +7,13 @@
 use crate::prelude::*;
 use serde::Serialize;
 
+use super::records::UserRecord;
 use super::{Config, Rejection};
 use crate::domain::channels::parse_presence_shard;
 use crate::domain::json::FromJson;
 use crate::domain::messages::{self, Envelope, FriendOffline, FriendOnline, StatusPayload};
 use crate::domain::time::{iso8601, parse_iso8601};
 use crate::domain::{Json, JsonObject, UserId};
-use crate::host::UserRecord;
 
 /// "User `u` was seen online/offline at `t`" — the unit all presence work is made of.
 /// Short field names: these travel in fired work items and KV queue chunks.
@@ -340,7 +340,7 @@ pub fn decide_settled(obs: &Observation, user: Option<&UserRecord>, shard: u32, 
 /// of its users are returned apart, undecided.
 pub fn settle_from_presence(
     observations: Vec<Observation>,
-    read: &crate::host::HereNow,
+    read: &super::records::HereNow,
     shard_count: u32,
     read_at_ms: u64,
 ) -> (Vec<Observation>, Vec<Observation>) {

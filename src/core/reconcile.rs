@@ -17,9 +17,9 @@ use core::cmp::Ordering;
 use serde::Serialize;
 
 use super::presence::Observation;
+use super::records::UsersPage;
 use crate::domain::json::{FromJson, Json};
 use crate::domain::UserId;
-use crate::host::UsersPage;
 
 /// App Context and the JS SDK order ids by UTF-16 code units; Rust's `str` order (bytes)
 /// differs for characters above U+FFFF, so ranges are compared the JS way.

@@ -6,12 +6,12 @@ use crate::prelude::*;
 
 use super::friends::Refused;
 use super::presence::STATUS_PUBLISHED_AT;
+use super::records::UserRecord;
 use super::Rejection;
 use crate::domain::contract::{Reason, MAX_STATUS_MESSAGE_CHARS};
 use crate::domain::messages::{self, Envelope, FriendOffline, FriendOnline, StatusPayload, UserIdWire};
 use crate::domain::time::iso8601;
 use crate::domain::{Json, JsonObject};
-use crate::host::UserRecord;
 
 /// What a `user.settings` asks for; an absent field is left as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

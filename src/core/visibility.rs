@@ -7,7 +7,7 @@
 use crate::prelude::*;
 
 use super::presence::Observation;
-use crate::host::UserRecord;
+use super::records::UserRecord;
 
 /// Whether App Context says `user` is invisible.
 pub fn is_invisible(user: Option<&UserRecord>) -> bool {

@@ -9,9 +9,10 @@
 use crate::prelude::*;
 use serde::Serialize;
 
-use super::channels::{push_u64, MANAGEMENT_PREFIX, REQUESTS_PREFIX};
+use super::digits::push_u64;
 use super::ids::UserId;
 use super::messages::Envelope;
+use super::names::{MANAGEMENT_PREFIX, REQUESTS_PREFIX};
 use super::time::iso8601;
 
 pub const FRIEND_REQUEST: &str = "friend.request";
@@ -26,62 +27,7 @@ pub const USER_SETTINGS: &str = "user.settings";
 /// The longest `statusMessage` (UTF-16 units, as a JS client counts `length`).
 pub const MAX_STATUS_MESSAGE_CHARS: usize = 100;
 
-/// Why a command was refused: the stable `reason` of a `friend.command.result` (clients
-/// switch on these codes; the Function's log says more).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// A user named in the command has no App Context record.
-    UnknownUser,
-    /// `userA` and `userB` are the same user.
-    SelfFriend,
-    /// A request or acceptance between users who are friends already.
-    AlreadyFriends,
-    /// A request while the sender's earlier request to the same user still waits.
-    AlreadyPending,
-    /// An acceptance or decline without a pending request.
-    NotPending,
-    /// A removal between users who are not friends.
-    NotFriends,
-    /// Either user is at 20,000 friends, or the friends groups tried were full.
-    Limit,
-    /// The command is malformed (type, schemaVersion, eventId, ts, payload, page cursor).
-    Invalid,
-    /// The publisher does not own the channel, or is not the user the command type requires.
-    Forbidden,
-}
-
-impl Reason {
-    /// Every reason, for reading a code back.
-    pub const ALL: [Reason; 9] = [
-        Reason::UnknownUser,
-        Reason::SelfFriend,
-        Reason::AlreadyFriends,
-        Reason::AlreadyPending,
-        Reason::NotPending,
-        Reason::NotFriends,
-        Reason::Limit,
-        Reason::Invalid,
-        Reason::Forbidden,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Reason::UnknownUser => "unknown_user",
-            Reason::SelfFriend => "self",
-            Reason::AlreadyFriends => "already_friends",
-            Reason::AlreadyPending => "already_pending",
-            Reason::NotPending => "not_pending",
-            Reason::NotFriends => "not_friends",
-            Reason::Limit => "limit",
-            Reason::Invalid => "invalid",
-            Reason::Forbidden => "forbidden",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|r| r.code() == code)
-    }
-}
+pub use super::messages::Reason;
 
 /// The longest `eventId` a command may carry (no `:` either: it is part of KV keys).
 pub const MAX_EVENT_ID_BYTES: usize = 128;

@@ -4,7 +4,7 @@
 use crate::prelude::*;
 use core::fmt;
 
-use super::channels::{MAX_CHANNEL_CHARS, MAX_DERIVED_EXTRA_CHARS, PRESENCE_SUFFIX};
+use super::names::{MAX_CHANNEL_CHARS, MAX_DERIVED_EXTRA_CHARS, PRESENCE_SUFFIX};
 
 /// The longest id whose every derived name (`friend-management.{id}` is the longest) stays
 /// within PubNub's 92-character channel limit: 74.

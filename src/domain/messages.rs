@@ -5,7 +5,7 @@
 use crate::prelude::*;
 use serde::Serialize;
 
-use super::channels::push_u64;
+use super::digits::push_u64;
 use super::ids::UserId;
 
 pub const SCHEMA_VERSION: &str = "1.0.0";
@@ -232,7 +232,7 @@ pub struct CommandResult {
     /// The command's `type`.
     pub command: String,
     pub ok: bool,
-    /// A stable code ([`super::contract::Reason`]) when `ok` is false.
+    /// A stable code ([`Reason`]) when `ok` is false.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
 }
@@ -244,7 +244,7 @@ pub fn command_result(
     sender: &UserId,
     event_id: Option<&str>,
     command: &str,
-    reason: Option<super::contract::Reason>,
+    reason: Option<Reason>,
     at_ms: u64,
 ) -> (String, Envelope<CommandResult>) {
     // Without the command's id, the answer's own is made unique by its time.
@@ -278,5 +278,62 @@ impl From<&UserId> for UserIdWire {
 impl Serialize for UserIdWire {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
+    }
+}
+
+/// Why a command was refused: the stable `reason` of a `friend.command.result` (clients
+/// switch on these codes; the Function's log says more).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// A user named in the command has no App Context record.
+    UnknownUser,
+    /// `userA` and `userB` are the same user.
+    SelfFriend,
+    /// A request or acceptance between users who are friends already.
+    AlreadyFriends,
+    /// A request while the sender's earlier request to the same user still waits.
+    AlreadyPending,
+    /// An acceptance or decline without a pending request.
+    NotPending,
+    /// A removal between users who are not friends.
+    NotFriends,
+    /// Either user is at 20,000 friends, or the friends groups tried were full.
+    Limit,
+    /// The command is malformed (type, schemaVersion, eventId, ts, payload, page cursor).
+    Invalid,
+    /// The publisher does not own the channel, or is not the user the command type requires.
+    Forbidden,
+}
+
+impl Reason {
+    /// Every reason, for reading a code back.
+    pub const ALL: [Reason; 9] = [
+        Reason::UnknownUser,
+        Reason::SelfFriend,
+        Reason::AlreadyFriends,
+        Reason::AlreadyPending,
+        Reason::NotPending,
+        Reason::NotFriends,
+        Reason::Limit,
+        Reason::Invalid,
+        Reason::Forbidden,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::UnknownUser => "unknown_user",
+            Reason::SelfFriend => "self",
+            Reason::AlreadyFriends => "already_friends",
+            Reason::AlreadyPending => "already_pending",
+            Reason::NotPending => "not_pending",
+            Reason::NotFriends => "not_friends",
+            Reason::Limit => "limit",
+            Reason::Invalid => "invalid",
+            Reason::Forbidden => "forbidden",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.code() == code)
     }
 }

@@ -5,9 +5,11 @@
 use crate::prelude::*;
 pub mod channels;
 pub mod contract;
+pub mod digits;
 pub mod ids;
 pub mod json;
 pub mod messages;
+pub mod names;
 pub mod time;
 
 pub use ids::{js_hash_code, shard_of, UserId};

@@ -1,7 +1,7 @@
 //! ISO-8601 timestamps (`2026-01-31T10:05:23.000Z`) from and to epoch milliseconds.
 //! Handlers read the clock once (`Date.now()` in the shell) and pass it down.
 
-use super::channels::push_u64;
+use super::digits::push_u64;
 #[allow(unused_imports)]
 use crate::prelude::*;
 

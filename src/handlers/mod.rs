@@ -12,57 +12,7 @@ pub(crate) mod queues;
 pub mod reconcile;
 pub mod recount;
 
-/// What one execution did, for the Function's log. Handlers never panic or throw: a bad
-/// input ends as a `Rejected` report with the reason, and no state changed.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Report {
-    pub function: &'static str,
-    pub lines: Vec<(Level, String)>,
-    pub rejected: Option<String>,
-    /// What this execution adds to the operators' counters (`core::metrics`), written at its
-    /// end by [`flush_metrics`].
-    pub metrics: crate::core::metrics::Metrics,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    Info,
-    Warn,
-    Error,
-}
-
-impl Report {
-    pub fn new(function: &'static str) -> Self {
-        Report { function, ..Default::default() }
-    }
-
-    pub fn info(&mut self, line: impl Into<String>) {
-        self.lines.push((Level::Info, line.into()));
-    }
-
-    pub fn warn(&mut self, line: impl Into<String>) {
-        self.lines.push((Level::Warn, line.into()));
-    }
-
-    pub fn error(&mut self, line: impl Into<String>) {
-        self.lines.push((Level::Error, line.into()));
-    }
-
-    pub fn reject(&mut self, reason: crate::core::Rejection) {
-        let mut line = String::from("rejected: ");
-        line.push_str(&reason.0);
-        self.lines.push((Level::Warn, line));
-        self.rejected = Some(reason.0);
-    }
-
-    pub fn is_rejected(&self) -> bool {
-        self.rejected.is_some()
-    }
-
-    pub fn errors(&self) -> impl Iterator<Item = &str> {
-        self.lines.iter().filter(|(l, _)| *l == Level::Error).map(|(_, s)| s.as_str())
-    }
-}
+pub use crate::core::report::{Level, Report};
 
 /// `a` + `b` without `format!` (keeps `core::fmt` out of the wasm hot paths).
 pub(crate) fn cat(parts: &[&str]) -> String {

@@ -12,8 +12,8 @@ use std::task::{Context, Poll, Waker};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::budget::OpsUsed;
 use super::*;
+use crate::core::budget::OpsUsed;
 use crate::domain::channels::CHANNELS_PER_GROUP;
 use crate::domain::json::{to_text, FromJson};
 use crate::domain::time::MINUTE_MS;

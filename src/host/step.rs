@@ -30,9 +30,9 @@ use crate::prelude::*;
 use super::{
     shapes, HereNow, HostError, HostResult, KvStore, Member, MemberFilter, MembersPage, OpKind, PubNub, UserFilter, UserRecord, UsersPage,
 };
+use crate::core::report::{Level, Report};
 use crate::domain::json::{text::write_str, to_text, FromJson};
 use crate::domain::{Json, JsonObject, UserId};
-use crate::handlers::{Level, Report};
 
 /// One host call: the module method's dotted path (`kvstore.get`,
 /// `pubnub.objects.getUUIDMetadata`), its op kind and its arguments.
