@@ -52,6 +52,16 @@ struct Io {
     next: u32,
 }
 
+/// The execution's I/O, borrowed for one statement at a time (never twice at once). Not
+/// `borrow_mut`: its panic formats the error, which would bring `core::fmt`'s padding into
+/// every bundle.
+fn io_of(io: &RefCell<Io>) -> core::cell::RefMut<'_, Io> {
+    match io.try_borrow_mut() {
+        Ok(io) => io,
+        Err(_) => unreachable!("the I/O is borrowed once at a time"),
+    }
+}
+
 /// `PubNub` + `KvStore` whose calls suspend the handler until the runtime answers them.
 pub struct StepHost {
     io: Rc<RefCell<Io>>,
@@ -62,7 +72,7 @@ impl StepHost {
         let mut call = Some(Call { method, kind, args });
         let mut id = 0;
         core::future::poll_fn(move |_| {
-            let mut io = self.io.borrow_mut();
+            let mut io = io_of(&self.io);
             if let Some(call) = call.take() {
                 id = io.next;
                 io.next += 1;
@@ -107,7 +117,7 @@ impl Execution {
     /// make a handler wait forever.
     pub fn resume(&mut self, outcomes: Vec<HostResult<Json>>) -> Step {
         {
-            let mut io = self.io.borrow_mut();
+            let mut io = io_of(&self.io);
             let mut outcomes = outcomes.into_iter();
             for (id, _) in self.waiting.drain(..) {
                 let outcome = outcomes.next().unwrap_or(Err(HostError::BadResponse("the runtime (no outcome for a call)")));
@@ -118,7 +128,7 @@ impl Execution {
         match self.future.as_mut().poll(&mut cx) {
             Poll::Ready(report) => Step::Done(report),
             Poll::Pending => {
-                let issued = core::mem::take(&mut self.io.borrow_mut().issued);
+                let issued = core::mem::take(&mut io_of(&self.io).issued);
                 if issued.is_empty() {
                     // Only host calls suspend a handler; anything else would wait forever.
                     let mut report = Report::new("runtime");
