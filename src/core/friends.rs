@@ -760,6 +760,22 @@ pub fn plan_block(
     BlockPlan { record, removal }
 }
 
+/// A removal or a block (`cmd.kind`), as one plan: a removal is refused without a friendship
+/// (`plan_removal`) and always ends one; a block ends one if there is one (`plan_block`).
+pub fn plan_ending(
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    a_has_b: Option<&JsonObject>,
+    b_has_a: Option<&JsonObject>,
+    now_ms: u64,
+) -> Result<BlockPlan, Refused> {
+    if cmd.kind == CommandKind::Block {
+        return Ok(plan_block(cmd, journal, a_has_b, b_has_a, now_ms));
+    }
+    let removal = plan_removal(cmd, journal, a_has_b, b_has_a, now_ms)?;
+    Ok(BlockPlan { record: removal.record.clone(), removal: Some(removal) })
+}
+
 /// B's membership on `blocked.{A}`: `{blockedAt}`.
 pub fn blocked_listing(at_ms: u64) -> JsonObject {
     let mut custom = JsonObject::default();

@@ -140,9 +140,8 @@ async fn run_management<H: PubNub + KvStore>(
     report: &mut Report,
 ) {
     let outcome = match cmd.kind {
-        CommandKind::Block => block(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
         CommandKind::Unblock => unblock(host, cmd, now_ms, report).await,
-        _ => remove(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
+        _ => remove_or_block(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
     };
     finish(host, cmd, key, journal.map_or(now_ms, |j| j.at), outcome, report).await;
 }
@@ -711,10 +710,13 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: 
     Ok(())
 }
 
-/// A removes B (either friend may), as `fr::plan_removal` lays it out: the plan (this
-/// command's record), both pending requests (KV and listings), then [`unfriend`]. Ops: ≤ 8 API,
-/// 4 KV (+2: the command record), 3 publishes (+1).
-async fn remove<H: PubNub + KvStore>(
+/// A removes B (either friend may) or blocks B, as `fr::plan_ending` lays it out: the plan
+/// (this command's record); for a block, B on `blocked.{A}` (from then on B's requests are
+/// hidden from A); both pending requests (KV and listings); then, if the friendship ends,
+/// [`unfriend`]. One body for both keeps one copy of the shared steps in the bundle.
+/// Ops, removal: ≤ 8 API, 4 KV (+2: the command record), 3 publishes (+1). Block: ≤ 9 API (2
+/// membership reads, the block, 2 listings, 4 for the friendship), 4 KV (+2), 3 publishes (+1).
+async fn remove_or_block<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
     journal: Option<&CommandRecord>,
@@ -723,17 +725,27 @@ async fn remove<H: PubNub + KvStore>(
     now_ms: u64,
     report: &mut Report,
 ) -> Result<Decided, Incomplete> {
+    let blocking = cmd.kind == CommandKind::Block;
     let (m_a, m_b) = memberships(host, cmd, journal, report).await?;
-    let plan = match fr::plan_removal(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms) {
+    let plan = match fr::plan_ending(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms) {
         Ok(plan) => plan,
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
     if journal.is_none() {
-        open_journal(host, cmd, record_key, &plan.record).await.map_err(|e| incomplete(report, "removal plan write", e))?;
+        let what = if blocking { "block plan write" } else { "removal plan write" };
+        open_journal(host, cmd, record_key, &plan.record).await.map_err(|e| incomplete(report, what, e))?;
+    }
+    if blocking {
+        host.set_members(&blocked(&cmd.user_a), &[(cmd.user_b.clone(), fr::blocked_listing(plan.record.at))])
+            .await
+            .map_err(|e| incomplete(report, "block write", e))?;
     }
     drop_requests(host, cmd, report).await?;
-    unfriend(host, cmd, &plan, hop, report).await?;
-    report.info(cat(&["unfriended: ", cmd.user_a.as_str(), " x ", cmd.user_b.as_str()]));
+    if let Some(removal) = &plan.removal {
+        unfriend(host, cmd, removal, hop, report).await?;
+    }
+    let (a, b) = (cmd.user_a.as_str(), cmd.user_b.as_str());
+    report.info(if blocking { cat(&["blocked: ", a, " blocks ", b]) } else { cat(&["unfriended: ", a, " x ", b]) });
     Ok(Decided::Done(plan.record.at))
 }
 
@@ -801,35 +813,6 @@ async fn unfriend<H: PubNub + KvStore>(
         host.publish(&side.notice.channel, &side.notice.message).await.map_err(|e| incomplete(report, "friend.removed", e))?;
     }
     Ok(())
-}
-
-/// A blocks B, as `fr::plan_block` lays it out: the record, B on `blocked.{A}` (from then on
-/// B's requests are hidden from A), the pending requests both ways, and the friendship if
-/// there is one, ended as a removal ends it. Ops: ≤ 9 API (2 membership reads, the block, 2
-/// listings, 4 for the friendship), 4 KV (+2), 3 publishes (+1).
-async fn block<H: PubNub + KvStore>(
-    host: &H,
-    cmd: &Command,
-    journal: Option<&CommandRecord>,
-    record_key: &str,
-    hop: u8,
-    now_ms: u64,
-    report: &mut Report,
-) -> Result<Decided, Incomplete> {
-    let (m_a, m_b) = memberships(host, cmd, journal, report).await?;
-    let plan = fr::plan_block(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms);
-    if journal.is_none() {
-        open_journal(host, cmd, record_key, &plan.record).await.map_err(|e| incomplete(report, "block plan write", e))?;
-    }
-    host.set_members(&blocked(&cmd.user_a), &[(cmd.user_b.clone(), fr::blocked_listing(plan.record.at))])
-        .await
-        .map_err(|e| incomplete(report, "block write", e))?;
-    drop_requests(host, cmd, report).await?;
-    if let Some(removal) = &plan.removal {
-        unfriend(host, cmd, removal, hop, report).await?;
-    }
-    report.info(cat(&["blocked: ", cmd.user_a.as_str(), " blocks ", cmd.user_b.as_str()]));
-    Ok(Decided::Done(plan.record.at))
 }
 
 /// A unblocks B. Requests B sent while blocked stay hidden until they expire or B cancels
