@@ -68,24 +68,77 @@ pub struct StepHost {
 }
 
 impl StepHost {
-    async fn call(&self, method: &'static str, kind: OpKind, args: Vec<Json>) -> HostResult<Json> {
-        let mut call = Some(Call { method, kind, args });
-        let mut id = 0;
-        core::future::poll_fn(move |_| {
-            let mut io = io_of(&self.io);
-            if let Some(call) = call.take() {
-                id = io.next;
+    /// The host call `method`, issued when first polled; `read` turns the runtime's answer
+    /// into the method's result. Arguments that failed to build (`args` an error) fail the
+    /// call without issuing it.
+    fn call<T, F: Fn(Json) -> HostResult<T>>(
+        &self,
+        method: &'static str,
+        kind: OpKind,
+        args: HostResult<Vec<Json>>,
+        read: F,
+    ) -> Reply<'_, F> {
+        Reply { io: &self.io, state: State::Start(args.map(|args| Call { method, kind, args })), read }
+    }
+}
+
+/// A host call under way (not an `async fn`: one small future type for every method, whose
+/// non-generic part, [`State::step`], is shared, keeps each bundle's wasm smaller).
+pub struct Reply<'a, F> {
+    io: &'a RefCell<Io>,
+    state: State,
+    read: F,
+}
+
+enum State {
+    Start(HostResult<Call>),
+    Waiting(u32),
+    Over,
+}
+
+impl State {
+    /// Issues the call on the first poll, then waits for its outcome.
+    #[inline(never)]
+    fn step(&mut self, io: &RefCell<Io>) -> Poll<HostResult<Json>> {
+        let mut io = io_of(io);
+        match core::mem::replace(self, State::Over) {
+            State::Start(Err(e)) => Poll::Ready(Err(e)),
+            State::Start(Ok(call)) => {
+                let id = io.next;
                 io.next += 1;
                 io.issued.push((id, call));
-                return Poll::Pending;
+                *self = State::Waiting(id);
+                Poll::Pending
             }
-            match io.outcomes.iter().position(|(n, _)| *n == id) {
+            State::Waiting(id) => match io.outcomes.iter().position(|(n, _)| *n == id) {
                 Some(i) => Poll::Ready(io.outcomes.swap_remove(i).1),
-                None => Poll::Pending,
-            }
-        })
-        .await
+                None => {
+                    *self = State::Waiting(id);
+                    Poll::Pending
+                }
+            },
+            // Polled after it finished: nothing more will come.
+            State::Over => Poll::Pending,
+        }
     }
+}
+
+impl<T, F: Fn(Json) -> HostResult<T> + Unpin> Future for Reply<'_, F> {
+    type Output = HostResult<T>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<HostResult<T>> {
+        let this = self.get_mut();
+        this.state.step(this.io).map(|answer| answer.and_then(&this.read))
+    }
+}
+
+/// A call's answer when the method returns nothing.
+fn nothing(_: Json) -> HostResult<()> {
+    Ok(())
+}
+
+fn published(v: Json) -> HostResult<()> {
+    shapes::publish_result(&v)
 }
 
 /// What one step of an execution needs from the runtime.
@@ -280,14 +333,14 @@ fn number(v: &Json, what: &'static str) -> HostResult<i64> {
 }
 
 impl PubNub for StepHost {
-    async fn publish<M: Serialize>(&self, channel: &str, message: &M) -> HostResult<()> {
-        let args = vec![obj(vec![("channel", Json::str(channel)), ("message", serialized(message)?)])];
-        shapes::publish_result(&self.call("pubnub.publish", OpKind::Publish, args).await?)
+    fn publish<M: Serialize>(&self, channel: &str, message: &M) -> impl Future<Output = HostResult<()>> {
+        let args = serialized(message).map(|m| vec![obj(vec![("channel", Json::str(channel)), ("message", m)])]);
+        self.call("pubnub.publish", OpKind::Publish, args, published)
     }
 
-    async fn fire<M: Serialize>(&self, channel: &str, message: &M) -> HostResult<()> {
-        let args = vec![obj(vec![("channel", Json::str(channel)), ("message", serialized(message)?)])];
-        shapes::publish_result(&self.call("pubnub.fire", OpKind::Publish, args).await?)
+    fn fire<M: Serialize>(&self, channel: &str, message: &M) -> impl Future<Output = HostResult<()>> {
+        let args = serialized(message).map(|m| vec![obj(vec![("channel", Json::str(channel)), ("message", m)])]);
+        self.call("pubnub.fire", OpKind::Publish, args, published)
     }
 
     async fn here_now(&self, channels: &[String], include_uuids: bool, limit: u32, offset: u32) -> HostResult<HereNow> {
@@ -297,32 +350,31 @@ impl PubNub for StepHost {
             params.push(("limit", Json::num(limit as u64)));
             params.push(("offset", Json::num(offset as u64)));
         }
-        let result = self.call("pubnub.hereNow", OpKind::Api, vec![obj(params)]).await?;
-        shapes::here_now(&result, channels)
+        self.call("pubnub.hereNow", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::here_now(&v, channels)).await
     }
 
-    async fn where_now(&self, user: &UserId) -> HostResult<Vec<String>> {
+    fn where_now(&self, user: &UserId) -> impl Future<Output = HostResult<Vec<String>>> {
         let args = vec![obj(vec![("uuid", Json::str(user.as_str()))])];
         // `{channels}` (SDK) or `{payload: {channels}}` (REST): the channel-group reply's shapes.
-        shapes::channels_response(&self.call("pubnub.whereNow", OpKind::Api, args).await?)
+        self.call("pubnub.whereNow", OpKind::Api, Ok(args), |v| shapes::channels_response(&v))
     }
 
     async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>> {
         let args = vec![obj(vec![("uuid", Json::str(id.as_str())), ("include", include_custom())])];
-        match self.call("pubnub.objects.getUUIDMetadata", OpKind::Api, args).await {
+        match self.call("pubnub.objects.getUUIDMetadata", OpKind::Api, Ok(args), Ok).await {
             Ok(v) => shapes::user_response(&v),
             Err(HostError::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>> {
+    fn get_users(&self, ids: &[UserId]) -> impl Future<Output = HostResult<Vec<UserRecord>>> {
         let list: Vec<&str> = ids.iter().map(UserId::as_str).collect();
         let params = vec![("filter", Json::Str(shapes::id_filter("id", &list))), ("include", include_custom()), ("limit", Json::num(100))];
-        shapes::users_response(&self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, vec![obj(params)]).await?)
+        self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::users_response(&v))
     }
 
-    async fn list_users(&self, filter: UserFilter, limit: u32, next: Option<&str>) -> HostResult<UsersPage> {
+    fn list_users(&self, filter: UserFilter, limit: u32, next: Option<&str>) -> impl Future<Output = HostResult<UsersPage>> {
         let mut params = vec![
             ("filter", Json::Str(filter.expression())),
             ("sort", obj(vec![("id", Json::str("asc"))])),
@@ -330,18 +382,24 @@ impl PubNub for StepHost {
             ("limit", Json::num(limit.clamp(1, 100) as u64)),
         ];
         params.extend(page(next));
-        shapes::users_page(&self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, vec![obj(params)]).await?)
+        self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::users_page(&v))
     }
 
-    async fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> HostResult<()> {
+    fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> impl Future<Output = HostResult<()>> {
         let mut params = vec![("uuid", Json::str(id.as_str())), ("data", obj(vec![("custom", Json::Obj(custom.clone()))]))];
         if let Some(tag) = if_match {
             params.push(("ifMatchesEtag", Json::str(tag)));
         }
-        self.call("pubnub.objects.setUUIDMetadata", OpKind::Api, vec![obj(params)]).await.map(|_| ())
+        self.call("pubnub.objects.setUUIDMetadata", OpKind::Api, Ok(vec![obj(params)]), nothing)
     }
 
-    async fn get_members(&self, channel: &str, filter: MemberFilter, limit: u32, next: Option<&str>) -> HostResult<MembersPage> {
+    fn get_members(
+        &self,
+        channel: &str,
+        filter: MemberFilter,
+        limit: u32,
+        next: Option<&str>,
+    ) -> impl Future<Output = HostResult<MembersPage>> {
         let include = obj(vec![
             ("customFields", Json::Bool(true)),
             ("UUIDFields", Json::Bool(true)),
@@ -353,21 +411,22 @@ impl PubNub for StepHost {
         if let Some(expr) = filter.expression() {
             params.push(("filter", Json::Str(expr)));
         }
-        shapes::members_response(&self.call("pubnub.objects.getChannelMembers", OpKind::Api, vec![obj(params)]).await?)
+        self.call("pubnub.objects.getChannelMembers", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::members_response(&v))
     }
 
-    async fn get_member(&self, channel: &str, user: &UserId) -> HostResult<Option<Member>> {
+    fn get_member(&self, channel: &str, user: &UserId) -> impl Future<Output = HostResult<Option<Member>>> {
         let params = vec![
             ("channel", Json::str(channel)),
             ("filter", Json::Str(shapes::id_filter("uuid.id", &[user.as_str()]))),
             ("limit", Json::num(1)),
             ("include", obj(vec![("customFields", Json::Bool(true)), ("UUIDFields", Json::Bool(true))])),
         ];
-        let page = shapes::members_response(&self.call("pubnub.objects.getChannelMembers", OpKind::Api, vec![obj(params)]).await?)?;
-        Ok(page.members.into_iter().find(|m| m.user.id == user.as_str()))
+        self.call("pubnub.objects.getChannelMembers", OpKind::Api, Ok(vec![obj(params)]), move |v| {
+            Ok(shapes::members_response(&v)?.members.into_iter().find(|m| m.user.id == user.as_str()))
+        })
     }
 
-    async fn get_memberships(&self, user: &UserId, prefix: &str) -> HostResult<Vec<(String, JsonObject)>> {
+    fn get_memberships(&self, user: &UserId, prefix: &str) -> impl Future<Output = HostResult<Vec<(String, JsonObject)>>> {
         let mut filter = String::from("channel.id LIKE \"");
         filter.push_str(prefix);
         filter.push_str("*\"");
@@ -377,59 +436,59 @@ impl PubNub for StepHost {
             ("limit", Json::num(100)),
             ("include", include_custom()),
         ];
-        shapes::memberships_response(&self.call("pubnub.objects.getMemberships", OpKind::Api, vec![obj(params)]).await?)
+        self.call("pubnub.objects.getMemberships", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::memberships_response(&v))
     }
 
-    async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()> {
+    fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> impl Future<Output = HostResult<()>> {
         let list = members.iter().map(|(id, custom)| obj(vec![("id", Json::str(id.as_str())), ("custom", Json::Obj(custom.clone()))]));
         let params = vec![("channel", Json::str(channel)), ("uuids", Json::Arr(list.collect()))];
-        self.call("pubnub.objects.setChannelMembers", OpKind::Api, vec![obj(params)]).await.map(|_| ())
+        self.call("pubnub.objects.setChannelMembers", OpKind::Api, Ok(vec![obj(params)]), nothing)
     }
 
-    async fn remove_members(&self, channel: &str, users: &[UserId]) -> HostResult<()> {
+    fn remove_members(&self, channel: &str, users: &[UserId]) -> impl Future<Output = HostResult<()>> {
         let ids: Vec<&str> = users.iter().map(UserId::as_str).collect();
         let params = vec![("channel", Json::str(channel)), ("uuids", strings(&ids))];
-        self.call("pubnub.objects.removeChannelMembers", OpKind::Api, vec![obj(params)]).await.map(|_| ())
+        self.call("pubnub.objects.removeChannelMembers", OpKind::Api, Ok(vec![obj(params)]), nothing)
     }
 
-    async fn add_channels(&self, group: &str, channels: &[String]) -> HostResult<()> {
+    fn add_channels(&self, group: &str, channels: &[String]) -> impl Future<Output = HostResult<()>> {
         let params = vec![("channelGroup", Json::str(group)), ("channels", strings(channels))];
-        self.call("pubnub.channelGroups.addChannels", OpKind::Api, vec![obj(params)]).await.map(|_| ())
+        self.call("pubnub.channelGroups.addChannels", OpKind::Api, Ok(vec![obj(params)]), nothing)
     }
 
-    async fn remove_channels(&self, group: &str, channels: &[String]) -> HostResult<()> {
+    fn remove_channels(&self, group: &str, channels: &[String]) -> impl Future<Output = HostResult<()>> {
         let params = vec![("channelGroup", Json::str(group)), ("channels", strings(channels))];
-        self.call("pubnub.channelGroups.removeChannels", OpKind::Api, vec![obj(params)]).await.map(|_| ())
+        self.call("pubnub.channelGroups.removeChannels", OpKind::Api, Ok(vec![obj(params)]), nothing)
     }
 
-    async fn list_channels(&self, group: &str) -> HostResult<Vec<String>> {
+    fn list_channels(&self, group: &str) -> impl Future<Output = HostResult<Vec<String>>> {
         let args = vec![obj(vec![("channelGroup", Json::str(group))])];
-        shapes::channels_response(&self.call("pubnub.channelGroups.listChannels", OpKind::Api, args).await?)
+        self.call("pubnub.channelGroups.listChannels", OpKind::Api, Ok(args), |v| shapes::channels_response(&v))
     }
 }
 
 impl KvStore for StepHost {
-    async fn get<T: FromJson>(&self, key: &str) -> HostResult<Option<T>> {
-        match self.call("kvstore.get", OpKind::Kv, vec![Json::str(key)]).await? {
+    fn get<T: FromJson>(&self, key: &str) -> impl Future<Output = HostResult<Option<T>>> {
+        self.call("kvstore.get", OpKind::Kv, Ok(vec![Json::str(key)]), |v| match v {
             Json::Null => Ok(None),
             v => T::from_json(&v).map(Some).map_err(HostError::BadResponse),
-        }
+        })
     }
 
-    async fn set<T: Serialize>(&self, key: &str, value: &T, ttl_minutes: u32) -> HostResult<()> {
-        let args = vec![Json::str(key), serialized(value)?, Json::num(ttl_minutes as u64)];
-        self.call("kvstore.set", OpKind::Kv, args).await.map(|_| ())
+    fn set<T: Serialize>(&self, key: &str, value: &T, ttl_minutes: u32) -> impl Future<Output = HostResult<()>> {
+        let args = serialized(value).map(|v| vec![Json::str(key), v, Json::num(ttl_minutes as u64)]);
+        self.call("kvstore.set", OpKind::Kv, args, nothing)
     }
 
-    async fn remove(&self, key: &str) -> HostResult<()> {
-        self.call("kvstore.removeItem", OpKind::Kv, vec![Json::str(key)]).await.map(|_| ())
+    fn remove(&self, key: &str) -> impl Future<Output = HostResult<()>> {
+        self.call("kvstore.removeItem", OpKind::Kv, Ok(vec![Json::str(key)]), nothing)
     }
 
-    async fn incr_counter(&self, key: &str, by: i64) -> HostResult<i64> {
-        number(&self.call("kvstore.incrCounter", OpKind::Kv, vec![Json::str(key), Json::Num(by as f64)]).await?, "kvstore.incrCounter")
+    fn incr_counter(&self, key: &str, by: i64) -> impl Future<Output = HostResult<i64>> {
+        self.call("kvstore.incrCounter", OpKind::Kv, Ok(vec![Json::str(key), Json::Num(by as f64)]), |v| number(&v, "kvstore.incrCounter"))
     }
 
-    async fn get_counter(&self, key: &str) -> HostResult<i64> {
-        number(&self.call("kvstore.getCounter", OpKind::Kv, vec![Json::str(key)]).await?, "kvstore.getCounter")
+    fn get_counter(&self, key: &str) -> impl Future<Output = HostResult<i64>> {
+        self.call("kvstore.getCounter", OpKind::Kv, Ok(vec![Json::str(key)]), |v| number(&v, "kvstore.getCounter"))
     }
 }
