@@ -82,6 +82,22 @@ impl StepHost {
     }
 }
 
+// The generic methods (`publish`, `fire`, `set`) only serialize their value: the rest of the
+// call is built once, here, for every type they are used with.
+impl StepHost {
+    #[inline(never)]
+    fn send(&self, method: &'static str, channel: &str, message: HostResult<Json>) -> Reply<'_, fn(Json) -> HostResult<()>> {
+        let args = message.map(|m| vec![obj(vec![("channel", Json::str(channel)), ("message", m)])]);
+        self.call(method, OpKind::Publish, args, published)
+    }
+
+    #[inline(never)]
+    fn store(&self, key: &str, value: HostResult<Json>, ttl_minutes: u32) -> Reply<'_, fn(Json) -> HostResult<()>> {
+        let args = value.map(|v| vec![Json::str(key), v, Json::num(ttl_minutes as u64)]);
+        self.call("kvstore.set", OpKind::Kv, args, nothing)
+    }
+}
+
 /// A host call under way (not an `async fn`: one small future type for every method, whose
 /// non-generic part, [`State::step`], is shared, keeps each bundle's wasm smaller).
 pub struct Reply<'a, F> {
@@ -334,13 +350,11 @@ fn number(v: &Json, what: &'static str) -> HostResult<i64> {
 
 impl PubNub for StepHost {
     fn publish<M: Serialize>(&self, channel: &str, message: &M) -> impl Future<Output = HostResult<()>> {
-        let args = serialized(message).map(|m| vec![obj(vec![("channel", Json::str(channel)), ("message", m)])]);
-        self.call("pubnub.publish", OpKind::Publish, args, published)
+        self.send("pubnub.publish", channel, serialized(message))
     }
 
     fn fire<M: Serialize>(&self, channel: &str, message: &M) -> impl Future<Output = HostResult<()>> {
-        let args = serialized(message).map(|m| vec![obj(vec![("channel", Json::str(channel)), ("message", m)])]);
-        self.call("pubnub.fire", OpKind::Publish, args, published)
+        self.send("pubnub.fire", channel, serialized(message))
     }
 
     async fn here_now(&self, channels: &[String], include_uuids: bool, limit: u32, offset: u32) -> HostResult<HereNow> {
@@ -476,8 +490,7 @@ impl KvStore for StepHost {
     }
 
     fn set<T: Serialize>(&self, key: &str, value: &T, ttl_minutes: u32) -> impl Future<Output = HostResult<()>> {
-        let args = serialized(value).map(|v| vec![Json::str(key), v, Json::num(ttl_minutes as u64)]);
-        self.call("kvstore.set", OpKind::Kv, args, nothing)
+        self.store(key, serialized(value), ttl_minutes)
     }
 
     fn remove(&self, key: &str) -> impl Future<Output = HostResult<()>> {
