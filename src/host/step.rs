@@ -86,15 +86,15 @@ impl StepHost {
 // call is built once, here, for every type they are used with.
 impl StepHost {
     #[inline(never)]
-    fn send(&self, method: &'static str, channel: &str, message: HostResult<Json>) -> Reply<'_, fn(Json) -> HostResult<()>> {
+    fn send(&self, method: &'static str, channel: &str, message: HostResult<Json>) -> Reply<'_, ReadUnit> {
         let args = message.map(|m| vec![obj(vec![("channel", Json::str(channel)), ("message", m)])]);
         self.call(method, OpKind::Publish, args, published)
     }
 
     #[inline(never)]
-    fn store(&self, key: &str, value: HostResult<Json>, ttl_minutes: u32) -> Reply<'_, fn(Json) -> HostResult<()>> {
+    fn store(&self, key: &str, value: HostResult<Json>, ttl_minutes: u32) -> Reply<'_, ReadUnit> {
         let args = value.map(|v| vec![Json::str(key), v, Json::num(ttl_minutes as u64)]);
-        self.call("kvstore.set", OpKind::Kv, args, nothing)
+        self.call("kvstore.set", OpKind::Kv, args, NOTHING)
     }
 }
 
@@ -147,6 +147,10 @@ impl<T, F: Fn(Json) -> HostResult<T> + Unpin> Future for Reply<'_, F> {
         this.state.step(this.io).map(|answer| answer.and_then(&this.read))
     }
 }
+
+/// How a method that returns nothing reads its answer: one type, so one `Reply::poll` for all.
+type ReadUnit = fn(Json) -> HostResult<()>;
+const NOTHING: ReadUnit = nothing;
 
 /// A call's answer when the method returns nothing.
 fn nothing(_: Json) -> HostResult<()> {
@@ -404,7 +408,7 @@ impl PubNub for StepHost {
         if let Some(tag) = if_match {
             params.push(("ifMatchesEtag", Json::str(tag)));
         }
-        self.call("pubnub.objects.setUUIDMetadata", OpKind::Api, Ok(vec![obj(params)]), nothing)
+        self.call("pubnub.objects.setUUIDMetadata", OpKind::Api, Ok(vec![obj(params)]), NOTHING)
     }
 
     fn get_members(
@@ -456,23 +460,23 @@ impl PubNub for StepHost {
     fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> impl Future<Output = HostResult<()>> {
         let list = members.iter().map(|(id, custom)| obj(vec![("id", Json::str(id.as_str())), ("custom", Json::Obj(custom.clone()))]));
         let params = vec![("channel", Json::str(channel)), ("uuids", Json::Arr(list.collect()))];
-        self.call("pubnub.objects.setChannelMembers", OpKind::Api, Ok(vec![obj(params)]), nothing)
+        self.call("pubnub.objects.setChannelMembers", OpKind::Api, Ok(vec![obj(params)]), NOTHING)
     }
 
     fn remove_members(&self, channel: &str, users: &[UserId]) -> impl Future<Output = HostResult<()>> {
         let ids: Vec<&str> = users.iter().map(UserId::as_str).collect();
         let params = vec![("channel", Json::str(channel)), ("uuids", strings(&ids))];
-        self.call("pubnub.objects.removeChannelMembers", OpKind::Api, Ok(vec![obj(params)]), nothing)
+        self.call("pubnub.objects.removeChannelMembers", OpKind::Api, Ok(vec![obj(params)]), NOTHING)
     }
 
     fn add_channels(&self, group: &str, channels: &[String]) -> impl Future<Output = HostResult<()>> {
         let params = vec![("channelGroup", Json::str(group)), ("channels", strings(channels))];
-        self.call("pubnub.channelGroups.addChannels", OpKind::Api, Ok(vec![obj(params)]), nothing)
+        self.call("pubnub.channelGroups.addChannels", OpKind::Api, Ok(vec![obj(params)]), NOTHING)
     }
 
     fn remove_channels(&self, group: &str, channels: &[String]) -> impl Future<Output = HostResult<()>> {
         let params = vec![("channelGroup", Json::str(group)), ("channels", strings(channels))];
-        self.call("pubnub.channelGroups.removeChannels", OpKind::Api, Ok(vec![obj(params)]), nothing)
+        self.call("pubnub.channelGroups.removeChannels", OpKind::Api, Ok(vec![obj(params)]), NOTHING)
     }
 
     fn list_channels(&self, group: &str) -> impl Future<Output = HostResult<Vec<String>>> {
@@ -494,7 +498,7 @@ impl KvStore for StepHost {
     }
 
     fn remove(&self, key: &str) -> impl Future<Output = HostResult<()>> {
-        self.call("kvstore.removeItem", OpKind::Kv, Ok(vec![Json::str(key)]), nothing)
+        self.call("kvstore.removeItem", OpKind::Kv, Ok(vec![Json::str(key)]), NOTHING)
     }
 
     fn incr_counter(&self, key: &str, by: i64) -> impl Future<Output = HostResult<i64>> {
