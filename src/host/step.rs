@@ -91,6 +91,12 @@ impl StepHost {
         self.call(method, OpKind::Publish, args, published)
     }
 
+    /// An App Context or channel-group call that returns nothing.
+    #[inline(never)]
+    fn api(&self, method: &'static str, params: Vec<(&str, Json)>) -> Reply<'_, ReadUnit> {
+        self.call(method, OpKind::Api, Ok(vec![obj(params)]), NOTHING)
+    }
+
     #[inline(never)]
     fn store(&self, key: &str, value: HostResult<Json>, ttl_minutes: u32) -> Reply<'_, ReadUnit> {
         let args = value.map(|v| vec![Json::str(key), v, Json::num(ttl_minutes as u64)]);
@@ -408,7 +414,7 @@ impl PubNub for StepHost {
         if let Some(tag) = if_match {
             params.push(("ifMatchesEtag", Json::str(tag)));
         }
-        self.call("pubnub.objects.setUUIDMetadata", OpKind::Api, Ok(vec![obj(params)]), NOTHING)
+        self.api("pubnub.objects.setUUIDMetadata", params)
     }
 
     fn get_members(
@@ -460,23 +466,23 @@ impl PubNub for StepHost {
     fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> impl Future<Output = HostResult<()>> {
         let list = members.iter().map(|(id, custom)| obj(vec![("id", Json::str(id.as_str())), ("custom", Json::Obj(custom.clone()))]));
         let params = vec![("channel", Json::str(channel)), ("uuids", Json::Arr(list.collect()))];
-        self.call("pubnub.objects.setChannelMembers", OpKind::Api, Ok(vec![obj(params)]), NOTHING)
+        self.api("pubnub.objects.setChannelMembers", params)
     }
 
     fn remove_members(&self, channel: &str, users: &[UserId]) -> impl Future<Output = HostResult<()>> {
         let ids: Vec<&str> = users.iter().map(UserId::as_str).collect();
         let params = vec![("channel", Json::str(channel)), ("uuids", strings(&ids))];
-        self.call("pubnub.objects.removeChannelMembers", OpKind::Api, Ok(vec![obj(params)]), NOTHING)
+        self.api("pubnub.objects.removeChannelMembers", params)
     }
 
     fn add_channels(&self, group: &str, channels: &[String]) -> impl Future<Output = HostResult<()>> {
         let params = vec![("channelGroup", Json::str(group)), ("channels", strings(channels))];
-        self.call("pubnub.channelGroups.addChannels", OpKind::Api, Ok(vec![obj(params)]), NOTHING)
+        self.api("pubnub.channelGroups.addChannels", params)
     }
 
     fn remove_channels(&self, group: &str, channels: &[String]) -> impl Future<Output = HostResult<()>> {
         let params = vec![("channelGroup", Json::str(group)), ("channels", strings(channels))];
-        self.call("pubnub.channelGroups.removeChannels", OpKind::Api, Ok(vec![obj(params)]), NOTHING)
+        self.api("pubnub.channelGroups.removeChannels", params)
     }
 
     fn list_channels(&self, group: &str) -> impl Future<Output = HostResult<Vec<String>>> {
