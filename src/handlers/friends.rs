@@ -27,7 +27,7 @@ use crate::domain::channels::{
     blocked, friends, friends_group, parse_presence_shard, requests_in, status, suffix_after, REQUESTS_IN_PREFIX,
 };
 use crate::domain::contract::{Reason, FRIENDS_SYNC_REQUEST, MAX_EVENT_ID_BYTES, USER_SETTINGS};
-use crate::domain::messages;
+use crate::domain::messages::{self, CommandResult, Envelope};
 use crate::domain::shard_of;
 use crate::domain::{Json, UserId};
 use crate::host::{HostError, KvStore, Member, MemberFilter, PubNub};
@@ -240,9 +240,13 @@ async fn refuse_unparsed<H: PubNub>(host: &H, publisher: Option<&str>, message: 
     let msg = message.as_object();
     let event_id = msg.and_then(|m| m.str("eventId")).filter(|id| !id.is_empty() && id.len() <= MAX_EVENT_ID_BYTES);
     let kind = msg.and_then(|m| m.str("type")).filter(|t| t.len() <= 64).unwrap_or("");
-    let (channel, result) = messages::command_result(&sender, event_id, kind, Some(refused.reason), now_ms);
+    answer(host, messages::command_result(&sender, event_id, kind, Some(refused.reason), now_ms), report).await;
+}
+
+/// Publishes a `friend.command.result` on the sender's inbox: every answer goes out here.
+async fn answer<H: PubNub>(host: &H, (channel, result): (String, Envelope<CommandResult>), report: &mut Report) {
     if let Err(e) = host.publish(&channel, &result).await {
-        report.error(cat(&["friend.command.result not delivered: ", &e.describe()]));
+        report.error(cat(&["friend.command.result not delivered (a re-send is answered): ", &e.describe()]));
     }
 }
 
@@ -303,39 +307,39 @@ async fn open_journal<H: KvStore>(host: &H, cmd: &Command, key: &str, record: &C
 /// message (`None`: nothing left to run); otherwise its journal, if an earlier attempt wrote one.
 /// A record of another command under the same `eventId` is left alone and this command refused.
 async fn start<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, now_ms: u64, report: &mut Report) -> Option<Option<CommandRecord>> {
-    match host.get::<CommandRecord>(key).await {
+    let record = match host.get::<CommandRecord>(key).await {
         Err(e) => {
             report.error(cat(&["command record read failed; a re-send is answered: ", &e.describe()]));
-            None
+            return None;
         }
-        Ok(Some(record)) if !record.belongs_to(cmd) => {
-            refuse_reused(host, cmd, record.kind.unwrap_or(""), now_ms, report).await;
-            None
+        Ok(None) => return Some(None),
+        Ok(Some(record)) => record,
+    };
+    let reply = if !record.belongs_to(cmd) {
+        reused(cmd, record.kind.unwrap_or(""), now_ms, report)
+    } else if record.done {
+        report.info(cat(&["answered again: ", record.reason.unwrap_or("ok")]));
+        if let Some(code) = record.reason {
+            report.reject(Rejection::with("refused again", code));
         }
-        Ok(Some(record)) if record.done => {
-            report.info(cat(&["answered again: ", record.reason.unwrap_or("ok")]));
-            if let Some(code) = record.reason {
-                report.reject(Rejection::with("refused again", code));
-            }
-            publish_result(host, cmd, &record, report).await;
-            None
-        }
-        Ok(journal) => Some(journal),
-    }
+        result_of(cmd, &record)
+    } else {
+        return Some(Some(record));
+    };
+    answer(host, reply, report).await;
+    None
 }
 
 /// `cmd` reuses the `eventId` of an earlier command (`first`, its type) with another type or
 /// payload: refused `invalid`, nothing run. The answer names `cmd`'s type and has an id of its
 /// own, so a client matching answers on `(eventId, command)` keeps the first command's.
-async fn refuse_reused<H: PubNub>(host: &H, cmd: &Command, first: &str, now_ms: u64, report: &mut Report) {
+fn reused(cmd: &Command, first: &str, now_ms: u64, report: &mut Report) -> (String, Envelope<CommandResult>) {
     report.reject(Rejection::with("eventId already used by another command:", first));
     let (channel, mut result) =
         messages::command_result(fr::sender(cmd), Some(&cmd.event_id), cmd.kind.name(), Some(Reason::Invalid), now_ms);
     result.event_id.push('_');
     result.event_id.push_str(cmd.kind.name());
-    if let Err(e) = host.publish(&channel, &result).await {
-        report.error(cat(&["friend.command.result not delivered: ", &e.describe()]));
-    }
+    (channel, result)
 }
 
 /// Writes `record` as `cmd`'s (naming the command: `CommandRecord::of`).
@@ -365,14 +369,13 @@ async fn finish<H: PubNub + KvStore>(
         let _ = incomplete(report, "command result write", e);
         return;
     }
-    publish_result(host, cmd, &record, report).await;
+    answer(host, result_of(cmd, &record), report).await;
 }
 
-async fn publish_result<H: PubNub>(host: &H, cmd: &Command, record: &CommandRecord, report: &mut Report) {
+/// The answer to `cmd` its record gives.
+fn result_of(cmd: &Command, record: &CommandRecord) -> (String, Envelope<CommandResult>) {
     let result = fr::command_result(cmd, record);
-    if let Err(e) = host.publish(&result.channel, &result.message).await {
-        report.error(cat(&["friend.command.result not delivered (a re-send is answered): ", &e.describe()]));
-    }
+    (result.channel, result.message)
 }
 
 /// A → B. Ops: 5 API (users, friendship, both blocks, listing), ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
