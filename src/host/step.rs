@@ -337,7 +337,13 @@ fn strings<S: AsRef<str>>(items: &[S]) -> Json {
 
 /// A value serialized once and carried verbatim into the call's arguments.
 fn serialized<T: Serialize + ?Sized>(v: &T) -> HostResult<Json> {
-    to_text(v).map(Json::Raw).map_err(|e| HostError::BadResponse(e.0))
+    raw(to_text(v))
+}
+
+/// The non-generic half of [`serialized`] (one copy, whatever the value's type).
+#[inline(never)]
+fn raw(text: Result<String, crate::domain::json::SerError>) -> HostResult<Json> {
+    text.map(Json::Raw).map_err(|e| HostError::BadResponse(e.0))
 }
 
 fn include_custom() -> Json {
