@@ -493,6 +493,22 @@ pub fn decide_cancel(journal: Option<&CommandRecord>, pending: Option<&PendingRe
     }
 }
 
+/// A decline or a cancel (`kind`) of the request A → B: the record to write first (a
+/// decline's is only under way; a cancel's names the request), or the refusal
+/// (`decide_decline`, `decide_cancel`).
+pub fn decide_close(
+    kind: CommandKind,
+    journal: Option<&CommandRecord>,
+    pending: Option<&PendingRequest>,
+    now_ms: u64,
+) -> Result<CommandRecord, Refused> {
+    if kind == CommandKind::Cancel {
+        return decide_cancel(journal, pending, now_ms);
+    }
+    decide_decline(journal, pending)?;
+    Ok(journal.cloned().unwrap_or_else(|| CommandRecord::under_way(now_ms)))
+}
+
 /// After the request is gone and no acceptance holds the lease: if A's membership of B names
 /// the cancelled request, an acceptance got there first and the cancel is too late.
 pub fn cancel_outcome(record: &CommandRecord, a_has_b: Option<&JsonObject>) -> Result<(), Refused> {

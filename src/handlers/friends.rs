@@ -90,8 +90,7 @@ async fn run_requests<H: PubNub + KvStore>(
     let outcome = match cmd.kind {
         CommandKind::Request => request(host, cmd, now_ms, report).await,
         CommandKind::Accept => accept(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
-        CommandKind::Cancel => cancel(host, cmd, journal.as_ref(), key, now_ms, report).await,
-        _ => decline(host, cmd, journal.as_ref(), key, now_ms, report).await,
+        _ => close_request(host, cmd, journal.as_ref(), key, now_ms, report).await,
     };
     finish(host, cmd, key, journal.map_or(now_ms, |j| j.at), outcome, report).await;
 }
@@ -415,34 +414,6 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
     }
 }
 
-/// B declines A's request: the decision is recorded before the request goes, so a crash between
-/// the two is finished by the re-send instead of being refused as `not_pending`.
-/// Ops: 1 API, 3 KV here (+2: the command record).
-async fn decline<H: PubNub + KvStore>(
-    host: &H,
-    cmd: &Command,
-    journal: Option<&CommandRecord>,
-    record_key: &str,
-    now_ms: u64,
-    report: &mut Report,
-) -> Result<Decided, Incomplete> {
-    let key = keys::request_key(&cmd.user_a, &cmd.user_b);
-    let pending: Option<PendingRequest> = host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))?;
-    if let Err(refused) = fr::decide_decline(journal, pending.as_ref()) {
-        return Ok(Decided::Refused(refused));
-    }
-    let at = journal.map_or(now_ms, |j| j.at);
-    if journal.is_none() {
-        let record = CommandRecord::under_way(at);
-        open_journal(host, cmd, record_key, &record).await.map_err(|e| incomplete(report, "decline record write", e))?;
-    }
-    // Told before the request goes: a re-send after a failed notice still finds it.
-    tell_other_side(host, cmd, pending.as_ref(), report).await?;
-    unlist(host, cmd, &key, report).await?;
-    report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " declined"]));
-    Ok(Decided::Done(at))
-}
-
 /// The request A → B (`key`) goes: from KV, then from B's list (A's outgoing).
 async fn unlist<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: &mut Report) -> Result<(), Incomplete> {
     host.remove(key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
@@ -451,12 +422,20 @@ async fn unlist<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report:
         .map_err(|e| incomplete(report, "pending request unlisting", e))
 }
 
-/// A withdraws its request to B: the record naming the request first, then the request goes
-/// (KV and list) before the lease is read, as in a removal (see `keys::lease_key`): an
-/// acceptance either finds no request or holds the lease, and then the cancel waits for its
-/// re-send, which answers `already_friends` if the acceptance made the friendship. Ops: 1 API
-/// (+1 to check an acceptance), ≤ 4 KV (+2), 1 publish (+1: the answer).
-async fn cancel<H: PubNub + KvStore>(
+/// B declines A's request, or A withdraws it (a cancel), as `fr::decide_close` decides; one
+/// body for both keeps one copy of their shared steps in the bundle.
+///
+/// A decline is recorded before the request goes, so a crash between the two is finished by
+/// the re-send instead of being refused as `not_pending`; A is told before the request goes
+/// (a re-send after a failed notice still finds it). Ops: 1 API, 3 KV here (+2: the command
+/// record).
+///
+/// A cancel: the record naming the request first, then the request goes (KV and list) before
+/// the lease is read, as in a removal (see `keys::lease_key`): an acceptance either finds no
+/// request or holds the lease, and then the cancel waits for its re-send, which answers
+/// `already_friends` if the acceptance made the friendship. B is told last. Ops: 1 API (+1 to
+/// check an acceptance), ≤ 4 KV (+2), 1 publish (+1: the answer).
+async fn close_request<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
     journal: Option<&CommandRecord>,
@@ -464,29 +443,38 @@ async fn cancel<H: PubNub + KvStore>(
     now_ms: u64,
     report: &mut Report,
 ) -> Result<Decided, Incomplete> {
+    let cancel = cmd.kind == CommandKind::Cancel;
     let key = keys::request_key(&cmd.user_a, &cmd.user_b);
+    // A cancel's re-send finishes its recorded plan: the request may be gone by its own hand.
     let pending: Option<PendingRequest> =
-        if journal.is_some() { None } else { host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))? };
-    let record = match fr::decide_cancel(journal, pending.as_ref(), now_ms) {
+        if cancel && journal.is_some() { None } else { host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))? };
+    let record = match fr::decide_close(cmd.kind, journal, pending.as_ref(), now_ms) {
         Ok(record) => record,
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
     if journal.is_none() {
-        open_journal(host, cmd, record_key, &record).await.map_err(|e| incomplete(report, "cancel record write", e))?;
+        let what = if cancel { "cancel record write" } else { "decline record write" };
+        open_journal(host, cmd, record_key, &record).await.map_err(|e| incomplete(report, what, e))?;
+    }
+    if !cancel {
+        tell_other_side(host, cmd, pending.as_ref(), report).await?;
     }
     unlist(host, cmd, &key, report).await?;
-    if acceptance_running(host, cmd, report).await? {
-        report.warn("an acceptance of the request is running; a re-send completes the cancel");
-        return Err(Incomplete);
+    if cancel {
+        if acceptance_running(host, cmd, report).await? {
+            report.warn("an acceptance of the request is running; a re-send completes the cancel");
+            return Err(Incomplete);
+        }
+        let a_has_b = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| incomplete(report, "membership read", e))?;
+        if let Err(refused) = fr::cancel_outcome(&record, a_has_b.as_ref().map(|m| &m.custom)) {
+            return Ok(Decided::Refused(refused));
+        }
+        // B is told of a request it was told of: not of a hidden one (B blocks A), and not by a
+        // re-send, which no longer knows (B then finds it gone when it answers: `not_pending`).
+        tell_other_side(host, cmd, pending.as_ref(), report).await?;
     }
-    let a_has_b = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| incomplete(report, "membership read", e))?;
-    if let Err(refused) = fr::cancel_outcome(&record, a_has_b.as_ref().map(|m| &m.custom)) {
-        return Ok(Decided::Refused(refused));
-    }
-    // B is told of a request it was told of: not of a hidden one (B blocks A), and not by a
-    // re-send, which no longer knows (B then finds it gone when it answers: `not_pending`).
-    tell_other_side(host, cmd, pending.as_ref(), report).await?;
-    report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " cancelled"]));
+    let (a, b) = (cmd.user_a.as_str(), cmd.user_b.as_str());
+    report.info(cat(&["friend request ", a, " -> ", b, if cancel { " cancelled" } else { " declined" }]));
     Ok(Decided::Done(record.at))
 }
 
