@@ -37,21 +37,27 @@ impl Report {
     }
 
     pub fn info(&mut self, line: impl Into<String>) {
-        self.lines.push((Level::Info, line.into()));
+        self.line(Level::Info, line.into());
     }
 
     pub fn warn(&mut self, line: impl Into<String>) {
-        self.lines.push((Level::Warn, line.into()));
+        self.line(Level::Warn, line.into());
     }
 
     pub fn error(&mut self, line: impl Into<String>) {
-        self.lines.push((Level::Error, line.into()));
+        self.line(Level::Error, line.into());
+    }
+
+    /// The one copy of the push the generic methods above share (smaller bundles).
+    #[inline(never)]
+    fn line(&mut self, level: Level, line: String) {
+        self.lines.push((level, line));
     }
 
     pub fn reject(&mut self, reason: crate::core::Rejection) {
         let mut line = String::from("rejected: ");
         line.push_str(&reason.0);
-        self.lines.push((Level::Warn, line));
+        self.line(Level::Warn, line);
         self.rejected = Some(reason.0);
     }
 
