@@ -790,14 +790,31 @@ async fn unfriend<H: PubNub + KvStore>(
             .await
             .map_err(|e| incomplete(report, "membership removal", e))?;
     }
-    recount_both(host, &cmd.user_a, &cmd.user_b, hop).await.map_err(|e| incomplete(report, "recount", e))?;
-    // The recount worker refills the hole from the user's last group (if it is not the last
-    // itself), keeping the groups compact. A refill that does not happen (or cannot: no hop
-    // left) leaves the friends where they are, only less compact.
-    for side in plan.sides.iter().filter(|_| next_hop(hop).is_some()) {
-        let refill = FriendsWork { kind: RECOUNT_WORK, hop: hop + 1, users: &[side.user.as_str()], hole: Some(side.group as u64) };
-        if let Err(e) = host.fire(&recount_channel(), &refill).await {
-            report.warn(cat(&["group refill not fired: ", &e.describe()]));
+    // A recount of both (as `recount_both`), then the recount worker refills each hole from
+    // the user's last group (if it is not the last itself), keeping the groups compact. A
+    // refill that does not happen (or cannot: no hop left) leaves the friends where they are,
+    // only less compact. One fire site for the three keeps the bundle smaller.
+    let (a, b) = (cmd.user_a.as_str(), cmd.user_b.as_str());
+    match next_hop(hop) {
+        None => push_job(host, JobQueue::Recounts, &Recount { users: vec![a.to_owned(), b.to_owned()] })
+            .await
+            .map_err(|e| incomplete(report, "recount", e))?,
+        Some(next) => {
+            let [one, other] = &plan.sides;
+            let (pair, one_user, other_user) = ([a, b], [one.user.as_str()], [other.user.as_str()]);
+            let works = [
+                FriendsWork { kind: RECOUNT_WORK, hop: next, users: &pair, hole: None },
+                FriendsWork { kind: RECOUNT_WORK, hop: next, users: &one_user, hole: Some(one.group as u64) },
+                FriendsWork { kind: RECOUNT_WORK, hop: next, users: &other_user, hole: Some(other.group as u64) },
+            ];
+            for (i, work) in works.iter().enumerate() {
+                if let Err(e) = host.fire(&recount_channel(), work).await {
+                    if i == 0 {
+                        return Err(incomplete(report, "recount", e));
+                    }
+                    report.warn(cat(&["group refill not fired: ", &e.describe()]));
+                }
+            }
         }
     }
     for side in &plan.sides {
