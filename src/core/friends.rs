@@ -300,22 +300,36 @@ impl FromJson for CommandRecord {
             None => None,
             Some(code) => Some(Reason::from_code(code).ok_or("command record has an unknown reason")?.code()),
         };
-        let groups: Option<Vec<u64>> = obj.field_or("groups", None)?;
-        let groups = match groups.as_deref() {
-            None => None,
-            Some(&[a, b]) => Some([a, b]),
-            Some(_) => return Err("command record groups is not a pair"),
+        // Absent or null is `None`; else a number or a text, or the record does not read.
+        let number = |key| obj.field_or::<Option<u64>>(key, None);
+        let text = |key| obj.field_or::<Option<String>>(key, None);
+        let groups = match obj.get("groups") {
+            None | Some(Json::Null) => None,
+            Some(Json::Arr(items)) => {
+                let mut pair = [0; 2];
+                for (i, item) in items.iter().enumerate() {
+                    let group = u64::from_json(item)?;
+                    if let Some(slot) = pair.get_mut(i) {
+                        *slot = group;
+                    }
+                }
+                if items.len() != 2 {
+                    return Err("command record groups is not a pair");
+                }
+                Some(pair)
+            }
+            Some(_) => return Err("expected an array"),
         };
         Ok(CommandRecord {
             done: obj.bool("done").unwrap_or(false),
             reason,
             at: obj.field("at")?,
-            instance: obj.field_or("instance", None)?,
+            instance: text("instance")?,
             groups,
             kind: obj.str("cmd").and_then(CommandKind::from_name).map(CommandKind::name),
-            a: obj.field_or("a", None)?,
-            b: obj.field_or("b", None)?,
-            sum: obj.field_or::<Option<u64>>("sum", None)?.map(|n| n as u32),
+            a: text("a")?,
+            b: text("b")?,
+            sum: number("sum")?.map(|n| n as u32),
         })
     }
 }
