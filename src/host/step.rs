@@ -333,7 +333,12 @@ fn contains(haystack: &str, needle: &str) -> bool {
 
 /// The pairs are moved in: arguments are built once and never copied.
 fn obj(pairs: Vec<(&str, Json)>) -> Json {
-    Json::Obj(JsonObject(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+    // A loop, not a collect: less code in every bundle.
+    let mut fields = Vec::new();
+    for (k, v) in pairs {
+        fields.push((k.to_owned(), v));
+    }
+    Json::Obj(JsonObject(fields))
 }
 
 fn strings<S: AsRef<str>>(items: &[S]) -> Json {
