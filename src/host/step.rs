@@ -342,7 +342,11 @@ fn obj(pairs: Vec<(&str, Json)>) -> Json {
 }
 
 fn strings<S: AsRef<str>>(items: &[S]) -> Json {
-    Json::Arr(items.iter().map(|s| Json::str(s.as_ref())).collect())
+    let mut list = Vec::new();
+    for s in items {
+        list.push(Json::str(s.as_ref()));
+    }
+    Json::Arr(list)
 }
 
 /// A value serialized once and carried verbatim into the call's arguments.
