@@ -514,8 +514,7 @@ impl PubNub for StepHost {
     }
 
     fn remove_members(&self, channel: &str, users: &[UserId]) -> impl Future<Output = HostResult<()>> {
-        let ids: Vec<&str> = users.iter().map(UserId::as_str).collect();
-        let params = vec![("channel", Json::str(channel)), ("uuids", strings(&ids))];
+        let params = vec![("channel", Json::str(channel)), ("uuids", strings(users))];
         self.api("pubnub.objects.removeChannelMembers", params)
     }
 
