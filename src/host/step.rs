@@ -437,7 +437,10 @@ impl PubNub for StepHost {
     }
 
     fn get_users(&self, ids: &[UserId]) -> impl Future<Output = HostResult<Vec<UserRecord>>> {
-        let list: Vec<&str> = ids.iter().map(UserId::as_str).collect();
+        let mut list = Vec::new();
+        for id in ids {
+            list.push(id.as_str());
+        }
         let params = vec![("filter", Json::Str(shapes::id_filter("id", &list))), ("include", include_custom()), ("limit", Json::num(100))];
         self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::users_response(&v))
     }
