@@ -511,8 +511,11 @@ impl PubNub for StepHost {
     }
 
     fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> impl Future<Output = HostResult<()>> {
-        let list = members.iter().map(|(id, custom)| obj(vec![("id", Json::str(id.as_str())), ("custom", Json::Obj(custom.clone()))]));
-        let params = vec![("channel", Json::str(channel)), ("uuids", Json::Arr(list.collect()))];
+        let mut list = Vec::new();
+        for (id, custom) in members {
+            list.push(obj(vec![("id", Json::str(id.as_str())), ("custom", Json::Obj(custom.clone()))]));
+        }
+        let params = vec![("channel", Json::str(channel)), ("uuids", Json::Arr(list))];
         self.api("pubnub.objects.setChannelMembers", params)
     }
 
