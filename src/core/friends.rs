@@ -300,22 +300,36 @@ impl FromJson for CommandRecord {
             None => None,
             Some(code) => Some(Reason::from_code(code).ok_or("command record has an unknown reason")?.code()),
         };
-        let groups: Option<Vec<u64>> = obj.field_or("groups", None)?;
-        let groups = match groups.as_deref() {
-            None => None,
-            Some(&[a, b]) => Some([a, b]),
-            Some(_) => return Err("command record groups is not a pair"),
+        // Absent or null is `None`; else a number or a text, or the record does not read.
+        let number = |key| obj.field_or::<Option<u64>>(key, None);
+        let text = |key| obj.field_or::<Option<String>>(key, None);
+        let groups = match obj.get("groups") {
+            None | Some(Json::Null) => None,
+            Some(Json::Arr(items)) => {
+                let mut pair = [0; 2];
+                for (i, item) in items.iter().enumerate() {
+                    let group = u64::from_json(item)?;
+                    if let Some(slot) = pair.get_mut(i) {
+                        *slot = group;
+                    }
+                }
+                if items.len() != 2 {
+                    return Err("command record groups is not a pair");
+                }
+                Some(pair)
+            }
+            Some(_) => return Err("expected an array"),
         };
         Ok(CommandRecord {
             done: obj.bool("done").unwrap_or(false),
             reason,
             at: obj.field("at")?,
-            instance: obj.field_or("instance", None)?,
+            instance: text("instance")?,
             groups,
             kind: obj.str("cmd").and_then(CommandKind::from_name).map(CommandKind::name),
-            a: obj.field_or("a", None)?,
-            b: obj.field_or("b", None)?,
-            sum: obj.field_or::<Option<u64>>("sum", None)?.map(|n| n as u32),
+            a: text("a")?,
+            b: text("b")?,
+            sum: number("sum")?.map(|n| n as u32),
         })
     }
 }
@@ -491,6 +505,22 @@ pub fn decide_cancel(journal: Option<&CommandRecord>, pending: Option<&PendingRe
         Some(p) => Ok(CommandRecord { at: now_ms, instance: Some(p.id.clone()), ..Default::default() }),
         None => Err(Refused::new(Reason::NotPending, Rejection::new("no pending friend request to cancel"))),
     }
+}
+
+/// A decline or a cancel (`kind`) of the request A → B: the record to write first (a
+/// decline's is only under way; a cancel's names the request), or the refusal
+/// (`decide_decline`, `decide_cancel`).
+pub fn decide_close(
+    kind: CommandKind,
+    journal: Option<&CommandRecord>,
+    pending: Option<&PendingRequest>,
+    now_ms: u64,
+) -> Result<CommandRecord, Refused> {
+    if kind == CommandKind::Cancel {
+        return decide_cancel(journal, pending, now_ms);
+    }
+    decide_decline(journal, pending)?;
+    Ok(journal.cloned().unwrap_or_else(|| CommandRecord::under_way(now_ms)))
 }
 
 /// After the request is gone and no acceptance holds the lease: if A's membership of B names
@@ -758,6 +788,22 @@ pub fn plan_block(
         (None, None) => CommandRecord::under_way(now_ms),
     };
     BlockPlan { record, removal }
+}
+
+/// A removal or a block (`cmd.kind`), as one plan: a removal is refused without a friendship
+/// (`plan_removal`) and always ends one; a block ends one if there is one (`plan_block`).
+pub fn plan_ending(
+    cmd: &Command,
+    journal: Option<&CommandRecord>,
+    a_has_b: Option<&JsonObject>,
+    b_has_a: Option<&JsonObject>,
+    now_ms: u64,
+) -> Result<BlockPlan, Refused> {
+    if cmd.kind == CommandKind::Block {
+        return Ok(plan_block(cmd, journal, a_has_b, b_has_a, now_ms));
+    }
+    let removal = plan_removal(cmd, journal, a_has_b, b_has_a, now_ms)?;
+    Ok(BlockPlan { record: removal.record.clone(), removal: Some(removal) })
 }
 
 /// B's membership on `blocked.{A}`: `{blockedAt}`.

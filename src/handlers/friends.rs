@@ -27,7 +27,7 @@ use crate::domain::channels::{
     blocked, friends, friends_group, parse_presence_shard, requests_in, status, suffix_after, REQUESTS_IN_PREFIX,
 };
 use crate::domain::contract::{Reason, FRIENDS_SYNC_REQUEST, MAX_EVENT_ID_BYTES, USER_SETTINGS};
-use crate::domain::messages;
+use crate::domain::messages::{self, CommandResult, Envelope};
 use crate::domain::shard_of;
 use crate::domain::{Json, UserId};
 use crate::host::{HostError, KvStore, Member, MemberFilter, PubNub};
@@ -90,8 +90,7 @@ async fn run_requests<H: PubNub + KvStore>(
     let outcome = match cmd.kind {
         CommandKind::Request => request(host, cmd, now_ms, report).await,
         CommandKind::Accept => accept(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
-        CommandKind::Cancel => cancel(host, cmd, journal.as_ref(), key, now_ms, report).await,
-        _ => decline(host, cmd, journal.as_ref(), key, now_ms, report).await,
+        _ => close_request(host, cmd, journal.as_ref(), key, now_ms, report).await,
     };
     finish(host, cmd, key, journal.map_or(now_ms, |j| j.at), outcome, report).await;
 }
@@ -140,9 +139,8 @@ async fn run_management<H: PubNub + KvStore>(
     report: &mut Report,
 ) {
     let outcome = match cmd.kind {
-        CommandKind::Block => block(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
         CommandKind::Unblock => unblock(host, cmd, now_ms, report).await,
-        _ => remove(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
+        _ => remove_or_block(host, cmd, journal.as_ref(), key, hop, now_ms, report).await,
     };
     finish(host, cmd, key, journal.map_or(now_ms, |j| j.at), outcome, report).await;
 }
@@ -241,9 +239,13 @@ async fn refuse_unparsed<H: PubNub>(host: &H, publisher: Option<&str>, message: 
     let msg = message.as_object();
     let event_id = msg.and_then(|m| m.str("eventId")).filter(|id| !id.is_empty() && id.len() <= MAX_EVENT_ID_BYTES);
     let kind = msg.and_then(|m| m.str("type")).filter(|t| t.len() <= 64).unwrap_or("");
-    let (channel, result) = messages::command_result(&sender, event_id, kind, Some(refused.reason), now_ms);
+    answer(host, messages::command_result(&sender, event_id, kind, Some(refused.reason), now_ms), report).await;
+}
+
+/// Publishes a `friend.command.result` on the sender's inbox: every answer goes out here.
+async fn answer<H: PubNub>(host: &H, (channel, result): (String, Envelope<CommandResult>), report: &mut Report) {
     if let Err(e) = host.publish(&channel, &result).await {
-        report.error(cat(&["friend.command.result not delivered: ", &e.describe()]));
+        report.error(cat(&["friend.command.result not delivered (a re-send is answered): ", &e.describe()]));
     }
 }
 
@@ -304,39 +306,39 @@ async fn open_journal<H: KvStore>(host: &H, cmd: &Command, key: &str, record: &C
 /// message (`None`: nothing left to run); otherwise its journal, if an earlier attempt wrote one.
 /// A record of another command under the same `eventId` is left alone and this command refused.
 async fn start<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, now_ms: u64, report: &mut Report) -> Option<Option<CommandRecord>> {
-    match host.get::<CommandRecord>(key).await {
+    let record = match host.get::<CommandRecord>(key).await {
         Err(e) => {
             report.error(cat(&["command record read failed; a re-send is answered: ", &e.describe()]));
-            None
+            return None;
         }
-        Ok(Some(record)) if !record.belongs_to(cmd) => {
-            refuse_reused(host, cmd, record.kind.unwrap_or(""), now_ms, report).await;
-            None
+        Ok(None) => return Some(None),
+        Ok(Some(record)) => record,
+    };
+    let reply = if !record.belongs_to(cmd) {
+        reused(cmd, record.kind.unwrap_or(""), now_ms, report)
+    } else if record.done {
+        report.info(cat(&["answered again: ", record.reason.unwrap_or("ok")]));
+        if let Some(code) = record.reason {
+            report.reject(Rejection::with("refused again", code));
         }
-        Ok(Some(record)) if record.done => {
-            report.info(cat(&["answered again: ", record.reason.unwrap_or("ok")]));
-            if let Some(code) = record.reason {
-                report.reject(Rejection::with("refused again", code));
-            }
-            publish_result(host, cmd, &record, report).await;
-            None
-        }
-        Ok(journal) => Some(journal),
-    }
+        result_of(cmd, &record)
+    } else {
+        return Some(Some(record));
+    };
+    answer(host, reply, report).await;
+    None
 }
 
 /// `cmd` reuses the `eventId` of an earlier command (`first`, its type) with another type or
 /// payload: refused `invalid`, nothing run. The answer names `cmd`'s type and has an id of its
 /// own, so a client matching answers on `(eventId, command)` keeps the first command's.
-async fn refuse_reused<H: PubNub>(host: &H, cmd: &Command, first: &str, now_ms: u64, report: &mut Report) {
+fn reused(cmd: &Command, first: &str, now_ms: u64, report: &mut Report) -> (String, Envelope<CommandResult>) {
     report.reject(Rejection::with("eventId already used by another command:", first));
     let (channel, mut result) =
         messages::command_result(fr::sender(cmd), Some(&cmd.event_id), cmd.kind.name(), Some(Reason::Invalid), now_ms);
     result.event_id.push('_');
     result.event_id.push_str(cmd.kind.name());
-    if let Err(e) = host.publish(&channel, &result).await {
-        report.error(cat(&["friend.command.result not delivered: ", &e.describe()]));
-    }
+    (channel, result)
 }
 
 /// Writes `record` as `cmd`'s (naming the command: `CommandRecord::of`).
@@ -366,14 +368,13 @@ async fn finish<H: PubNub + KvStore>(
         let _ = incomplete(report, "command result write", e);
         return;
     }
-    publish_result(host, cmd, &record, report).await;
+    answer(host, result_of(cmd, &record), report).await;
 }
 
-async fn publish_result<H: PubNub>(host: &H, cmd: &Command, record: &CommandRecord, report: &mut Report) {
+/// The answer to `cmd` its record gives.
+fn result_of(cmd: &Command, record: &CommandRecord) -> (String, Envelope<CommandResult>) {
     let result = fr::command_result(cmd, record);
-    if let Err(e) = host.publish(&result.channel, &result.message).await {
-        report.error(cat(&["friend.command.result not delivered (a re-send is answered): ", &e.describe()]));
-    }
+    (result.channel, result.message)
 }
 
 /// A → B. Ops: 5 API (users, friendship, both blocks, listing), ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
@@ -413,34 +414,6 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
     }
 }
 
-/// B declines A's request: the decision is recorded before the request goes, so a crash between
-/// the two is finished by the re-send instead of being refused as `not_pending`.
-/// Ops: 1 API, 3 KV here (+2: the command record).
-async fn decline<H: PubNub + KvStore>(
-    host: &H,
-    cmd: &Command,
-    journal: Option<&CommandRecord>,
-    record_key: &str,
-    now_ms: u64,
-    report: &mut Report,
-) -> Result<Decided, Incomplete> {
-    let key = keys::request_key(&cmd.user_a, &cmd.user_b);
-    let pending: Option<PendingRequest> = host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))?;
-    if let Err(refused) = fr::decide_decline(journal, pending.as_ref()) {
-        return Ok(Decided::Refused(refused));
-    }
-    let at = journal.map_or(now_ms, |j| j.at);
-    if journal.is_none() {
-        let record = CommandRecord::under_way(at);
-        open_journal(host, cmd, record_key, &record).await.map_err(|e| incomplete(report, "decline record write", e))?;
-    }
-    // Told before the request goes: a re-send after a failed notice still finds it.
-    tell_other_side(host, cmd, pending.as_ref(), report).await?;
-    unlist(host, cmd, &key, report).await?;
-    report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " declined"]));
-    Ok(Decided::Done(at))
-}
-
 /// The request A → B (`key`) goes: from KV, then from B's list (A's outgoing).
 async fn unlist<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: &mut Report) -> Result<(), Incomplete> {
     host.remove(key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
@@ -449,12 +422,20 @@ async fn unlist<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report:
         .map_err(|e| incomplete(report, "pending request unlisting", e))
 }
 
-/// A withdraws its request to B: the record naming the request first, then the request goes
-/// (KV and list) before the lease is read, as in a removal (see `keys::lease_key`): an
-/// acceptance either finds no request or holds the lease, and then the cancel waits for its
-/// re-send, which answers `already_friends` if the acceptance made the friendship. Ops: 1 API
-/// (+1 to check an acceptance), ≤ 4 KV (+2), 1 publish (+1: the answer).
-async fn cancel<H: PubNub + KvStore>(
+/// B declines A's request, or A withdraws it (a cancel), as `fr::decide_close` decides; one
+/// body for both keeps one copy of their shared steps in the bundle.
+///
+/// A decline is recorded before the request goes, so a crash between the two is finished by
+/// the re-send instead of being refused as `not_pending`; A is told before the request goes
+/// (a re-send after a failed notice still finds it). Ops: 1 API, 3 KV here (+2: the command
+/// record).
+///
+/// A cancel: the record naming the request first, then the request goes (KV and list) before
+/// the lease is read, as in a removal (see `keys::lease_key`): an acceptance either finds no
+/// request or holds the lease, and then the cancel waits for its re-send, which answers
+/// `already_friends` if the acceptance made the friendship. B is told last. Ops: 1 API (+1 to
+/// check an acceptance), ≤ 4 KV (+2), 1 publish (+1: the answer).
+async fn close_request<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
     journal: Option<&CommandRecord>,
@@ -462,29 +443,38 @@ async fn cancel<H: PubNub + KvStore>(
     now_ms: u64,
     report: &mut Report,
 ) -> Result<Decided, Incomplete> {
+    let cancel = cmd.kind == CommandKind::Cancel;
     let key = keys::request_key(&cmd.user_a, &cmd.user_b);
+    // A cancel's re-send finishes its recorded plan: the request may be gone by its own hand.
     let pending: Option<PendingRequest> =
-        if journal.is_some() { None } else { host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))? };
-    let record = match fr::decide_cancel(journal, pending.as_ref(), now_ms) {
+        if cancel && journal.is_some() { None } else { host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))? };
+    let record = match fr::decide_close(cmd.kind, journal, pending.as_ref(), now_ms) {
         Ok(record) => record,
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
     if journal.is_none() {
-        open_journal(host, cmd, record_key, &record).await.map_err(|e| incomplete(report, "cancel record write", e))?;
+        let what = if cancel { "cancel record write" } else { "decline record write" };
+        open_journal(host, cmd, record_key, &record).await.map_err(|e| incomplete(report, what, e))?;
+    }
+    if !cancel {
+        tell_other_side(host, cmd, pending.as_ref(), report).await?;
     }
     unlist(host, cmd, &key, report).await?;
-    if acceptance_running(host, cmd, report).await? {
-        report.warn("an acceptance of the request is running; a re-send completes the cancel");
-        return Err(Incomplete);
+    if cancel {
+        if acceptance_running(host, cmd, report).await? {
+            report.warn("an acceptance of the request is running; a re-send completes the cancel");
+            return Err(Incomplete);
+        }
+        let a_has_b = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| incomplete(report, "membership read", e))?;
+        if let Err(refused) = fr::cancel_outcome(&record, a_has_b.as_ref().map(|m| &m.custom)) {
+            return Ok(Decided::Refused(refused));
+        }
+        // B is told of a request it was told of: not of a hidden one (B blocks A), and not by a
+        // re-send, which no longer knows (B then finds it gone when it answers: `not_pending`).
+        tell_other_side(host, cmd, pending.as_ref(), report).await?;
     }
-    let a_has_b = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| incomplete(report, "membership read", e))?;
-    if let Err(refused) = fr::cancel_outcome(&record, a_has_b.as_ref().map(|m| &m.custom)) {
-        return Ok(Decided::Refused(refused));
-    }
-    // B is told of a request it was told of: not of a hidden one (B blocks A), and not by a
-    // re-send, which no longer knows (B then finds it gone when it answers: `not_pending`).
-    tell_other_side(host, cmd, pending.as_ref(), report).await?;
-    report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str(), " cancelled"]));
+    let (a, b) = (cmd.user_a.as_str(), cmd.user_b.as_str());
+    report.info(cat(&["friend request ", a, " -> ", b, if cancel { " cancelled" } else { " declined" }]));
     Ok(Decided::Done(record.at))
 }
 
@@ -711,10 +701,13 @@ async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: 
     Ok(())
 }
 
-/// A removes B (either friend may), as `fr::plan_removal` lays it out: the plan (this
-/// command's record), both pending requests (KV and listings), then [`unfriend`]. Ops: ≤ 8 API,
-/// 4 KV (+2: the command record), 3 publishes (+1).
-async fn remove<H: PubNub + KvStore>(
+/// A removes B (either friend may) or blocks B, as `fr::plan_ending` lays it out: the plan
+/// (this command's record); for a block, B on `blocked.{A}` (from then on B's requests are
+/// hidden from A); both pending requests (KV and listings); then, if the friendship ends,
+/// [`unfriend`]. One body for both keeps one copy of the shared steps in the bundle.
+/// Ops, removal: ≤ 8 API, 4 KV (+2: the command record), 3 publishes (+1). Block: ≤ 9 API (2
+/// membership reads, the block, 2 listings, 4 for the friendship), 4 KV (+2), 3 publishes (+1).
+async fn remove_or_block<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
     journal: Option<&CommandRecord>,
@@ -723,17 +716,27 @@ async fn remove<H: PubNub + KvStore>(
     now_ms: u64,
     report: &mut Report,
 ) -> Result<Decided, Incomplete> {
+    let blocking = cmd.kind == CommandKind::Block;
     let (m_a, m_b) = memberships(host, cmd, journal, report).await?;
-    let plan = match fr::plan_removal(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms) {
+    let plan = match fr::plan_ending(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms) {
         Ok(plan) => plan,
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
     if journal.is_none() {
-        open_journal(host, cmd, record_key, &plan.record).await.map_err(|e| incomplete(report, "removal plan write", e))?;
+        let what = if blocking { "block plan write" } else { "removal plan write" };
+        open_journal(host, cmd, record_key, &plan.record).await.map_err(|e| incomplete(report, what, e))?;
+    }
+    if blocking {
+        host.set_members(&blocked(&cmd.user_a), &[(cmd.user_b.clone(), fr::blocked_listing(plan.record.at))])
+            .await
+            .map_err(|e| incomplete(report, "block write", e))?;
     }
     drop_requests(host, cmd, report).await?;
-    unfriend(host, cmd, &plan, hop, report).await?;
-    report.info(cat(&["unfriended: ", cmd.user_a.as_str(), " x ", cmd.user_b.as_str()]));
+    if let Some(removal) = &plan.removal {
+        unfriend(host, cmd, removal, hop, report).await?;
+    }
+    let (a, b) = (cmd.user_a.as_str(), cmd.user_b.as_str());
+    report.info(if blocking { cat(&["blocked: ", a, " blocks ", b]) } else { cat(&["unfriended: ", a, " x ", b]) });
     Ok(Decided::Done(plan.record.at))
 }
 
@@ -787,49 +790,37 @@ async fn unfriend<H: PubNub + KvStore>(
             .await
             .map_err(|e| incomplete(report, "membership removal", e))?;
     }
-    recount_both(host, &cmd.user_a, &cmd.user_b, hop).await.map_err(|e| incomplete(report, "recount", e))?;
-    // The recount worker refills the hole from the user's last group (if it is not the last
-    // itself), keeping the groups compact. A refill that does not happen (or cannot: no hop
-    // left) leaves the friends where they are, only less compact.
-    for side in plan.sides.iter().filter(|_| next_hop(hop).is_some()) {
-        let refill = FriendsWork { kind: RECOUNT_WORK, hop: hop + 1, users: &[side.user.as_str()], hole: Some(side.group as u64) };
-        if let Err(e) = host.fire(&recount_channel(), &refill).await {
-            report.warn(cat(&["group refill not fired: ", &e.describe()]));
+    // A recount of both (as `recount_both`), then the recount worker refills each hole from
+    // the user's last group (if it is not the last itself), keeping the groups compact. A
+    // refill that does not happen (or cannot: no hop left) leaves the friends where they are,
+    // only less compact. One fire site for the three keeps the bundle smaller.
+    let (a, b) = (cmd.user_a.as_str(), cmd.user_b.as_str());
+    match next_hop(hop) {
+        None => push_job(host, JobQueue::Recounts, &Recount { users: vec![a.to_owned(), b.to_owned()] })
+            .await
+            .map_err(|e| incomplete(report, "recount", e))?,
+        Some(next) => {
+            let [one, other] = &plan.sides;
+            let (pair, one_user, other_user) = ([a, b], [one.user.as_str()], [other.user.as_str()]);
+            let works = [
+                FriendsWork { kind: RECOUNT_WORK, hop: next, users: &pair, hole: None },
+                FriendsWork { kind: RECOUNT_WORK, hop: next, users: &one_user, hole: Some(one.group as u64) },
+                FriendsWork { kind: RECOUNT_WORK, hop: next, users: &other_user, hole: Some(other.group as u64) },
+            ];
+            for (i, work) in works.iter().enumerate() {
+                if let Err(e) = host.fire(&recount_channel(), work).await {
+                    if i == 0 {
+                        return Err(incomplete(report, "recount", e));
+                    }
+                    report.warn(cat(&["group refill not fired: ", &e.describe()]));
+                }
+            }
         }
     }
     for side in &plan.sides {
         host.publish(&side.notice.channel, &side.notice.message).await.map_err(|e| incomplete(report, "friend.removed", e))?;
     }
     Ok(())
-}
-
-/// A blocks B, as `fr::plan_block` lays it out: the record, B on `blocked.{A}` (from then on
-/// B's requests are hidden from A), the pending requests both ways, and the friendship if
-/// there is one, ended as a removal ends it. Ops: ≤ 9 API (2 membership reads, the block, 2
-/// listings, 4 for the friendship), 4 KV (+2), 3 publishes (+1).
-async fn block<H: PubNub + KvStore>(
-    host: &H,
-    cmd: &Command,
-    journal: Option<&CommandRecord>,
-    record_key: &str,
-    hop: u8,
-    now_ms: u64,
-    report: &mut Report,
-) -> Result<Decided, Incomplete> {
-    let (m_a, m_b) = memberships(host, cmd, journal, report).await?;
-    let plan = fr::plan_block(cmd, journal, m_a.as_ref().map(|m| &m.custom), m_b.as_ref().map(|m| &m.custom), now_ms);
-    if journal.is_none() {
-        open_journal(host, cmd, record_key, &plan.record).await.map_err(|e| incomplete(report, "block plan write", e))?;
-    }
-    host.set_members(&blocked(&cmd.user_a), &[(cmd.user_b.clone(), fr::blocked_listing(plan.record.at))])
-        .await
-        .map_err(|e| incomplete(report, "block write", e))?;
-    drop_requests(host, cmd, report).await?;
-    if let Some(removal) = &plan.removal {
-        unfriend(host, cmd, removal, hop, report).await?;
-    }
-    report.info(cat(&["blocked: ", cmd.user_a.as_str(), " blocks ", cmd.user_b.as_str()]));
-    Ok(Decided::Done(plan.record.at))
 }
 
 /// A unblocks B. Requests B sent while blocked stay hidden until they expire or B cancels

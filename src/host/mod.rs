@@ -35,16 +35,19 @@ pub enum HostError {
     BadResponse(&'static str),
 }
 
+/// `a` then `b` (one copy for every description that is a prefix and a name).
+fn joined(a: &str, b: &str) -> String {
+    let mut s = String::from(a);
+    s.push_str(b);
+    s
+}
+
 impl HostError {
     pub fn describe(&self) -> String {
         match self {
             HostError::NotFound => "not found (404)".into(),
             HostError::PreconditionFailed => "ETag mismatch (412)".into(),
-            HostError::BudgetExceeded(kind) => {
-                let mut s = String::from("execution calls exceeds the per-execution limit for ");
-                s.push_str(kind.name());
-                s
-            }
+            HostError::BudgetExceeded(kind) => joined("execution calls exceeds the per-execution limit for ", kind.name()),
             HostError::Rejected { status, message } => {
                 let mut s = String::from("rejected");
                 if *status > 0 {
@@ -56,16 +59,8 @@ impl HostError {
                 s.push_str(message);
                 s
             }
-            HostError::InvalidHost(what) => {
-                let mut s = String::from("host object is missing ");
-                s.push_str(what);
-                s
-            }
-            HostError::BadResponse(what) => {
-                let mut s = String::from("unexpected response from ");
-                s.push_str(what);
-                s
-            }
+            HostError::InvalidHost(what) => joined("host object is missing ", what),
+            HostError::BadResponse(what) => joined("unexpected response from ", what),
         }
     }
 }

@@ -52,30 +52,119 @@ struct Io {
     next: u32,
 }
 
+/// The execution's I/O, borrowed for one statement at a time (never twice at once). Not
+/// `borrow_mut`: its panic formats the error, which would bring `core::fmt`'s padding into
+/// every bundle.
+fn io_of(io: &RefCell<Io>) -> core::cell::RefMut<'_, Io> {
+    match io.try_borrow_mut() {
+        Ok(io) => io,
+        Err(_) => unreachable!("the I/O is borrowed once at a time"),
+    }
+}
+
 /// `PubNub` + `KvStore` whose calls suspend the handler until the runtime answers them.
 pub struct StepHost {
     io: Rc<RefCell<Io>>,
 }
 
 impl StepHost {
-    async fn call(&self, method: &'static str, kind: OpKind, args: Vec<Json>) -> HostResult<Json> {
-        let mut call = Some(Call { method, kind, args });
-        let mut id = 0;
-        core::future::poll_fn(move |_| {
-            let mut io = self.io.borrow_mut();
-            if let Some(call) = call.take() {
-                id = io.next;
+    /// The host call `method`, issued when first polled; `read` turns the runtime's answer
+    /// into the method's result. Arguments that failed to build (`args` an error) fail the
+    /// call without issuing it.
+    fn call<T, F: Fn(Json) -> HostResult<T>>(
+        &self,
+        method: &'static str,
+        kind: OpKind,
+        args: HostResult<Vec<Json>>,
+        read: F,
+    ) -> Reply<'_, F> {
+        Reply { io: &self.io, state: State::Start(args.map(|args| Call { method, kind, args })), read }
+    }
+}
+
+// The generic methods (`publish`, `fire`, `set`) only serialize their value: the rest of the
+// call is built once, here, for every type they are used with.
+impl StepHost {
+    #[inline(never)]
+    fn send(&self, method: &'static str, channel: &str, message: HostResult<Json>) -> Reply<'_, ReadUnit> {
+        let args = message.map(|m| vec![obj(vec![("channel", Json::str(channel)), ("message", m)])]);
+        self.call(method, OpKind::Publish, args, published)
+    }
+
+    /// An App Context or channel-group call that returns nothing.
+    #[inline(never)]
+    fn api(&self, method: &'static str, params: Vec<(&str, Json)>) -> Reply<'_, ReadUnit> {
+        self.call(method, OpKind::Api, Ok(vec![obj(params)]), NOTHING)
+    }
+
+    #[inline(never)]
+    fn store(&self, key: &str, value: HostResult<Json>, ttl_minutes: u32) -> Reply<'_, ReadUnit> {
+        let args = value.map(|v| vec![Json::str(key), v, Json::num(ttl_minutes as u64)]);
+        self.call("kvstore.set", OpKind::Kv, args, NOTHING)
+    }
+}
+
+/// A host call under way (not an `async fn`: one small future type for every method, whose
+/// non-generic part, [`State::step`], is shared, keeps each bundle's wasm smaller).
+pub struct Reply<'a, F> {
+    io: &'a RefCell<Io>,
+    state: State,
+    read: F,
+}
+
+enum State {
+    Start(HostResult<Call>),
+    Waiting(u32),
+    Over,
+}
+
+impl State {
+    /// Issues the call on the first poll, then waits for its outcome.
+    #[inline(never)]
+    fn step(&mut self, io: &RefCell<Io>) -> Poll<HostResult<Json>> {
+        let mut io = io_of(io);
+        match core::mem::replace(self, State::Over) {
+            State::Start(Err(e)) => Poll::Ready(Err(e)),
+            State::Start(Ok(call)) => {
+                let id = io.next;
                 io.next += 1;
                 io.issued.push((id, call));
-                return Poll::Pending;
+                *self = State::Waiting(id);
+                Poll::Pending
             }
-            match io.outcomes.iter().position(|(n, _)| *n == id) {
+            State::Waiting(id) => match io.outcomes.iter().position(|(n, _)| *n == id) {
                 Some(i) => Poll::Ready(io.outcomes.swap_remove(i).1),
-                None => Poll::Pending,
-            }
-        })
-        .await
+                None => {
+                    *self = State::Waiting(id);
+                    Poll::Pending
+                }
+            },
+            // Polled after it finished: nothing more will come.
+            State::Over => Poll::Pending,
+        }
     }
+}
+
+impl<T, F: Fn(Json) -> HostResult<T> + Unpin> Future for Reply<'_, F> {
+    type Output = HostResult<T>;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<HostResult<T>> {
+        let this = self.get_mut();
+        this.state.step(this.io).map(|answer| answer.and_then(&this.read))
+    }
+}
+
+/// How a method that returns nothing reads its answer: one type, so one `Reply::poll` for all.
+type ReadUnit = fn(Json) -> HostResult<()>;
+const NOTHING: ReadUnit = nothing;
+
+/// A call's answer when the method returns nothing.
+fn nothing(_: Json) -> HostResult<()> {
+    Ok(())
+}
+
+fn published(v: Json) -> HostResult<()> {
+    shapes::publish_result(&v)
 }
 
 /// What one step of an execution needs from the runtime.
@@ -107,7 +196,7 @@ impl Execution {
     /// make a handler wait forever.
     pub fn resume(&mut self, outcomes: Vec<HostResult<Json>>) -> Step {
         {
-            let mut io = self.io.borrow_mut();
+            let mut io = io_of(&self.io);
             let mut outcomes = outcomes.into_iter();
             for (id, _) in self.waiting.drain(..) {
                 let outcome = outcomes.next().unwrap_or(Err(HostError::BadResponse("the runtime (no outcome for a call)")));
@@ -118,15 +207,20 @@ impl Execution {
         match self.future.as_mut().poll(&mut cx) {
             Poll::Ready(report) => Step::Done(report),
             Poll::Pending => {
-                let issued = core::mem::take(&mut self.io.borrow_mut().issued);
+                let issued = core::mem::take(&mut io_of(&self.io).issued);
                 if issued.is_empty() {
                     // Only host calls suspend a handler; anything else would wait forever.
                     let mut report = Report::new("runtime");
                     report.error("handler suspended without a host call");
                     return Step::Done(report);
                 }
-                self.waiting = issued.iter().map(|(id, call)| (*id, call.kind)).collect();
-                Step::Calls(issued.into_iter().map(|(_, call)| call).collect())
+                // One loop, not two collects: less code in every bundle.
+                let mut calls = Vec::new();
+                for (id, call) in issued {
+                    self.waiting.push((id, call.kind));
+                    calls.push(call);
+                }
+                Step::Calls(calls)
             }
         }
     }
@@ -239,16 +333,31 @@ fn contains(haystack: &str, needle: &str) -> bool {
 
 /// The pairs are moved in: arguments are built once and never copied.
 fn obj(pairs: Vec<(&str, Json)>) -> Json {
-    Json::Obj(JsonObject(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+    // A loop, not a collect: less code in every bundle.
+    let mut fields = Vec::new();
+    for (k, v) in pairs {
+        fields.push((k.to_owned(), v));
+    }
+    Json::Obj(JsonObject(fields))
 }
 
 fn strings<S: AsRef<str>>(items: &[S]) -> Json {
-    Json::Arr(items.iter().map(|s| Json::str(s.as_ref())).collect())
+    let mut list = Vec::new();
+    for s in items {
+        list.push(Json::str(s.as_ref()));
+    }
+    Json::Arr(list)
 }
 
 /// A value serialized once and carried verbatim into the call's arguments.
 fn serialized<T: Serialize + ?Sized>(v: &T) -> HostResult<Json> {
-    to_text(v).map(Json::Raw).map_err(|e| HostError::BadResponse(e.0))
+    raw(to_text(v))
+}
+
+/// The non-generic half of [`serialized`] (one copy, whatever the value's type).
+#[inline(never)]
+fn raw(text: Result<String, crate::domain::json::SerError>) -> HostResult<Json> {
+    text.map(Json::Raw).map_err(|e| HostError::BadResponse(e.0))
 }
 
 fn include_custom() -> Json {
@@ -259,25 +368,47 @@ fn page(next: Option<&str>) -> Option<(&'static str, Json)> {
     next.map(|n| ("page", obj(vec![("next", Json::str(n))])))
 }
 
+/// `str::parse::<i64>` with the same accepted set (a sign, then digits, in range) in far
+/// fewer bytes of wasm.
+fn integer(s: &str) -> Option<i64> {
+    let (negative, digits) = match s.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        all => (false, all),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        let d = (c - b'0') as i64;
+        // Built on the sign's side, so that `i64::MIN` fits.
+        n = n.checked_mul(10)?;
+        n = if negative { n.checked_sub(d)? } else { n.checked_add(d)? };
+    }
+    Some(n)
+}
+
 /// `kvstore` counters: a number, or its text; absent is 0.
 fn number(v: &Json, what: &'static str) -> HostResult<i64> {
     match v {
         Json::Num(n) => Ok(*n as i64),
         Json::Null => Ok(0),
-        Json::Str(s) => s.parse().map_err(|_| HostError::BadResponse(what)),
+        Json::Str(s) => integer(s).ok_or(HostError::BadResponse(what)),
         _ => Err(HostError::BadResponse(what)),
     }
 }
 
 impl PubNub for StepHost {
-    async fn publish<M: Serialize>(&self, channel: &str, message: &M) -> HostResult<()> {
-        let args = vec![obj(vec![("channel", Json::str(channel)), ("message", serialized(message)?)])];
-        shapes::publish_result(&self.call("pubnub.publish", OpKind::Publish, args).await?)
+    fn publish<M: Serialize>(&self, channel: &str, message: &M) -> impl Future<Output = HostResult<()>> {
+        self.send("pubnub.publish", channel, serialized(message))
     }
 
-    async fn fire<M: Serialize>(&self, channel: &str, message: &M) -> HostResult<()> {
-        let args = vec![obj(vec![("channel", Json::str(channel)), ("message", serialized(message)?)])];
-        shapes::publish_result(&self.call("pubnub.fire", OpKind::Publish, args).await?)
+    fn fire<M: Serialize>(&self, channel: &str, message: &M) -> impl Future<Output = HostResult<()>> {
+        self.send("pubnub.fire", channel, serialized(message))
     }
 
     async fn here_now(&self, channels: &[String], include_uuids: bool, limit: u32, offset: u32) -> HostResult<HereNow> {
@@ -287,32 +418,34 @@ impl PubNub for StepHost {
             params.push(("limit", Json::num(limit as u64)));
             params.push(("offset", Json::num(offset as u64)));
         }
-        let result = self.call("pubnub.hereNow", OpKind::Api, vec![obj(params)]).await?;
-        shapes::here_now(&result, channels)
+        self.call("pubnub.hereNow", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::here_now(&v, channels)).await
     }
 
-    async fn where_now(&self, user: &UserId) -> HostResult<Vec<String>> {
+    fn where_now(&self, user: &UserId) -> impl Future<Output = HostResult<Vec<String>>> {
         let args = vec![obj(vec![("uuid", Json::str(user.as_str()))])];
         // `{channels}` (SDK) or `{payload: {channels}}` (REST): the channel-group reply's shapes.
-        shapes::channels_response(&self.call("pubnub.whereNow", OpKind::Api, args).await?)
+        self.call("pubnub.whereNow", OpKind::Api, Ok(args), |v| shapes::channels_response(&v))
     }
 
     async fn get_user(&self, id: &UserId) -> HostResult<Option<UserRecord>> {
         let args = vec![obj(vec![("uuid", Json::str(id.as_str())), ("include", include_custom())])];
-        match self.call("pubnub.objects.getUUIDMetadata", OpKind::Api, args).await {
+        match self.call("pubnub.objects.getUUIDMetadata", OpKind::Api, Ok(args), Ok).await {
             Ok(v) => shapes::user_response(&v),
             Err(HostError::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    async fn get_users(&self, ids: &[UserId]) -> HostResult<Vec<UserRecord>> {
-        let list: Vec<&str> = ids.iter().map(UserId::as_str).collect();
+    fn get_users(&self, ids: &[UserId]) -> impl Future<Output = HostResult<Vec<UserRecord>>> {
+        let mut list = Vec::new();
+        for id in ids {
+            list.push(id.as_str());
+        }
         let params = vec![("filter", Json::Str(shapes::id_filter("id", &list))), ("include", include_custom()), ("limit", Json::num(100))];
-        shapes::users_response(&self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, vec![obj(params)]).await?)
+        self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::users_response(&v))
     }
 
-    async fn list_users(&self, filter: UserFilter, limit: u32, next: Option<&str>) -> HostResult<UsersPage> {
+    fn list_users(&self, filter: UserFilter, limit: u32, next: Option<&str>) -> impl Future<Output = HostResult<UsersPage>> {
         let mut params = vec![
             ("filter", Json::Str(filter.expression())),
             ("sort", obj(vec![("id", Json::str("asc"))])),
@@ -320,18 +453,24 @@ impl PubNub for StepHost {
             ("limit", Json::num(limit.clamp(1, 100) as u64)),
         ];
         params.extend(page(next));
-        shapes::users_page(&self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, vec![obj(params)]).await?)
+        self.call("pubnub.objects.getAllUUIDMetadata", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::users_page(&v))
     }
 
-    async fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> HostResult<()> {
+    fn set_user_custom(&self, id: &UserId, custom: &JsonObject, if_match: Option<&str>) -> impl Future<Output = HostResult<()>> {
         let mut params = vec![("uuid", Json::str(id.as_str())), ("data", obj(vec![("custom", Json::Obj(custom.clone()))]))];
         if let Some(tag) = if_match {
             params.push(("ifMatchesEtag", Json::str(tag)));
         }
-        self.call("pubnub.objects.setUUIDMetadata", OpKind::Api, vec![obj(params)]).await.map(|_| ())
+        self.api("pubnub.objects.setUUIDMetadata", params)
     }
 
-    async fn get_members(&self, channel: &str, filter: MemberFilter, limit: u32, next: Option<&str>) -> HostResult<MembersPage> {
+    fn get_members(
+        &self,
+        channel: &str,
+        filter: MemberFilter,
+        limit: u32,
+        next: Option<&str>,
+    ) -> impl Future<Output = HostResult<MembersPage>> {
         let include = obj(vec![
             ("customFields", Json::Bool(true)),
             ("UUIDFields", Json::Bool(true)),
@@ -343,21 +482,22 @@ impl PubNub for StepHost {
         if let Some(expr) = filter.expression() {
             params.push(("filter", Json::Str(expr)));
         }
-        shapes::members_response(&self.call("pubnub.objects.getChannelMembers", OpKind::Api, vec![obj(params)]).await?)
+        self.call("pubnub.objects.getChannelMembers", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::members_response(&v))
     }
 
-    async fn get_member(&self, channel: &str, user: &UserId) -> HostResult<Option<Member>> {
+    fn get_member(&self, channel: &str, user: &UserId) -> impl Future<Output = HostResult<Option<Member>>> {
         let params = vec![
             ("channel", Json::str(channel)),
             ("filter", Json::Str(shapes::id_filter("uuid.id", &[user.as_str()]))),
             ("limit", Json::num(1)),
             ("include", obj(vec![("customFields", Json::Bool(true)), ("UUIDFields", Json::Bool(true))])),
         ];
-        let page = shapes::members_response(&self.call("pubnub.objects.getChannelMembers", OpKind::Api, vec![obj(params)]).await?)?;
-        Ok(page.members.into_iter().find(|m| m.user.id == user.as_str()))
+        self.call("pubnub.objects.getChannelMembers", OpKind::Api, Ok(vec![obj(params)]), move |v| {
+            Ok(shapes::members_response(&v)?.members.into_iter().find(|m| m.user.id == user.as_str()))
+        })
     }
 
-    async fn get_memberships(&self, user: &UserId, prefix: &str) -> HostResult<Vec<(String, JsonObject)>> {
+    fn get_memberships(&self, user: &UserId, prefix: &str) -> impl Future<Output = HostResult<Vec<(String, JsonObject)>>> {
         let mut filter = String::from("channel.id LIKE \"");
         filter.push_str(prefix);
         filter.push_str("*\"");
@@ -367,59 +507,96 @@ impl PubNub for StepHost {
             ("limit", Json::num(100)),
             ("include", include_custom()),
         ];
-        shapes::memberships_response(&self.call("pubnub.objects.getMemberships", OpKind::Api, vec![obj(params)]).await?)
+        self.call("pubnub.objects.getMemberships", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::memberships_response(&v))
     }
 
-    async fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> HostResult<()> {
-        let list = members.iter().map(|(id, custom)| obj(vec![("id", Json::str(id.as_str())), ("custom", Json::Obj(custom.clone()))]));
-        let params = vec![("channel", Json::str(channel)), ("uuids", Json::Arr(list.collect()))];
-        self.call("pubnub.objects.setChannelMembers", OpKind::Api, vec![obj(params)]).await.map(|_| ())
+    fn set_members(&self, channel: &str, members: &[(UserId, JsonObject)]) -> impl Future<Output = HostResult<()>> {
+        let mut list = Vec::new();
+        for (id, custom) in members {
+            list.push(obj(vec![("id", Json::str(id.as_str())), ("custom", Json::Obj(custom.clone()))]));
+        }
+        let params = vec![("channel", Json::str(channel)), ("uuids", Json::Arr(list))];
+        self.api("pubnub.objects.setChannelMembers", params)
     }
 
-    async fn remove_members(&self, channel: &str, users: &[UserId]) -> HostResult<()> {
-        let ids: Vec<&str> = users.iter().map(UserId::as_str).collect();
-        let params = vec![("channel", Json::str(channel)), ("uuids", strings(&ids))];
-        self.call("pubnub.objects.removeChannelMembers", OpKind::Api, vec![obj(params)]).await.map(|_| ())
+    fn remove_members(&self, channel: &str, users: &[UserId]) -> impl Future<Output = HostResult<()>> {
+        let params = vec![("channel", Json::str(channel)), ("uuids", strings(users))];
+        self.api("pubnub.objects.removeChannelMembers", params)
     }
 
-    async fn add_channels(&self, group: &str, channels: &[String]) -> HostResult<()> {
+    fn add_channels(&self, group: &str, channels: &[String]) -> impl Future<Output = HostResult<()>> {
         let params = vec![("channelGroup", Json::str(group)), ("channels", strings(channels))];
-        self.call("pubnub.channelGroups.addChannels", OpKind::Api, vec![obj(params)]).await.map(|_| ())
+        self.api("pubnub.channelGroups.addChannels", params)
     }
 
-    async fn remove_channels(&self, group: &str, channels: &[String]) -> HostResult<()> {
+    fn remove_channels(&self, group: &str, channels: &[String]) -> impl Future<Output = HostResult<()>> {
         let params = vec![("channelGroup", Json::str(group)), ("channels", strings(channels))];
-        self.call("pubnub.channelGroups.removeChannels", OpKind::Api, vec![obj(params)]).await.map(|_| ())
+        self.api("pubnub.channelGroups.removeChannels", params)
     }
 
-    async fn list_channels(&self, group: &str) -> HostResult<Vec<String>> {
+    fn list_channels(&self, group: &str) -> impl Future<Output = HostResult<Vec<String>>> {
         let args = vec![obj(vec![("channelGroup", Json::str(group))])];
-        shapes::channels_response(&self.call("pubnub.channelGroups.listChannels", OpKind::Api, args).await?)
+        self.call("pubnub.channelGroups.listChannels", OpKind::Api, Ok(args), |v| shapes::channels_response(&v))
     }
 }
 
 impl KvStore for StepHost {
-    async fn get<T: FromJson>(&self, key: &str) -> HostResult<Option<T>> {
-        match self.call("kvstore.get", OpKind::Kv, vec![Json::str(key)]).await? {
+    fn get<T: FromJson>(&self, key: &str) -> impl Future<Output = HostResult<Option<T>>> {
+        self.call("kvstore.get", OpKind::Kv, Ok(vec![Json::str(key)]), |v| match v {
             Json::Null => Ok(None),
             v => T::from_json(&v).map(Some).map_err(HostError::BadResponse),
+        })
+    }
+
+    fn set<T: Serialize>(&self, key: &str, value: &T, ttl_minutes: u32) -> impl Future<Output = HostResult<()>> {
+        self.store(key, serialized(value), ttl_minutes)
+    }
+
+    fn remove(&self, key: &str) -> impl Future<Output = HostResult<()>> {
+        self.call("kvstore.removeItem", OpKind::Kv, Ok(vec![Json::str(key)]), NOTHING)
+    }
+
+    fn incr_counter(&self, key: &str, by: i64) -> impl Future<Output = HostResult<i64>> {
+        self.call("kvstore.incrCounter", OpKind::Kv, Ok(vec![Json::str(key), Json::Num(by as f64)]), |v| number(&v, "kvstore.incrCounter"))
+    }
+
+    fn get_counter(&self, key: &str) -> impl Future<Output = HostResult<i64>> {
+        self.call("kvstore.getCounter", OpKind::Kv, Ok(vec![Json::str(key)]), |v| number(&v, "kvstore.getCounter"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `integer` accepts exactly what `str::parse::<i64>` accepts, with the same value.
+    #[test]
+    fn integer_reads_counters_as_str_parse_does() {
+        let cases = [
+            "0",
+            "7",
+            "-7",
+            "+7",
+            "0042",
+            "-0",
+            "+",
+            "-",
+            "",
+            " 1",
+            "1 ",
+            "1.0",
+            "1e3",
+            "--1",
+            "+-1",
+            "abc",
+            "12a",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999",
+            "٣",
+        ];
+        for case in cases {
+            assert_eq!(super::integer(case), case.parse::<i64>().ok(), "{case:?}");
         }
-    }
-
-    async fn set<T: Serialize>(&self, key: &str, value: &T, ttl_minutes: u32) -> HostResult<()> {
-        let args = vec![Json::str(key), serialized(value)?, Json::num(ttl_minutes as u64)];
-        self.call("kvstore.set", OpKind::Kv, args).await.map(|_| ())
-    }
-
-    async fn remove(&self, key: &str) -> HostResult<()> {
-        self.call("kvstore.removeItem", OpKind::Kv, vec![Json::str(key)]).await.map(|_| ())
-    }
-
-    async fn incr_counter(&self, key: &str, by: i64) -> HostResult<i64> {
-        number(&self.call("kvstore.incrCounter", OpKind::Kv, vec![Json::str(key), Json::Num(by as f64)]).await?, "kvstore.incrCounter")
-    }
-
-    async fn get_counter(&self, key: &str) -> HostResult<i64> {
-        number(&self.call("kvstore.getCounter", OpKind::Kv, vec![Json::str(key)]).await?, "kvstore.getCounter")
     }
 }

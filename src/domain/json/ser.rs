@@ -32,8 +32,8 @@ impl ser::Error for SerError {
 /// Compact JSON text of `value`.
 pub fn to_text<T: Serialize + ?Sized>(value: &T) -> Result<String, SerError> {
     let mut w = Writer { out: String::new() };
-    value.serialize(&mut w)?;
-    Ok(w.out)
+    let done = value.serialize(&mut w);
+    w.finish(done)
 }
 
 struct Writer {
@@ -41,6 +41,12 @@ struct Writer {
 }
 
 impl Writer {
+    /// The non-generic end of [`to_text`] (one copy, whatever the value's type).
+    #[inline(never)]
+    fn finish(self, done: Result<(), SerError>) -> Result<String, SerError> {
+        done.map(|()| self.out)
+    }
+
     fn float(&mut self, v: f64) -> Result<(), SerError> {
         let n = super::safe_integer(v).ok_or(SerError("fractional numbers are not serialized"))?;
         write_i64(n, &mut self.out);
