@@ -13,7 +13,7 @@ export const CONFIG_PATH = process.env.FP_DEPLOY_CONFIG || join(ROOT, 'deploy/co
 
 // The ranges the Functions accept (src/handlers/entry.rs); a value outside them would be
 // silently replaced by the default there, so it is refused here.
-const RANGES = { shardCount: [1, 80_000], debounceMs: [0, 3_600_000], onIntervalMs: [1_000, 3_600_000], settlerIntervalMs: [1_000, 3_600_000] };
+const RANGES = { shardCount: [1, 70_000], debounceMs: [0, 3_600_000], onIntervalMs: [1_000, 3_600_000], settlerIntervalMs: [1_000, 3_600_000] };
 
 export function loadSettings(file = CONFIG_PATH) {
   const raw = JSON.parse(readFileSync(file, 'utf8'));

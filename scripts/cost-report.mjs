@@ -56,8 +56,8 @@ const model = {
 const friendsN = Math.round(model.friends);
 const idleMinutes = num('idle-minutes', 60, 1);
 const shards = Math.round(num('shards', Math.max(1, Math.ceil(model.users / 50)), 1));
-if (shards > 80_000) {
-  process.stderr.write('--shards: the Functions accept at most 80,000\n');
+if (shards > 70_000) {
+  process.stderr.write('--shards: the Functions accept at most 70,000\n');
   process.exit(2);
 }
 const kvBilled = !v['no-kv-billed'];

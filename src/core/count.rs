@@ -44,10 +44,11 @@ pub fn shard_batches(shard_count: u32) -> Vec<Vec<String>> {
 pub const INLINE_SHARDS: u32 = 1_000;
 /// Shards one leaf count worker reads (its 10 PubNub API calls).
 pub const SHARDS_PER_WORKER: u32 = 1_000;
-/// Fires the aggregator may use for a round: its 10 publishes less the `status.count` one
-/// and the metrics snapshot's fire.
-pub const ROUND_FIRES: u32 = 8;
-/// The most shards a round can cover: 8 mid-level workers × 10 leaves × 1,000 shards.
+/// Fires the aggregator may use for a round: its 10 publishes less the `status.count` one,
+/// the heal sweep's fire (a round leaves no KV for the sweep itself) and the metrics
+/// snapshot's fire.
+pub const ROUND_FIRES: u32 = 7;
+/// The most shards a round can cover: 7 mid-level workers × 10 leaves × 1,000 shards.
 pub const MAX_SHARDS: u32 = ROUND_FIRES * 10 * SHARDS_PER_WORKER;
 /// Rounds rotate over this many slot counters: a worker late by up to two rounds still lands in
 /// its own round's slot, never in the one being counted.
@@ -75,7 +76,7 @@ pub struct CountRange {
     pub hi: u32,
 }
 
-/// What one round fires: ≤ 9 ranges covering `0..shard_count` in order.
+/// What one round fires: ≤ [`ROUND_FIRES`] ranges covering `0..shard_count` in order.
 pub fn plan_round(shard_count: u32) -> Vec<CountRange> {
     let n = shard_count.min(MAX_SHARDS);
     let leaves = n.div_ceil(SHARDS_PER_WORKER);

@@ -290,6 +290,39 @@ pub fn parse_count_item(message: &Json) -> Result<CountItem, Rejection> {
     Ok(CountItem { kind: COUNT_WORK, hop, slot, lo, hi })
 }
 
+/// `heal.sweep` on `count-work.heal`: the heal sweep run by a count worker, for a count-aggregator
+/// whose round leaves it no KV for the sweep (`handlers::heal::sweep_and_scan`). `at` is the
+/// aggregator's time, so the sweep sees the same clock as when the aggregator runs it itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HealSweepItem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub hop: u8,
+    pub at: u64,
+}
+
+pub const HEAL_SWEEP: &str = "heal.sweep";
+
+/// The channel the aggregator fires the heal sweep on in round mode.
+pub fn heal_sweep_channel() -> String {
+    let mut s = String::from(COUNT_PREFIX);
+    s.push_str("heal");
+    s
+}
+
+/// A sweep runs at hop 1: its scans fire `friend.heal` one hop further, the last one.
+pub fn parse_heal_sweep_item(message: &Json) -> Result<HealSweepItem, Rejection> {
+    let obj = message.as_object().ok_or_else(|| Rejection::new("heal sweep item is not an object"))?;
+    if obj.str("type") != Some(HEAL_SWEEP) {
+        return Err(Rejection::new("heal sweep item type is not heal.sweep"));
+    }
+    if obj.u64("hop") != Some(1) {
+        return Err(Rejection::new("heal.sweep runs at hop 1"));
+    }
+    let at = obj.u64("at").ok_or_else(|| Rejection::new("heal sweep item has no time"))?;
+    Ok(HealSweepItem { kind: HEAL_SWEEP, hop: 1, at })
+}
+
 /// The hop chained work goes out at while hops remain; `None`: it goes to a KV queue instead.
 pub fn next_hop(hop: u8) -> Option<u8> {
     (hop < MAX_HOP).then_some(hop + 1)

@@ -13,21 +13,27 @@ use serde_json::Value;
 use super::friends::{assert_exact, command, on_management, on_requests, outcome, recount, setup};
 use super::{drain_fired, settle_run, T0};
 
-/// One count-aggregator run (its heal sweep, its scanners, the heals they fire), then a
-/// settler run (the recounts the heals queued).
-fn periodic(host: &FakeHost) {
-    let cfg = Config::default();
+/// One count-aggregator run (its heal sweep, its scanners, the heals they fire; above 1,000
+/// shards its count round and the count worker that sweeps), then a settler run (the recounts
+/// the heals queued).
+fn periodic(host: &FakeHost, shard_count: u32) {
+    let cfg = Config { shard_count, ..Config::default() };
     let exec = host.execution();
-    block_on(count_aggregator(&exec, &cfg, host.now()));
+    let report = block_on(count_aggregator(&exec, &cfg, host.now()));
+    assert!(report.errors().all(|e| e.contains("no count worker reported")), "{report:?}");
     drain_fired(host, &cfg);
-    settle_run(host, &cfg);
+    settle_run(host, &Config::default());
 }
 
 /// Runs the periodic Functions every 10 s for `ms`.
 fn run_for(host: &FakeHost, ms: u64) {
+    run_sized(host, ms, Config::default().shard_count);
+}
+
+fn run_sized(host: &FakeHost, ms: u64, shard_count: u32) {
     for _ in 0..ms / 10_000 {
         host.advance(10_000);
-        periodic(host);
+        periodic(host, shard_count);
     }
 }
 
@@ -106,6 +112,17 @@ fn a_journal_under_way_is_finished_a_finished_friendship_change_recounted_anythi
 /// every command that wrote its journal answered exactly once.
 #[test]
 fn commands_cut_off_at_every_step_and_never_re_sent_are_healed_within_the_bound() {
+    every_crash_point_healed(Config::default().shard_count);
+}
+
+/// The same at production sizing: above 1,000 shards the count is a round, which leaves the
+/// aggregator no KV for the sweep; a count worker (`heal.sweep` on `count-work.heal`) sweeps.
+#[test]
+fn commands_cut_off_and_never_re_sent_are_healed_at_production_sizing_too() {
+    every_crash_point_healed(5_000);
+}
+
+fn every_crash_point_healed(shard_count: u32) {
     let crash_points = |run: &dyn Fn(&FakeHost)| {
         // The number of host calls the command makes uninterrupted.
         let host = setup();
@@ -178,7 +195,7 @@ fn commands_cut_off_at_every_step_and_never_re_sent_are_healed_within_the_bound(
                 continue;
             }
             // No client: only the periodic Functions run, for the bound the README states.
-            run_for(&host, 2 * 60_000);
+            run_sized(&host, 2 * 60_000, shard_count);
             let friends = host.members("friends.alice").contains_key("bob");
             match &journal {
                 Some(_) => {
@@ -247,5 +264,98 @@ fn counts_converge_after_every_recount_of_a_change_was_lost() {
     assert_eq!(host.user_custom("alice").unwrap().get("friendCount").and_then(Value::as_u64).unwrap_or(0), 0);
     run_for(&host, 2 * 60_000);
     assert_exact(&host, &["alice", "bob"]);
+    host.assert_within_budget();
+}
+
+/// 20,000 shards (a million online at ~50 a shard): an acceptance and a removal each cut off
+/// with their journal under way, never re-sent, are finished by the Functions while the count
+/// rounds go on; the count stays exact and every execution within its budget.
+#[test]
+fn at_production_sizing_cut_off_commands_are_finished_and_the_count_stays_exact() {
+    const SHARDS: u32 = 20_000;
+    type Step = fn(&FakeHost);
+    let accept: (Step, Step, &str, &str, bool) = (
+        |h| {
+            on_requests(h, "alice", command("friend.request", "alice", "bob", "r1"));
+        },
+        |h| {
+            on_requests(h, "bob", command("friend.request.accepted", "alice", "bob", "E"));
+        },
+        "bob",
+        "E",
+        true,
+    );
+    let remove: (Step, Step, &str, &str, bool) = (
+        |h| {
+            on_requests(h, "alice", command("friend.request", "alice", "bob", "r1"));
+            on_requests(h, "bob", command("friend.request.accepted", "alice", "bob", "a1"));
+            recount(h);
+        },
+        |h| {
+            on_management(h, "alice", command("friend.remove", "alice", "bob", "R"));
+        },
+        "alice",
+        "R",
+        false,
+    );
+    for (prepare, cut, sender, id, makes) in [accept, remove] {
+        // The first crash point that leaves the command's journal under way.
+        let (host, online) = (1..40)
+            .find_map(|n| {
+                let host = setup();
+                let mut online = 0u64;
+                for shard in (0..SHARDS).step_by(997) {
+                    for u in 0..3 {
+                        host.set_present(&format!("presence.shard-{shard}"), &format!("s{shard}u{u}"), true);
+                        online += 1;
+                    }
+                }
+                prepare(&host);
+                host.take_fired();
+                host.crash_after(n);
+                cut(&host);
+                host.take_fired();
+                host.kv_value(&format!("cmd:{sender}:{id}")).is_some_and(|j: Value| j["done"] == false).then_some((host, online))
+            })
+            .expect("a crash point leaves the command under way");
+        run_sized(&host, 2 * 60_000, SHARDS);
+        assert_eq!(host.members("friends.alice").contains_key("bob"), makes, "{id}: the command was finished");
+        assert_eq!(answers(&host, sender, id), 1, "{id}: answered once, by the heal");
+        assert_eq!(outcome(&host, sender, id), Some(Ok(())));
+        assert_exact(&host, &["alice", "bob"]);
+        let last = host.published_on("status.global").last().cloned().expect("counts published");
+        assert_eq!(last["payload"]["onlineCount"], online, "{id}");
+        assert_eq!(last["payload"]["shardsCounted"], SHARDS);
+        let max = host.max_ops();
+        assert!(max.api <= 10 && max.publish <= 10 && max.kv <= 10, "{max:?}");
+        host.assert_within_budget();
+    }
+}
+
+/// A backlog at round sizing: more journals than one count worker's sweep may scan (3: its
+/// 10 KV) are worked through in order over the following runs, each execution within budget.
+#[test]
+fn a_backlog_at_round_sizing_is_healed_three_journals_a_run_within_budget() {
+    let host = setup();
+    const PAIRS: usize = 8;
+    for i in 0..PAIRS {
+        let (a, b) = (format!("a{i}"), format!("b{i}"));
+        host.add_user(&a, &a);
+        host.add_user(&b, &b);
+        on_requests(&host, &a, command("friend.request", &a, &b, "r1"));
+        host.crash_after(9);
+        on_requests(&host, &b, command("friend.request.accepted", &a, &b, "E"));
+        host.take_fired();
+        assert_eq!(host.kv_value(&format!("cmd:{b}:E")).unwrap()["done"], false, "cut off after its plan");
+    }
+    run_sized(&host, 2 * 60_000, 5_000);
+    for i in 0..PAIRS {
+        let (a, b) = (format!("a{i}"), format!("b{i}"));
+        assert!(host.members(&format!("friends.{a}")).contains_key(&b), "pair {i} finished");
+        assert_eq!(answers(&host, &b, "E"), 1, "pair {i} answered once");
+        assert_exact(&host, &[&a, &b]);
+    }
+    let sweeps: Vec<u32> = host.calls().iter().filter(|c| c.op == "fire" && c.target == "count-work.heal").map(|c| c.execution).collect();
+    assert!(sweeps.len() >= 12, "one sweep fired per round: {}", sweeps.len());
     host.assert_within_budget();
 }
