@@ -1,7 +1,7 @@
 // The deployment's sizing in one place: deploy/config.json (or the file FP_DEPLOY_CONFIG names).
 // scripts/bundle.mjs compiles shardCount/debounceMs/opsLimit into every bundle and the On
-// Interval periods into the manifest; the demo (runtime, seed, churn, and the page through
-// /deploy/config.json) and scripts/latency-report read the same file. Clients and Functions must
+// Interval periods into the manifest (a Function's `interval` in src/functions.json names its
+// key here); the demo (runtime, seed, churn, and the page through /deploy/config.json) and scripts/latency-report read the same file. Clients and Functions must
 // agree on shardCount: a user's shard is hash(id) % shardCount on both sides.
 // Sizing guidance (shards per population, the presence mode it gives): README, "Sizing".
 import { readFileSync } from 'node:fs';
@@ -43,7 +43,3 @@ export function functionSettings(s = loadSettings()) {
   return { shardCount: s.shardCount, debounceMs: s.debounceMs, opsLimit: s.opsLimit };
 }
 
-/** The period of the On Interval Function `name`: the settler's own, the others' `onIntervalMs`. */
-export function intervalFor(name, s = loadSettings()) {
-  return name === 'presence-settler' ? s.settlerIntervalMs : s.onIntervalMs;
-}

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import vm from 'node:vm';
+import { buildSync } from 'esbuild';
 import { loadFunction, trigger } from '../js-shim/host/load-function.mjs';
 import { MemoryPubNub } from '../js-shim/host/memory.mjs';
 
@@ -131,16 +132,22 @@ if (process.argv[2] === '--cold-one') {
 }
 
 // `--phases`: where a cold start goes. Each run is a fresh process that evaluates the bundle as
-// a script in a bare context (so its top-level functions can be called one by one) and times
-// the runtime's own steps: evaluate; decode the first stage (JS base85); copy the payload into
-// the stage, decode and inflate it (wasm); compile; instantiate; the first execution; a second.
+// a script in a bare context and times the runtime's own steps one by one: evaluate; decode the
+// first stage (JS base85); copy the payload into the stage, decode and inflate it (wasm);
+// compile; instantiate; the first execution; a second. The steps are js-shim/runtime.js's
+// exports, bundled by esbuild into the same context, so they run on the context's globals (the
+// fallback codecs where it has no TextEncoder) and on the bundle's own payload.
 const PHASES = ['evaluate', 'stage', 'inflate', 'compile', 'instantiate', 'first run', 'second run'];
 if (process.argv[2] === '--phases-one') {
-  const [, , , name, file, native, handler, type] = process.argv;
+  const [, , , name, file, native, type] = process.argv;
   const { pn, next } = scenario(name);
   const context = vm.createContext({ console: { log() {}, info() {}, warn() {}, error() {} } });
   if (native === '1') Object.assign(context, { TextEncoder, TextDecoder });
   const source = readFileSync(file, 'utf8').replace(/^export default /m, 'globalThis.handler = ');
+  const steps = buildSync({
+    stdin: { contents: "export * from './js-shim/runtime.js'; export { drive } from './js-shim/driver.js';", resolveDir: root },
+    bundle: true, format: 'iife', globalName: 'steps', target: 'es2020', write: false,
+  }).outputFiles[0].text;
   const times = [];
   let t = performance.now();
   const step = async (code, extra) => {
@@ -151,12 +158,14 @@ if (process.argv[2] === '--phases-one') {
     t = now;
   };
   await step(source);
-  await step('globalThis.stageBytes = decodeBase85(INFLATE_WASM, INFLATE_WASM_SIZE)');
-  await step('globalThis.wasmBytes = inflateWasm(WASM_DEFLATED, WASM_SIZE, stageBytes)');
-  await step('wasmCode = new WebAssembly.Module(wasmBytes)');
-  await step('globalThis.core = newCore()');
-  // As the shim calls it: an On Interval Function has no request.
-  const run = `drive(core, modules, coreInput('${handler}', request))`;
+  vm.runInContext(steps, context);
+  t = performance.now();
+  await step('globalThis.stageBytes = steps.decodeBase85(INFLATE_WASM, INFLATE_WASM_SIZE)');
+  await step('globalThis.wasmBytes = steps.inflateWasm(WASM_DEFLATED, WASM_SIZE, stageBytes)');
+  await step('globalThis.wasmCode = new WebAssembly.Module(wasmBytes)');
+  await step('globalThis.core = steps.instantiate(wasmCode)');
+  // As the handler runs it: an On Interval Function has no request.
+  const run = `steps.drive(core, modules, steps.coreInput('${name}', request, SETTINGS))`;
   const request = (i) => (type === 'ON_INTERVAL' ? undefined : trigger(next(i)));
   await step(run, { modules: pn.execution(), request: request(0) });
   await step(run, { modules: pn.execution(), request: request(1) });
@@ -169,10 +178,10 @@ function phasesReport(functions) {
   for (const native of [true, false]) {
     console.log(`\nCold start by phase, ms (medians of ${COLD} fresh processes), ${native ? 'native TextEncoder/TextDecoder' : 'the bundle\'s fallbacks'}. Node ${process.version}.`);
     console.log(`${'function'.padEnd(20)}${PHASES.map((p) => pad(p, 12)).join('')}${pad('sum', 8)}`);
-    for (const { name, file, export: handler, type } of functions) {
+    for (const { name, file, type } of functions) {
       const runs = [];
       for (let k = 0; k < COLD; k++) {
-        const out = execFileSync(process.execPath, ['--experimental-vm-modules', '--no-warnings', fileURLToPath(import.meta.url), '--phases-one', name, join(dir, file), native ? '1' : '0', handler, type], { encoding: 'utf8' });
+        const out = execFileSync(process.execPath, ['--experimental-vm-modules', '--no-warnings', fileURLToPath(import.meta.url), '--phases-one', name, join(dir, file), native ? '1' : '0', type], { encoding: 'utf8' });
         runs.push(out.trim().split(' ').map(Number));
       }
       const med = PHASES.map((_, i) => median(runs.map((r) => r[i])));

@@ -1,17 +1,19 @@
-// Turns each Function's wasm into one self-contained ES module: the shim (`export default`
-// first), the runtime (which loads and runs the wasm) and the driver, minified, the wasm deflated and
-// inlined as base85, and the first stage that decodes and inflates it (inflate.wasm, src/stage0)
-// inlined uncompressed. Prints a size table and fails the build if a bundle is over the budget.
+// Turns each Function of the table (src/functions.json) into one self-contained ES module,
+// pkg/functions/<name>.js: its `export default` handler (generated from its entry in the table),
+// the deployment's settings, its wasm deflated and inlined as base85, the first stage that decodes
+// and inflates it (inflate.wasm, src/stage0), and the runtime (js-shim/runtime.js and what it
+// imports) bundled and minified by esbuild. Writes the manifest from the table, prints a size
+// table and fails the build if a bundle is over the budget.
 //
-//   node scripts/bundle.mjs <dir with <function>.wasm for each Function, and inflate.wasm> <outDir>
+//   node scripts/bundle.mjs <dir with <name>.wasm for each Function, and inflate.wasm> <outDir>
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { gzipSync, deflateRawSync, constants } from 'node:zlib';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import vm from 'node:vm';
 import zopfli from '@gfx/zopfli';
-import { transformSync } from 'esbuild';
-import { loadSettings, functionSettings, intervalFor, CONFIG_PATH } from '../js-shim/settings.mjs';
+import { buildSync } from 'esbuild';
+import { loadSettings, functionSettings, CONFIG_PATH } from '../js-shim/settings.mjs';
+import { inflateWasm } from '../js-shim/runtime.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [wasmDir, outDir] = process.argv.slice(2);
@@ -19,25 +21,17 @@ if (!wasmDir || !outDir) {
   console.error('usage: node scripts/bundle.mjs <wasm dir> <outDir>');
   process.exit(2);
 }
+const TABLE = JSON.parse(readFileSync(join(root, 'src/functions.json'), 'utf8'));
 // PubNub's practical ceiling for a Function's source.
-const LIMIT = 64 * 1024;
+const LIMIT = TABLE.sourceLimitBytes;
 // What a bundle may use: 12 KB stay free under the ceiling, for the fixes and features to come
 // and for whatever else PubNub's limit turns out to count.
-const BUDGET = 52 * 1024;
+const BUDGET = TABLE.bundleBudgetBytes;
 // Sizing is a deployment setting: deploy/config.json (js-shim/settings.mjs).
 const DEPLOY = loadSettings();
 const SETTINGS = functionSettings(DEPLOY);
 
-/**
- * The runtime and driver minified (esbuild, ~1.3 KB less per bundle). As a script, not a
- * module: its top-level names stay as they are, since the shim calls `runCore`, the runtime
- * reads the constants that follow it, and the check below calls `inflateWasm`.
- */
-function minify(source) {
-  return transformSync(source, { minify: true, target: 'es2020', charset: 'ascii' }).code.trim();
-}
-
-// What the runtime (js-shim/runtime.js, newCore) calls: src/wasm/exports.rs. Nothing else may be
+// What the runtime (js-shim/runtime.js, instantiate) calls: src/wasm/exports.rs. Nothing else may be
 // exported (but the two globals rustc's linker always adds) or imported: a stray export means
 // code the bundle does not need, an import something the runtime would not give.
 const EXPORTS = ['input', 'memory', 'output', 'resume', 'start'];
@@ -79,20 +73,44 @@ function base85(bytes) {
   return out;
 }
 
-const runtime = minify(
-  readFileSync(join(root, 'js-shim/runtime.js'), 'utf8') + '\n' + readFileSync(join(root, 'js-shim/driver.js'), 'utf8').replace(/^export /gm, ''),
-);
-const stage0 = readFileSync(join(wasmDir, 'inflate.wasm'));
-const shims = JSON.parse(readFileSync(join(root, 'js-shim/functions/manifest.json'), 'utf8')).functions;
+// The runtime, bundled once for all Functions: esbuild resolves js-shim/runtime.js's imports and
+// minifies the result (format 'esm', so no wrapper). Its entry hands the Function's runtime to
+// the handler through `runtime`, from the payload the bundle declares before it (below).
+const RUNTIME_ENTRY = `import { functionRuntime } from './js-shim/runtime.js';
+runtime = functionRuntime({ settings: SETTINGS, wasm: [WASM_DEFLATED, WASM_SIZE], stage: [INFLATE_WASM, INFLATE_WASM_SIZE] });`;
+const runtime = buildSync({
+  stdin: { contents: RUNTIME_ENTRY, resolveDir: root, sourcefile: 'function-runtime.js' },
+  bundle: true, format: 'esm', minify: true, target: 'es2020', charset: 'ascii', write: false,
+}).outputFiles[0].text.trim();
 
+const TRIGGER = { AFTER_PRESENCE: 'After Presence', AFTER_PUBLISH: 'After Publish', ON_INTERVAL: 'On Interval' };
+
+/**
+ * A Function's `export default`, as PubNub documents it (the first statement; `require` of the
+ * built-in modules inside the handler, as plain calls), generated from its entry in the table.
+ */
+function handlerSource(fn, intervalMs) {
+  const arg = fn.type === 'ON_INTERVAL' ? 'event' : 'request';
+  const on = fn.type === 'ON_INTERVAL' ? `every ${intervalMs} ms` : `on \`${fn.channels}\``;
+  return [
+    `// ${fn.name}, ${TRIGGER[fn.type]} ${on} (src/functions.json): ${fn.about}.`,
+    `export default async (${arg}) => {`,
+    `  await runtime.run('${fn.name}', { pubnub: require('pubnub'), kvstore: require('kvstore') }${arg === 'request' ? ', request' : ''});`,
+    `  return ${arg}.ok();`,
+    '};',
+  ].join('\n');
+}
+
+const stage0 = readFileSync(join(wasmDir, 'inflate.wasm'));
 mkdirSync(outDir, { recursive: true });
 const rows = [];
 const manifest = { functions: [] };
-for (const fn of shims) {
+for (const fn of TABLE.functions) {
+  if (!TRIGGER[fn.type] || (fn.type === 'ON_INTERVAL') === Boolean(fn.channels)) throw new Error(`src/functions.json: ${fn.name}: type ${fn.type} with channels ${fn.channels}`);
   const wasmPath = join(wasmDir, `${fn.name}.wasm`);
   if (!existsSync(wasmPath)) throw new Error(`${wasmPath}: no wasm for ${fn.name}`);
-  const shim = readFileSync(join(root, 'js-shim/functions', fn.file), 'utf8');
-  if (!shim.includes(`runCore('${fn.export}'`)) throw new Error(`${fn.file} does not run the handler ${fn.export}`);
+  const intervalMs = fn.type === 'ON_INTERVAL' ? DEPLOY[fn.interval] : null;
+  if (fn.type === 'ON_INTERVAL' && !Number.isInteger(intervalMs)) throw new Error(`src/functions.json: ${fn.name}: interval ${fn.interval} is no period of deploy/config.json`);
 
   const wasm = readFileSync(wasmPath);
   checkInterface(fn.name, wasm);
@@ -100,34 +118,32 @@ for (const fn of shims) {
   const payload = base85(deflated);
   const stagePayload = base85(stage0);
   const payloadChars = payload.length + stagePayload.length;
+  const file = `${fn.name}.js`;
   const source = [
-    shim.trim(),
-    '// ---- generated by scripts/bundle.mjs: runtime and driver (js-shim/, minified), deflated wasm and its inflater (base85) ----',
-    runtime,
+    handlerSource(fn, intervalMs),
+    '// ---- generated by scripts/bundle.mjs: the settings, the deflated wasm and its inflater (base85), and the runtime (js-shim/runtime.js, bundled) ----',
     `const SETTINGS = ${JSON.stringify(SETTINGS)};`,
     `const WASM_SIZE = ${wasm.length};`,
     `const WASM_DEFLATED = "${payload}";`,
     `const INFLATE_WASM_SIZE = ${stage0.length};`,
     `const INFLATE_WASM = "${stagePayload}";`,
+    'let runtime;',
+    runtime,
     '',
   ].join('\n');
-  writeFileSync(join(outDir, fn.file), source);
-  const { export: _, ...entry } = fn;
-  if (entry.type === 'ON_INTERVAL') entry.intervalMs = intervalFor(entry.name, DEPLOY);
-  manifest.functions.push({ channels: null, intervalMs: null, path: null, ...entry });
+  writeFileSync(join(outDir, file), source);
+  manifest.functions.push({ name: fn.name, file, type: fn.type, channels: fn.channels ?? null, intervalMs, path: null });
 
   // Inflate once here with the first stage, as the bundle will: proves the payload.
-  const ctx = vm.createContext({ payload, stage: new Uint8Array(stage0) });
-  vm.runInContext(`${runtime}\nthis.out = inflateWasm(payload, ${wasm.length}, stage);`, ctx);
-  if (Buffer.compare(Buffer.from(ctx.out), wasm) !== 0) throw new Error(`${fn.name}: inflating the payload does not give the wasm back`);
+  if (Buffer.compare(Buffer.from(inflateWasm(payload, wasm.length, new Uint8Array(stage0))), wasm) !== 0) throw new Error(`${fn.name}: inflating the payload does not give the wasm back`);
 
   rows.push({
-    file: fn.file,
+    file,
     raw: Buffer.byteLength(source),
     gzip: gzipSync(source, { level: 9 }).length,
     wasm: wasm.length,
     deflated: deflated.length,
-    // Everything but the two base85 payloads: the shim, runtime, driver and constants.
+    // Everything but the two base85 payloads: the handler, runtime, driver and constants.
     js: Buffer.byteLength(source) - payloadChars,
     // JS loop iterations of a cold start without a native TextEncoder: the payload copied into
     // the first stage one character each, the stage's own base85 4 bytes each (the rest is wasm's).

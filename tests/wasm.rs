@@ -167,7 +167,7 @@ async fn kv_round_trips_values_and_counters() {
 async fn start_and_resume_run_a_handler_beside_another_execution() {
     let (js, kv) = (rawRestPubNub(), memoryKv());
     let mods = modules(&js, &kv);
-    let input = r#"{"handler":"friendRequests","channel":"friend-requests.a","publisher":"a","now":1767225600000,
+    let input = r#"{"handler":"friend-acceptance","channel":"friend-requests.a","publisher":"a","now":1767225600000,
         "message":{"type":"friend.request","schemaVersion":"1.0.0","eventId":"evt_1","ts":"2026-01-01T00:00:00.000Z",
         "payload":{"userA":"a","userB":"b"}}}"#;
     let mut step = exports::start(input);
@@ -175,7 +175,7 @@ async fn start_and_resume_run_a_handler_beside_another_execution() {
     let first_id = js_sys::Reflect::get(&first, &"id".into()).unwrap().as_f64().unwrap() as u32;
     // Another execution meanwhile: its own id, its own state, done in one step (no publisher:
     // no inbox to answer on).
-    let other = exports::start(r#"{"handler":"friendRequests","channel":"friend-requests.x","message":{}}"#);
+    let other = exports::start(r#"{"handler":"friend-acceptance","channel":"friend-requests.x","message":{}}"#);
     assert!(other.starts_with(r#"{"done":{"function":"friend-acceptance","rejected":""#), "{other}");
     let mut steps = 1;
     while step.contains(r#""calls":"#) {

@@ -1,7 +1,8 @@
 // The probe (scripts/deploy --probe): an On Request Function that reports what this Functions
 // sandbox offers. js-shim/deploy/probe-bundle.mjs places it in front of the generated part of a
-// real bundle (runtime, driver, glue, inlined wasm), so `compiledCore()` and `newCore()` below
-// are the bundles' own loader, run here without starting a handler.
+// real bundle (settings, inlined wasm, the runtime), so `runtime.load()` below is the bundles'
+// own loader (js-shim/runtime.js), run here without starting a handler; `codecs` are the
+// runtime's text codecs (native, or its fallbacks), bundled from the same module after it.
 //
 //   ?check=env    WebAssembly, the text codecs, the real wasm compiled and instantiated
 //   ?check=ops    how many KV gets, fires and time() calls one execution may make (11 tried each)
@@ -43,14 +44,13 @@ function probeEnv() {
   // The codecs the bundles use: native ones, or runtime.js's fallbacks where absent.
   try {
     const s = 'zß水\u{1F642}';
-    out.codecRoundTrip = new TextDecoder().decode(new TextEncoder().encode(s)) === s;
+    out.codecRoundTrip = new codecs.Utf8Decoder().decode(new codecs.Utf8Encoder().encode(s)) === s;
   } catch (e) {
     out.codecRoundTrip = false;
     out.codecError = why(e);
   }
   try {
-    if (!compiledCore()) throw new Error('WebAssembly.Module is not available');
-    const core = newCore();
+    const core = runtime.load();
     out.wasm = { instantiated: typeof core.start === 'function', bytes: WASM_SIZE };
   } catch (e) {
     out.wasm = { instantiated: false, error: why(e) };

@@ -108,7 +108,7 @@ fn iso_8601_parsing_takes_rfc_3339_forms_and_nothing_else() {
 /// (so its depth counts from the input, as in a bundle).
 fn through_input(host: &friends_presence::host::fake::FakeHost, publisher: &str, message: &str) -> friends_presence::handlers::Report {
     let input = format!(
-        r#"{{"handler":"friendRequests","channel":"friend-requests.{publisher}","publisher":"{publisher}","message":{message},"now":{T0}}}"#
+        r#"{{"handler":"friend-acceptance","channel":"friend-requests.{publisher}","publisher":"{publisher}","message":{message},"now":{T0}}}"#
     );
     let input = Json::parse(&input).expect("the runtime's input parses whatever the nesting");
     let message = input.as_object().unwrap().get("message").unwrap().clone();

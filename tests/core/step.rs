@@ -126,6 +126,18 @@ fn an_unknown_handler_or_input_is_refused_with_a_report() {
 }
 
 #[test]
+fn every_function_of_the_table_is_dispatched_by_its_name() {
+    // src/functions.json, through the dispatch build.rs generates from it.
+    assert_eq!(entry::FUNCTIONS.len(), 10);
+    for name in entry::FUNCTIONS {
+        let input = Json::parse(&format!(r#"{{"handler":"{name}","now":1}}"#)).unwrap();
+        assert!(entry::execution(&input).is_ok(), "{name} is not dispatched");
+    }
+    let old = Json::parse(r#"{"handler":"friendRequests"}"#).unwrap();
+    assert!(entry::execution(&old).is_err(), "only the Function's own name selects it");
+}
+
+#[test]
 fn settings_out_of_range_keep_the_defaults() {
     let s = Json::parse(r#"{"shardCount":0,"debounceMs":99999999999,"opsLimit":3}"#).unwrap();
     let cfg = entry::config(s.as_object());
