@@ -75,6 +75,8 @@ fs.writeFileSync(path.join(out, `${NAME}.js`), glue);
 fs.rmSync(path.join(out, `${NAME}.d.ts`), { force: true });
 fs.copyFileSync(path.join(ROOT, 'js-shim/web/index.d.ts'), path.join(out, 'index.d.ts'));
 fs.copyFileSync(path.join(ROOT, 'js-shim/web/client.js'), path.join(out, 'client.js'));
+// The package's own README; its links are repository-relative and resolve from either place.
+fs.copyFileSync(path.join(ROOT, 'js-shim/web/README.md'), path.join(out, 'README.md'));
 fs.writeFileSync(
   path.join(out, 'index.js'),
   `// The web client core: subscribe plan, friends view, command builders and connectFriends (see README).

@@ -14,6 +14,8 @@ const DOCS = [
   'README.md',
   ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
   'js-shim/local-pubnub/README.md',
+  'js-shim/web/README.md',
+  'pkg/web/README.md',
   'pkg/README.md',
 ].filter((f) => fs.existsSync(path.join(ROOT, f)));
 
