@@ -36,17 +36,32 @@ pub fn config(settings: Option<&JsonObject>) -> Config {
 pub fn execution(input: &Json) -> Result<Execution, Box<Report>> {
     let empty = JsonObject::default();
     let o = input.as_object().unwrap_or(&empty);
-    let cfg = config(o.get("settings").and_then(Json::as_object));
-    let channel = o.str("channel").unwrap_or("").to_owned();
-    let publisher = o.str("publisher").map(str::to_owned);
-    let message = o.get("message").cloned().unwrap_or(Json::Null);
-    let now = o.u64("now").unwrap_or(0);
-    let execution = dispatch(o.str("handler").unwrap_or(""), cfg, channel, publisher, message, now);
-    execution.ok_or_else(|| {
+    dispatch(o.str("handler").unwrap_or(""), o).ok_or_else(|| {
         let mut report = Report::new("runtime");
         report.reject(crate::core::Rejection::new("this bundle has no such handler"));
         Box::new(report)
     })
+}
+
+// What the generated dispatch reads of the input for a handler, as the table's `reads` say.
+fn read_config(o: &JsonObject) -> Config {
+    config(o.get("settings").and_then(Json::as_object))
+}
+
+fn read_channel(o: &JsonObject) -> String {
+    o.str("channel").unwrap_or("").to_owned()
+}
+
+fn read_publisher(o: &JsonObject) -> Option<String> {
+    o.str("publisher").map(str::to_owned)
+}
+
+fn read_message(o: &JsonObject) -> Json {
+    o.get("message").cloned().unwrap_or(Json::Null)
+}
+
+fn read_now(o: &JsonObject) -> u64 {
+    o.u64("now").unwrap_or(0)
 }
 
 include!(concat!(env!("OUT_DIR"), "/functions.rs"));
