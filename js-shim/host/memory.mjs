@@ -4,6 +4,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { compileFilter } from '../local-pubnub/filter.mjs';
+import { PLATFORM } from '../platform.mjs';
 
 /**
  * Which execution a host call is charged to. PubNub documents neither rule, so the bundles
@@ -78,7 +79,7 @@ export class Faults {
 }
 
 export class MemoryPubNub {
-  constructor({ opsLimit = 10, opsAttribution = OPS_ATTRIBUTION } = {}) {
+  constructor({ opsLimit = PLATFORM.execution.kvCalls, opsAttribution = OPS_ATTRIBUTION } = {}) {
     this.faults = new Faults();
     this.opsLimit = opsLimit;
     this.opsAttribution = opsAttribution;
@@ -250,7 +251,7 @@ export class MemoryPubNub {
       async set(key, value, ttl = 1440) {
         charge('kv', 'kvstore.set', key);
         const text = JSON.stringify(value);
-        if (text.length > 32000) throw new Error('KV value exceeds 32,000 characters');
+        if (text.length > PLATFORM.kv.valueChars) throw new Error(`KV value exceeds ${PLATFORM.kv.valueChars} characters`);
         const minutes = Math.min(Math.max(ttl, 1), 525600); // TTL is in minutes
         st.kv.set(key, { value: text, expires: st.now() + minutes * 60000 });
         return null;

@@ -12,6 +12,7 @@ import vm from 'node:vm';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApiError, channelMatches, jsonCopy } from './util.mjs';
 import { wanProfile, wanWait } from './wan.mjs';
+import { PLATFORM } from '../platform.mjs';
 
 const TYPES = ['AFTER_PRESENCE', 'AFTER_PUBLISH', 'BEFORE_PUBLISH', 'ON_INTERVAL', 'ON_REQUEST'];
 const KEEP = 1000; // captured console lines and execution records kept for inspection
@@ -38,7 +39,7 @@ export class FunctionsHost {
   constructor(rt, o) {
     this.rt = rt;
     this.manifest = o.functions; // path of manifest.json, or undefined for none
-    this.opsLimit = Number(o.opsLimit ?? 10); // 10 = 10 each; 3 = 3 combined (older docs)
+    this.opsLimit = Number(o.opsLimit ?? PLATFORM.execution.kvCalls); // 10 = 10 each; 3 = 3 combined (older docs)
     this.noWebAssembly = !!o.noWebAssembly;
     this.textCodecs = !!o.textCodecs;
     this.freshModules = !!o.freshModules;
@@ -51,7 +52,7 @@ export class FunctionsHost {
     const rate = o.faults?.rate ?? Number(process.env.FP_FAULT_RATE ?? 0);
     this.faults = { rate, seed: o.faults?.seed ?? Number(process.env.FP_FAULT_SEED ?? 1), injected: 0, targeted: [] };
     this.random = seeded(this.faults.seed);
-    this.maxChain = o.maxChain ?? 3;
+    this.maxChain = o.maxChain ?? PLATFORM.execution.chainDepth;
     this.execTimeoutMs = o.execTimeoutMs ?? 10e3;
     this.intervalOverrideMs = o.functionIntervalMs; // tests: run On Interval Functions faster
     this.fns = [];

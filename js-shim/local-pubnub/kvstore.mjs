@@ -2,11 +2,13 @@
 // values ≤ 32,000 characters, keys ≤ 1,000, and atomic counters kept apart from ordinary keys.
 // Methods return durable-log records; the runtime applies and persists them.
 
-export const MAX_VALUE = 32000;
-export const MAX_KEY = 1000;
-const DEFAULT_TTL_MIN = 24 * 60;
-const MAX_TTL_MIN = 365 * 24 * 60;
-const PAGE = 100;
+import { PLATFORM } from '../platform.mjs';
+
+export const MAX_VALUE = PLATFORM.kv.valueChars;
+export const MAX_KEY = PLATFORM.kv.keyChars;
+const DEFAULT_TTL_MIN = PLATFORM.kv.ttlDefaultMinutes;
+const MAX_TTL_MIN = PLATFORM.kv.ttlMaxMinutes;
+const PAGE = PLATFORM.kv.getKeysPage;
 
 export class KvStore {
   constructor() {

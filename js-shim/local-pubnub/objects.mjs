@@ -3,13 +3,14 @@
 import { createHash } from 'node:crypto';
 import { compileFilter } from './filter.mjs';
 import { nameProblem, objectsError, uuidProblem } from './util.mjs';
+import { PLATFORM } from '../platform.mjs';
 
 const FIELDS = {
   uuid: ['name', 'externalId', 'profileUrl', 'email'],
   channel: ['name', 'description'],
 };
 const EXTRA = ['custom', 'status', 'type']; // returned only when `include` asks for them
-const MAX_LIMIT = 100;
+const MAX_LIMIT = PLATFORM.appContext.pageLimit;
 // Size limits. PubNub documents 32 KiB per record (every field, custom included); the caps on
 // `name` and on the number of custom keys are ours — PubNub's field limits are not published.
 export const MAX_RECORD_BYTES = 32 * 1024;

@@ -20,6 +20,7 @@ import {
   ApiError, Clock, MAX_JSON_DEPTH, PNPRES, basePresenceName, isPresenceName, isWildcard, nameProblem, nestsDeeperThan, parseTT, pathNames,
   redact, serviceError, splitList,
 } from './util.mjs';
+import { PLATFORM } from '../platform.mjs';
 
 const CORS = {
   'Access-Control-Allow-Origin': '*',
@@ -31,7 +32,7 @@ const JSON_TYPE = 'application/json; charset=UTF-8';
 // The largest presence timeout (heartbeat value) taken; larger ones are clamped. The SDKs clamp
 // `presenceTimeout` to 320 s themselves (PRESENCE_TIMEOUT_MAXIMUM); a raw request asking for
 // 1e12 s would otherwise keep a uuid present for ever.
-export const PRESENCE_TIMEOUT_MAX = 320;
+export const PRESENCE_TIMEOUT_MAX = PLATFORM.presence.timeoutMaxSeconds;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const STATIC_TYPES = {
   '.html': 'text/html; charset=UTF-8', '.js': 'text/javascript; charset=UTF-8', '.mjs': 'text/javascript; charset=UTF-8',
@@ -56,7 +57,7 @@ const DEFAULTS = {
   bufferSize: 100, // catch-up messages kept per channel
   bufferAgeMs: 20 * 60e3,
   maxPerReply: 100,
-  publishMaxBytes: 32768,
+  publishMaxBytes: PLATFORM.messages.publishMaxBytes,
   signalMaxBytes: 64,
   maxBodyBytes: 1 << 20, // request body, both as sent and once inflated
   compactEvery: 20000,

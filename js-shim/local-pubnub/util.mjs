@@ -1,5 +1,7 @@
 // Small shared helpers: errors in PubNub's reply formats, the timetoken clock, name lists.
 
+import { PLATFORM } from '../platform.mjs';
+
 /** An error that already knows its HTTP status and PubNub-format JSON body. */
 export class ApiError extends Error {
   constructor(status, body, message) {
@@ -54,12 +56,12 @@ export const pathNames = (seg) => (seg ? seg.split(',').filter(Boolean).map(deco
 export const encodeString = (s) =>
   encodeURIComponent(s).replace(/[!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-export const PNPRES = '-pnpres';
+export const PNPRES = PLATFORM.names.presenceSuffix;
 export const isPresenceName = (name) => name.endsWith(PNPRES);
 export const basePresenceName = (name) => (isPresenceName(name) ? name.slice(0, -PNPRES.length) : name);
 
 /** PubNub's limit on channel (and channel group, uuid) names. */
-export const MAX_NAME = 92;
+export const MAX_NAME = PLATFORM.names.channelChars;
 // Forbidden in channel and group names: `,` `:` `*` `/` `\`, whitespace and non-printable characters.
 const FORBIDDEN_IN_NAME = /[,:*/\\\s\x00-\x1f\x7f-\x9f]/;
 

@@ -17,6 +17,7 @@ mod heal;
 mod metrics;
 mod order;
 mod plan;
+mod platform;
 mod presence;
 mod reconcile;
 mod requests;
