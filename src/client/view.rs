@@ -27,6 +27,7 @@ use crate::prelude::*;
 use serde::Serialize;
 
 use super::event::{self, ClientEvent, CommandOutcome, Incoming, NotAnEvent, PendingEntry, SyncPage};
+use super::lowercase::lowercase;
 use super::map::{HashMap, HashSet};
 use super::plan::{SubscribePlan, DEFAULT_SHARD_COUNT};
 use crate::domain::channels::{inbox, push_u64, status, STATUS_GLOBAL};
@@ -560,7 +561,7 @@ impl FriendsView {
 
     /// Online friends first, then by name (case-insensitive), then by user id.
     pub fn ordered(&self) -> Vec<&Friend> {
-        let mut list: Vec<(&Friend, String)> = self.friends.values().map(|f| (f, f.display_name().to_lowercase())).collect();
+        let mut list: Vec<(&Friend, String)> = self.friends.values().map(|f| (f, lowercase(f.display_name()))).collect();
         // The user id breaks every tie (keys of one map), so no order is left to keep stable.
         list.sort_unstable_by(|(a, ka), (b, kb)| b.online.cmp(&a.online).then_with(|| ka.cmp(kb)).then_with(|| a.user_id.cmp(&b.user_id)));
         list.into_iter().map(|(f, _)| f).collect()
