@@ -4,10 +4,57 @@
 //!
 //! Keys are user ids and eventIds from our own channels; the hash only has to spread them.
 
-use core::hash::{BuildHasherDefault, Hasher};
+use core::borrow::Borrow;
+use core::hash::{BuildHasherDefault, Hash, Hasher};
 
 pub type HashMap<K, V> = hashbrown::HashMap<K, V, BuildHasherDefault<Fnv1a>>;
-pub type HashSet<K> = hashbrown::HashSet<K, BuildHasherDefault<Fnv1a>>;
+
+/// A set over a `HashMap<K, usize>`: for strings, the same table type as the view's bounded
+/// maps' index, so the package carries one copy of hashbrown's code for both.
+#[derive(Clone, Debug)]
+pub struct HashSet<K>(HashMap<K, usize>);
+
+impl<K> Default for HashSet<K> {
+    fn default() -> Self {
+        HashSet(HashMap::default())
+    }
+}
+
+impl<K: Hash + Eq> HashSet<K> {
+    pub fn contains<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.0.contains_key(key)
+    }
+
+    /// Whether `key` was new.
+    pub fn insert(&mut self, key: K) -> bool {
+        self.0.insert(key, 0).is_none()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<K: Hash + Eq> Extend<K> for HashSet<K> {
+    fn extend<I: IntoIterator<Item = K>>(&mut self, keys: I) {
+        self.0.extend(keys.into_iter().map(|k| (k, 0)));
+    }
+}
+
+impl<K: Hash + Eq> FromIterator<K> for HashSet<K> {
+    fn from_iter<I: IntoIterator<Item = K>>(keys: I) -> Self {
+        let mut set = HashSet::default();
+        set.extend(keys);
+        set
+    }
+}
 
 /// 64-bit FNV-1a over the bytes, with a multiply-xorshift finish so that the top bits
 /// (hashbrown's control bytes) depend on every byte.
