@@ -27,19 +27,6 @@ impl<K: Hash + Eq> HashSet<K> {
     {
         self.0.contains_key(key)
     }
-
-    /// Whether `key` was new.
-    pub fn insert(&mut self, key: K) -> bool {
-        self.0.insert(key, 0).is_none()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl<K: Hash + Eq> Extend<K> for HashSet<K> {
