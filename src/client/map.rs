@@ -74,7 +74,14 @@ mod tests {
     #[test]
     fn spreads_similar_keys_over_the_control_bits() {
         let build = BuildHasherDefault::<Fnv1a>::default();
-        let tops: HashSet<u64> = (0..64).map(|i| build.hash_one(format!("user-{i}")) >> 57).collect();
+        let tops: HashMap<u64, ()> = (0..64).map(|i| (build.hash_one(format!("user-{i}")) >> 57, ())).collect();
         assert!(tops.len() > 32, "{} distinct top-7-bit values of 64", tops.len());
+    }
+
+    #[test]
+    fn a_set_holds_what_it_was_given() {
+        let mut set: HashSet<String> = ["a", "b"].into_iter().map(String::from).collect();
+        set.extend([String::from("c"), String::from("a")]);
+        assert!(["a", "b", "c"].iter().all(|k| set.contains(*k)) && !set.contains("d"));
     }
 }
