@@ -64,10 +64,11 @@ const trimmed = path.join(out, '.trimmed.wasm');
 execFileSync(path.join(ROOT, 'node_modules/.bin/wasm-metadce'), [...FEATURES, '-f', graphFile, wasmIn, '-o', trimmed], {
   stdio: ['ignore', 'ignore', 'inherit'], // stdout lists what became unused; the JS keeps its imports either way
 });
-// metadce only cuts the graph; the size comes from the optimizer run afterwards. Until nothing
-// shrinks more (--converge). --low-memory-unused: rustc lays the stack out first (data from
+// metadce only cuts the graph; the size comes from the optimizer run afterwards: functions that
+// differ only in constants merged first (the per-type copies generic code leaves), then -Oz
+// until nothing shrinks more. --low-memory-unused: rustc lays the stack out first (data from
 // 1 MiB), so no load or store aims below 1 KiB and constant offsets can fold into them.
-const OPTIMIZE = ['-Oz', '--converge', '--low-memory-unused', '--strip-producers', '--strip-target-features'];
+const OPTIMIZE = ['--merge-similar-functions', '-Oz', '--converge', '--low-memory-unused', '--strip-producers', '--strip-target-features'];
 execFileSync(path.join(ROOT, 'node_modules/.bin/wasm-opt'), [...OPTIMIZE, ...FEATURES, trimmed, '-o', wasmOut], { stdio: 'inherit' });
 fs.rmSync(graphFile);
 fs.rmSync(trimmed);
