@@ -167,6 +167,65 @@ fn the_list_is_online_first_then_by_name() {
     assert_eq!(order, ["u3", "u4", "u2", "u5", "u1"]);
 }
 
+/// Names where lowercasing is more than a table lookup: a Greek capital sigma at the end of a
+/// word (ς) or not (σ), with case-ignorable marks and apostrophes around it, `İ` (two
+/// characters), `ß`, titlecase `ǅ`/`ᾼ`, modifier letters that are cased and ignorable at once.
+const TRICKY: [&str; 24] = [
+    "ΟΔΥΣΣΕΥΣ",
+    "Σ",
+    "ΣΑ",
+    "ΑΣ",
+    "ΑΣ ΣΑ",
+    "ΑΣ.",
+    "Α'Σ",
+    "ΑΣ'Β",
+    "Α\u{301}Σ",
+    "ΑΣ\u{301}",
+    "ΑΣ\u{301}Β",
+    "1Σ",
+    "ʰΣ",
+    "ᵃΣ",
+    "İstanbul",
+    "STRASSE ß",
+    "ǅemal",
+    "ᾼΣ",
+    "Ⅻ Σ",
+    "ⅫΣ",
+    "Σ̈Σ",
+    "ΑΣ\u{200d}",
+    "Ω\u{345}Σ",
+    "ÀΣΣÀ",
+];
+
+#[test]
+fn names_lowercase_exactly_as_str_to_lowercase_does() {
+    use friends_presence::client::lowercase::lowercase;
+    for name in TRICKY {
+        assert_eq!(lowercase(name), name.to_lowercase(), "{name:?}");
+    }
+    // Every string of up to four characters over the characters the final-sigma rule looks at.
+    let alphabet = ['Σ', 'σ', 'ς', 'A', 'a', '\'', '.', ' ', '\u{301}', 'ʰ', 'ǅ', 'İ', '1', 'Ⅻ', '\u{345}', '\u{200d}'];
+    let mut names = vec![String::new()];
+    for _ in 0..4 {
+        names = names.iter().flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}"))).collect();
+        for name in &names {
+            assert_eq!(lowercase(name), name.to_lowercase(), "{name:?}");
+        }
+    }
+}
+
+#[test]
+fn friends_are_ordered_by_the_lowercase_str_to_lowercase_gives() {
+    let friends: Vec<Value> = TRICKY.iter().enumerate().map(|(i, name)| json!({"userId": format!("u{i:02}"), "name": name})).collect();
+    let mut v = FriendsView::new(id("me"));
+    let page = env("friends.sync", "s1", T0, json!({"userId": "me", "totalFriends": TRICKY.len(), "friends": friends}));
+    assert_eq!(v.apply(None, &page), Outcome::Applied);
+    let order: Vec<&str> = v.ordered().iter().map(|f| f.user_id.as_str()).collect();
+    let mut expected: Vec<(String, String)> = TRICKY.iter().enumerate().map(|(i, n)| (n.to_lowercase(), format!("u{i:02}"))).collect();
+    expected.sort();
+    assert_eq!(order, expected.iter().map(|(_, u)| u.as_str()).collect::<Vec<_>>());
+}
+
 // ---------------------------------------------------------------------------- friendship changes
 
 #[test]

@@ -11,6 +11,7 @@
 //!   (`friend.command.result`).
 
 pub mod event;
+pub mod lowercase;
 mod map;
 pub mod view;
 

@@ -27,6 +27,7 @@ use crate::prelude::*;
 use serde::Serialize;
 
 use super::event::{self, ClientEvent, CommandOutcome, Incoming, NotAnEvent, PendingEntry, SyncPage};
+use super::lowercase::lowercase;
 use super::map::{HashMap, HashSet};
 use super::plan::{SubscribePlan, DEFAULT_SHARD_COUNT};
 use crate::domain::channels::{inbox, push_u64, status, STATUS_GLOBAL};
@@ -112,6 +113,33 @@ impl Friend {
         if profile_url.is_some() {
             self.profile_url.clone_from(profile_url);
         }
+    }
+}
+
+/// Sorts `list` in place by `less` (heapsort, O(n log n)): core's sort puts ~3 KB of wasm in
+/// the web package for its one use here.
+fn heap_sort<T>(list: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    // Moves the item at `root` down until it is not less than its children, within `..end`.
+    let sift = |list: &mut [T], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            break;
+        }
+        if child + 1 < end && less(&list[child], &list[child + 1]) {
+            child += 1;
+        }
+        if !less(&list[root], &list[child]) {
+            break;
+        }
+        list.swap(root, child);
+        root = child;
+    };
+    for root in (0..list.len() / 2).rev() {
+        sift(list, root, list.len());
+    }
+    for end in (1..list.len()).rev() {
+        list.swap(0, end);
+        sift(list, 0, end);
     }
 }
 
@@ -411,39 +439,73 @@ fn rejected(reason: &str) -> Outcome {
     Outcome::Rejected(reason.to_owned())
 }
 
-/// A map that forgets its oldest entries past `cap`.
+/// A map that forgets its oldest entries past `cap`. The values sit in a slab indexed by one
+/// table type (`HashMap<String, usize>`) whatever `V` is: a table per value type would put
+/// another copy of hashbrown's code in the web package for each.
 #[derive(Clone, Debug)]
 struct Bounded<V> {
     cap: usize,
-    map: HashMap<String, (u64, V)>,
+    index: HashMap<String, usize>,
+    /// `(seq, value)`; `None`: a free slot, listed in `free`.
+    slots: Vec<Option<(u64, V)>>,
+    free: Vec<usize>,
     order: VecDeque<(String, u64)>,
     seq: u64,
 }
 
 impl<V> Bounded<V> {
     fn new(cap: usize) -> Self {
-        Bounded { cap, map: HashMap::default(), order: VecDeque::new(), seq: 0 }
+        Bounded { cap, index: HashMap::default(), slots: Vec::new(), free: Vec::new(), order: VecDeque::new(), seq: 0 }
+    }
+
+    fn slot(&self, key: &str) -> Option<&(u64, V)> {
+        self.index.get(key).and_then(|&i| self.slots.get(i)).and_then(Option::as_ref)
     }
 
     fn get(&self, key: &str) -> Option<&V> {
-        self.map.get(key).map(|(_, v)| v)
+        self.slot(key).map(|(_, v)| v)
     }
 
     fn insert(&mut self, key: &str, value: V) {
         self.seq += 1;
-        self.map.insert(key.to_owned(), (self.seq, value));
+        let entry = Some((self.seq, value));
+        match self.index.get(key).copied() {
+            Some(i) => {
+                if let Some(slot) = self.slots.get_mut(i) {
+                    *slot = entry;
+                }
+            }
+            None => {
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        if let Some(slot) = self.slots.get_mut(i) {
+                            *slot = entry;
+                        }
+                        i
+                    }
+                    None => {
+                        self.slots.push(entry);
+                        self.slots.len() - 1
+                    }
+                };
+                self.index.insert(key.to_owned(), i);
+            }
+        }
         self.order.push_back((key.to_owned(), self.seq));
-        while self.map.len() > self.cap || self.order.len() > self.cap.saturating_mul(2) {
+        while self.index.len() > self.cap || self.order.len() > self.cap.saturating_mul(2) {
             let Some((old, seq)) = self.order.pop_front() else { break };
             // Re-inserted keys leave older order entries behind: only the newest one evicts.
-            if self.map.get(&old).is_some_and(|(s, _)| *s == seq) {
-                self.map.remove(&old);
+            if self.slot(&old).is_some_and(|(s, _)| *s == seq) {
+                self.remove(&old);
             }
         }
     }
 
     fn remove(&mut self, key: &str) -> Option<V> {
-        self.map.remove(key).map(|(_, v)| v)
+        let i = self.index.remove(key)?;
+        let (_, value) = self.slots.get_mut(i)?.take()?;
+        self.free.push(i);
+        Some(value)
     }
 }
 
@@ -560,9 +622,9 @@ impl FriendsView {
 
     /// Online friends first, then by name (case-insensitive), then by user id.
     pub fn ordered(&self) -> Vec<&Friend> {
-        let mut list: Vec<(&Friend, String)> = self.friends.values().map(|f| (f, f.display_name().to_lowercase())).collect();
-        // The user id breaks every tie (keys of one map), so no order is left to keep stable.
-        list.sort_unstable_by(|(a, ka), (b, kb)| b.online.cmp(&a.online).then_with(|| ka.cmp(kb)).then_with(|| a.user_id.cmp(&b.user_id)));
+        let mut list: Vec<(&Friend, String)> = self.friends.values().map(|f| (f, lowercase(f.display_name()))).collect();
+        // The user id breaks every tie (keys of one map), so any correct sort gives this order.
+        heap_sort(&mut list, |(a, ka), (b, kb)| (!a.online, ka, &a.user_id) < (!b.online, kb, &b.user_id));
         list.into_iter().map(|(f, _)| f).collect()
     }
 
@@ -1077,5 +1139,62 @@ impl FriendsView {
         while self.history.front().is_some_and(|p| p.t + HISTORY_MS < newest) || self.history.len() > HISTORY_POINTS {
             self.history.pop_front();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(b: &Bounded<u64>, all: &[&str]) -> Vec<(String, u64)> {
+        all.iter().filter_map(|k| b.get(k).map(|v| ((*k).to_owned(), *v))).collect()
+    }
+
+    #[test]
+    fn heap_sort_sorts_like_the_standard_sort() {
+        // Every length up to 9, with repeated values, and a longer pseudo-random list.
+        let mut seed = 7u64;
+        let mut lists: Vec<Vec<u64>> = (0..10).map(|n| (0..n).map(|i| (i * 7919 + n) % 5).collect()).collect();
+        lists.push(
+            (0..2_000)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    seed >> 40
+                })
+                .collect(),
+        );
+        for list in lists {
+            let (mut ours, mut std) = (list.clone(), list);
+            heap_sort(&mut ours, |a, b| a < b);
+            std.sort();
+            assert_eq!(ours, std);
+        }
+    }
+
+    #[test]
+    fn a_bounded_map_forgets_its_oldest_insertion_first() {
+        let mut b = Bounded::new(3);
+        for (i, k) in ["a", "b", "c"].iter().enumerate() {
+            b.insert(k, i as u64);
+        }
+        b.insert("a", 10); // refreshed: now the newest
+        b.insert("d", 3);
+        assert_eq!(keys(&b, &["a", "b", "c", "d"]), [("a".into(), 10), ("c".into(), 2), ("d".into(), 3)]);
+        assert_eq!(b.remove("c"), Some(2));
+        assert_eq!(b.remove("c"), None);
+        b.insert("e", 4); // takes the freed slot; nothing else is forgotten
+        assert_eq!(keys(&b, &["a", "c", "d", "e"]), [("a".into(), 10), ("d".into(), 3), ("e".into(), 4)]);
+        b.insert("f", 5);
+        assert_eq!(keys(&b, &["a", "d", "e", "f"]), [("d".into(), 3), ("e".into(), 4), ("f".into(), 5)]);
+        // Re-inserting one key over and over keeps the order queue within twice the bound; the
+        // entries inserted before them are the oldest and go; the slots are reused.
+        for i in 0..100 {
+            b.insert("d", i);
+        }
+        assert!(b.order.len() <= 6 && b.slots.len() <= 4, "{} order entries, {} slots", b.order.len(), b.slots.len());
+        assert_eq!(keys(&b, &["d", "e", "f"]), [("d".into(), 99)]);
+        b.insert("g", 6);
+        assert_eq!(keys(&b, &["d", "g"]), [("d".into(), 99), ("g".into(), 6)]);
+        assert!(b.slots.len() <= 4);
     }
 }
