@@ -22,14 +22,28 @@ use crate::domain::{Json, UserId};
 
 /// How old a journal reference is before a scanner looks at it: a client that is still there
 /// re-sends within seconds, and an execution ends within 10 s, so a journal still under way
-/// then was cut off. The sweep marks what is queued once it has handed out its previous mark,
-/// so a journal is looked at 1 to 2 × [`HEAL_AFTER_MS`] plus up to two sweep periods after it
-/// was opened (≤ 80 s with the default 10 s period).
+/// then was cut off.
 pub const HEAL_AFTER_MS: u64 = 30_000;
-/// Scanners one sweep fires, and journals each reads (2 KV per journal: its reference and its
-/// record; 1 fire per journal). 6 × 4 = 24 journals per sweep run.
-pub const SCAN_FIRES: usize = 6;
+/// How often the sweep notes the reference counter (a [`Mark`]): a reference is due at most
+/// this long (and a settler period) after [`HEAL_AFTER_MS`].
+pub const MARK_EVERY_MS: u64 = 10_000;
+/// Marks a cursor keeps: the newest one already due, and those of the last [`HEAL_AFTER_MS`]
+/// (at most 3, [`MARK_EVERY_MS`] apart).
+pub const MARKS: usize = 4;
+/// Journals one scanner reads: 2 KV each (reference, record) and 1 to acknowledge, of its 10.
 pub const JOURNALS_PER_SCAN: usize = 4;
+/// Scanners one settler run fires at most; [`HELD_FIRES`] of them are held back from the
+/// deferred statuses while journals are due (as reconciliations are): 16 journals a run, 20
+/// when the settler has fires to spare.
+pub const SCAN_FIRES: usize = 5;
+pub const HELD_FIRES: usize = 4;
+/// How long a sweep epoch hands out scanners before the next one starts; an epoch's scanners
+/// are checked one epoch later (an execution ends within 10 s, so every scanner that ran has
+/// acknowledged by then).
+pub const EPOCH_MS: u64 = 15_000;
+/// Epochs alternate between this many acknowledgement counters (`heal:ack:{n % 2}`): the
+/// epoch being checked and the one running.
+pub const ACK_SLOTS: u64 = 2;
 /// A sweep that starts without a cursor (first run, or one paused past the cursor's TTL) looks
 /// back this many references.
 pub const FIRST_RUN_LOOKBACK: i64 = 1_000;
@@ -37,59 +51,186 @@ pub const FIRST_RUN_LOOKBACK: i64 = 1_000;
 pub const HEAL_WORK: &str = "heal.work";
 pub const FRIEND_HEAL: &str = "friend.heal";
 
-/// Where the sweep is: references `≤ handed` went to scanners; those `≤ seen` were queued by
-/// `at` (the counter's value then), so they are all old enough at `at + HEAL_AFTER_MS`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct HealCursor {
-    pub handed: i64,
+/// The reference counter read as `seen` at `at`: references `≤ seen` are due at
+/// `at + HEAL_AFTER_MS`. A mark at or below the cursor's `handed` is spent (an empty slot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mark {
     pub seen: i64,
     pub at: u64,
+}
+
+/// Scanners handed out in one epoch: references `> from` up to where the next epoch starts,
+/// `items` scanners, each acknowledging on counter `n % ACK_SLOTS`, which stood at `base`
+/// when the epoch started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Epoch {
+    pub n: u64,
+    pub from: i64,
+    pub items: i64,
+    pub base: i64,
+    pub at: u64,
+}
+
+/// Where the sweep is (kept in the settler's cursor, `settle::Cursor`): references `≤ handed`
+/// went to scanners; `marks` say which of the rest are due when; `epoch` is handing out, and
+/// `checking` (the one before, if it handed anything out) waits for its acknowledgements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HealCursor {
+    pub handed: i64,
+    pub marks: [Mark; MARKS],
+    pub epoch: Epoch,
+    pub checking: Option<Epoch>,
+}
+
+impl HealCursor {
+    /// A cursor for a queue standing at `queued`, looking back [`FIRST_RUN_LOOKBACK`].
+    pub fn start(queued: i64, now_ms: u64) -> HealCursor {
+        let handed = (queued - FIRST_RUN_LOOKBACK).max(0);
+        HealCursor { handed, epoch: Epoch { from: handed, at: now_ms, ..Epoch::default() }, ..HealCursor::default() }
+    }
+
+    fn live_marks(&self) -> impl Iterator<Item = &Mark> {
+        self.marks.iter().filter(move |m| m.seen > self.handed)
+    }
+
+    /// Whether this run starts a new epoch (`now` one [`EPOCH_MS`] past the current one's
+    /// start, and something handed out to check); it needs the acknowledgement counter
+    /// [`HealCursor::ack_slot`] read first.
+    pub fn switching(&self, now_ms: u64) -> bool {
+        now_ms >= self.epoch.at.saturating_add(EPOCH_MS) && (self.epoch.items > 0 || self.checking.is_some())
+    }
+
+    /// The counter the next epoch acknowledges on, which the epoch being checked used.
+    pub fn ack_slot(&self) -> u64 {
+        (self.epoch.n + 1) % ACK_SLOTS
+    }
+}
+
+/// `{h, m: [seen, at, …], e: [n, from, items, base, at], c: […] | absent}`: numbers only, so
+/// the settler's cursor stays small.
+impl Serialize for HealCursor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let epoch = |e: &Epoch| [e.n as i64, e.from, e.items, e.base, e.at as i64];
+        let marks: Vec<i64> = self.live_marks().flat_map(|m| [m.seen, m.at as i64]).collect();
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("h", &self.handed)?;
+        map.serialize_entry("m", &marks)?;
+        map.serialize_entry("e", &epoch(&self.epoch))?;
+        if let Some(c) = &self.checking {
+            map.serialize_entry("c", &epoch(c))?;
+        }
+        map.end()
+    }
 }
 
 impl FromJson for HealCursor {
     fn from_json(v: &Json) -> Result<Self, &'static str> {
         let obj = v.as_object().ok_or("heal cursor is not an object")?;
-        let n = |k| obj.field_or::<u64>(k, 0).map(|n| n as i64);
-        Ok(HealCursor { handed: n("handed")?, seen: n("seen")?, at: obj.field_or("at", 0)? })
+        let epoch = |v: Vec<u64>| match v.as_slice() {
+            [n, from, items, base, at] => Ok(Epoch { n: *n, from: *from as i64, items: *items as i64, base: *base as i64, at: *at }),
+            _ => Err("heal cursor epoch is not 5 numbers"),
+        };
+        let mut cursor = HealCursor {
+            handed: obj.field::<u64>("h")? as i64,
+            epoch: epoch(obj.field("e")?)?,
+            checking: obj.field_or::<Option<Vec<u64>>>("c", None)?.map(epoch).transpose()?,
+            ..HealCursor::default()
+        };
+        let marks: Vec<u64> = obj.field_or("m", Vec::new())?;
+        for (slot, pair) in cursor.marks.iter_mut().zip(marks.chunks_exact(2)) {
+            *slot = Mark { seen: pair[0] as i64, at: pair[1] };
+        }
+        Ok(cursor)
     }
 }
 
-/// One sweep run: the scanners' job lists, in order, and the cursor after them.
+/// One sweep run: the scanners' job lists, in order, the epoch they acknowledge in, and the
+/// cursor after them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sweep {
     pub scans: Vec<Vec<i64>>,
+    pub epoch: u64,
+    /// An epoch was checked and some of its scanners never acknowledged (a fire lost, a
+    /// scanner that crashed or could not read a journal): its references are handed out again.
+    pub rewound: bool,
     cursor: HealCursor,
     queued: i64,
     now_ms: u64,
 }
 
-/// `cursor` as read (`None`: none yet), `queued` the reference counter's value, `fires` how
-/// many scanners this run may fire.
-pub fn plan_sweep(cursor: Option<HealCursor>, queued: i64, now_ms: u64, fires: usize) -> Sweep {
-    let cursor = cursor.unwrap_or(HealCursor { handed: (queued - FIRST_RUN_LOOKBACK).max(0), seen: queued, at: now_ms });
-    let mut scans = Vec::new();
-    if now_ms >= cursor.at.saturating_add(HEAL_AFTER_MS) {
-        let due: Vec<i64> = (cursor.handed + 1..=cursor.seen).take(fires * JOURNALS_PER_SCAN).collect();
-        scans = due.chunks(JOURNALS_PER_SCAN).map(<[i64]>::to_vec).collect();
+/// `cursor` as read (`None`: none yet), `queued` the reference counter's value, `ack` the
+/// counter [`HealCursor::ack_slot`] (`None`: not read, when [`HealCursor::switching`] said no or
+/// the read failed: the epoch goes on), `fires` how many scanners this run may fire.
+pub fn plan_sweep(cursor: Option<HealCursor>, queued: i64, ack: Option<i64>, now_ms: u64, fires: usize) -> Sweep {
+    let mut cursor = cursor.unwrap_or_else(|| HealCursor::start(queued, now_ms));
+    let mut rewound = false;
+    if let (true, Some(ack)) = (cursor.switching(now_ms), ack) {
+        let checked = cursor.checking.take();
+        if let Some(c) = checked.filter(|c| ack - c.base < c.items) {
+            // Everything from the checked epoch's start goes out again (the running epoch's
+            // too: it is handed out afresh, so it needs no check of its own), due at once.
+            let old = cursor.handed;
+            cursor.handed = c.from;
+            for m in cursor.marks.iter_mut().filter(|m| m.seen <= old) {
+                *m = Mark::default();
+            }
+            // No room means all 4 marks are live, one of them due (3 at most are not, being
+            // MARK_EVERY_MS apart within HEAL_AFTER_MS), and it covers `old`.
+            if let Some(slot) = cursor.marks.iter_mut().find(|m| m.seen <= c.from) {
+                *slot = Mark { seen: old, at: 0 };
+            }
+            rewound = true;
+        } else if cursor.epoch.items > 0 {
+            cursor.checking = Some(cursor.epoch);
+        }
+        cursor.epoch = Epoch { n: cursor.epoch.n + 1, from: cursor.handed, items: 0, base: ack, at: now_ms };
     }
-    Sweep { scans, cursor, queued, now_ms }
+    let due = cursor.live_marks().filter(|m| m.at.saturating_add(HEAL_AFTER_MS) <= now_ms).map(|m| m.seen).max().unwrap_or(cursor.handed);
+    let end = due.min(queued.max(cursor.handed)).min(cursor.handed.saturating_add((fires * JOURNALS_PER_SCAN) as i64));
+    let due: Vec<i64> = (cursor.handed + 1..=end).collect();
+    let scans = due.chunks(JOURNALS_PER_SCAN).map(<[i64]>::to_vec).collect();
+    Sweep { scans, epoch: cursor.epoch.n, rewound, cursor, queued, now_ms }
 }
 
 impl Sweep {
-    /// The cursor once the first `fired` scanners went out: past what they took; once every
-    /// reference seen is handed, what was queued since is seen now (an idle queue leaves the
-    /// cursor as it is: no write).
+    /// The cursor once the first `fired` scanners went out: past what they took; marks that
+    /// are spent dropped, only the newest of those already due kept, and the counter marked
+    /// again when the last mark is [`MARK_EVERY_MS`] old (an idle queue: no change, no write).
     pub fn cursor_after(&self, fired: usize) -> HealCursor {
         let mut next = self.cursor;
-        if let Some(last) = self.scans.iter().take(fired).flat_map(|s| s.last()).last() {
-            next.handed = *last;
+        for scan in self.scans.iter().take(fired) {
+            next.handed = scan.last().copied().unwrap_or(next.handed);
+            next.epoch.items += 1;
         }
-        if next.handed >= next.seen && self.queued > next.seen {
-            next.seen = self.queued.max(next.handed);
-            next.at = self.now_ms;
+        let handed = next.handed;
+        let due_at = self.now_ms.saturating_sub(HEAL_AFTER_MS);
+        let newest_due = next.marks.iter().filter(|m| m.seen > handed && m.at <= due_at).map(|m| m.seen).max();
+        let mut live: Vec<Mark> =
+            next.marks.iter().filter(|m| m.seen > handed && (m.at > due_at || Some(m.seen) == newest_due)).copied().collect();
+        live.sort_by_key(|m| m.at);
+        live.dedup_by_key(|m| m.seen);
+        let last = live.last().map_or(handed, |m| m.seen);
+        let quiet = live.last().is_none_or(|m| self.now_ms >= m.at.saturating_add(MARK_EVERY_MS));
+        if self.queued > last && quiet && live.len() < MARKS {
+            live.push(Mark { seen: self.queued, at: self.now_ms });
+        }
+        next.marks = [Mark::default(); MARKS];
+        for (slot, mark) in next.marks.iter_mut().zip(live) {
+            *slot = mark;
         }
         next
     }
+}
+
+/// `heal.work` on `recount-work.heal`: references for one scanner, in sweep epoch `epoch`.
+#[derive(Serialize)]
+pub struct HealItem<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub hop: u8,
+    pub jobs: &'a [i64],
+    pub epoch: u64,
 }
 
 /// What a scanner does about one journal.
@@ -116,15 +257,6 @@ pub fn decide_journal(sender: &UserId, event_id: &str, record: Option<&CommandRe
     } else {
         JournalAction::Nothing
     }
-}
-
-/// `heal.work` on `recount-work.heal`: references for one scanner.
-#[derive(Serialize)]
-pub struct HealItem<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub hop: u8,
-    pub jobs: &'a [i64],
 }
 
 /// `friend.heal` for `cmd`: `{type, eventId}` on the sender's own command channel, where only
