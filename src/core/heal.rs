@@ -1,14 +1,19 @@
 //! Friend commands that finish without their client (issue 20 part 8). A command that opens a
 //! journal (acceptance, decline, cancel, removal, block: `friends::CommandRecord` under way)
-//! first queues a reference to it (its record's key, in [`JobQueue::Journals`]). The
-//! count-aggregator's run hands the references older than [`HEAL_AFTER_MS`] to scanners (the
-//! recount worker, `heal.work`); a scanner reads each journal and
+//! first queues a reference to it (its record's key, in [`JobQueue::Journals`]). The presence
+//! settler's run (every second as deployed: `settle::SettlePlan::add_heal`) hands the references
+//! older than [`HEAL_AFTER_MS`] to scanners (the recount worker, `heal.work`), up to
+//! [`SCAN_FIRES`] × [`JOURNALS_PER_SCAN`] a run; a scanner reads each journal and
 //!
 //! - finishes one still under way: `friend.heal` to the Function that owns the command, on the
 //!   sender's own command channel, which runs the very steps a re-send runs (every one
 //!   idempotent) from the journal alone, and answers on the sender's inbox;
 //! - recounts both users of one that made or ended a friendship: a second, later recount, so a
 //!   count whose first recount was lost (a fault, a crash) still converges.
+//!
+//! A scanner that read and handed on all its journals acknowledges in its epoch; an epoch with
+//! fewer acknowledgements than scanners is handed out again ([`plan_sweep`]), so a fire lost or
+//! a scanner cut off skips nothing for good.
 //!
 //! [`JobQueue::Journals`]: super::keys::JobQueue::Journals
 
@@ -172,13 +177,17 @@ pub fn plan_sweep(cursor: Option<HealCursor>, queued: i64, ack: Option<i64>, now
             // too: it is handed out afresh, so it needs no check of its own), due at once.
             let old = cursor.handed;
             cursor.handed = c.from;
-            for m in cursor.marks.iter_mut().filter(|m| m.seen <= old) {
-                *m = Mark::default();
-            }
-            // No room means all 4 marks are live, one of them due (3 at most are not, being
-            // MARK_EVERY_MS apart within HEAL_AFTER_MS), and it covers `old`.
-            if let Some(slot) = cursor.marks.iter_mut().find(|m| m.seen <= c.from) {
-                *slot = Mark { seen: old, at: 0 };
+            // Marks stay in order: this one first. With all 4 live there is no room, but then
+            // one of them is due (3 at most are not, MARK_EVERY_MS apart within HEAL_AFTER_MS),
+            // and it covers `old`.
+            let live = cursor.marks.iter().filter(|m| m.seen > old).count();
+            if live < MARKS {
+                let mut marks = [Mark::default(); MARKS];
+                marks[0] = Mark { seen: old, at: 0 };
+                for (slot, m) in marks[1..].iter_mut().zip(cursor.marks.iter().filter(|m| m.seen > old)) {
+                    *slot = *m;
+                }
+                cursor.marks = marks;
             }
             rewound = true;
         } else if cursor.epoch.items > 0 {
@@ -206,10 +215,9 @@ impl Sweep {
         let handed = next.handed;
         let due_at = self.now_ms.saturating_sub(HEAL_AFTER_MS);
         let newest_due = next.marks.iter().filter(|m| m.seen > handed && m.at <= due_at).map(|m| m.seen).max();
+        // Marks are kept in order (oldest first), so the ones kept stay in order.
         let mut live: Vec<Mark> =
             next.marks.iter().filter(|m| m.seen > handed && (m.at > due_at || Some(m.seen) == newest_due)).copied().collect();
-        live.sort_by_key(|m| m.at);
-        live.dedup_by_key(|m| m.seen);
         let last = live.last().map_or(handed, |m| m.seen);
         let quiet = live.last().is_none_or(|m| self.now_ms >= m.at.saturating_add(MARK_EVERY_MS));
         if self.queued > last && quiet && live.len() < MARKS {

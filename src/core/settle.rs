@@ -181,7 +181,19 @@ impl SettlePlan {
         let recounts = new_jobs(next.recounts, recounts_queued, fan_out * super::work::RECOUNTS_PER_WORKER);
         let held = scans.clone().count().min(SCAN_FIRES) + usize::from(!recounts.is_empty());
         let capacity = (lane_chunks(fan_out) * fan_out.saturating_sub(held).max(1)) as i64;
-        SettlePlan { skip: next.partial, next, slots, chunks: Vec::new(), capacity, full: false, scans, recounts, fan_out, held, heal: None }
+        SettlePlan {
+            skip: next.partial,
+            next,
+            slots,
+            chunks: Vec::new(),
+            capacity,
+            full: false,
+            scans,
+            recounts,
+            fan_out,
+            held,
+            heal: None,
+        }
     }
 
     /// KV reads left for the heal sweep once the slots are read: 0 while the settler catches up

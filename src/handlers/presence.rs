@@ -7,6 +7,7 @@ use crate::prelude::*;
 
 use super::queues::{enqueue_at, fire_work, push_job};
 use super::{cat, flush_metrics, num, Report};
+use crate::core::heal::{HealItem, HEAL_WORK};
 use crate::core::keys::{self, storm_key, JobQueue};
 use crate::core::metrics::{event_counter, latency_counter, Counter, SETTLE_METRICS_KV};
 use crate::core::presence::{
@@ -16,7 +17,6 @@ use crate::core::presence::{
 use crate::core::reconcile::{storm_mode, ScanState, StormMode};
 use crate::core::settle::{self, Cursor, SettleChunk, SettleFire, SettlePlan};
 use crate::core::work::*;
-use crate::core::heal::{HealItem, HEAL_WORK};
 use crate::core::Config;
 use crate::domain::channels::{presence_shard, status};
 use crate::domain::{shard_of, Json, UserId};

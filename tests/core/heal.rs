@@ -403,7 +403,6 @@ fn at_production_sizing_cut_off_commands_are_finished_and_the_count_stays_exact(
     }
 }
 
-
 /// What becomes of one fired item.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Delivery {
