@@ -428,6 +428,10 @@ impl Load {
     fn new(shard_count: u32) -> Load {
         let host = FakeHost::default();
         host.set_now(T0);
+        Load::on(host, shard_count)
+    }
+
+    fn on(host: FakeHost, shard_count: u32) -> Load {
         Load { host, cfg: Config { shard_count, ..Config::default() }, queued_at: Vec::new(), looked: BTreeMap::new(), executions: 0 }
     }
 
@@ -489,6 +493,10 @@ impl Load {
                 block_on(recount_worker(&exec, &msg))
             } else if channel.starts_with("count-work.") {
                 block_on(count_worker(&exec, &msg))
+            } else if channel.starts_with("friend-requests.") {
+                block_on(friends_presence::handlers::friends::friend_requests(&exec, &self.cfg, &channel, None, &msg, self.host.now()))
+            } else if channel.starts_with("friend-management.") {
+                block_on(friends_presence::handlers::friends::friend_management(&exec, &self.cfg, &channel, None, &msg, self.host.now()))
             } else {
                 panic!("fired to {channel}, which this load does not set off");
             };
@@ -645,4 +653,42 @@ fn the_settler_holds_four_fires_for_due_journals_and_sweeps_only_with_kv_to_spar
     assert_eq!(behind.heal_room(), 0);
     let five = SettlePlan::new(Some(Cursor { done: last - 5, ..cursor }), now, 0, 0, 10);
     assert_eq!(five.heal_room(), 1, "5 slots: the journal counter, no epoch switch");
+}
+
+/// An acceptance cut off after its plan and never re-sent, whose first scanner is lost: the
+/// epoch is handed out again, and the acceptance finished and answered once, the counts exact,
+/// within the 2 minutes of a lost scanner.
+#[test]
+fn a_cut_off_acceptance_whose_scanner_was_lost_is_still_finished() {
+    let host = setup();
+    on_requests(&host, "alice", command("friend.request", "alice", "bob", "r1"));
+    host.crash_after(9);
+    on_requests(&host, "bob", command("friend.request.accepted", "alice", "bob", "E"));
+    host.take_fired();
+    assert_eq!(host.kv_value("cmd:bob:E").unwrap()["done"], false, "cut off after its plan");
+    let mut load = Load::on(host, 20_000);
+    let mut lost = 0;
+    let mut fate = |channel: &str, _: &Value| {
+        if channel == "recount-work.heal" && lost == 0 {
+            lost += 1;
+            return Delivery::Lost;
+        }
+        Delivery::Delivered
+    };
+    let cut_at = load.host.now();
+    let mut finished_after = None;
+    while load.host.now() < cut_at + BOUND_AFTER_A_LOSS_MS {
+        load.second(0, &mut fate);
+        if finished_after.is_none() && outcome(&load.host, "bob", "E").is_some() {
+            finished_after = Some(load.host.now() - cut_at);
+        }
+    }
+    assert_eq!(lost, 1, "the first scanner was lost");
+    let took = finished_after.expect("finished");
+    eprintln!("a cut-off acceptance whose scanner was lost: finished {took} ms after it was cut off");
+    assert!(took <= BOUND_AFTER_A_LOSS_MS);
+    assert!(load.host.members("friends.alice").contains_key("bob"));
+    assert_eq!(answers(&load.host, "bob", "E"), 1, "answered once, by the heal");
+    assert_exact(&load.host, &["alice", "bob"]);
+    load.host.assert_within_budget();
 }
