@@ -111,39 +111,37 @@ impl HealCursor {
     }
 }
 
-/// `{h, m: [seen, at, …], e: [n, from, items, base, at], c: […] | absent}`: numbers only, so
-/// the settler's cursor stays small.
+/// One array of numbers, so the settler's cursor stays small (and its bundle too):
+/// `[handed, the epoch's n, from, items, base, at, the checked epoch's five (all 0: none),
+/// seen, at of each live mark…]`.
 impl Serialize for HealCursor {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let epoch = |e: &Epoch| [e.n as i64, e.from, e.items, e.base, e.at as i64];
-        let marks: Vec<i64> = self.live_marks().flat_map(|m| [m.seen, m.at as i64]).collect();
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("h", &self.handed)?;
-        map.serialize_entry("m", &marks)?;
-        map.serialize_entry("e", &epoch(&self.epoch))?;
-        if let Some(c) = &self.checking {
-            map.serialize_entry("c", &epoch(c))?;
+        let c = self.checking.unwrap_or_default();
+        let mut flat = Vec::with_capacity(11 + 2 * MARKS);
+        for e in [&self.epoch, &c] {
+            flat.extend([e.n as i64, e.from, e.items, e.base, e.at as i64]);
         }
-        map.end()
+        flat.insert(0, self.handed);
+        flat.extend(self.live_marks().flat_map(|m| [m.seen, m.at as i64]));
+        flat.serialize(s)
     }
 }
 
 impl FromJson for HealCursor {
     fn from_json(v: &Json) -> Result<Self, &'static str> {
-        let obj = v.as_object().ok_or("heal cursor is not an object")?;
-        let epoch = |v: Vec<u64>| match v.as_slice() {
-            [n, from, items, base, at] => Ok(Epoch { n: *n, from: *from as i64, items: *items as i64, base: *base as i64, at: *at }),
-            _ => Err("heal cursor epoch is not 5 numbers"),
-        };
+        let flat: Vec<u64> = FromJson::from_json(v)?;
+        if flat.len() < 11 || flat.len() % 2 == 0 || flat.len() > 11 + 2 * MARKS {
+            return Err("heal cursor is not 11 numbers and its marks");
+        }
+        let epoch = |e: &[u64]| Epoch { n: e[0], from: e[1] as i64, items: e[2] as i64, base: e[3] as i64, at: e[4] };
+        let checking = epoch(&flat[6..11]);
         let mut cursor = HealCursor {
-            handed: obj.field::<u64>("h")? as i64,
-            epoch: epoch(obj.field("e")?)?,
-            checking: obj.field_or::<Option<Vec<u64>>>("c", None)?.map(epoch).transpose()?,
+            handed: flat[0] as i64,
+            epoch: epoch(&flat[1..6]),
+            checking: (checking.items > 0).then_some(checking),
             ..HealCursor::default()
         };
-        let marks: Vec<u64> = obj.field_or("m", Vec::new())?;
-        for (slot, pair) in cursor.marks.iter_mut().zip(marks.chunks_exact(2)) {
+        for (slot, pair) in cursor.marks.iter_mut().zip(flat[11..].chunks_exact(2)) {
             *slot = Mark { seen: pair[0] as i64, at: pair[1] };
         }
         Ok(cursor)
@@ -197,8 +195,13 @@ pub fn plan_sweep(cursor: Option<HealCursor>, queued: i64, ack: Option<i64>, now
     }
     let due = cursor.live_marks().filter(|m| m.at.saturating_add(HEAL_AFTER_MS) <= now_ms).map(|m| m.seen).max().unwrap_or(cursor.handed);
     let end = due.min(queued.max(cursor.handed)).min(cursor.handed.saturating_add((fires * JOURNALS_PER_SCAN) as i64));
-    let due: Vec<i64> = (cursor.handed + 1..=end).collect();
-    let scans = due.chunks(JOURNALS_PER_SCAN).map(<[i64]>::to_vec).collect();
+    let mut scans = Vec::new();
+    let mut first = cursor.handed + 1;
+    while first <= end {
+        let last = end.min(first + JOURNALS_PER_SCAN as i64 - 1);
+        scans.push((first..=last).collect());
+        first = last + 1;
+    }
     Sweep { scans, epoch: cursor.epoch.n, rewound, cursor, queued, now_ms }
 }
 
@@ -216,29 +219,20 @@ impl Sweep {
         let due_at = self.now_ms.saturating_sub(HEAL_AFTER_MS);
         let newest_due = next.marks.iter().filter(|m| m.seen > handed && m.at <= due_at).map(|m| m.seen).max();
         // Marks are kept in order (oldest first), so the ones kept stay in order.
-        let mut live: Vec<Mark> =
-            next.marks.iter().filter(|m| m.seen > handed && (m.at > due_at || Some(m.seen) == newest_due)).copied().collect();
-        let last = live.last().map_or(handed, |m| m.seen);
-        let quiet = live.last().is_none_or(|m| self.now_ms >= m.at.saturating_add(MARK_EVERY_MS));
-        if self.queued > last && quiet && live.len() < MARKS {
-            live.push(Mark { seen: self.queued, at: self.now_ms });
+        let mut marks = [Mark::default(); MARKS];
+        let mut kept = 0;
+        for m in next.marks.iter().filter(|m| m.seen > handed && (m.at > due_at || Some(m.seen) == newest_due)) {
+            marks[kept] = *m;
+            kept += 1;
         }
-        next.marks = [Mark::default(); MARKS];
-        for (slot, mark) in next.marks.iter_mut().zip(live) {
-            *slot = mark;
+        let last = marks[..kept].last();
+        let quiet = last.is_none_or(|m| self.now_ms >= m.at.saturating_add(MARK_EVERY_MS));
+        if self.queued > last.map_or(handed, |m| m.seen) && quiet && kept < MARKS {
+            marks[kept] = Mark { seen: self.queued, at: self.now_ms };
         }
+        next.marks = marks;
         next
     }
-}
-
-/// `heal.work` on `recount-work.heal`: references for one scanner, in sweep epoch `epoch`.
-#[derive(Serialize)]
-pub struct HealItem<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub hop: u8,
-    pub jobs: &'a [i64],
-    pub epoch: u64,
 }
 
 /// What a scanner does about one journal.

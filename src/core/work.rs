@@ -178,7 +178,8 @@ pub fn parse_scan_item(message: &Json) -> Result<(u8, Scan), Rejection> {
 }
 
 /// `recount.work`: indices of queued recount jobs (`jobs`), or the users to recount
-/// (`users`: the two users of a friendship a friend command just made or removed).
+/// (`users`: the two users of a friendship a friend command just made or removed); or
+/// `heal.work`: journal references for a heal scanner (`jobs`, `epoch`).
 #[derive(Serialize)]
 pub struct RecountItem<'a> {
     #[serde(rename = "type")]
@@ -188,6 +189,10 @@ pub struct RecountItem<'a> {
     pub jobs: &'a [i64],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub users: &'a [String],
+    /// `heal.work` (the same shape: one serializer in the settler): the sweep epoch its scanner
+    /// acknowledges in (`core::heal`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
 }
 
 /// `recount.work` as the friend commands fire it: the users of a friendship made or removed

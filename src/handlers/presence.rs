@@ -7,7 +7,7 @@ use crate::prelude::*;
 
 use super::queues::{enqueue_at, fire_work, push_job};
 use super::{cat, flush_metrics, num, Report};
-use crate::core::heal::{HealItem, HEAL_WORK};
+use crate::core::heal::HEAL_WORK;
 use crate::core::keys::{self, storm_key, JobQueue};
 use crate::core::metrics::{event_counter, latency_counter, Counter, SETTLE_METRICS_KV};
 use crate::core::presence::{
@@ -433,12 +433,12 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
             }
             SettleFire::Recounts(jobs) => {
                 let channel = recount_channel();
-                let result = host.fire(&channel, &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs, users: &[] }).await;
+                let result = host.fire(&channel, &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs, users: &[], epoch: None }).await;
                 (channel, result)
             }
             SettleFire::Heal(jobs, epoch) => {
                 let channel = heal_scan_channel();
-                let result = host.fire(&channel, &HealItem { kind: HEAL_WORK, hop: 1, jobs, epoch: *epoch }).await;
+                let result = host.fire(&channel, &RecountItem { kind: HEAL_WORK, hop: 1, jobs, users: &[], epoch: Some(*epoch) }).await;
                 (channel, result)
             }
         };
