@@ -44,9 +44,9 @@ pub fn shard_batches(shard_count: u32) -> Vec<Vec<String>> {
 pub const INLINE_SHARDS: u32 = 1_000;
 /// Shards one leaf count worker reads (its 10 PubNub API calls).
 pub const SHARDS_PER_WORKER: u32 = 1_000;
-/// Fires the aggregator may use for a round: its 10 publishes less the `status.count` one,
-/// the heal sweep's fire (a round leaves no KV for the sweep itself) and the metrics
-/// snapshot's fire.
+/// Fires the aggregator may use for a round: its 10 publishes less the `status.count` one and
+/// the metrics snapshot's fire, and one spare (it was the heal sweep's, now the settler's;
+/// `shardCount` settings are validated against the 70,000 this gives).
 pub const ROUND_FIRES: u32 = 7;
 /// The most shards a round can cover: 7 mid-level workers × 10 leaves × 1,000 shards.
 pub const MAX_SHARDS: u32 = ROUND_FIRES * 10 * SHARDS_PER_WORKER;

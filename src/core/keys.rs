@@ -119,12 +119,15 @@ impl JobQueue {
     }
 }
 
-/// `heal:cursor`: where the heal sweep is in the journal queue ([`super::heal::HealCursor`]).
-pub const HEAL_CURSOR_KEY: &str = "heal:cursor";
-/// A week, as the records the queue points at: a sweep paused for less picks up where it was.
-pub const HEAL_CURSOR_TTL_MINUTES: u32 = 7 * DAY_MINUTES;
-/// A journal reference outlives any plausible sweep backlog (the sweep looks at it a minute
-/// after it is queued), then expires.
+/// `heal:ack:{k}` (counter, k < `heal::ACK_SLOTS`): heal scanners that read all their journals,
+/// for the sweep epochs using slot k (`core::heal::Epoch`); only ever increased. Two in all.
+pub fn heal_ack_key(slot: u64) -> String {
+    let mut s = String::from("heal:ack:");
+    push_u64(&mut s, slot);
+    s
+}
+/// A journal reference outlives any plausible sweep backlog (the sweep looks at it within a
+/// minute of its being queued), then expires.
 pub const JOURNAL_TTL_MINUTES: u32 = DAY_MINUTES;
 
 // ---- storms (`core::reconcile`) --------------------------------------------------------

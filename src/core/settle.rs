@@ -12,6 +12,7 @@
 use crate::prelude::*;
 use serde::Serialize;
 
+use super::heal::{self, HealCursor};
 use super::presence::Observation;
 use crate::domain::json::{FromJson, Json};
 
@@ -68,6 +69,9 @@ pub struct Cursor {
     /// Jobs of the FIFO queues handed out so far (their counters' values then).
     pub scans: i64,
     pub recounts: i64,
+    /// The heal sweep's, in the journal queue (`core::heal`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heal: Option<HealCursor>,
 }
 
 impl FromJson for SettleChunk {
@@ -81,7 +85,13 @@ impl FromJson for Cursor {
     fn from_json(v: &Json) -> Result<Self, &'static str> {
         let obj = v.as_object().ok_or("settle cursor is not an object")?;
         let count = |k| obj.field_or::<u64>(k, 0).map(|n| n as i64);
-        Ok(Cursor { done: obj.field("done")?, partial: count("partial")?, scans: count("scans")?, recounts: count("recounts")? })
+        Ok(Cursor {
+            done: obj.field("done")?,
+            partial: count("partial")?,
+            scans: count("scans")?,
+            recounts: count("recounts")?,
+            heal: obj.field_or("heal", None)?,
+        })
     }
 }
 
@@ -117,9 +127,14 @@ pub fn slots_to_scan(cursor: Option<Cursor>, now_ms: u64, max: u64) -> core::ops
 }
 
 /// How many queue slots one settler run inspects (each costs one KV counter read). Real time
-/// advances 4 slots per 10 s run; 6 lets a settler that fell behind catch up. With the cursor
-/// read and write and the two job counters, a run is exactly at the 10 KV limit.
+/// advances 4 slots per 10 s run (0.4 per 1 s run); 6 lets a settler that fell behind catch up.
+/// With the cursor read and write and the two job counters, 6 slots fill its 10 KV; fewer leave
+/// room for the heal sweep's counters ([`SettlePlan::heal_room`]).
 pub const SLOTS_PER_RUN: u64 = 6;
+/// The settler's KV ops, and those it spends whatever the slots: cursor read and write, the
+/// two job counters.
+const SETTLER_KV: usize = 10;
+const FIXED_KV: usize = 4;
 /// Fires held back from the presence slots while scans are waiting: a storm's outcome is as
 /// urgent as a deferred status.
 const SCAN_FIRES: usize = 3;
@@ -133,6 +148,8 @@ pub enum SettleFire {
     Scan(i64),
     /// Queued recounts for one recount worker, by job index.
     Recounts(Vec<i64>),
+    /// Journal references for one heal scanner (`core::heal`), and its sweep epoch.
+    Heal(Vec<i64>, u64),
 }
 
 /// One settler run being decided: built from the cursor and the job counters, fed the slot
@@ -151,6 +168,8 @@ pub struct SettlePlan {
     scans: core::ops::RangeInclusive<i64>,
     recounts: core::ops::RangeInclusive<i64>,
     fan_out: usize,
+    held: usize,
+    heal: Option<heal::Sweep>,
 }
 
 impl SettlePlan {
@@ -162,7 +181,45 @@ impl SettlePlan {
         let recounts = new_jobs(next.recounts, recounts_queued, fan_out * super::work::RECOUNTS_PER_WORKER);
         let held = scans.clone().count().min(SCAN_FIRES) + usize::from(!recounts.is_empty());
         let capacity = (lane_chunks(fan_out) * fan_out.saturating_sub(held).max(1)) as i64;
-        SettlePlan { skip: next.partial, next, slots, chunks: Vec::new(), capacity, full: false, scans, recounts, fan_out }
+        SettlePlan {
+            skip: next.partial,
+            next,
+            slots,
+            chunks: Vec::new(),
+            capacity,
+            full: false,
+            scans,
+            recounts,
+            fan_out,
+            held,
+            heal: None,
+        }
+    }
+
+    /// KV reads left for the heal sweep once the slots are read: 0 while the settler catches up
+    /// on slots (the sweep waits a run), 1 for the journal counter, 2 for an epoch's
+    /// acknowledgement counter too.
+    pub fn heal_room(&self) -> usize {
+        SETTLER_KV.saturating_sub(FIXED_KV + self.slots.clone().count()).min(2)
+    }
+
+    /// The acknowledgement counter to read this run (`heal::HealCursor::ack_slot`), if an epoch
+    /// switches.
+    pub fn heal_ack_slot(&self, now_ms: u64) -> Option<u64> {
+        self.next.heal.filter(|c| c.switching(now_ms)).map(|c| c.ack_slot())
+    }
+
+    /// The heal sweep, before any slot is added: `journals` the reference counter, `ack` the
+    /// acknowledgement counter if read. Its scanners (≤ [`heal::SCAN_FIRES`]) go out after the
+    /// other fires; up to [`heal::HELD_FIRES`] of them are held back from the statuses.
+    /// Returns whether an epoch is handed out again (`heal::Sweep::rewound`).
+    pub fn add_heal(&mut self, journals: i64, ack: Option<i64>, now_ms: u64) -> bool {
+        let sweep = heal::plan_sweep(self.next.heal, journals, ack, now_ms, heal::SCAN_FIRES);
+        self.held += sweep.scans.len().min(heal::HELD_FIRES);
+        self.capacity = (lane_chunks(self.fan_out) * self.fan_out.saturating_sub(self.held).max(1)) as i64;
+        let rewound = sweep.rewound;
+        self.heal = Some(sweep);
+        rewound
     }
 
     /// The slot counters to read, in order; stop at the first that cannot be read, or when
@@ -203,8 +260,11 @@ impl SettlePlan {
         fires.extend(self.scans.map(SettleFire::Scan));
         let recounts: Vec<i64> = self.recounts.collect();
         fires.extend(recounts.chunks(super::work::RECOUNTS_PER_WORKER).map(|p| SettleFire::Recounts(p.to_vec())));
+        if let Some(sweep) = &self.heal {
+            fires.extend(sweep.scans.iter().map(|jobs| SettleFire::Heal(jobs.clone(), sweep.epoch)));
+        }
         fires.truncate(self.fan_out);
-        SettleHandout { fires, chunks: self.chunks.len(), next: self.next }
+        SettleHandout { fires, chunks: self.chunks.len(), next: self.next, heal: self.heal }
     }
 }
 
@@ -215,6 +275,7 @@ pub struct SettleHandout {
     /// Queue chunks handed out when every fire goes out.
     pub chunks: usize,
     next: Cursor,
+    heal: Option<heal::Sweep>,
 }
 
 impl SettleHandout {
@@ -228,12 +289,17 @@ impl SettleHandout {
                 next.partial = index - 1;
             }
         }
+        let mut scanners = 0;
         for fire in self.fires.iter().take(fired) {
             match fire {
                 SettleFire::Chunks(_) => {}
                 SettleFire::Scan(job) => next.scans = *job,
                 SettleFire::Recounts(jobs) => next.recounts = jobs.last().copied().unwrap_or(next.recounts),
+                SettleFire::Heal(..) => scanners += 1,
             }
+        }
+        if let Some(sweep) = &self.heal {
+            next.heal = Some(sweep.cursor_after(scanners));
         }
         next
     }

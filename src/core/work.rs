@@ -178,7 +178,8 @@ pub fn parse_scan_item(message: &Json) -> Result<(u8, Scan), Rejection> {
 }
 
 /// `recount.work`: indices of queued recount jobs (`jobs`), or the users to recount
-/// (`users`: the two users of a friendship a friend command just made or removed).
+/// (`users`: the two users of a friendship a friend command just made or removed); or
+/// `heal.work`: journal references for a heal scanner (`jobs`, `epoch`).
 #[derive(Serialize)]
 pub struct RecountItem<'a> {
     #[serde(rename = "type")]
@@ -188,6 +189,10 @@ pub struct RecountItem<'a> {
     pub jobs: &'a [i64],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub users: &'a [String],
+    /// `heal.work` (the same shape: one serializer in the settler): the sweep epoch its scanner
+    /// acknowledges in (`core::heal`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
 }
 
 /// `recount.work` as the friend commands fire it: the users of a friendship made or removed
@@ -208,8 +213,9 @@ pub struct FriendsWork<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecountWork {
     Jobs(Vec<i64>),
-    /// `heal.work`: journal references to scan (`core::heal`), by job index.
-    Journals(Vec<i64>),
+    /// `heal.work`: journal references to scan (`core::heal`), by job index, and the sweep
+    /// epoch to acknowledge in (`None`: an item from before epochs, not acknowledged).
+    Journals(Vec<i64>, Option<u64>),
     Users(Vec<String>),
     /// Refill `user`'s group `hole` from its last group (`core::friends::refill_from`).
     Refill {
@@ -248,7 +254,7 @@ pub fn parse_recount_item(message: &Json) -> Result<RecountWork, Rejection> {
         return Err(Rejection::new("recount item job list is empty or too long"));
     }
     let jobs = jobs.into_iter().map(|n| n as i64).collect();
-    Ok(if heal { RecountWork::Journals(jobs) } else { RecountWork::Jobs(jobs) })
+    Ok(if heal { RecountWork::Journals(jobs, obj.u64("epoch")) } else { RecountWork::Jobs(jobs) })
 }
 
 /// Channel prefix the count workers are bound to (After Publish on `count-work.*`).
@@ -288,39 +294,6 @@ pub fn parse_count_item(message: &Json) -> Result<CountItem, Rejection> {
         return Err(Rejection::new("count item range or slot out of bounds"));
     }
     Ok(CountItem { kind: COUNT_WORK, hop, slot, lo, hi })
-}
-
-/// `heal.sweep` on `count-work.heal`: the heal sweep run by a count worker, for a count-aggregator
-/// whose round leaves it no KV for the sweep (`handlers::heal::sweep_and_scan`). `at` is the
-/// aggregator's time, so the sweep sees the same clock as when the aggregator runs it itself.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct HealSweepItem {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub hop: u8,
-    pub at: u64,
-}
-
-pub const HEAL_SWEEP: &str = "heal.sweep";
-
-/// The channel the aggregator fires the heal sweep on in round mode.
-pub fn heal_sweep_channel() -> String {
-    let mut s = String::from(COUNT_PREFIX);
-    s.push_str("heal");
-    s
-}
-
-/// A sweep runs at hop 1: its scans fire `friend.heal` one hop further, the last one.
-pub fn parse_heal_sweep_item(message: &Json) -> Result<HealSweepItem, Rejection> {
-    let obj = message.as_object().ok_or_else(|| Rejection::new("heal sweep item is not an object"))?;
-    if obj.str("type") != Some(HEAL_SWEEP) {
-        return Err(Rejection::new("heal sweep item type is not heal.sweep"));
-    }
-    if obj.u64("hop") != Some(1) {
-        return Err(Rejection::new("heal.sweep runs at hop 1"));
-    }
-    let at = obj.u64("at").ok_or_else(|| Rejection::new("heal sweep item has no time"))?;
-    Ok(HealSweepItem { kind: HEAL_SWEEP, hop: 1, at })
 }
 
 /// The hop chained work goes out at while hops remain; `None`: it goes to a KV queue instead.

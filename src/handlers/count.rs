@@ -13,9 +13,7 @@ use crate::core::metrics::{
     decide_snapshot, parse_metrics_item, Counter, History, MetricsItem, COUNTERS, HISTORY_KEY, HISTORY_TTL_MINUTES, METRICS_CHANNEL,
     METRICS_WORK, STAGE_ONE,
 };
-use crate::core::work::{
-    count_channel, heal_sweep_channel, parse_count_item, parse_heal_sweep_item, CountItem, HealSweepItem, COUNT_WORK, HEAL_SWEEP,
-};
+use crate::core::work::{count_channel, parse_count_item, CountItem, COUNT_WORK};
 use crate::core::Config;
 use crate::domain::channels::{OPERATORS_METRICS, STATUS_GLOBAL};
 use crate::domain::Json;
@@ -26,7 +24,8 @@ use crate::prelude::*;
 /// Up to 1,000 shards, ops: ⌈shards/100⌉ hereNow (10 for 1,000), 3–4 KV, 1 publish, and the
 /// metrics snapshot's fire. Above: a round (`core::count`): 0 API; KV ≤ 9 (round, slot, next
 /// slot's base and its occasional reset, round, last and peak); 1 publish + ≤ 7 fires + the
-/// heal sweep's fire + the snapshot's fire. The count published is the previous round's.
+/// snapshot's fire. The count published is the previous round's. (The heal sweep is the
+/// settler's: `core::heal`.)
 pub async fn count_aggregator<H: PubNub + KvStore>(host: &H, cfg: &Config, now_ms: u64) -> Report {
     let mut report = Report::new("count-aggregator");
     let count = if cfg.shard_count > INLINE_SHARDS {
@@ -40,13 +39,6 @@ pub async fn count_aggregator<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
             publish_count(host, online, counted, now_ms, now_ms, &mut report).await
         }
     };
-    // Friend commands their clients left unfinished (`handlers::heal`): 3 KV, ≤ 6 fires, which
-    // an inline count leaves free; a round leaves 1 fire and no KV, so a count worker sweeps.
-    if cfg.shard_count <= INLINE_SHARDS {
-        super::heal::sweep(host, now_ms, &mut report).await;
-    } else if let Err(e) = host.fire(&heal_sweep_channel(), &HealSweepItem { kind: HEAL_SWEEP, hop: 1, at: now_ms }).await {
-        report.error(cat(&["heal sweep not fired: ", &e.describe()]));
-    }
     // The operators' metrics snapshot (`core::metrics`): two count-worker stages read the counters.
     if let Err(e) = host.fire(METRICS_CHANNEL, &MetricsItem::first(now_ms, count)).await {
         report.warn(cat(&["metrics snapshot not started: ", &e.describe()]));
@@ -172,16 +164,9 @@ async fn publish_count<H: PubNub + KvStore>(
 /// After Publish on `count-work.*`. A range wider than one leaf is split into ≤ 10 leaves
 /// (≤ 10 fires); a leaf reads its ≤ 1,000 shards (≤ 10 hereNow) and adds them to its round's
 /// slot in one atomic increment (1 KV). Shards it could not read are simply not added. Also
-/// the metrics snapshot's stages and, in round mode, the heal sweep (`heal::sweep_and_scan`).
+/// the metrics snapshot's stages.
 pub async fn count_worker<H: PubNub + KvStore>(host: &H, message: &Json) -> Report {
     let mut report = Report::new("count-worker");
-    if message.as_object().and_then(|o| o.str("type")) == Some(HEAL_SWEEP) {
-        match parse_heal_sweep_item(message) {
-            Ok(item) => super::heal::sweep_and_scan(host, item.at, &mut report).await,
-            Err(reason) => report.reject(reason),
-        }
-        return report;
-    }
     if message.as_object().and_then(|o| o.str("type")) == Some(METRICS_WORK) {
         match parse_metrics_item(message) {
             Ok(item) => metrics_stage(host, item, &mut report).await,

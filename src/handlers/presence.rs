@@ -7,6 +7,7 @@ use crate::prelude::*;
 
 use super::queues::{enqueue_at, fire_work, push_job};
 use super::{cat, flush_metrics, num, Report};
+use crate::core::heal::HEAL_WORK;
 use crate::core::keys::{self, storm_key, JobQueue};
 use crate::core::metrics::{event_counter, latency_counter, Counter, SETTLE_METRICS_KV};
 use crate::core::presence::{
@@ -383,9 +384,11 @@ pub async fn presence_worker<H: PubNub + KvStore>(host: &H, cfg: &Config, messag
     report
 }
 
-/// On Interval: the trailing edge of the debounce, and the clock of the job queues. Reads the
-/// cursor and the counters `SettlePlan` asks for and fires what it hands out; it reads no
-/// queue value itself. Ops: ≤ 10 KV (cursor, 2 job counters, 6 slots, cursor), ≤ 10 fires.
+/// On Interval: the trailing edge of the debounce, the clock of the job queues, and the heal
+/// sweep (`core::heal`). Reads the cursor and the counters `SettlePlan` asks for and fires what
+/// it hands out; it reads no queue value itself. Ops: ≤ 10 KV (cursor, 2 job counters, ≤ 6
+/// slots, the journal counter and an epoch's acknowledgement counter when the slots leave
+/// room, cursor), ≤ 10 fires.
 pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_ms: u64) -> Report {
     let mut report = Report::new("presence-settler");
     let cursor: Option<Cursor> = match host.get(keys::CURSOR_KEY).await {
@@ -403,6 +406,7 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         }
     }
     let mut plan = SettlePlan::new(cursor, now_ms, queued[0], queued[1], cfg.fan_out());
+    heal_sweep(host, &mut plan, now_ms, &mut report).await;
     for slot in plan.slots() {
         match host.get_counter(&keys::slot_key(slot)).await {
             Ok(n) if plan.add_slot(slot, n) => {}
@@ -429,7 +433,12 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
             }
             SettleFire::Recounts(jobs) => {
                 let channel = recount_channel();
-                let result = host.fire(&channel, &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs, users: &[] }).await;
+                let result = host.fire(&channel, &RecountItem { kind: RECOUNT_WORK, hop: 1, jobs, users: &[], epoch: None }).await;
+                (channel, result)
+            }
+            SettleFire::Heal(jobs, epoch) => {
+                let channel = heal_scan_channel();
+                let result = host.fire(&channel, &RecountItem { kind: HEAL_WORK, hop: 1, jobs, users: &[], epoch: Some(*epoch) }).await;
                 (channel, result)
             }
         };
@@ -453,8 +462,34 @@ pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_m
         &num(next.scans as u64),
         ", recounts to #",
         &num(next.recounts as u64),
+        ", journals to #",
+        &num(next.heal.map_or(0, |h| h.handed) as u64),
     ]));
     report
+}
+
+/// The heal sweep's reads, when the slots leave the KV for them: the journal counter, and the
+/// acknowledgement counter of the epoch checked when one switches. A failed read skips the
+/// sweep (or the switch) this run.
+async fn heal_sweep<H: KvStore>(host: &H, plan: &mut SettlePlan, now_ms: u64, report: &mut Report) {
+    let room = plan.heal_room();
+    if room == 0 {
+        return;
+    }
+    let journals = match host.get_counter(JobQueue::Journals.counter_key()).await {
+        Ok(n) => n,
+        Err(e) => return report.error(cat(&["heal sweep skipped: ", &e.describe()])),
+    };
+    let mut ack = None;
+    if let Some(slot) = plan.heal_ack_slot(now_ms).filter(|_| room > 1) {
+        match host.get_counter(&keys::heal_ack_key(slot)).await {
+            Ok(n) => ack = Some(n),
+            Err(e) => report.error(cat(&["heal epoch not checked: ", &e.describe()])),
+        }
+    }
+    if plan.add_heal(journals, ack, now_ms) {
+        report.warn("heal: a scanner of the last epoch never acknowledged; its journals are handed out again");
+    }
 }
 
 /// A settle lane (more chunks than one worker reads) hands its chunks on one hop down,

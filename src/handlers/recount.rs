@@ -32,7 +32,7 @@ pub async fn recount_worker<H: PubNub + KvStore>(host: &H, message: &Json) -> Re
             Ok(user) => refill(host, &user, hole, &mut report).await,
             Err(e) => report.reject(crate::core::Rejection::with(e.reason(), &user)),
         },
-        Ok(RecountWork::Journals(jobs)) => super::heal::scan(host, &jobs, &mut report).await,
+        Ok(RecountWork::Journals(jobs, epoch)) => super::heal::scan(host, &jobs, epoch, &mut report).await,
         Ok(RecountWork::Jobs(jobs)) => {
             let ids = read_jobs(host, &jobs, &mut report).await;
             recount(host, ids, &mut report).await

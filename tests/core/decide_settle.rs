@@ -33,7 +33,7 @@ fn a_first_run_looks_back_four_slots_and_spreads_their_chunks_over_the_fires() {
     assert_eq!(parts[0], vec![(last - 1, 1), (last - 1, 2)]);
     assert_eq!(parts[5], vec![(last - 1, 11), (last - 1, 12)]);
     let all = handout.cursor_after(handout.fires.len());
-    assert_eq!(all, Cursor { done: last, partial: 0, scans: 0, recounts: 0 });
+    assert_eq!(all, Cursor { done: last, partial: 0, scans: 0, recounts: 0, heal: None });
 }
 
 #[test]
@@ -69,13 +69,13 @@ fn a_run_hands_out_600_chunks_in_ten_lanes_and_the_next_continues_inside_the_slo
     assert!(plan.add_slot(last, 900));
     let handout = plan.finish();
     assert_eq!(chunk_fires(&handout.fires).concat(), (601..=900).map(|i| (last, i)).collect::<Vec<_>>());
-    assert_eq!(handout.cursor_after(handout.fires.len()), Cursor { done: last, partial: 0, scans: 0, recounts: 0 });
+    assert_eq!(handout.cursor_after(handout.fires.len()), Cursor { done: last, partial: 0, scans: 0, recounts: 0, heal: None });
 }
 
 #[test]
 fn queued_jobs_keep_fires_for_themselves_in_order_within_the_fan_out() {
     let last = last_complete_slot(T0);
-    let cursor = Cursor { done: last - 1, partial: 0, scans: 10, recounts: 3 };
+    let cursor = Cursor { done: last - 1, partial: 0, scans: 10, recounts: 3, heal: None };
     // 5 scans (#11–#15) and 9 recounts (#4–#12) wait: 3 fires held for scans, 1 for recounts.
     let mut plan = SettlePlan::new(Some(cursor), T0, 15, 12, FAN_OUT);
     assert!(!plan.add_slot(last, 1000));
@@ -88,12 +88,13 @@ fn queued_jobs_keep_fires_for_themselves_in_order_within_the_fan_out() {
             SettleFire::Chunks(_) => "chunks",
             SettleFire::Scan(_) => "scan",
             SettleFire::Recounts(_) => "recounts",
+            SettleFire::Heal(..) => "heal",
         })
         .collect();
     assert_eq!(kinds, ["chunks", "chunks", "chunks", "chunks", "chunks", "chunks", "scan", "scan", "scan", "scan"]);
     assert_eq!(handout.fires[6], SettleFire::Scan(11));
     let next = handout.cursor_after(10);
-    assert_eq!(next, Cursor { done: last - 1, partial: 360, scans: 14, recounts: 3 }, "scan #15 and the recounts wait");
+    assert_eq!(next, Cursor { done: last - 1, partial: 360, scans: 14, recounts: 3, heal: None }, "scan #15 and the recounts wait");
 
     // No statuses waiting: recounts go four per worker after the scans.
     let mut plan = SettlePlan::new(Some(cursor), T0, 15, 12, FAN_OUT);
@@ -101,13 +102,13 @@ fn queued_jobs_keep_fires_for_themselves_in_order_within_the_fan_out() {
     let handout = plan.finish();
     assert_eq!(handout.fires[5], SettleFire::Recounts(vec![4, 5, 6, 7]));
     assert_eq!(handout.fires[7], SettleFire::Recounts(vec![12]));
-    assert_eq!(handout.cursor_after(8), Cursor { done: last, partial: 0, scans: 15, recounts: 12 });
+    assert_eq!(handout.cursor_after(8), Cursor { done: last, partial: 0, scans: 15, recounts: 12, heal: None });
 }
 
 #[test]
 fn a_failed_fire_stops_the_cursor_before_the_work_nobody_took() {
     let last = last_complete_slot(T0);
-    let cursor = Cursor { done: last - 2, partial: 0, scans: 0, recounts: 0 };
+    let cursor = Cursor { done: last - 2, partial: 0, scans: 0, recounts: 0, heal: None };
     let mut plan = SettlePlan::new(Some(cursor), T0, 2, 0, FAN_OUT);
     assert!(plan.add_slot(last - 1, 4));
     assert!(plan.add_slot(last, 9));
@@ -115,9 +116,9 @@ fn a_failed_fire_stops_the_cursor_before_the_work_nobody_took() {
     // 13 chunks over the 8 fires left beside two scans: two each, [(last-1, 1..2)], [(last-1, 3..4)],
     // [(last, 1..2)] … [(last, 9)], then scans #1, #2.
     assert_eq!(handout.fires.len(), 9);
-    assert_eq!(handout.cursor_after(0), Cursor { done: last - 2, partial: 0, scans: 0, recounts: 0 });
-    assert_eq!(handout.cursor_after(1), Cursor { done: last - 2, partial: 2, scans: 0, recounts: 0 });
-    assert_eq!(handout.cursor_after(2), Cursor { done: last - 1, partial: 0, scans: 0, recounts: 0 });
-    assert_eq!(handout.cursor_after(7), Cursor { done: last, partial: 0, scans: 0, recounts: 0 }, "the scans were not fired");
-    assert_eq!(handout.cursor_after(8), Cursor { done: last, partial: 0, scans: 1, recounts: 0 });
+    assert_eq!(handout.cursor_after(0), Cursor { done: last - 2, partial: 0, scans: 0, recounts: 0, heal: None });
+    assert_eq!(handout.cursor_after(1), Cursor { done: last - 2, partial: 2, scans: 0, recounts: 0, heal: None });
+    assert_eq!(handout.cursor_after(2), Cursor { done: last - 1, partial: 0, scans: 0, recounts: 0, heal: None });
+    assert_eq!(handout.cursor_after(7), Cursor { done: last, partial: 0, scans: 0, recounts: 0, heal: None }, "the scans were not fired");
+    assert_eq!(handout.cursor_after(8), Cursor { done: last, partial: 0, scans: 1, recounts: 0, heal: None });
 }

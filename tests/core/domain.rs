@@ -265,7 +265,7 @@ fn typed_values_serialize_to_the_same_json_as_serde_json() {
     assert_eq!(ScanState::from_json(&Json::parse(&to_text(&scan).unwrap()).unwrap()).unwrap(), scan);
     assert_eq!(ScanState::from_json(&Json::parse(r#"{"s":3}"#).unwrap()).unwrap(), ScanState::shard(3));
     assert!(ScanState::from_json(&Json::parse(r#"{"s":3,"a":"a b"}"#).unwrap()).is_err(), "a forged id is refused");
-    let cursor = Cursor { done: 9, partial: 2, scans: 4, recounts: 11 };
+    let cursor = Cursor { done: 9, partial: 2, scans: 4, recounts: 11, heal: None };
     assert_eq!(Cursor::from_json(&Json::parse(&to_text(&cursor).unwrap()).unwrap()).unwrap(), cursor);
     let recount = Recount { users: vec!["u2".into()] };
     assert_eq!(Recount::from_json(&Json::parse(&to_text(&recount).unwrap()).unwrap()).unwrap(), recount);
