@@ -67,6 +67,10 @@ pub fn execution(input: &Json) -> Result<Execution, Box<Report>> {
         })),
         #[cfg(any(feature = "all-functions", feature = "user-settings"))]
         "userSettings" => Some(Execution::new(move |h: StepHost| async move {
+            // The initial load is user-settings' too (the same channels; handlers/sync.rs).
+            if message.as_object().and_then(|m| m.str("type")) == Some(crate::domain::contract::FRIENDS_SYNC_REQUEST) {
+                return super::sync::friends_sync(&h, &cfg, &channel, publisher.as_deref(), &message, now).await;
+            }
             super::friends::user_settings(&h, &cfg, &channel, publisher.as_deref(), &message, now).await
         })),
         #[cfg(any(feature = "all-functions", feature = "count-worker"))]

@@ -482,6 +482,9 @@ impl PubNub for StepHost {
         if let Some(expr) = filter.expression() {
             params.push(("filter", Json::Str(expr)));
         }
+        if let MemberFilter::Part(part) = filter {
+            params.push(("sort", obj(vec![("uuid.id", Json::str(part.sort_dir()))])));
+        }
         self.call("pubnub.objects.getChannelMembers", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::members_response(&v))
     }
 

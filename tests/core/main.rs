@@ -23,6 +23,7 @@ mod requests;
 mod settings;
 mod settle_load;
 mod step;
+mod sync;
 
 use friends_presence::core::Config;
 use friends_presence::domain::Json;
