@@ -81,11 +81,12 @@ impl SyncCursor {
         s
     }
 
-    /// The chain's number in the head's `chains` (four per group: online ascending, online
-    /// descending, the rest ascending, the rest descending).
+    /// The chain's number, its place in the head's `chains`: every group's online chains
+    /// (ascending, descending) first, then from 20 on the others', so that a client asking in
+    /// order asks for the online friends first.
     pub fn chain(&self) -> u32 {
         let p = self.part;
-        p.group as u32 * 4 + if p.online { 0 } else { 2 } + p.desc as u32
+        (if p.online { 0 } else { 2 * GROUPS_PER_USER as u32 }) + p.group as u32 * 2 + p.desc as u32
     }
 
     /// What this page reads: the part's filter (sorted one way) and the token.
@@ -99,18 +100,19 @@ pub fn groups_for(total: u64) -> usize {
     (total.div_ceil(CHANNELS_PER_GROUP as u64) as usize).clamp(1, GROUPS_PER_USER)
 }
 
-/// The first cursor of every chain for `total` friends, in chain order: online friends' chains
-/// first in every group, so they arrive first. The last group's parts take every group from
-/// it on.
-pub fn chains(total: u64) -> Vec<SyncCursor> {
+/// The first cursor of every chain for `total` friends, at its number ([`SyncCursor::chain`];
+/// `None` for the groups not in use). The last group's parts take every group from it on.
+pub fn chains(total: u64) -> Vec<Option<SyncCursor>> {
     let groups = groups_for(total);
-    (0..groups * 4)
-        .map(|i| {
-            let group = (i / 4) as u8;
-            let part = SyncPart { group, through: group as usize + 1 == groups, online: i % 4 < 2, desc: i % 2 == 1 };
-            SyncCursor { part, seq: 0, token: None }
-        })
-        .collect()
+    let mut all = vec![None; 2 * GROUPS_PER_USER + 2 * groups];
+    for i in 0..groups * 4 {
+        let group = (i / 4) as u8;
+        let part = SyncPart { group, through: group as usize + 1 == groups, online: i % 4 < 2, desc: i % 2 == 1 };
+        let c = SyncCursor { part, seq: 0, token: None };
+        let at = c.chain() as usize;
+        all[at] = Some(c);
+    }
+    all
 }
 
 /// Pages the ascending chain of a part of `size` reads (the first half, rounded up); the
@@ -210,7 +212,7 @@ pub fn head(
     let mut p = payload(&cmd.user_a, cmd);
     p.total_friends = Some(total_friends);
     p.total_online = total_online;
-    let one_group = chains.len() == 4;
+    let one_group = groups_for(total_friends) == 1;
     let size = |online: bool| match (one_group, total_online) {
         (true, Some(on)) => Some(if online { on } else { total_friends.saturating_sub(on) }),
         _ => None,
@@ -219,16 +221,20 @@ pub fn head(
     let mut served = Vec::new();
     let (mut budget, mut serves) = (pages, 0);
     for (i, c) in chains.into_iter().enumerate() {
-        let own = size(c.part.online).map(|n| if c.part.desc { half(n).1 } else { half(n).0 });
-        wires.push((own != Some(0)).then(|| c.to_wire()));
+        // Pages of the chain, when the part's size is known; `Some(0)` for none in use.
+        let own = match &c {
+            Some(c) => size(c.part.online).map(|n| if c.part.desc { half(n).1 } else { half(n).0 }),
+            None => Some(0),
+        };
         // Chains in order while they fit (the first one always, its size known or not).
         if serves == i && (own == Some(0) || i == 0 || own.is_some_and(|n| n <= budget)) {
             serves = i + 1;
-            if own != Some(0) {
+            if let Some(c) = c.as_ref().filter(|_| own != Some(0)) {
                 budget = budget.saturating_sub(own.unwrap_or(budget));
-                served.push(c);
+                served.push(c.clone());
             }
         }
+        wires.push(c.filter(|_| own != Some(0)).map(|c| c.to_wire()));
     }
     p.chains = Some(wires);
     p.serves = Some(serves as u32);

@@ -471,8 +471,9 @@ impl PubNub for StepHost {
         limit: u32,
         next: Option<&str>,
     ) -> impl Future<Output = HostResult<MembersPage>> {
+        // A load's page needs the friend, not the membership's own fields.
         let include = obj(vec![
-            ("customFields", Json::Bool(true)),
+            ("customFields", Json::Bool(!matches!(filter, MemberFilter::Part(_)))),
             ("UUIDFields", Json::Bool(true)),
             ("customUUIDFields", Json::Bool(true)),
             ("totalCount", Json::Bool(true)),

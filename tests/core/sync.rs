@@ -41,7 +41,7 @@ fn cursors_name_their_part_place_and_token_and_nothing_else_parses() {
     }
     let c = SyncCursor::parse("2+rd5:t").unwrap();
     assert_eq!(c.part, SyncPart { group: 2, through: true, online: false, desc: true });
-    assert_eq!((c.seq, c.token.as_deref(), c.chain()), (5, Some("t"), 2 * 4 + 2 + 1));
+    assert_eq!((c.seq, c.token.as_deref(), c.chain()), (5, Some("t"), 20 + 2 * 2 + 1));
     for bad in ["", "o:abc", "r:", "=oa0:", "10=oa0:", "0-oa0:", "0=xa0:", "0=oz0:", "0=oa:", "0=oa1234567:", "0=oa0:has space", "0=oa0"] {
         assert!(SyncCursor::parse(bad).is_err(), "{bad:?}");
     }
@@ -60,16 +60,26 @@ fn a_part_is_read_through_its_filter_sorted_one_way_or_the_other() {
 }
 
 #[test]
-fn chains_are_four_per_group_online_first_and_the_last_group_takes_the_rest() {
-    let wires = |total| sync::chains(total).iter().map(SyncCursor::to_wire).collect::<Vec<_>>();
-    assert_eq!(wires(0), ["0+oa0:", "0+od0:", "0+ra0:", "0+rd0:"]);
-    assert_eq!(wires(2000), ["0+oa0:", "0+od0:", "0+ra0:", "0+rd0:"]);
+fn chains_are_four_per_group_every_groups_online_ones_first_and_the_last_group_takes_the_rest() {
+    let wires = |total| sync::chains(total).iter().map(|c| c.as_ref().map(SyncCursor::to_wire)).collect::<Vec<_>>();
+    let at = |w: &[Option<String>], i: usize| w[i].clone();
+    let w = wires(0);
+    assert_eq!(w.len(), 22, "online chains at 0.., the others' at 20..");
+    assert_eq!(
+        (at(&w, 0), at(&w, 1), at(&w, 2), at(&w, 20), at(&w, 21)),
+        (Some("0+oa0:".into()), Some("0+od0:".into()), None, Some("0+ra0:".into()), Some("0+rd0:".into()))
+    );
+    assert_eq!(wires(2000), w);
     let w = wires(2001);
-    assert_eq!(w, ["0=oa0:", "0=od0:", "0=ra0:", "0=rd0:", "1+oa0:", "1+od0:", "1+ra0:", "1+rd0:"]);
+    assert_eq!(
+        w.iter().flatten().cloned().collect::<Vec<_>>(),
+        ["0=oa0:", "0=od0:", "1+oa0:", "1+od0:", "0=ra0:", "0=rd0:", "1+ra0:", "1+rd0:"]
+    );
     let w = wires(20_000);
-    assert_eq!((w.len(), w[36].as_str(), w[3].as_str()), (40, "9+oa0:", "0=rd0:"));
+    assert_eq!((w.len(), w.iter().flatten().count()), (40, 40));
+    assert_eq!((at(&w, 18), at(&w, 19), at(&w, 39)), (Some("9+oa0:".into()), Some("9+od0:".into()), Some("9+rd0:".into())));
     for (i, c) in sync::chains(20_000).iter().enumerate() {
-        assert_eq!(c.chain() as usize, i, "a chain's number is its place in the head");
+        assert_eq!(c.as_ref().unwrap().chain() as usize, i, "a chain's number is its place in the head");
     }
     assert_eq!(sync::chains(25_000).len(), 40, "never more than the ten groups");
 }
@@ -128,8 +138,8 @@ fn the_head_carries_the_totals_the_lists_and_every_chain() {
     assert_eq!(head.message.event_id, format!("evt_sync_s1_{T0}"));
     let p = &head.message.payload;
     assert_eq!((p.total_friends, p.total_online, p.more), (Some(4100), Some(900), true));
-    assert_eq!(p.chains.as_ref().unwrap().len(), 12, "three groups");
-    assert!(p.chains.as_ref().unwrap().iter().all(Option::is_some), "three groups: the parts' sizes are not known");
+    let listed: Vec<_> = p.chains.as_ref().unwrap().iter().flatten().collect();
+    assert_eq!(listed.len(), 12, "three groups, none known empty: the parts' sizes are not known");
     assert_eq!(p.blocked.as_deref(), Some(&["zed".to_owned()][..]));
     assert!(p.friends.is_empty() && p.chain.is_none());
     let wires = |v: &[SyncCursor]| v.iter().map(SyncCursor::to_wire).collect::<Vec<_>>();
@@ -145,14 +155,21 @@ fn with_one_group_the_head_knows_each_chains_size_and_its_answer_reads_what_fits
         let p = n.message.payload;
         (p.chains.unwrap(), p.serves.unwrap(), served.iter().map(SyncCursor::to_wire).collect::<Vec<_>>(), p.more)
     };
-    let w = |v: &[Option<&str>]| v.iter().map(|c| c.map(str::to_owned)).collect::<Vec<_>>();
+    // The chains of one group, at 0, 1, 20 and 21 (the rest is null).
+    let w = |v: [Option<&str>; 4]| {
+        let mut all = vec![None; 22];
+        for (i, c) in [0, 1, 20, 21].into_iter().zip(v) {
+            all[i] = c.map(str::to_owned);
+        }
+        all
+    };
     // No friend: the head is the whole answer, and the whole load.
-    assert_eq!(head(0, 0), (w(&[None, None, None, None]), 4, vec![], false));
+    assert_eq!(head(0, 0), (w([None, None, None, None]), 22, vec![], false));
     // 150 friends, 100 online: one page each way, both read by the first answer.
-    assert_eq!(head(150, 100), (w(&[Some("0+oa0:"), None, Some("0+ra0:"), None]), 4, vec!["0+oa0:".into(), "0+ra0:".into()], true));
+    assert_eq!(head(150, 100), (w([Some("0+oa0:"), None, Some("0+ra0:"), None]), 22, vec!["0+oa0:".into(), "0+ra0:".into()], true));
     // 2,000, 500 online: the online chains (3 + 2 pages) fit; the others' 8 + 7 are asked for.
-    let all = w(&[Some("0+oa0:"), Some("0+od0:"), Some("0+ra0:"), Some("0+rd0:")]);
-    assert_eq!(head(2000, 500), (all, 2, vec!["0+oa0:".into(), "0+od0:".into()], true));
+    let all = w([Some("0+oa0:"), Some("0+od0:"), Some("0+ra0:"), Some("0+rd0:")]);
+    assert_eq!(head(2000, 500), (all, 20, vec!["0+oa0:".into(), "0+od0:".into()], true));
     // Everyone online: the first chain (10 pages) is read as far as the answer goes.
     assert_eq!(head(2000, 2000).1, 1);
 }

@@ -210,7 +210,7 @@ test('user-settings: friends.sync.request loads the friends in parallel chains, 
   const [head, ...first] = await ask(null, 's0', 5);
   assert.equal(head.totalFriends, n);
   assert.equal(head.totalOnline, 575);
-  assert.equal(head.chains.length, 8);
+  assert.equal(head.chains.filter(Boolean).length, 8, 'two groups, four chains each');
   const seen = first.flatMap((p) => p.friends.map((f) => f.userId));
   assert.ok(first.every((p) => p.chain === 0), 'the first answer reads the first chain');
   assert.ok(first.flatMap((p) => p.friends).every((f) => f.online), 'group 0\'s online friends first');
