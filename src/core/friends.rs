@@ -112,12 +112,17 @@ fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Jso
         if me.as_str() != publisher {
             return Err(forbidden(Rejection::new("userA must be the publisher")));
         }
-        // `user.settings` fields are read by `super::settings::parse_settings`.
+        // `user.settings` fields are read by `super::settings::parse_settings`. Only
+        // user-settings answers `friends.sync.request` (handlers/sync.rs): the other bundles
+        // carry no cursor parser.
+        #[cfg(any(feature = "all-functions", feature = "user-settings"))]
         let page = match payload.get("page").filter(|_| kind == CommandKind::Sync) {
             None | Some(Json::Null) => None,
             Some(Json::Str(raw)) => Some(SyncCursor::parse(raw).map_err(invalid)?),
             Some(_) => return Err(invalid(Rejection::new("page must be a string"))),
         };
+        #[cfg(not(any(feature = "all-functions", feature = "user-settings")))]
+        let page = None;
         return Ok(Command { kind, user_a: me.clone(), user_b: me, event_id, page, sum });
     }
     let (user_a, user_b) = (user("userA")?, user("userB")?);

@@ -74,12 +74,16 @@ async fn answer<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms
     let (mut chains, pages, mut pending) = match &cmd.page {
         Some(c) => (vec![c.clone()], pages, None),
         None => {
-            let ((all, online), (incoming, (outgoing, blocks))) = both(
-                both(host.get_members(&list, MemberFilter::All, 1, None), host.get_members(&list, MemberFilter::Online, 1, None)),
+            // The counts, which decide the chains, then the three lists: two steps (a join is
+            // code per pair of future types, and the bundle's room is small).
+            let (all, online) =
+                both(host.get_members(&list, MemberFilter::All, 1, None), host.get_members(&list, MemberFilter::Online, 1, None)).await;
+            let ((incoming, blocks), outgoing) = both(
                 both(
                     host.get_members(&requests_in(me), MemberFilter::All, 100, None),
-                    both(host.get_memberships(me, REQUESTS_IN_PREFIX), host.get_members(&blocked(me), MemberFilter::All, 100, None)),
+                    host.get_members(&blocked(me), MemberFilter::All, 100, None),
                 ),
+                host.get_memberships(me, REQUESTS_IN_PREFIX),
             )
             .await;
             let total = all.map_err(|e| failed("friend count read", e))?.total;

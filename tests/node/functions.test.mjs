@@ -197,9 +197,10 @@ test('user-settings: friends.sync.request loads the friends in parallel chains, 
     w.pn.members.get('friends.alice').set(id, { status: 'accepted', group: Math.floor(i / 2000) });
   }
   const settings = await load(fnFile('user-settings'));
-  const ask = async (page, id, pages) => {
-    const message = command('friends.sync.request', 'alice', page, id, T0 + 1000).message;
+  const ask = async (page, nonce, pages) => {
+    const message = command('friends.sync.request', 'alice', page, nonce, T0 + 1000).message;
     message.payload.pages = pages;
+    const id = message.eventId;
     const before = w.pn.published.length;
     await withClock(w, () => settings.run(trigger({ channels: ['friend-management.alice'], params: { uuid: 'alice' }, message }), w.pn.execution()));
     const out = w.pn.published.slice(before);
