@@ -70,6 +70,8 @@ export async function connectFriends(options) {
   const view = created.view;
   let plan = subscribePlan(userId, { shardCount, friendCount });
   let closed = false;
+  // The initial load: when a friends.sync last arrived, and a publish failure that ends it.
+  let lastSyncAt = 0, loadFailure = null;
   // 'connecting' → 'live'; 'token_refused' or 'disconnected' until the SDK connects again.
   let state = 'connecting';
   let connecting = null; // {resolve, reject} while the first subscribe is pending
@@ -108,10 +110,13 @@ export async function connectFriends(options) {
   });
   const listener = {
     message: (event) => {
-      if (event.message?.type === 'friends.sync') lastSyncAt = Date.now();
+      const sync = event.message?.type === 'friends.sync';
+      if (sync) lastSyncAt = Date.now();
       const outcome = view.apply(event.message, event.channel);
       if (onMessage) onMessage(event, outcome);
       if (outcome.changed) changed();
+      // Even a page that changed nothing may end a request: the load asks for what is next.
+      else if (sync) for (const w of [...waiters]) w();
     },
     status: (s) => {
       if (closed) return;
@@ -325,7 +330,6 @@ export async function connectFriends(options) {
       await untilChanged(Math.min(answerTimeoutMs, 1000));
     }
   }
-  let loadFailure = null, lastSyncAt = 0;
 
   return {
     view,
