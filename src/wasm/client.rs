@@ -304,12 +304,8 @@ impl JsFriendsView {
     /// page and now and then (timeouts). `nonce`: a random number that makes the ids unique.
     #[wasm_bindgen(js_name = syncAsks)]
     pub fn sync_asks(&mut self, now_ms: f64, nonce: f64, max_pages: f64, timeout_ms: f64) -> JsValue {
-        to_js(&self.view.sync_asks(
-            whole_ms(now_ms),
-            whole_ms(nonce),
-            whole_ms(max_pages).min(u32::MAX as u64) as u32,
-            whole_ms(timeout_ms),
-        ))
+        let max_pages = whole_ms(max_pages).min(u32::MAX as u64) as u32;
+        to_js(&Json::Arr(self.view.sync_asks(whole_ms(now_ms), whole_ms(nonce), max_pages, whole_ms(timeout_ms))))
     }
 
     #[wasm_bindgen(js_name = syncAwaiting, getter)]
