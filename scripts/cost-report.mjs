@@ -120,16 +120,29 @@ for (let i = 0; i < friendsN; i++) {
   await command(friendRequest, me, me, f);
   await command(acceptRequest, f, me, f);
 }
-// friends.sync: the first page and every further one the answers point to.
+// friends.sync as the web client loads it: the first request (the head and the chains it
+// serves), then every other chain the head lists, each followed to its end.
 {
   const rs = [];
-  let page = null;
-  do {
-    const r = await command(syncRequest, me, me, page);
+  const withPages = (pages) => (a, page, now, n) => {
+    const out = syncRequest(a, page, now, n);
+    if (!out.error) out.message.payload.pages = pages;
+    return out;
+  };
+  const follow = (r) => {
+    const last = new Map(); // chain → its last page in this answer
+    for (const m of r.published) if (m.message?.type === 'friends.sync' && m.message.payload.chain !== undefined) last.set(m.message.payload.chain, m.message.payload);
+    return [...last.values()].map((p) => p.next).filter(Boolean);
+  };
+  const first = await command(withPages(5), me, me, null);
+  rs.push(first);
+  const head = first.published.find((m) => m.message?.payload?.chains)?.message.payload;
+  const queue = [...(head?.chains ?? []).slice(head?.serves ?? 1).filter(Boolean), ...follow(first)];
+  while (queue.length && rs.length < 50) {
+    const r = await command(withPages(10), me, me, queue.shift());
     rs.push(r);
-    const pages = r.published.filter((m) => m.message?.type === 'friends.sync');
-    page = pages.at(-1)?.message.payload.next ?? null;
-  } while (page && rs.length < 50);
+    queue.push(...follow(r));
+  }
   per.sync = sum(rs);
   chains.sync = rs.flatMap((r) => r.executions);
   per.syncRequests = rs.length;

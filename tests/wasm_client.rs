@@ -26,6 +26,16 @@ export function syncPage(me, ms, friends, total, next) {
     totalFriends: total, totalOnline: friends.filter((f) => f[1]).length, next,
   });
 }
+export function head(me, ms, req, total, chains) {
+  return msg('friends.sync', `evt_sync_${req}_${ms}`, ms, { userId: me, requestId: req, friends: [], onlineFriends: [], totalFriends: total, next: null, more: true, chains });
+}
+export function chainPage(me, ms, req, chain, seq, friends, next, more) {
+  return msg('friends.sync', `evt_sync_${req}_${ms}_${chain}_${seq}`, ms, {
+    userId: me, requestId: req, chain, seq, next, more,
+    friends: friends.map(([userId, online]) => ({ userId, name: 'N ' + userId, online, lastSeen: iso(ms - 60000) })),
+    onlineFriends: friends.filter((f) => f[1]).map((f) => f[0]),
+  });
+}
 export function manyFriends(n) {
   const out = [];
   for (let i = 0; i < n; i++) out.push([`f${String(i).padStart(4, '0')}`, i % 4 === 0]);
@@ -42,6 +52,10 @@ extern "C" {
     fn status(kind: &str, user: &str, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = syncPage)]
     fn sync_page(me: &str, ms: f64, friends: JsValue, total: u32, next: JsValue) -> JsValue;
+    fn head(me: &str, ms: f64, req: &str, total: u32, chains: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = chainPage)]
+    #[allow(clippy::too_many_arguments)]
+    fn chain_page(me: &str, ms: f64, req: &str, chain: u32, seq: u32, friends: JsValue, next: JsValue, more: bool) -> JsValue;
     #[wasm_bindgen(js_name = manyFriends)]
     fn many_friends(n: u32) -> JsValue;
     fn slice(list: &JsValue, from: u32, to: u32) -> JsValue;
@@ -148,19 +162,36 @@ fn removing_an_online_friend() {
     assert_eq!(v.friend_count(), 1);
 }
 
+/// The first request `syncAsks` gives, and its id.
+fn first_ask(v: &mut JsFriendsView) -> (JsValue, String) {
+    let asks: js_sys::Array = v.sync_asks(T0, 1.0, 50.0, 5000.0).dyn_into().unwrap();
+    assert_eq!(asks.length(), 1, "the first request alone");
+    let ask = asks.get(0);
+    let id = get(&ask, "eventId").as_string().unwrap();
+    (ask, id)
+}
+
+fn one_chain() -> JsValue {
+    let chains = js_sys::Array::new();
+    chains.push(&JsValue::from_str("0:0"));
+    chains.into()
+}
+
 #[wasm_bindgen_test]
 fn a_paged_load_of_2500_friends() {
     let mut v = make("big");
     let all = many_friends(2500);
     v.begin_sync();
     assert!(v.syncing());
+    let (_, req) = first_ask(&mut v);
+    assert_eq!(outcome(&v.apply(head("big", T0, &req, 2500, one_chain()), JsValue::UNDEFINED)), "applied");
     for page in 0..25u32 {
-        let next = if page < 24 { JsValue::from_str(&format!("c{}", page + 1)) } else { JsValue::NULL };
-        let out = v.apply(sync_page("big", T0 + page as f64, slice(&all, page * 100, page * 100 + 100), 2500, next), JsValue::UNDEFINED);
+        let next = if page < 24 { JsValue::from_str(&format!("0:{}", page + 1)) } else { JsValue::NULL };
+        let friends = slice(&all, page * 100, page * 100 + 100);
+        let out = v.apply(chain_page("big", T0 + page as f64, &req, 0, page, friends, next, page < 24), JsValue::UNDEFINED);
         assert_eq!(outcome(&out), "applied");
     }
     assert!(!v.syncing() && v.synced());
-    assert_eq!(v.sync_next(), None);
     assert_eq!((v.friend_count(), v.online_count()), (2500, 625));
     let list: js_sys::Array = v.friends().dyn_into().unwrap();
     assert_eq!(list.length(), 2500);
@@ -244,20 +275,21 @@ fn command_results_by_event_id() {
 #[wasm_bindgen_test]
 fn sync_request_messages_and_their_answers() {
     let mut v = make("me");
-    let req = v.sync_request(JsValue::NULL, T0, 42.0);
+    let (req, id) = first_ask(&mut v);
     assert_eq!(get(&req, "type").as_string().as_deref(), Some("friends.sync.request"));
     assert_eq!(get(&get(&req, "payload"), "userA").as_string().as_deref(), Some("me"));
     assert!(get(&get(&req, "payload"), "page").is_null());
+    assert_eq!(get(&get(&req, "payload"), "pages").as_f64(), Some(5.0));
     assert!(v.syncing() && v.sync_awaiting());
-    let page = sync_page("me", T0 + 5.0, pairs(&[("bob", true)]), 1, JsValue::NULL);
-    let payload = get(&page, "payload");
-    js_sys::Reflect::set(&payload, &JsValue::from_str("requestId"), &get(&req, "eventId")).unwrap();
+    v.apply(head("me", T0 + 5.0, &id, 1, one_chain()), JsValue::from_str("inbox.me"));
+    let page = chain_page("me", T0 + 5.0, &id, 0, 0, pairs(&[("bob", true)]), JsValue::NULL, false);
     assert_eq!(outcome(&v.apply(page, JsValue::from_str("inbox.me"))), "applied");
     assert!(!v.syncing() && v.synced());
     assert_eq!(ids(&v), ["bob"]);
-    // Garbage arguments still give a message, never a throw.
-    let odd = v.sync_request(JsValue::from_f64(3.0), f64::NAN, -1.0);
-    assert_eq!(get(&odd, "type").as_string().as_deref(), Some("friends.sync.request"));
+    // Garbage arguments still give requests, never a throw.
+    let mut w = make("me");
+    let odd: js_sys::Array = w.sync_asks(f64::NAN, -1.0, f64::NAN, -1.0).dyn_into().unwrap();
+    assert_eq!(get(&odd.get(0), "type").as_string().as_deref(), Some("friends.sync.request"));
 }
 
 #[wasm_bindgen_test]

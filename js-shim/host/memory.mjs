@@ -176,18 +176,16 @@ export class MemoryPubNub {
           st.users.set(uuid, next);
           return { status: 200, data: userObject(next) };
         },
-        // Filters: `uuid.id` lists, and the online / not-online split friends.sync pages by.
+        // Filters in PubNub's language over the member (`uuid.*`) and the membership's own
+        // `custom`; `sort: {'uuid.id': 'asc'|'desc'}` as friends.sync's chains read.
         // `page.next` is an offset; totalCount counts what the filter matches, as PubNub's does.
-        async getChannelMembers({ channel, filter = '', limit = 100, page }) {
+        async getChannelMembers({ channel, filter = '', limit = 100, page, sort }) {
           charge('api', 'getChannelMembers', channel);
           const all = [...(st.members.get(channel) || new Map())];
-          const online = ([id]) => st.users.get(id)?.custom?.online === true;
-          let matched;
-          if (filter === 'uuid.custom.online == true') matched = all.filter(online);
-          else if (filter === '!(uuid.custom.online == true)') matched = all.filter((m) => !online(m));
-          else if (/^custom\.group == \d+$/.test(filter)) { const g = Number(filter.split('== ')[1]); matched = all.filter(([, c]) => c?.group === g); }
-          else if (filter) { const only = filterIds(filter, 'uuid.id'); matched = all.filter(([id]) => only.includes(id)); }
-          else matched = all;
+          const keep = compileFilter(filter);
+          const matched = all.filter(([id, custom]) => keep({ uuid: st.users.get(id) ?? { id }, custom }));
+          const dir = sort?.['uuid.id'];
+          if (dir) matched.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0) * (dir === 'desc' ? -1 : 1));
           const start = Number(page?.next || 0);
           const rows = matched.slice(start, start + limit);
           return {

@@ -24,10 +24,15 @@ export class Objects {
     this.entities = { uuid: new Map(), channel: new Map() };
     this.byUuid = new Map(); // uuid → Map<channel, membership>
     this.byChannel = new Map(); // channel → Map<uuid, membership> (same objects)
+    // Filtered, sorted relation lists by query, while no record changed: a cursor chain over a
+    // 20,000-member list then filters it once, not once per page.
+    this.version = 0;
+    this.cache = new Map();
   }
 
   // ---- durable records (applied live and on replay) ----
   apply(rec) {
+    this.version++; // what relations() cached is stale
     switch (rec.op) {
       case 'obj.set': return void this.entities[rec.kind].set(rec.o.id, rec.o);
       case 'obj.del': return void this.entities[rec.kind].delete(rec.id);
@@ -48,7 +53,7 @@ export class Objects {
       const map = this.entities[rec.kind];
       const id = rec.op === 'obj.set' ? rec.o.id : rec.id;
       const had = map.has(id), old = map.get(id);
-      return () => (had ? map.set(id, old) : map.delete(id));
+      return () => (this.version++, had ? map.set(id, old) : map.delete(id));
     }
     const old = this.byUuid.get(rec.u)?.get(rec.c);
     return () => this.apply(old ? { op: 'mem.set', u: rec.u, c: rec.c, m: old } : { op: 'mem.del', u: rec.u, c: rec.c });
@@ -91,21 +96,34 @@ export class Objects {
   }
 
   list(kind, q) {
-    const items = [...this.entities[kind].values()];
-    return page(items, q, 'id', (o) => o, (o) => project(kind, o, q.include, ''));
+    return cut(sorted(this.entities[kind].values(), q, 'id', (o) => o, (o) => o), q, (o) => project(kind, o, q.include, ''));
   }
 
   // ---- members (side 'uuid', keyed by channel) and memberships (side 'channel', keyed by uuid) ----
   /** List the uuids of a channel (side 'uuid') or the channels of a uuid (side 'channel'). */
   relations(side, key, q) {
     const map = (side === 'uuid' ? this.byChannel : this.byUuid).get(key) ?? new Map();
-    const items = [...map].map(([other, m]) => ({ other, m, entity: this.entities[side].get(other) ?? { id: other } }));
-    return page(
-      items,
+    const entity = (other) => this.entities[side].get(other) ?? { id: other };
+    // Filters and sorts see the full related object plus the membership's own fields: one view
+    // object refilled per row (page() keeps only what it reads of it), as a friend list has
+    // 20,000 rows and every page read filters them all.
+    const v = {};
+    // Sorted by the id alone (ids are unique), one direction is the other reversed.
+    const by = q.sort?.length === 1 && /^(uuid|channel)\.id(:asc|:desc)?$/.test(q.sort[0]) && q.sort[0].startsWith(side) ? (q.sort[0].endsWith(':desc') ? ':desc' : ':asc') : null;
+    const base = [side, key, q.filter ?? ''].join('\n');
+    const ck = by ? base + by : [base, ...(q.sort ?? [])].join('\n');
+    let hit = this.cache.get(ck);
+    if (hit?.version !== this.version) {
+      const mirror = by && this.cache.get(base + (by === ':desc' ? ':asc' : ':desc'));
+      const view = ([other, m]) => ((v[side] = entity(other)), (v.custom = m.custom), (v.status = m.status), (v.type = m.type), (v.updated = m.updated), v);
+      const rows = mirror?.version === this.version ? mirror.rows.slice().reverse() : sorted(map, q, `${side}.id`, view, ([other, m]) => ({ entity: entity(other), m }));
+      hit = { version: this.version, rows };
+      if (this.cache.size >= 64) this.cache.clear();
+      this.cache.set(ck, hit);
+    }
+    return cut(
+      hit.rows,
       q,
-      `${side}.id`,
-      // Filters and sorts see the full related object plus the membership's own fields.
-      ({ entity, m }) => ({ [side]: entity, custom: m.custom, status: m.status, type: m.type, updated: m.updated }),
       ({ entity, m }) => ({
         [side]: project(side, entity, q.include, side),
         ...Object.fromEntries(EXTRA.filter((f) => q.include.has(f)).map((f) => [f, m[f] ?? null])),
@@ -222,21 +240,35 @@ function project(kind, o, include, prefix) {
   return out;
 }
 
-/** Filter, sort (`path[:asc|desc]`, paths as in filters), then cut one page; cursors are opaque offsets. */
-function page(items, q, defaultSort, view, render) {
+/**
+ * Filter and sort (`path[:asc|desc]`, paths as in filters) `items`: `view(item)` is what filters
+ * and sorts see (it may reuse one object), `hold(item)` what a row keeps of an item that passes.
+ */
+function sorted(items, q, defaultSort, view, hold) {
   const keep = compileFilter(q.filter);
-  const keyed = items.map((it) => ({ it, v: view(it) })).filter((k) => keep(k.v));
-  const sorts = [...(q.sort ?? []), defaultSort];
+  const sorts = [...(q.sort ?? []), defaultSort].map((s) => {
+    const [path, dir] = s.split(':');
+    const keys = path.split('.');
+    return { get: (v) => keys.reduce((a, k) => (a == null ? undefined : a[k]), v) ?? '', sign: dir === 'desc' ? -1 : 1 };
+  });
+  // Each row's sort keys once, not once per comparison (a friend list has 20,000 rows).
+  const keyed = [];
+  for (const it of items) {
+    const v = view(it);
+    if (keep(v)) keyed.push({ it: hold(it), keys: sorts.map((s) => s.get(v)) });
+  }
   keyed.sort((x, y) => {
-    for (const s of sorts) {
-      const [path, dir] = s.split(':');
-      const get = (v) => path.split('.').reduce((a, k) => (a == null ? undefined : a[k]), v);
-      const a = get(x.v) ?? '', b = get(y.v) ?? '';
-      if (a !== b) return (a < b ? -1 : 1) * (dir === 'desc' ? -1 : 1);
+    for (let i = 0; i < sorts.length; i++) {
+      const a = x.keys[i], b = y.keys[i];
+      if (a !== b) return (a < b ? -1 : 1) * sorts[i].sign;
     }
     return 0;
   });
-  const rows = keyed.map((k) => k.it);
+  return keyed.map((k) => k.it);
+}
+
+/** One page of `rows`, each through `render`; cursors are opaque offsets. */
+function cut(rows, q, render) {
   // A limit of 0 would answer an empty page whose `next` cursor is the same page, for ever.
   if (q.limit != null && !(Number.isInteger(q.limit) && q.limit >= 1))
     throw objectsError(400, 'Invalid limit: a whole number from 1 is expected', [{ message: `limit=${q.limit}`, location: 'limit', locationType: 'query' }]);

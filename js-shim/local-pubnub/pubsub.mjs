@@ -11,6 +11,11 @@ export class Bus {
     this.maxPerReply = maxPerReply;
     this.buffers = new Map(); // channel → [{tt, at, env}], oldest first
     this.waiters = new Map(); // 'c:ch' | 'g:group' | 'w:a.*' → Set<waiter>
+    // A subscriber that falls more than bufferSize messages behind on a channel loses the
+    // oldest, as PubNub's does (its queue holds ~100): the newest tt dropped per channel, and
+    // how many polls found something dropped after their cursor (`missed`, for tests).
+    this.dropped = new Map();
+    this.missed = 0;
   }
 
   /** Store an envelope (its `p.t` already set) and wake the long-polls that receive it. */
@@ -19,7 +24,7 @@ export class Bus {
     if (!buf) this.buffers.set(env.c, (buf = []));
     const at = Date.now();
     buf.push({ tt, at, env });
-    while (buf.length > this.bufferSize || at - buf[0].at > this.bufferAgeMs) buf.shift();
+    while (buf.length > this.bufferSize || at - buf[0].at > this.bufferAgeMs) this.dropped.set(env.c, buf.shift().tt);
     for (const key of this.#keysFor(env.c)) for (const w of this.waiters.get(key) ?? []) w.wake();
   }
 
@@ -43,6 +48,7 @@ export class Bus {
     const picked = new Map(); // buffer item → b
     const take = (buf, b) => {
       if (!buf) return;
+      if (this.dropped.get(buf[0]?.env.c) > since) this.missed++;
       for (let i = buf.length - 1; i >= 0 && buf[i].tt > since; i--)
         if (!picked.has(buf[i]) && (!filter || passes(filter, buf[i].env))) picked.set(buf[i], b);
     };
@@ -82,7 +88,7 @@ export class Bus {
   /** Drop buffers whose newest message is older than the catch-up window. */
   prune() {
     const cutoff = Date.now() - this.bufferAgeMs;
-    for (const [c, buf] of this.buffers) if (!buf.length || buf[buf.length - 1].at < cutoff) this.buffers.delete(c);
+    for (const [c, buf] of this.buffers) if (!buf.length || buf[buf.length - 1].at < cutoff) this.buffers.delete(c), this.dropped.delete(c);
   }
 }
 

@@ -63,12 +63,15 @@ export async function connectFriends(options) {
   const {
     pubnub, userId, shardCount, friendCount, online = true, invisible = false, onChange, onMessage, onStatus, refreshToken,
     answerTimeoutMs = 5000, attempts = 5, connectTimeoutMs = 10_000, refreshAttempts = 5, refreshRetryMs = 10_000,
+    syncPagesInFlight = 50,
   } = options;
   const created = FriendsView.create(userId, { shardCount });
   if (created.error) throw new FriendsError('invalid', created.error);
   const view = created.view;
   let plan = subscribePlan(userId, { shardCount, friendCount });
   let closed = false;
+  // The initial load: when a friends.sync last arrived, and a publish failure that ends it.
+  let lastSyncAt = 0, loadFailure = null;
   // 'connecting' → 'live'; 'token_refused' or 'disconnected' until the SDK connects again.
   let state = 'connecting';
   let connecting = null; // {resolve, reject} while the first subscribe is pending
@@ -107,9 +110,13 @@ export async function connectFriends(options) {
   });
   const listener = {
     message: (event) => {
+      const sync = event.message?.type === 'friends.sync';
+      if (sync) lastSyncAt = Date.now();
       const outcome = view.apply(event.message, event.channel);
       if (onMessage) onMessage(event, outcome);
       if (outcome.changed) changed();
+      // Even a page that changed nothing may end a request: the load asks for what is next.
+      else if (sync) for (const w of [...waiters]) w();
     },
     status: (s) => {
       if (closed) return;
@@ -296,27 +303,31 @@ export async function connectFriends(options) {
     throw new FriendsError('no_answer', `no answer to ${command.message.type} ${id} after ${attempts} attempts`);
   }
 
-  /** The initial load: pages are asked for in batches until every friend is in the view. */
+  /**
+   * The initial load: the view asks for the chains of the friend list in parallel (at most
+   * `syncPagesInFlight` pages asked for and not arrived, so the subscriber queue never
+   * overflows), and again for a page that went missing or an answer that never came.
+   */
   async function load() {
     view.beginSync();
-    let tries = 0;
+    let failures = 0;
+    lastSyncAt = Date.now();
     while (view.syncing && !closed) {
-      const message = view.syncRequest(view.syncNext() ?? null, Date.now(), nonce());
-      let failure = null;
-      try {
-        await publish(`friend-management.${userId}`, message, 'a sync request');
-      } catch (e) {
-        if (e.code === 'access_denied') throw e;
-        failure = e;
+      if (Date.now() - lastSyncAt > attempts * answerTimeoutMs)
+        throw new FriendsError('no_answer', `the initial load got no answer after ${attempts} attempts`);
+      for (const message of view.syncAsks(Date.now(), nonce(), syncPagesInFlight, answerTimeoutMs)) {
+        publish(`friend-management.${userId}`, message, 'a sync request').then(() => { failures = 0; }, (e) => {
+          // Unanswered, the request is asked again after answerTimeoutMs.
+          if (e.code === 'access_denied' || ++failures >= attempts) loadFailure ??= e;
+        });
       }
-      const end = Date.now() + answerTimeoutMs;
-      if (failure) await sleep(Math.min(answerTimeoutMs, 1000 * 2 ** tries));
-      else while (view.syncAwaiting && Date.now() < end && !closed) await untilChanged(end - Date.now());
-      if (view.syncAwaiting && ++tries >= attempts)
-        throw failure
-          ? new FriendsError(failure.code, `the initial load gave up after ${attempts} attempts: ${failure.message}`, { statusCode: failure.statusCode, cause: failure })
-          : new FriendsError('no_answer', `the initial load got no answer after ${attempts} attempts`);
-      if (!view.syncAwaiting) tries = 0;
+      if (loadFailure) {
+        const failure = loadFailure;
+        loadFailure = null;
+        throw failure.code === 'access_denied' ? failure
+          : new FriendsError(failure.code, `the initial load gave up after ${attempts} attempts: ${failure.message}`, { statusCode: failure.statusCode, cause: failure });
+      }
+      await untilChanged(Math.min(answerTimeoutMs, 1000));
     }
   }
 

@@ -191,11 +191,15 @@ export class FriendsView {
   track(message: Command['message']): { eventId: string } | Refused;
   /** A message as the SDK hands it (object or JSON text) and the channel it arrived on. */
   apply(message: unknown, channel?: string | null): ApplyResult;
-  /** Starts an initial load: publish `syncRequest(syncNext())` until `syncing` is false. */
+  /** Starts an initial load: publish what `syncAsks` returns until `syncing` is false. */
   beginSync(): void;
-  syncNext(): string | undefined;
-  /** The `friends.sync.request` to publish on `friend-management.{userId}` for the batch at `cursor`. */
-  syncRequest(cursor: string | null | undefined, nowMs: number, nonce: number): Envelope<'friends.sync.request', { userA: string; page: string | null; pages: number }>;
+  /**
+   * The `friends.sync.request`s to publish now on `friend-management.{userId}`: one per chain of the
+   * load that waits for nothing, at most `maxPages` pages asked for and not arrived; a request
+   * unanswered after `timeoutMs`, or answered with a page missing, is asked again. Call it on every
+   * applied page and now and then.
+   */
+  syncAsks(nowMs: number, nonce: number, maxPages: number, timeoutMs: number): Envelope<'friends.sync.request', { userA: string; page: string | null; pages: number }>[];
   readonly syncAwaiting: boolean;
   readonly syncing: boolean;
   readonly synced: boolean;
@@ -312,6 +316,8 @@ export interface ConnectOptions {
   refreshRetryMs?: number;
   /** How long the first subscribe may take before `connectFriends` rejects with `timeout` (ms; default 10,000). */
   connectTimeoutMs?: number;
+  /** Pages of the initial load asked for and not arrived, at most (default 50: below the ~100 messages a subscriber queue holds). */
+  syncPagesInFlight?: number;
   /** How long to wait for an answer before re-sending (ms; default 5,000). */
   answerTimeoutMs?: number;
   /** How many times a command or a sync batch is sent before giving up (default 5). */

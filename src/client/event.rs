@@ -103,6 +103,13 @@ pub struct SyncPage {
     pub next: Option<String>,
     /// Another page answering the same request follows: the cursor is not to be asked for.
     pub more: bool,
+    /// The chain this page is on and its place there (`core::sync`).
+    pub chain: Option<u32>,
+    pub seq: Option<u32>,
+    /// The head: the first cursor of every chain (`None`: known to be empty).
+    pub chains: Option<Vec<Option<String>>>,
+    /// The head: the chains before this index are read by the same answer.
+    pub serves: Option<u32>,
     /// First page only: pending requests to this user (`None` on other pages).
     pub incoming: Option<Vec<PendingEntry>>,
     /// First page only: pending requests this user sent.
@@ -335,6 +342,21 @@ fn sync_page(p: &JsonObject) -> Result<SyncPage, NotAnEvent> {
         total_online: p.u64("totalOnline"),
         next,
         more: p.bool("more") == Some(true),
+        chain: p.u64("chain").and_then(|n| u32::try_from(n).ok()),
+        serves: p.u64("serves").and_then(|n| u32::try_from(n).ok()),
+        seq: p.u64("seq").and_then(|n| u32::try_from(n).ok()),
+        chains: match p.get("chains") {
+            Some(Json::Arr(items)) => Some(
+                items
+                    .iter()
+                    .map(|v| match v {
+                        Json::Str(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        },
         incoming: pending("incoming"),
         outgoing: pending("outgoing"),
         blocked,

@@ -27,6 +27,11 @@ impl<K: Hash + Eq> HashSet<K> {
     {
         self.0.contains_key(key)
     }
+
+    /// Adds `key`; whether it was new.
+    pub fn insert(&mut self, key: K) -> bool {
+        self.0.insert(key, 0).is_none()
+    }
 }
 
 impl<K: Hash + Eq> Extend<K> for HashSet<K> {

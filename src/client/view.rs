@@ -518,16 +518,65 @@ struct Note {
     status_message: Option<String>,
 }
 
-/// An initial load in progress: which friends its pages listed.
+/// An initial load in progress: which friends its pages listed, and where each chain of it
+/// (`core::sync`) stands.
 #[derive(Clone, Debug, Default)]
 struct SyncRun {
     seen: HashSet<String>,
     first_ts: Option<u64>,
-    next: Option<String>,
+    /// The first request (no cursor) until its head arrives: the head lists the chains.
+    first: Option<Ask>,
+    /// Every request of this load: pages answering others (the same user in another tab)
+    /// are applied but do not move the chains.
+    asked: HashSet<String>,
+    chains: Vec<Chain>,
+    /// Requests made so far: each gets an id of its own.
+    asks: u64,
+}
+
+/// One chain of a load: pages `0..got` arrived; `cursor` reads page `got`.
+#[derive(Clone, Debug, Default)]
+struct Chain {
+    got: u32,
+    cursor: Option<String>,
+    /// Pages that arrived past a missing one: their place and the cursor after them.
+    ahead: Vec<(u32, Option<String>)>,
+    done: bool,
+    ask: Option<Ask>,
+}
+
+/// A request waiting for its answer: its id, the pages it asked for and those arrived.
+#[derive(Clone, Debug)]
+struct Ask {
+    id: String,
     pages: u32,
-    /// The `friends.sync.request` whose answer is awaited: pages answering other requests (the
-    /// same user in another tab) are applied but neither advance nor end this load.
-    expect: Option<String>,
+    got: u32,
+    at_ms: u64,
+}
+
+impl Chain {
+    /// Page `seq` arrived with `next` after it: the chain moves on past every page in order.
+    fn arrived(&mut self, seq: u32, next: Option<String>) {
+        if seq > self.got {
+            self.ahead.push((seq, next));
+            return;
+        }
+        if seq < self.got || self.done {
+            return;
+        }
+        let mut next = next;
+        loop {
+            self.got += 1;
+            self.done = next.is_none();
+            self.cursor = next;
+            match self.ahead.iter().position(|(s, _)| *s == self.got) {
+                Some(i) if !self.done => next = self.ahead.swap_remove(i).1,
+                _ => break,
+            }
+        }
+        let got = self.got;
+        self.ahead.retain(|(s, _)| *s > got);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -694,46 +743,57 @@ impl FriendsView {
         self.run = Some(SyncRun::default());
     }
 
-    /// Cursor of the next page of the load in progress, if any.
-    pub fn sync_next(&self) -> Option<&str> {
-        self.run.as_ref().and_then(|r| r.next.as_deref())
-    }
-
     /// Whether a load is in progress (begun, last page not applied yet).
     pub fn syncing(&self) -> bool {
         self.run.is_some()
     }
 
-    /// Whether the load waits for the answer to a `friends.sync.request` it made.
+    /// Whether a request of the load in progress waits for (more of) its answer.
     pub fn sync_awaiting(&self) -> bool {
-        self.run.as_ref().is_some_and(|r| r.expect.is_some())
+        self.run.as_ref().is_some_and(|r| r.first.is_some() || r.chains.iter().any(|c| c.ask.is_some()))
     }
 
-    /// The `friends.sync.request` for the page at `cursor` (`None`: the first page), to publish
-    /// on `friend-management.{userId}`; the load then waits for the page answering it. Begins
-    /// a load if none is in progress. `nonce` makes the event id unique (a counter, a random
-    /// number); an id must be 1–128 characters without `:`.
-    pub fn sync_request(&mut self, cursor: Option<&str>, now_ms: u64, nonce: u64) -> Json {
-        let mut event_id = String::from("sync-");
-        event_id.push_str(self.me.as_str());
-        event_id.push('-');
-        push_u64(&mut event_id, now_ms);
-        event_id.push('-');
-        push_u64(&mut event_id, nonce);
+    /// The `friends.sync.request`s to publish now on `friend-management.{userId}` (begins a
+    /// load if none is in progress): the first one until its head arrives, then one per chain
+    /// that is not complete and waits for nothing, while the pages asked for and not arrived
+    /// stay within `max_pages` (below the ~100 messages a subscriber's queue holds, so a
+    /// slow client loses none). A request unanswered after `timeout_ms`, or answered with a
+    /// page missing, is asked again from the chain's last page in order. `nonce` makes the
+    /// ids unique across views (a random number); an id is 1–128 characters without `:`.
+    pub fn sync_asks(&mut self, now_ms: u64, nonce: u64, max_pages: u32, timeout_ms: u64) -> Vec<Json> {
+        let me = self.me.clone();
         let run = self.run.get_or_insert_with(SyncRun::default);
-        run.expect = Some(event_id.clone());
-        let mut payload = JsonObject::default();
-        payload.set("userA", Json::str(self.me.as_str()));
-        payload.set("page", cursor.map_or(Json::Null, Json::str));
-        // As many pages as one Function execution answers (~900 friends, online ones first).
-        payload.set("pages", Json::num(crate::core::friends::SYNC_PAGES_MAX));
-        let mut msg = JsonObject::default();
-        msg.set("type", Json::str(event::FRIENDS_SYNC_REQUEST));
-        msg.set("schemaVersion", Json::str(SCHEMA_VERSION));
-        msg.set("eventId", Json::Str(event_id));
-        msg.set("ts", Json::Str(iso8601(now_ms)));
-        msg.set("payload", Json::Obj(payload));
-        Json::Obj(msg)
+        let stale = |a: &Option<Ask>| a.as_ref().is_some_and(|a| now_ms.saturating_sub(a.at_ms) >= timeout_ms);
+        let mut out = Vec::new();
+        if run.chains.is_empty() {
+            if run.first.is_none() || stale(&run.first) {
+                let pages = crate::core::sync::SYNC_FIRST_PAGES_MAX as u32;
+                let (msg, ask) = sync_request(&me, run, None, pages, now_ms, nonce);
+                run.first = Some(ask);
+                out.push(msg);
+            }
+            return out;
+        }
+        let mut in_flight: u32 = 0;
+        for c in run.chains.iter_mut() {
+            if stale(&c.ask) || c.done {
+                c.ask = None;
+            }
+            in_flight += c.ask.as_ref().map_or(0, |a| a.pages.saturating_sub(a.got));
+        }
+        for i in 0..run.chains.len() {
+            let c = &run.chains[i];
+            let room = max_pages.saturating_sub(in_flight).min(crate::core::sync::SYNC_PAGES_MAX as u32);
+            if c.done || c.ask.is_some() || room == 0 {
+                continue;
+            }
+            let cursor = c.cursor.clone();
+            let (msg, ask) = sync_request(&me, run, cursor.as_deref(), room, now_ms, nonce);
+            run.chains[i].ask = Some(ask);
+            in_flight += room;
+            out.push(msg);
+        }
+        out
     }
 
     // ------------------------------------------------------------------ applying
@@ -1074,23 +1134,36 @@ impl FriendsView {
             self.total_friends = page.total_friends.or(self.total_friends);
             self.total_online = page.total_online.or(self.total_online);
         }
-        let complete_alone = page.next.is_none() && page.total_friends == Some((listed.len() + page.skipped) as u64);
-        let ours = |run: &SyncRun| match (&run.expect, &page.request_id) {
-            (None, _) => true,
-            (Some(want), Some(got)) => want == got,
-            (Some(_), None) => false,
-        };
+        let complete_alone =
+            page.next.is_none() && page.chain.is_none() && page.total_friends == Some((listed.len() + page.skipped) as u64);
+        let ours = |run: &SyncRun| page.request_id.as_ref().is_some_and(|id| run.asked.contains(id));
         match self.run.as_mut().filter(|run| ours(run)) {
             Some(run) => {
-                // The answer's last page ends the wait; earlier ones of the same answer do not.
-                if !page.more {
-                    run.expect = None;
-                }
-                run.pages += 1;
                 run.first_ts = Some(run.first_ts.map_or(ts, |t| t.min(ts)));
                 run.seen.extend(listed);
-                run.next = page.next;
-                if run.next.is_none() {
+                let id = page.request_id.as_deref();
+                let mine = |a: &Option<Ask>| a.as_ref().is_some_and(|a| Some(a.id.as_str()) == id);
+                if let Some(cursors) = page.chains.filter(|_| run.chains.is_empty()) {
+                    // The head: the first chain's pages follow in the same answer.
+                    run.chains = cursors.into_iter().map(|c| Chain { done: c.is_none(), cursor: c, ..Chain::default() }).collect();
+                    if let Some(first) = run.first.take().filter(|a| Some(a.id.as_str()) == id) {
+                        for c in run.chains.iter_mut().take(page.serves.unwrap_or(1) as usize).filter(|c| !c.done) {
+                            c.ask = Some(first.clone());
+                        }
+                    }
+                }
+                if let Some(c) = page.chain.and_then(|i| run.chains.get_mut(i as usize)) {
+                    if mine(&c.ask) {
+                        let ask = c.ask.as_mut().filter(|_| page.more);
+                        match ask {
+                            Some(a) => a.got += 1,
+                            // The answer's last page: whatever it left missing is asked again.
+                            None => c.ask = None,
+                        }
+                    }
+                    c.arrived(page.seq.unwrap_or(0), page.next);
+                }
+                if !run.chains.is_empty() && run.chains.iter().all(|c| c.done) {
                     let (seen, first) = (core::mem::take(&mut run.seen), run.first_ts.unwrap_or(ts));
                     self.run = None;
                     self.reconcile(&seen, first);
@@ -1140,6 +1213,30 @@ impl FriendsView {
             self.history.pop_front();
         }
     }
+}
+
+/// A `friends.sync.request` for `pages` pages from `cursor` (`None`: the first request), and
+/// what the run waits for.
+fn sync_request(me: &UserId, run: &mut SyncRun, cursor: Option<&str>, pages: u32, now_ms: u64, nonce: u64) -> (Json, Ask) {
+    run.asks += 1;
+    let mut id = String::from("sync-");
+    id.push_str(me.as_str());
+    for n in [now_ms, nonce, run.asks] {
+        id.push('-');
+        push_u64(&mut id, n);
+    }
+    run.asked.insert(id.clone());
+    let mut payload = JsonObject::default();
+    payload.set("userA", Json::str(me.as_str()));
+    payload.set("page", cursor.map_or(Json::Null, Json::str));
+    payload.set("pages", Json::num(pages as u64));
+    let mut msg = JsonObject::default();
+    msg.set("type", Json::str(event::FRIENDS_SYNC_REQUEST));
+    msg.set("schemaVersion", Json::str(SCHEMA_VERSION));
+    msg.set("eventId", Json::Str(id.clone()));
+    msg.set("ts", Json::Str(iso8601(now_ms)));
+    msg.set("payload", Json::Obj(payload));
+    (Json::Obj(msg), Ask { id, pages, got: 0, at_ms: now_ms })
 }
 
 #[cfg(test)]

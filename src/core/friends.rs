@@ -5,16 +5,14 @@
 use crate::prelude::*;
 use serde::Serialize;
 
-use super::records::{MemberFilter, MembersPage, UserRecord};
+use super::records::UserRecord;
 use super::Rejection;
-use crate::domain::channels::{inbox, MAX_FRIENDS, REQUESTS_IN_PREFIX};
+use crate::domain::channels::{inbox, MAX_FRIENDS};
 use crate::domain::channels::{suffix_after, CHANNELS_PER_GROUP, GROUPS_PER_USER};
 pub use crate::domain::channels::{MANAGEMENT_PREFIX, REQUESTS_PREFIX};
 use crate::domain::contract::{Reason, MAX_EVENT_ID_BYTES};
 use crate::domain::json::FromJson;
-use crate::domain::messages::{
-    self, CommandResult, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, FriendsSync, PendingEntry, SyncedFriend, UserIdWire,
-};
+use crate::domain::messages::{self, CommandResult, Envelope, FriendAdded, FriendRemoved, FriendRequestReceived, UserIdWire};
 use crate::domain::time::{iso8601, parse_iso8601};
 use crate::domain::{Json, JsonObject, UserId};
 
@@ -40,35 +38,7 @@ pub fn payload_digest(payload: &JsonObject) -> u32 {
     text.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
 }
 
-/// Where a `friends.sync` page starts: online friends first, then the rest. The wire form
-/// is `o:{token}` / `r:{token}` (App Context's own page token; empty for the first page).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyncCursor {
-    pub online: bool,
-    pub token: Option<String>,
-}
-
-impl SyncCursor {
-    pub const FIRST: SyncCursor = SyncCursor { online: true, token: None };
-
-    pub fn parse(raw: &str) -> Result<SyncCursor, Rejection> {
-        let (online, token) = match (raw.get(..2), raw.get(2..)) {
-            (Some("o:"), Some(t)) => (true, t),
-            (Some("r:"), Some(t)) => (false, t),
-            _ => return Err(Rejection::new("page cursor must start with o: or r:")),
-        };
-        if token.len() > 512 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Rejection::new("page cursor is not a page token"));
-        }
-        Ok(SyncCursor { online, token: (!token.is_empty()).then(|| token.to_owned()) })
-    }
-
-    pub fn to_wire(&self) -> String {
-        let mut s = String::from(if self.online { "o:" } else { "r:" });
-        s.push_str(self.token.as_deref().unwrap_or(""));
-        s
-    }
-}
+pub use super::sync::SyncCursor;
 
 /// Which binding delivered the message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,12 +112,17 @@ fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Jso
         if me.as_str() != publisher {
             return Err(forbidden(Rejection::new("userA must be the publisher")));
         }
-        // `user.settings` fields are read by `super::settings::parse_settings`.
+        // `user.settings` fields are read by `super::settings::parse_settings`. Only
+        // user-settings answers `friends.sync.request` (handlers/sync.rs): the other bundles
+        // carry no cursor parser.
+        #[cfg(any(feature = "all-functions", feature = "user-settings"))]
         let page = match payload.get("page").filter(|_| kind == CommandKind::Sync) {
             None | Some(Json::Null) => None,
             Some(Json::Str(raw)) => Some(SyncCursor::parse(raw).map_err(invalid)?),
             Some(_) => return Err(invalid(Rejection::new("page must be a string"))),
         };
+        #[cfg(not(any(feature = "all-functions", feature = "user-settings")))]
+        let page = None;
         return Ok(Command { kind, user_a: me.clone(), user_b: me, event_id, page, sum });
     }
     let (user_a, user_b) = (user("userA")?, user("userB")?);
@@ -811,117 +786,4 @@ pub fn blocked_listing(at_ms: u64) -> JsonObject {
     let mut custom = JsonObject::default();
     custom.set("blockedAt", Json::Str(iso8601(at_ms)));
     custom
-}
-
-/// Pages one `friends.sync.request` may ask for (`payload.pages`, default 1): each is one App
-/// Context read and one publish, and one KV read (the friend counter) is shared, so 9 pages
-/// (~900 friends) fit an execution's 10 API calls and 10 publishes.
-pub const SYNC_PAGES_MAX: u64 = 9;
-
-pub fn sync_pages(message: &Json) -> u64 {
-    let payload = message.as_object().and_then(|m| m.get("payload")).and_then(Json::as_object);
-    payload.and_then(|p| p.u64("pages")).unwrap_or(1).clamp(1, SYNC_PAGES_MAX)
-}
-
-/// Pages a first `friends.sync.request` may ask for: the friend count and the three lists
-/// (incoming, outgoing, blocked) take 4 of the 10 API calls.
-pub const SYNC_FIRST_PAGES_MAX: u64 = 6;
-
-/// The pending requests and blocks the first `friends.sync` page carries, as read:
-/// `incoming` the members of `requests-in.{me}`, `outgoing` my memberships of
-/// `requests-in.*` (channel, custom), `blocked` the members of `blocked.{me}`.
-pub struct PendingRead {
-    pub incoming: Vec<super::records::Member>,
-    pub outgoing: Vec<(String, JsonObject)>,
-    pub blocked: Vec<super::records::Member>,
-}
-
-/// A listed request is still pending while its KV request lives: [`super::keys::REQUEST_TTL_MINUTES`]
-/// after it was sent. Memberships do not expire, so older ones are not listed.
-fn live_request(custom: &JsonObject, now_ms: u64) -> Option<u64> {
-    let at = custom.u64("requestedAt")?;
-    (at.saturating_add(super::keys::REQUEST_TTL_MINUTES as u64 * 60_000) > now_ms).then_some(at)
-}
-
-/// `(incoming, outgoing, blocked)` for the first `friends.sync` page: expired requests and
-/// requests hidden from me (their sender is blocked) are left out.
-pub fn pending_lists(read: PendingRead, now_ms: u64) -> (Vec<PendingEntry>, Vec<PendingEntry>, Vec<String>) {
-    let blocked: Vec<String> = read.blocked.into_iter().map(|m| m.user.id).collect();
-    let mut incoming = Vec::new();
-    for m in read.incoming {
-        if m.custom.bool("hidden") == Some(true) || blocked.contains(&m.user.id) {
-            continue;
-        }
-        if let Some(at) = live_request(&m.custom, now_ms) {
-            let request_id = m.custom.str("requestId").map(str::to_owned);
-            incoming.push(PendingEntry { user_id: UserIdWire(m.user.id), name: m.user.name, requested_at: iso8601(at), request_id });
-        }
-    }
-    let mut outgoing = Vec::new();
-    for (channel, custom) in read.outgoing {
-        let (Some(to), Some(at)) = (suffix_after(&channel, REQUESTS_IN_PREFIX), live_request(&custom, now_ms)) else { continue };
-        let request_id = custom.str("requestId").map(str::to_owned);
-        outgoing.push(PendingEntry { user_id: UserIdWire(to.to_owned()), name: None, requested_at: iso8601(at), request_id });
-    }
-    (incoming, outgoing, blocked)
-}
-
-/// Which page of A's friends a `friends.sync.request` reads: online ones first, then the rest.
-pub fn sync_read(cmd: &Command) -> (MemberFilter, Option<&str>) {
-    match &cmd.page {
-        None => (MemberFilter::Online, None),
-        Some(c) => (if c.online { MemberFilter::Online } else { MemberFilter::NotOnline }, c.token.as_deref()),
-    }
-}
-
-/// The `friends.sync` answering `cmd` with `page` (read with [`sync_read`]); `total_friends`
-/// is A's friend counter (exact; App Context `friendCount` may lag).
-pub fn sync_reply(cmd: &Command, page: MembersPage, total_friends: u64, now_ms: u64) -> Notice<FriendsSync> {
-    let me = &cmd.user_a;
-    let reading_online = cmd.page.as_ref().is_none_or(|c| c.online);
-    let mut friends = Vec::with_capacity(page.members.len());
-    let mut online_friends = Vec::new();
-    for m in page.members {
-        let online = m.user.custom.bool("online") == Some(true);
-        if online {
-            online_friends.push(m.user.id.clone());
-        }
-        friends.push(SyncedFriend {
-            last_seen: m.user.custom.str("lastSeen").map(str::to_owned),
-            status_message: m.user.custom.str("statusMessage").map(str::to_owned),
-            version: m.user.custom.u64(super::presence::VERSION),
-            user_id: UserIdWire(m.user.id),
-            name: m.user.name,
-            profile_url: m.user.profile_url,
-            online,
-        });
-    }
-    // Online friends first: when they run out, the next page starts the others.
-    let total_online = page.total.map(|t| if reading_online { t } else { total_friends.saturating_sub(t) });
-    let next = match (reading_online, page.next) {
-        (online, Some(token)) => Some(SyncCursor { online, token: Some(token) }),
-        (true, None) if total_online.is_none_or(|o| o < total_friends) => Some(SyncCursor { online: false, token: None }),
-        _ => None,
-    };
-    let message = Envelope::new(
-        messages::FRIENDS_SYNC,
-        // The request's id: pages asked for in the same millisecond stay distinct to clients
-        // that drop a repeated eventId.
-        messages::event_id("sync", Some(&cmd.event_id), now_ms),
-        iso8601(now_ms),
-        FriendsSync {
-            user_id: me.into(),
-            request_id: cmd.event_id.clone(),
-            friends,
-            online_friends,
-            total_friends,
-            total_online,
-            next: next.as_ref().map(SyncCursor::to_wire),
-            more: false,
-            incoming: None,
-            outgoing: None,
-            blocked: None,
-        },
-    );
-    Notice { channel: inbox(me), message }
 }

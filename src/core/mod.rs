@@ -16,6 +16,7 @@ pub mod records;
 pub mod report;
 pub mod settings;
 pub mod settle;
+pub mod sync;
 pub mod visibility;
 pub mod work;
 

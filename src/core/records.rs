@@ -37,6 +37,31 @@ pub enum MemberFilter {
     /// `custom.group == N`: the friends a user's channel group N holds (the membership's own
     /// field), read to refill a group a removal left a hole in.
     InGroup(u64),
+    /// One part of the initial load (`core::sync`), sorted by `uuid.id` one way or the other.
+    Part(SyncPart),
+}
+
+/// A part of a friend list the initial load reads on a cursor chain of its own: the friends
+/// of channel group `group` (every group from it on when `through`: a removal may leave a
+/// friend above the groups the count needs until the recount moves it), online or not, by
+/// `uuid.id` ascending or descending (two chains meet in the middle of one part).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncPart {
+    pub group: u8,
+    pub through: bool,
+    pub online: bool,
+    pub desc: bool,
+}
+
+impl SyncPart {
+    /// `uuid.id:asc` / `uuid.id:desc` (`getChannelMembers`' `sort`).
+    pub fn sort_dir(self) -> &'static str {
+        if self.desc {
+            "desc"
+        } else {
+            "asc"
+        }
+    }
 }
 
 impl MemberFilter {
@@ -49,6 +74,12 @@ impl MemberFilter {
             MemberFilter::InGroup(n) => {
                 let mut s = String::from("custom.group == ");
                 crate::domain::channels::push_u64(&mut s, n);
+                Some(s)
+            }
+            MemberFilter::Part(p) => {
+                let mut s = String::from(if p.through { "custom.group >= " } else { "custom.group == " });
+                crate::domain::channels::push_u64(&mut s, p.group as u64);
+                s.push_str(if p.online { " && uuid.custom.online == true" } else { " && !(uuid.custom.online == true)" });
                 Some(s)
             }
         }

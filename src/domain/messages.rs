@@ -161,9 +161,9 @@ pub struct FriendRequestReceived {
     pub request_id: Option<String>,
 }
 
-/// Seed 001's initial-load push, extended with the page of friends it describes. Sent on
-/// `inbox.{userId}` (only that user can read it) in answer to a `friends.sync.request`;
-/// online friends come first across pages, `next` asks for the following page.
+/// One message of the initial load, on `inbox.{userId}` (only that user can read it) in answer
+/// to a `friends.sync.request`: the head of a load (totals, lists, `chains`) or a page of
+/// friends on one chain (`chain`, `seq`, `next`), online friends' chains first (`core::sync`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FriendsSync {
@@ -171,20 +171,36 @@ pub struct FriendsSync {
     pub request_id: String,
     pub friends: Vec<SyncedFriend>,
     pub online_friends: Vec<String>,
-    pub total_friends: u64,
+    /// The head only (the first message of a load): the friend count and how many are online.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_friends: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_online: Option<u64>,
+    /// The cursor of the chain's next page; `null` on the chain's last page.
     pub next: Option<String>,
     /// Another page answering the same request follows (the client does not ask for `next`).
     #[serde(skip_serializing_if = "core::ops::Not::not")]
     pub more: bool,
-    /// First page only: requests waiting for this user's answer (up to 100, newest last).
+    /// Pages: the chain this page is on (its index in the head's `chains`) and its place there
+    /// (0 for the first), so a client sees a page it never got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u32>,
+    /// The head only: the first cursor of every chain (`core::sync`), `null` for a chain known
+    /// to be empty; the answer's own pages are on the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chains: Option<Vec<Option<String>>>,
+    /// The head only: the chains before this index are read by the same answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serves: Option<u32>,
+    /// Head only: requests waiting for this user's answer (up to 100, newest last).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incoming: Option<Vec<PendingEntry>>,
-    /// First page only: this user's requests waiting for an answer (up to 100).
+    /// Head only: this user's requests waiting for an answer (up to 100).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outgoing: Option<Vec<PendingEntry>>,
-    /// First page only: the users this user blocked (up to 100; private to this inbox).
+    /// Head only: the users this user blocked (up to 100; private to this inbox).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked: Option<Vec<String>>,
 }

@@ -1,6 +1,6 @@
 //! friend-acceptance (After Publish on `friend-requests.*`: request, accept, decline, cancel)
-//! and friend-removal (After Publish on `friend-management.*`: remove, block, unblock, and
-//! `friends.sync.request`; `user.settings` on the same channels is user-settings' own).
+//! and friend-removal (After Publish on `friend-management.*`: remove, block, unblock;
+//! `user.settings` and `friends.sync.request` on the same channels are user-settings' own).
 //!
 //! Every friend command is answered with one `friend.command.result` on the sender's inbox,
 //! once it is complete: a fault or a crash midway leaves no answer, and the client re-sends the
@@ -13,7 +13,7 @@
 //! it finished here (`friend.heal`) by the same steps.
 
 use super::queues::push_job;
-use super::{cat, num, Report};
+use super::{cat, Report};
 use crate::core::friends::{
     self as fr, AcceptDecision, Binding, Command, CommandKind, CommandRecord, PendingRequest, Refused, RequestDecision,
 };
@@ -23,14 +23,12 @@ use crate::core::settle::Recount;
 use crate::core::work::{next_hop, recount_channel, FriendsWork, MAX_HOP, RECOUNT_WORK};
 use crate::core::{keys, settings};
 use crate::core::{Config, Rejection};
-use crate::domain::channels::{
-    blocked, friends, friends_group, parse_presence_shard, requests_in, status, suffix_after, REQUESTS_IN_PREFIX,
-};
+use crate::domain::channels::{blocked, friends, friends_group, parse_presence_shard, requests_in, status, suffix_after};
 use crate::domain::contract::{Reason, FRIENDS_SYNC_REQUEST, MAX_EVENT_ID_BYTES, USER_SETTINGS};
 use crate::domain::messages::{self, CommandResult, Envelope};
 use crate::domain::shard_of;
 use crate::domain::{Json, UserId};
-use crate::host::{HostError, KvStore, Member, MemberFilter, PubNub};
+use crate::host::{HostError, KvStore, Member, PubNub};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -107,16 +105,8 @@ pub async fn friend_management<H: PubNub + KvStore>(
     match message.as_object().and_then(|m| m.str("type")) {
         // Answered by user-settings, bound to the same channels.
         Some(USER_SETTINGS) => report.info("ignored: user.settings (user-settings answers it)"),
-        // A sync request is answered by its friends.sync pages; a failed read leaves no
-        // answer, and the client asks again.
-        Some(FRIENDS_SYNC_REQUEST) => match fr::parse_command(Binding::FriendManagement, channel, publisher, message) {
-            Ok(cmd) => {
-                if let Err(reason) = sync(host, &cmd, fr::sync_pages(message), now_ms, &mut report).await {
-                    report.reject(reason);
-                }
-            }
-            Err(refused) => refuse_unparsed(host, publisher, message, refused, now_ms, &mut report).await,
-        },
+        // Answered by user-settings too (handlers/sync.rs).
+        Some(FRIENDS_SYNC_REQUEST) => report.info("ignored: friends.sync.request (user-settings answers it)"),
         _ => {
             if let Some((cmd, journal, key, hop)) =
                 prepare(host, Binding::FriendManagement, channel, publisher, message, now_ms, &mut report).await
@@ -233,7 +223,14 @@ fn incomplete(report: &mut Report, what: &str, e: HostError) -> Incomplete {
 /// most 128 bytes (else `null`) and its `type` when it has one. Nothing is recorded (the same
 /// input is refused the same way again). Only a publisher that is no user id goes unanswered:
 /// there is no inbox to answer on.
-async fn refuse_unparsed<H: PubNub>(host: &H, publisher: Option<&str>, message: &Json, refused: Refused, now_ms: u64, report: &mut Report) {
+pub(super) async fn refuse_unparsed<H: PubNub>(
+    host: &H,
+    publisher: Option<&str>,
+    message: &Json,
+    refused: Refused,
+    now_ms: u64,
+    report: &mut Report,
+) {
     report.reject(refused.why);
     let Some(sender) = publisher.and_then(|p| UserId::parse(p).ok()) else { return };
     let msg = message.as_object();
@@ -644,61 +641,6 @@ async fn recount_both<H: PubNub + KvStore>(host: &H, a: &UserId, b: &UserId, hop
         }
         None => push_job(host, JobQueue::Recounts, &Recount { users: vec![a.as_str().to_owned(), b.as_str().to_owned()] }).await,
     }
-}
-
-/// Up to `pages` pages (≤ 100 friends each) of A's friends, online ones first, published on
-/// A's private inbox, each with the cursor after it: the initial load. Every page but the last
-/// says `more`, so the client asks for the next batch only after the last one. Reads only, so
-/// a failure changes nothing. The first page also carries the pending requests both ways.
-/// Ops: ≤ 10 API (the count, then ≤ 9 pages; a first request: the count, 3 lists, ≤ 6
-/// pages), ≤ 9 publishes.
-async fn sync<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
-    let failed = |what: &str, e: HostError| Rejection(cat(&[what, " failed: ", &e.describe()]));
-    let me = &cmd.user_a;
-    // Every member is a friend: the count is what the memberships say.
-    let total = host.get_members(&friends(me), MemberFilter::All, 1, None).await.map_err(|e| failed("friend count read", e))?;
-    let total_friends = total.total.ok_or_else(|| Rejection::new("friend count read failed: no totalCount"))?;
-    // The first page also carries the pending requests (and blocks) both ways.
-    let lists = match cmd.page {
-        Some(_) => None,
-        None => {
-            let incoming =
-                host.get_members(&requests_in(me), MemberFilter::All, 100, None).await.map_err(|e| failed("incoming requests read", e))?;
-            let outgoing = host.get_memberships(me, REQUESTS_IN_PREFIX).await.map_err(|e| failed("outgoing requests read", e))?;
-            let blocks = host.get_members(&blocked(me), MemberFilter::All, 100, None).await.map_err(|e| failed("block list read", e))?;
-            let read = fr::PendingRead { incoming: incoming.members, outgoing, blocked: blocks.members };
-            Some(fr::pending_lists(read, now_ms))
-        }
-    };
-    let pages = if lists.is_some() { pages.min(fr::SYNC_FIRST_PAGES_MAX) } else { pages };
-    let mut lists = lists;
-    let mut part = cmd.clone();
-    let mut sent = 0u64;
-    for i in 0..pages {
-        let (filter, token) = fr::sync_read(&part);
-        let page = host.get_members(&friends(me), filter, 100, token).await.map_err(|e| failed("friends list read", e))?;
-        let mut reply = fr::sync_reply(&part, page, total_friends, now_ms);
-        if let Some((incoming, outgoing, blocked)) = lists.take() {
-            reply.message.payload.incoming = Some(incoming);
-            reply.message.payload.outgoing = Some(outgoing);
-            reply.message.payload.blocked = Some(blocked);
-        }
-        let next = reply.message.payload.next.as_deref().map(fr::SyncCursor::parse).transpose()?;
-        reply.message.payload.more = next.is_some() && i + 1 < pages;
-        if i > 0 {
-            // Pages of one answer go out in the same millisecond: each needs an id of its own.
-            reply.message.event_id.push('.');
-            reply.message.event_id.push_str(&num(i));
-        }
-        host.publish(&reply.channel, &reply.message).await.map_err(|e| failed("friends.sync publish", e))?;
-        sent += reply.message.payload.friends.len() as u64;
-        if !reply.message.payload.more {
-            break;
-        }
-        part.page = next;
-    }
-    report.info(cat(&["friends.sync to ", me.as_str(), ": ", &num(sent), " friends"]));
-    Ok(())
 }
 
 /// A removes B (either friend may) or blocks B, as `fr::plan_ending` lays it out: the plan

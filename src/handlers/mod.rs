@@ -11,6 +11,7 @@ pub mod presence;
 pub(crate) mod queues;
 pub mod reconcile;
 pub mod recount;
+pub mod sync;
 
 pub use crate::core::report::{Level, Report};
 

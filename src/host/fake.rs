@@ -525,7 +525,8 @@ impl PubNub for Exec<'_> {
         self.call("getChannelMembers", channel, OpKind::Api).await?;
         let st = self.host.state.borrow();
         let online = |uuid: &str| st.users.get(uuid).map(|u| u.custom.get("online") == Some(&Value::Bool(true))).unwrap_or(false);
-        let all: Vec<(String, Value)> = st
+        let group = |custom: &Value| custom.get("group").and_then(Value::as_u64);
+        let mut all: Vec<(String, Value)> = st
             .members
             .get(channel)
             .cloned()
@@ -535,9 +536,17 @@ impl PubNub for Exec<'_> {
                 MemberFilter::All => true,
                 MemberFilter::Online => online(uuid),
                 MemberFilter::NotOnline => !online(uuid),
-                MemberFilter::InGroup(n) => custom.get("group").and_then(Value::as_u64) == Some(n),
+                MemberFilter::InGroup(n) => group(custom) == Some(n),
+                MemberFilter::Part(p) => {
+                    let g = p.group as u64;
+                    group(custom).is_some_and(|n| if p.through { n >= g } else { n == g }) && online(uuid) == p.online
+                }
             })
             .collect();
+        if let MemberFilter::Part(p) = filter {
+            // `sort: {uuid.id: asc|desc}`
+            all.sort_by(|a, b| if p.desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
+        }
         let start: usize = next.and_then(|n| n.parse().ok()).unwrap_or(0);
         let limit = limit.clamp(1, 100) as usize;
         let members = all

@@ -471,8 +471,9 @@ impl PubNub for StepHost {
         limit: u32,
         next: Option<&str>,
     ) -> impl Future<Output = HostResult<MembersPage>> {
+        // A load's page needs the friend, not the membership's own fields.
         let include = obj(vec![
-            ("customFields", Json::Bool(true)),
+            ("customFields", Json::Bool(!matches!(filter, MemberFilter::Part(_)))),
             ("UUIDFields", Json::Bool(true)),
             ("customUUIDFields", Json::Bool(true)),
             ("totalCount", Json::Bool(true)),
@@ -481,6 +482,9 @@ impl PubNub for StepHost {
         params.extend(page(next));
         if let Some(expr) = filter.expression() {
             params.push(("filter", Json::Str(expr)));
+        }
+        if let MemberFilter::Part(part) = filter {
+            params.push(("sort", obj(vec![("uuid.id", Json::str(part.sort_dir()))])));
         }
         self.call("pubnub.objects.getChannelMembers", OpKind::Api, Ok(vec![obj(params)]), |v| shapes::members_response(&v))
     }

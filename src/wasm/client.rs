@@ -291,23 +291,21 @@ impl JsFriendsView {
         ])
     }
 
-    /// Starts an initial load; apply its pages, following `syncNext()` until it is `null`.
+    /// Starts an initial load; publish what `syncAsks` returns until `syncing` is false.
     #[wasm_bindgen(js_name = beginSync)]
     pub fn begin_sync(&mut self) {
         self.view.begin_sync();
     }
 
-    #[wasm_bindgen(js_name = syncNext)]
-    pub fn sync_next(&self) -> Option<String> {
-        self.view.sync_next().map(str::to_owned)
-    }
-
-    /// The `friends.sync.request` to publish on `friend-management.{userId}` for the page at
-    /// `cursor` (`null`: the first); the load waits for the `friends.sync` on the inbox that
-    /// answers it (`syncAwaiting`). `nonce`: any number that makes the request id unique.
-    #[wasm_bindgen(js_name = syncRequest)]
-    pub fn sync_request(&mut self, cursor: JsValue, now_ms: f64, nonce: f64) -> JsValue {
-        to_js(&self.view.sync_request(cursor.as_string().as_deref(), whole_ms(now_ms), whole_ms(nonce)))
+    /// The `friends.sync.request`s to publish now on `friend-management.{userId}` (begins a
+    /// load if none is in progress): one per chain of the load that waits for nothing, with at
+    /// most `maxPages` pages asked for and not arrived, a request unanswered after
+    /// `timeoutMs` or answered with a page missing asked again. Call it again on every applied
+    /// page and now and then (timeouts). `nonce`: a random number that makes the ids unique.
+    #[wasm_bindgen(js_name = syncAsks)]
+    pub fn sync_asks(&mut self, now_ms: f64, nonce: f64, max_pages: f64, timeout_ms: f64) -> JsValue {
+        let max_pages = whole_ms(max_pages).min(u32::MAX as u64) as u32;
+        to_js(&Json::Arr(self.view.sync_asks(whole_ms(now_ms), whole_ms(nonce), max_pages, whole_ms(timeout_ms))))
     }
 
     #[wasm_bindgen(js_name = syncAwaiting, getter)]

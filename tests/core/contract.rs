@@ -2,6 +2,7 @@
 //! accept, from the user who must send it, on that user's channel.
 
 use friends_presence::core::friends::{parse_command, Binding, CommandKind, SyncCursor};
+use friends_presence::core::records::SyncPart;
 use friends_presence::domain::contract::{self, command_event_id};
 use friends_presence::domain::json::to_text;
 use friends_presence::domain::{Json, UserId};
@@ -50,8 +51,9 @@ fn a_sync_request_carries_its_cursor_or_null() {
     let text = to_text(&first.message).unwrap();
     assert!(text.contains(r#""payload":{"userA":"alice","page":null}"#), "{text}");
     assert_eq!(deliver(&first).unwrap().page, None);
-    let next = contract::command(CommandKind::Sync, &me, &me, Some("r:tok"), "s2".into(), T0);
-    assert_eq!(deliver(&next).unwrap().page, Some(SyncCursor { online: false, token: Some("tok".into()) }));
+    let next = contract::command(CommandKind::Sync, &me, &me, Some("3+rd7:tok"), "s2".into(), T0);
+    let part = SyncPart { group: 3, through: true, online: false, desc: true };
+    assert_eq!(deliver(&next).unwrap().page, Some(SyncCursor { part, seq: 7, token: Some("tok".into()) }));
 }
 
 #[test]

@@ -1,13 +1,11 @@
 //! The friend commands' decisions, input → output, without a host: `core::friends`.
 
-use friends_presence::core::friends::{
-    self as fr, AcceptDecision, Command, CommandKind, CommandRecord, PendingRequest, RequestDecision, SyncCursor,
-};
+use friends_presence::core::friends::{self as fr, AcceptDecision, Command, CommandKind, CommandRecord, PendingRequest, RequestDecision};
 use friends_presence::domain::contract::Reason;
 use friends_presence::domain::messages::CommandResult;
 use friends_presence::domain::time::iso8601;
 use friends_presence::domain::{Json, JsonObject, UserId};
-use friends_presence::host::{Member, MemberFilter, MembersPage, UserRecord};
+use friends_presence::host::UserRecord;
 
 use super::T0;
 
@@ -246,57 +244,6 @@ fn every_command_is_answered_on_the_senders_inbox_with_its_event_id_and_a_stable
     assert_eq!(Reason::SelfFriend.code(), "self");
 }
 
-fn friend(id: &str, online: bool) -> Member {
-    let mut u = user(id, id, &[("online", Json::Bool(online)), ("lastSeen", Json::str("2026-01-01T00:00:00.000Z"))]);
-    u.profile_url = Some(format!("https://x/{id}"));
-    Member { user: u, custom: JsonObject::default() }
-}
-
-fn sync_cmd(page: Option<&str>) -> Command {
-    let mut c = cmd(CommandKind::Sync, "alice", "alice", "s1");
-    c.page = page.map(|p| SyncCursor::parse(p).unwrap());
-    c
-}
-
-#[test]
-fn a_sync_reads_online_friends_first_then_the_rest_from_the_cursor() {
-    assert_eq!(fr::sync_read(&sync_cmd(None)), (MemberFilter::Online, None));
-    assert_eq!(fr::sync_read(&sync_cmd(Some("o:t1"))), (MemberFilter::Online, Some("t1")));
-    assert_eq!(fr::sync_read(&sync_cmd(Some("r:"))), (MemberFilter::NotOnline, None));
-}
-
-#[test]
-fn a_sync_page_lists_its_friends_and_points_at_the_next_page() {
-    let page = MembersPage { members: vec![friend("f1", true), friend("f2", true)], next: Some("t2".into()), total: Some(3) };
-    let reply = fr::sync_reply(&sync_cmd(None), page, 5, T0);
-    assert_eq!(reply.channel, "inbox.alice");
-    let p = &reply.message.payload;
-    assert_eq!(reply.message.kind, "friends.sync");
-    assert_eq!(reply.message.event_id, format!("evt_sync_s1_{T0}"), "carries the request's id");
-    assert_eq!(p.request_id, "s1");
-    assert_eq!(p.friends.iter().map(|f| f.user_id.0.as_str()).collect::<Vec<_>>(), ["f1", "f2"]);
-    assert_eq!(p.friends[0].profile_url.as_deref(), Some("https://x/f1"));
-    assert_eq!(p.friends[0].last_seen.as_deref(), Some("2026-01-01T00:00:00.000Z"));
-    assert_eq!(p.online_friends, ["f1", "f2"]);
-    assert_eq!((p.total_friends, p.total_online), (5, Some(3)));
-    assert_eq!(p.next.as_deref(), Some("o:t2"));
-}
-
-#[test]
-fn when_online_friends_run_out_the_next_page_starts_the_others() {
-    let last_online = || MembersPage { members: vec![friend("f3", true)], next: None, total: Some(3) };
-    let reply = fr::sync_reply(&sync_cmd(Some("o:t2")), last_online(), 5, T0);
-    assert_eq!(reply.message.payload.next.as_deref(), Some("r:"), "2 friends are not online");
-    let reply = fr::sync_reply(&sync_cmd(Some("o:t2")), last_online(), 3, T0);
-    assert_eq!(reply.message.payload.next, None, "everyone is online: done");
-    // The others: their total is the rest of the friend count.
-    let rest = MembersPage { members: vec![friend("f4", false)], next: None, total: Some(2) };
-    let reply = fr::sync_reply(&sync_cmd(Some("r:")), rest, 5, T0);
-    let p = &reply.message.payload;
-    assert_eq!((p.total_online, p.next.as_deref()), (Some(3), None));
-    assert!(p.online_friends.is_empty() && !p.friends[0].online);
-}
-
 #[test]
 fn a_cancel_names_the_request_it_withdraws_and_is_too_late_once_that_request_made_friends() {
     let pending = PendingRequest { id: "r1".into(), at: T0 - 5, hidden: false };
@@ -310,34 +257,6 @@ fn a_cancel_names_the_request_it_withdraws_and_is_too_late_once_that_request_mad
     assert_eq!(fr::cancel_outcome(&record, Some(&ours)).unwrap_err().reason, Reason::AlreadyFriends);
     assert!(fr::cancel_outcome(&record, Some(&other)).is_ok(), "friends through another request: this one is cancelled");
     assert!(fr::cancel_outcome(&record, None).is_ok());
-}
-
-#[test]
-fn pending_lists_leave_out_expired_and_hidden_requests() {
-    let listed = |who: &str, at: u64, hidden: bool| {
-        let mut custom = fr::request_listing(&PendingRequest { id: "r".into(), at, hidden: false });
-        if hidden {
-            custom.set("hidden", Json::Bool(true));
-        }
-        Member { user: user(who, &who.to_uppercase(), &[]), custom }
-    };
-    let month = 30 * 24 * 3600 * 1000;
-    let read = fr::PendingRead {
-        incoming: vec![listed("carol", T0 - 10, false), listed("dave", T0 - month, false), listed("eve", T0, true)],
-        outgoing: vec![
-            ("requests-in.bob".into(), fr::request_listing(&PendingRequest { id: "r".into(), at: T0 - 1, hidden: false })),
-            ("requests-in.zed".into(), fr::request_listing(&PendingRequest { id: "r".into(), at: T0 - month - 1, hidden: false })),
-        ],
-        blocked: vec![],
-    };
-    let (incoming, outgoing, blocked) = fr::pending_lists(read, T0);
-    let names: Vec<&str> = incoming.iter().map(|e| e.user_id.0.as_str()).collect();
-    assert_eq!(names, ["carol"], "dave's request expired, eve's is hidden");
-    assert_eq!(incoming[0].name.as_deref(), Some("CAROL"));
-    assert_eq!(incoming[0].requested_at, iso8601(T0 - 10));
-    let to: Vec<&str> = outgoing.iter().map(|e| e.user_id.0.as_str()).collect();
-    assert_eq!(to, ["bob"]);
-    assert!(blocked.is_empty());
 }
 
 #[test]

@@ -1,3 +1,4 @@
+use friends_presence::client::FriendsView;
 use friends_presence::core::Config;
 use friends_presence::domain::channels::friends_group;
 use friends_presence::domain::UserId;
@@ -26,6 +27,18 @@ pub fn on_requests(host: &FakeHost, publisher: &str, msg: Value) -> Report {
 
 pub fn on_management(host: &FakeHost, publisher: &str, msg: Value) -> Report {
     let exec = host.execution();
+    // Deployed, user-settings (bound to the same channels) answers the initial load.
+    if msg["type"] == "friends.sync.request" {
+        let channel = format!("friend-management.{publisher}");
+        return block_on(friends_presence::handlers::sync::friends_sync(
+            &exec,
+            &Config::default(),
+            &channel,
+            Some(publisher),
+            &json(msg),
+            host.now(),
+        ));
+    }
     block_on(fh::friend_management(
         &exec,
         &Config::default(),
@@ -397,44 +410,92 @@ fn seed_friends(host: &FakeHost, me: &str, n: usize, online_every: usize) {
         let exec = host.execution();
         let mut custom = JsonObject::default();
         custom.set("status", friends_presence::domain::Json::str("accepted"));
+        custom.set("group", friends_presence::domain::Json::num((i / 2000) as u64));
         block_on(exec.set_members(&format!("friends.{me}"), &[(UserId::parse(&id).unwrap(), custom)])).unwrap();
     }
+}
+
+/// Drives a load the way the web client does: every request the view asks for is answered by
+/// the sync handler (one execution each), then every new inbox message is applied, except
+/// those `lose` names (by their place among the messages: a subscriber queue overflowed).
+/// Returns the messages published and the requests made.
+pub fn drive_load(host: &FakeHost, view: &mut FriendsView, max_pages: u32, lose: impl Fn(usize) -> bool) -> (Vec<Value>, usize) {
+    use friends_presence::domain::json::to_text;
+    let me = view.me().as_str().to_owned();
+    let inbox = format!("inbox.{me}");
+    let start = host.published_on(&inbox).len();
+    let mut seen = start;
+    let mut requests = 0;
+    for round in 0..200 {
+        for ask in view.sync_asks(host.now(), round, max_pages, 5000) {
+            requests += 1;
+            let r = on_management(host, &me, serde_json::from_str(&to_text(&ask).unwrap()).unwrap());
+            assert!(r.rejected.is_none(), "{r:?}");
+        }
+        let got = host.published_on(&inbox);
+        for (i, m) in got.iter().enumerate().skip(seen) {
+            if !lose(i - start) {
+                view.apply(Some(&inbox), &json(m.clone()));
+            }
+        }
+        seen = got.len();
+        if !view.syncing() {
+            return (got[start..].to_vec(), requests);
+        }
+        host.advance(1000);
+    }
+    panic!("the load never ended");
 }
 
 #[test]
 fn friends_sync_pages_the_list_online_first_on_the_private_inbox() {
     let host = FakeHost::default();
     host.set_now(T0);
-    seed_friends(&host, "alice", 250, 3); // 84 online
+    seed_friends(&host, "alice", 2250, 3); // 750 online, in two groups
+    let mut view = FriendsView::new(UserId::parse("alice").unwrap());
+    view.begin_sync();
+    let (msgs, requests) = drive_load(&host, &mut view, 50, |_| false);
+    assert!(view.synced());
+    let head = &msgs[0]["payload"];
+    assert_eq!((head["totalFriends"].as_u64(), head["totalOnline"].as_u64()), (Some(2250), Some(750)));
+    let chains = head["chains"].as_array().unwrap();
+    assert_eq!(chains.iter().filter(|c| c.is_string()).count(), 8, "two groups, four chains each");
     let mut seen = Vec::new();
-    let mut page: Option<String> = None;
-    for round in 0..10 {
-        let r = on_management(&host, "alice", sync_request("alice", &format!("s{round}"), page.as_deref()));
-        assert!(r.rejected.is_none(), "{r:?}");
-        let got = host.published_on("inbox.alice");
-        let msg = got.last().unwrap();
-        assert_eq!(msg["type"], "friends.sync");
-        assert_eq!(msg["payload"]["requestId"], format!("s{round}"));
-        assert_eq!(msg["payload"]["totalFriends"], 250);
-        assert_eq!(msg["payload"]["totalOnline"], 84);
-        for f in msg["payload"]["friends"].as_array().unwrap() {
+    for m in &msgs {
+        assert_eq!(m["type"], "friends.sync");
+        for f in m["payload"]["friends"].as_array().unwrap() {
             seen.push((f["userId"].as_str().unwrap().to_owned(), f["online"].as_bool().unwrap()));
             assert_eq!(f["lastSeen"], "2026-01-01T00:00:00.000Z");
         }
-        match msg["payload"]["next"].as_str() {
-            Some(next) => page = Some(next.to_owned()),
-            None => break,
-        }
     }
-    assert_eq!(seen.len(), 250, "every friend exactly once");
+    assert_eq!(seen.len(), 2250, "every friend exactly once");
     let ids: std::collections::BTreeSet<_> = seen.iter().map(|(id, _)| id.clone()).collect();
-    assert_eq!(ids.len(), 250);
-    // Online first across pages: no online friend after the first offline one.
+    assert_eq!(ids.len(), 2250);
+    assert_eq!(view.friend_count(), 2250);
+    // Online first: every group's online chains are asked for and answered first.
     let first_offline = seen.iter().position(|(_, on)| !on).unwrap();
-    assert_eq!(first_offline, 84);
-    assert!(seen[first_offline..].iter().all(|(_, on)| !on));
+    assert_eq!(first_offline, 750, "all 750 online friends come first");
+    assert!(requests <= 10, "{requests} requests");
     // Nothing but the caller's own inbox is ever written.
     assert!(host.published().iter().all(|(c, _)| c == "inbox.alice"));
+    host.assert_within_budget();
+}
+
+#[test]
+fn friends_sync_a_lost_page_is_asked_again_and_every_friend_arrives_once() {
+    let host = FakeHost::default();
+    host.set_now(T0);
+    seed_friends(&host, "alice", 2500, 4);
+    let mut view = FriendsView::new(UserId::parse("alice").unwrap());
+    view.begin_sync();
+    // Every fifth message is lost (the head among them): the view sees the gaps and asks again.
+    let (msgs, requests) = drive_load(&host, &mut view, 30, |i| i % 5 == 0);
+    assert!(view.synced());
+    assert_eq!((view.friend_count(), view.online_count()), (2500, 625));
+    let mut fresh = FriendsView::new(UserId::parse("alice").unwrap());
+    fresh.begin_sync();
+    let (_, without_loss) = drive_load(&host, &mut fresh, 30, |_| false);
+    assert!(requests > without_loss && msgs.len() > 25, "{requests} vs {without_loss}");
     host.assert_within_budget();
 }
 
@@ -448,7 +509,7 @@ fn friends_sync_for_someone_else_or_with_a_bad_cursor_changes_nothing() {
     // Mallory asks for Alice's friends on her own channel, or on Alice's.
     assert!(on_management(&host, "mallory", sync_request("alice", "m1", None)).is_rejected());
     let exec = host.execution();
-    let r = block_on(fh::friend_management(
+    let r = block_on(friends_presence::handlers::sync::friends_sync(
         &exec,
         &Config::default(),
         "friend-management.alice",
@@ -457,7 +518,17 @@ fn friends_sync_for_someone_else_or_with_a_bad_cursor_changes_nothing() {
         T0,
     ));
     assert!(r.is_rejected());
-    for bad in ["x:abc", "o:has space", "", "o"] {
+    // friend-removal, bound to the same channels, leaves the load to user-settings.
+    let r = block_on(fh::friend_management(
+        &host.execution(),
+        &Config::default(),
+        "friend-management.alice",
+        Some("alice"),
+        &json(sync_request("alice", "m3", None)),
+        T0,
+    ));
+    assert!(r.rejected.is_none() && host.published_on("inbox.alice").is_empty());
+    for bad in ["x:abc", "o:has space", "", "o", "0=oa0:has space", "10=oa0:", "0=xa0:", "0=oa:", "0=oa1234567:"] {
         assert!(on_management(&host, "alice", sync_request("alice", "b1", Some(bad))).is_rejected(), "{bad:?}");
     }
     assert_eq!(host.snapshot_without_answers(), before);
@@ -468,39 +539,34 @@ fn friends_sync_for_someone_else_or_with_a_bad_cursor_changes_nothing() {
 #[test]
 fn friends_sync_pages_answered_in_the_same_millisecond_have_distinct_event_ids() {
     use friends_presence::client::{FriendsView, Outcome};
-    use friends_presence::domain::{json::to_text, UserId};
+    use friends_presence::domain::UserId;
     let host = FakeHost::default();
     host.set_now(T0);
-    seed_friends(&host, "alice", 150, 2);
-    // The web client drives the load; the clock never moves, so both pages carry the same `ts`.
+    seed_friends(&host, "alice", 450, 2);
+    // The web client drives the load; the clock never moves, so every page carries the same `ts`.
     let mut view = FriendsView::new(UserId::parse("alice").unwrap());
     view.begin_sync();
-    let mut cursor: Option<String> = None;
     let mut seen = 0;
     for nonce in 1..=3 {
-        let request = view.sync_request(cursor.as_deref(), T0, nonce);
-        let r = on_management(&host, "alice", serde_json::from_str(&to_text(&request).unwrap()).unwrap());
-        assert!(r.rejected.is_none(), "{r:?}");
-        // One request is answered with several pages, all in the same millisecond.
+        for request in view.sync_asks(T0, nonce, 50, 5000) {
+            let text = friends_presence::domain::json::to_text(&request).unwrap();
+            assert!(on_management(&host, "alice", serde_json::from_str(&text).unwrap()).rejected.is_none());
+        }
         let pages = host.published_on("inbox.alice");
         for page in &pages[seen..] {
             assert_eq!(view.apply(Some("inbox.alice"), &json(page.clone())), Outcome::Applied, "a page of {nonce} dropped as a duplicate");
         }
         seen = pages.len();
-        match view.sync_next() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
     }
     assert!(view.synced());
-    assert_eq!(view.friend_count(), 150);
-    let ids: std::collections::BTreeSet<_> =
-        host.published_on("inbox.alice").iter().map(|m| m["eventId"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(ids.len(), 2, "two pages (75 online, then 75 others), two event ids");
-    // A redelivered request is answered with the same id, so the client drops the repeat.
-    let again = host.published_on("inbox.alice")[0].clone();
+    assert_eq!(view.friend_count(), 450);
+    let all = host.published_on("inbox.alice");
+    let ids: std::collections::BTreeSet<_> = all.iter().map(|m| m["eventId"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), all.len(), "one event id per message");
+    // A redelivered request is answered with the same ids, so the client drops the repeats.
+    let again = all[0].clone();
     on_management(&host, "alice", sync_request("alice", again["payload"]["requestId"].as_str().unwrap(), None));
-    assert_eq!(host.published_on("inbox.alice").pop().unwrap()["eventId"], again["eventId"]);
+    assert_eq!(host.published_on("inbox.alice")[all.len()]["eventId"], again["eventId"]);
     host.assert_within_budget();
 }
 

@@ -24,6 +24,7 @@ mod requests;
 mod settings;
 mod settle_load;
 mod step;
+mod sync;
 
 use friends_presence::core::Config;
 use friends_presence::domain::Json;

@@ -27,7 +27,7 @@ pub fn first_page(host: &FakeHost, me: &str, id: &str) -> Value {
     assert!(r.rejected.is_none(), "{r:?}");
     host.published_on(&format!("inbox.{me}"))
         .into_iter()
-        .rfind(|m| m["type"] == "friends.sync" && m["payload"]["requestId"] == id)
+        .rfind(|m| m["type"] == "friends.sync" && m["payload"]["requestId"] == id && m["payload"]["incoming"].is_array())
         .expect("a friends.sync page")
 }
 

@@ -136,7 +136,7 @@ fn a_status_message_reaches_online_friends_live_and_every_friend_on_load_and_a_l
     assert_eq!(host.user_custom("alice").unwrap()["statusMessage"], "lunch");
     // On load: bob's friends.sync carries it.
     let exec = host.execution();
-    block_on(fh::friend_management(
+    block_on(friends_presence::handlers::sync::friends_sync(
         &exec,
         &Config::default(),
         "friend-management.bob",

@@ -186,42 +186,62 @@ test('friend-removal: either friend removes; both groups and inboxes updated', a
   assert.deepEqual(removed.map((p) => [p.channel, p.message.payload.userId]).sort(), [['inbox.alice', 'bob'], ['inbox.bob', 'alice']]);
 });
 
-test('friend-removal: friends.sync.request pages the friends, online first, on the private inbox', async () => {
+test('user-settings: friends.sync.request loads the friends in parallel chains, online first, each exactly once', async () => {
   const w = world();
   w.pn.addUser('alice', 'Alice');
   w.pn.members.set('friends.alice', new Map());
-  for (let i = 0; i < 130; i++) {
-    const id = `f${String(i).padStart(3, '0')}`;
+  const n = 2300; // two channel groups: eight chains
+  for (let i = 0; i < n; i++) {
+    const id = `f${String(i).padStart(4, '0')}`;
     w.pn.addUser(id, `Friend ${i}`, { online: i % 4 === 0, lastSeen: '2026-01-01T00:00:00.000Z' });
-    w.pn.members.get('friends.alice').set(id, { status: 'accepted' });
+    w.pn.members.get('friends.alice').set(id, { status: 'accepted', group: Math.floor(i / 2000) });
   }
-  const removal = await load(fnFile('friend-removal'));
-  const seen = [];
-  let page = null;
-  for (let round = 0; round < 5; round++) {
-    const req = trigger({ channels: ['friend-management.alice'], params: { uuid: 'alice' },
-      message: command('friends.sync.request', 'alice', page, `s${round}`, T0 + 1000).message });
+  const settings = await load(fnFile('user-settings'));
+  const ask = async (page, nonce, pages) => {
+    const message = command('friends.sync.request', 'alice', page, nonce, T0 + 1000).message;
+    message.payload.pages = pages;
+    const id = message.eventId;
     const before = w.pn.published.length;
-    await withClock(w, () => removal.run(req, w.pn.execution()));
-    assert.equal(w.pn.published.length, before + 1, 'one page per request');
-    const { channel, message } = w.pn.published.at(-1);
-    assert.equal(channel, 'inbox.alice');
-    assert.equal(message.type, 'friends.sync');
-    assert.equal(message.payload.totalFriends, 130);
-    assert.equal(message.payload.totalOnline, 33);
-    seen.push(...message.payload.friends.map((f) => f.online));
-    page = message.payload.next;
-    if (page === null) break;
+    await withClock(w, () => settings.run(trigger({ channels: ['friend-management.alice'], params: { uuid: 'alice' }, message }), w.pn.execution()));
+    const out = w.pn.published.slice(before);
+    assert.ok(out.every((p) => p.channel === 'inbox.alice' && p.message.type === 'friends.sync' && p.message.payload.requestId === id));
+    assert.equal(out.at(-1).message.payload.more, undefined, 'the answer\'s last page says so');
+    return out.map((p) => p.message.payload);
+  };
+  const [head, ...first] = await ask(null, 's0', 5);
+  assert.equal(head.totalFriends, n);
+  assert.equal(head.totalOnline, 575);
+  assert.equal(head.chains.filter(Boolean).length, 8, 'two groups, four chains each');
+  const seen = first.flatMap((p) => p.friends.map((f) => f.userId));
+  assert.ok(first.every((p) => p.chain === 0), 'the first answer reads the first chain');
+  assert.ok(first.flatMap((p) => p.friends).every((f) => f.online), 'group 0\'s online friends first');
+  // Each chain on its own request (as parallel executions would), following its cursors.
+  let requests = 1;
+  for (const [chain, start] of head.chains.entries()) {
+    let page = chain === 0 ? first.at(-1).next : start, seq = chain === 0 ? first.length : 0;
+    while (page) {
+      const pages = await ask(page, `s${++requests}`, 10);
+      for (const p of pages) {
+        assert.deepEqual([p.chain, p.seq], [chain, seq++], 'pages in order on their chain');
+        seen.push(...p.friends.map((f) => f.userId));
+      }
+      page = pages.at(-1).next;
+    }
   }
-  assert.equal(seen.length, 130);
-  assert.equal(seen.indexOf(false), 33, 'all 33 online friends come first');
-  assert.ok(seen.slice(33).every((on) => !on));
+  assert.equal(seen.length, n, 'every friend exactly once');
+  assert.equal(new Set(seen).size, n);
+  assert.ok(requests <= 9, `${requests} requests`);
+  // friend-removal, bound to the same channels, leaves the load to user-settings.
+  const removal = await load(fnFile('friend-removal'));
+  const before = w.pn.published.length;
+  const req = trigger({ channels: ['friend-management.alice'], params: { uuid: 'alice' }, message: command('friends.sync.request', 'alice', null, 'r1', T0 + 1000).message });
+  await withClock(w, () => removal.run(req, w.pn.execution()));
+  assert.equal(w.pn.published.length, before);
   // Someone else cannot ask for Alice's list.
   const forged = trigger({ channels: ['friend-management.alice'], params: { uuid: 'mallory' },
     message: command('friends.sync.request', 'alice', null, 'm1', T0 + 1000).message });
-  const n = w.pn.published.length;
-  await withClock(w, () => removal.run(forged, w.pn.execution()));
-  assert.deepEqual(w.pn.published.slice(n).map((p) => [p.channel, p.message.type, p.message.payload.ok, p.message.payload.reason]),
+  await withClock(w, () => settings.run(forged, w.pn.execution()));
+  assert.deepEqual(w.pn.published.slice(before).map((p) => [p.channel, p.message.type, p.message.payload.ok, p.message.payload.reason]),
     [['inbox.mallory', 'friend.command.result', false, 'forbidden']], 'only mallory hears, and only that it is refused');
 });
 

@@ -116,7 +116,7 @@ test('load then cancel: the request is off bob\'s list in every arrival order; a
   const pn = world([['alice', 'Alice'], ['bob', 'Bob']]);
   await requests(pn, 'alice', 'friend.request', 'alice', 'bob', 'r1');
   now += 2000;
-  await manage(pn, 'friend-removal', 'bob', 'friends.sync.request', { userA: 'bob', page: null }, 'sync-b');
+  await manage(pn, 'user-settings', 'bob', 'friends.sync.request', { userA: 'bob', page: null }, 'sync-b');
   now += 500;
   await requests(pn, 'alice', 'friend.request.cancel', 'alice', 'bob', 'c1');
   const msgs = pn.published.filter((p) => p.channel === 'inbox.bob' && p.message.type !== 'friend.command.result');
@@ -137,7 +137,7 @@ test('load then decline: alice\'s outgoing request is off her list in every arri
   const request = envelope('friend.request', { userA: 'alice', userB: 'bob' }, 'r1');
   await requests(pn, 'alice', 'friend.request', 'alice', 'bob', 'r1');
   now += 2000;
-  await manage(pn, 'friend-removal', 'alice', 'friends.sync.request', { userA: 'alice', page: null }, 'sync-a');
+  await manage(pn, 'user-settings', 'alice', 'friends.sync.request', { userA: 'alice', page: null }, 'sync-a');
   now += 500;
   await requests(pn, 'bob', 'friend.request.declined', 'alice', 'bob', 'd1');
   const msgs = pn.published.filter((p) => p.channel === 'inbox.alice');

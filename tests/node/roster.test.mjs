@@ -31,13 +31,17 @@ function world(users) {
   return pn;
 }
 
-const CHANNEL = { 'friend-requests': 'friend-acceptance', 'friend-management': 'friend-removal' };
+// The Functions bound to each channel (friend-management.*: friend-removal, and user-settings,
+// which answers user.settings and friends.sync.request).
+const CHANNEL = { 'friend-requests': ['friend-acceptance'], 'friend-management': ['friend-removal', 'user-settings'] };
 
 /** Publishes `type` with `payload` as `publisher` on its own `{prefix}.{publisher}`, as a client would. */
 async function send(pn, prefix, publisher, type, payload, eventId) {
   const message = { type, schemaVersion: '1.0.0', eventId, ts: new Date(now).toISOString(), payload };
-  const f = await fn(CHANNEL[prefix]);
-  await f.run(trigger({ channels: [`${prefix}.${publisher}`], params: { uuid: publisher }, message }), pn.execution());
+  for (const name of CHANNEL[prefix]) {
+    const f = await fn(name);
+    await f.run(trigger({ channels: [`${prefix}.${publisher}`], params: { uuid: publisher }, message }), pn.execution());
+  }
 }
 const requests = (pn, publisher, type, userA, userB, id) => send(pn, 'friend-requests', publisher, type, { userA, userB }, id);
 const manage = (pn, publisher, type, payload, id) => send(pn, 'friend-management', publisher, type, payload, id);
@@ -51,8 +55,9 @@ function answer(pn, sender, eventId) {
 
 async function firstPage(pn, me, id) {
   await manage(pn, me, 'friends.sync.request', { userA: me, page: null }, id);
-  const page = pn.published.findLast((p) => p.channel === `inbox.${me}` && p.message.type === 'friends.sync' && p.message.payload.requestId === id);
-  assert.ok(page, `a friends.sync page for ${id}`);
+  // The head of the load carries the lists.
+  const page = pn.published.findLast((p) => p.channel === `inbox.${me}` && p.message.type === 'friends.sync' && p.message.payload.requestId === id && p.message.payload.chains);
+  assert.ok(page, `a friends.sync head for ${id}`);
   return page.message.payload;
 }
 const ids = (list) => list.map((e) => e.userId);
