@@ -4,29 +4,12 @@
 // and an eventId reused by another command.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
-import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
 import { command } from './commands.mjs';
+import { T0, answersTo as answers, bundleLoader, memoryWorld, publishAs } from './helpers.mjs';
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions');
-const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-const fnFile = (name) => join(dir, manifest.functions.find((f) => f.name === name).file);
-const T0 = Date.UTC(2026, 0, 1);
-const load = (name) => loadFunction(fnFile(name), { now: () => T0 });
-
-function world() {
-  const pn = new MemoryPubNub();
-  pn.now = () => T0;
-  pn.addUser('alice', 'Alice');
-  pn.addUser('bob', 'Bob');
-  return pn;
-}
-const answers = (pn, user) => pn.published.filter((p) => p.channel === `inbox.${user}` && p.message.type === 'friend.command.result').map((p) => p.message);
-const on = (fn, pn, prefix, publisher, message) =>
-  fn.run(trigger({ channels: [`${prefix}.${publisher}`], params: { uuid: publisher }, message }), pn.execution());
+const load = bundleLoader();
+const world = () => memoryWorld([['alice', 'Alice'], ['bob', 'Bob']]).pn;
+const on = (fn, pn, prefix, publisher, message) => publishAs(fn, pn, `${prefix}.${publisher}`, publisher, message);
 const nested = (levels) => { let v = []; for (let i = 1; i < levels; i++) v = [v]; return v; };
 
 test('a command nested 63 levels deep is answered invalid; 62 levels is answered ok', async () => {

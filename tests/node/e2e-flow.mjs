@@ -8,17 +8,9 @@ import assert from 'node:assert/strict';
 import { client, events } from './local-pubnub/helpers.mjs';
 import { command } from './commands.mjs';
 import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { until } from './helpers.mjs';
 
-/** Polls `check` until it gives a truthy value (every 25 ms, at most `ms`). */
-export async function until(check, ms = 5000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { until };
 
 export async function friendsComeAndGo(srv, sdk, tag = sdk) {
   const A = `alice-${tag}`;

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, client, destroyAll, tmpDir, runCli, ROOT } from './local-pubnub/helpers.mjs';
+import { startServer, client, destroyAll, tmpDir, runCli, ROOT, until } from './local-pubnub/helpers.mjs';
 import { loadSettings } from '../../js-shim/settings.mjs';
 import init, { connectFriends } from '../../pkg/web/index.js';
 
@@ -21,15 +21,6 @@ after(async () => {
 
 const ids = (tag, n) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
 
-async function until(check, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Signed-in users whose connections re-send quickly (this is loopback). */
 async function connectAll(origin, users) {
@@ -85,7 +76,7 @@ async function assertExact(admin, users, friends) {
       if ((custom.friendCount ?? 0) !== expected.get(u).size) return false;
     }
     return true;
-  }, 20_000, 'friendCount of every user equals its friends');
+  }, 20_000, { step: 100, what: 'friendCount of every user equals its friends' });
 }
 
 test('20 % of host calls failing: re-sent commands leave nothing half-made, every count exact, every request notified', { timeout: 180_000 }, async () => {

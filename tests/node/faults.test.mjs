@@ -6,16 +6,14 @@
 // Run: node --experimental-vm-modules --test tests/node/faults.test.mjs (after scripts/build)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
 import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
 import { command } from './commands.mjs';
+import { FUNCTIONS_DIR, T0, manifest as readManifest } from './helpers.mjs';
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions');
-const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-const T0 = Date.UTC(2026, 0, 1);
+const dir = FUNCTIONS_DIR;
+const manifest = readManifest();
 const NAMES = ['friend-acceptance', 'friend-removal', 'recount-worker', 'presence-settler'];
 
 async function system() {

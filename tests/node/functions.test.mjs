@@ -3,22 +3,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
-import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
 import { command } from './commands.mjs';
+import { FUNCTIONS_DIR, T0, fnFile, manifest as readManifest, memoryWorld } from './helpers.mjs';
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions');
-const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-const fnFile = (name) => join(dir, manifest.functions.find((f) => f.name === name).file);
-const T0 = Date.UTC(2026, 0, 1);
+const dir = FUNCTIONS_DIR;
+const manifest = readManifest();
 
 function world() {
-  const pn = new MemoryPubNub();
-  let now = T0;
-  pn.now = () => now;
-  return { pn, advance: (ms) => { now += ms; }, at: () => now };
+  const w = memoryWorld();
+  return { ...w, at: () => w.clock.now };
 }
 
 // Functions read the clock with Date.now() inside their own context; tests drive it.

@@ -5,31 +5,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
-import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
+import { join } from 'node:path';
+import { trigger } from '../../js-shim/host/load-function.mjs';
 import { initSync, FriendsView } from '../../pkg/web/index.js';
+import { ROOT, T0, bundleLoader, memoryWorld } from './helpers.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 initSync({ module: readFileSync(join(ROOT, 'pkg/web/friends_presence_bg.wasm')) });
-const dir = join(ROOT, 'pkg/functions');
-const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-const fnFile = (name) => join(dir, manifest.functions.find((f) => f.name === name).file);
-const T0 = Date.UTC(2026, 0, 1);
 
 let now = T0;
-const bundles = {};
-async function fn(name) {
-  bundles[name] ??= await loadFunction(fnFile(name), { now: () => now });
-  return bundles[name];
-}
+const fn = bundleLoader(() => now);
 
+/** The in-memory host with `users`, on the test's clock (`now`, back at T0). */
 function world(users) {
   now = T0;
-  const pn = new MemoryPubNub();
+  const { pn } = memoryWorld(users);
   pn.now = () => now;
-  for (const [id, name] of users) pn.addUser(id, name);
   return pn;
 }
 

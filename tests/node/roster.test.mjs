@@ -4,30 +4,19 @@
 // package's builders (tests/client.rs checks those against the Functions). Run: node --experimental-vm-modules --test tests/node/roster.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
-import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
+import { trigger } from '../../js-shim/host/load-function.mjs';
+import { T0, bundleLoader, memoryWorld } from './helpers.mjs';
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions');
-const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-const fnFile = (name) => join(dir, manifest.functions.find((f) => f.name === name).file);
-const T0 = Date.UTC(2026, 0, 1);
 const DAY = 24 * 3600 * 1000;
 
 let now = T0;
-const bundles = {};
-async function fn(name) {
-  bundles[name] ??= await loadFunction(fnFile(name), { now: () => now });
-  return bundles[name];
-}
+const fn = bundleLoader(() => now);
 
+/** The in-memory host with `users`, on the test's clock (`now`, back at T0). */
 function world(users) {
   now = T0;
-  const pn = new MemoryPubNub();
+  const { pn } = memoryWorld(users);
   pn.now = () => now;
-  for (const [id, name, custom] of users) pn.addUser(id, name, custom);
   return pn;
 }
 

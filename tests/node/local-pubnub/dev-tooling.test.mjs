@@ -48,7 +48,7 @@ test('scripts/dev on a full disk: reports that runtime.log cannot be written and
   fs.symlinkSync('/dev/full', path.join(pop, 'runtime.log')); // every write: ENOSPC
   const dev = runDev([...TINY, '--state-dir', stateDir]);
   try {
-    const url = await until(() => dev.out.stdout.match(/^page: (http:\/\/[\d.]+:\d+)\//m)?.[1] ?? (dev.child.exitCode !== null && 'exited'), 90000, 100);
+    const url = await until(() => dev.out.stdout.match(/^page: (http:\/\/[\d.]+:\d+)\//m)?.[1] ?? (dev.child.exitCode !== null && 'exited'), 90000, { step: 100 });
     assert.notEqual(url, 'exited', `dev exited: ${dev.out.stderr}`);
     assert.match(dev.out.stderr, /cannot write runtime\.log \(ENOSPC\); serving on without it/);
     assert.equal(dev.out.stderr.match(/cannot write runtime\.log/g).length, 1, 'reported once');

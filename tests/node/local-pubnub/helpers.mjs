@@ -94,16 +94,7 @@ export function connected(ev) {
   return ev.next('status', (s) => s.category === 'PNConnectedCategory');
 }
 
-/** Poll `fn` until it returns a truthy value (or throw after `ms`). */
-export async function until(fn, ms = 4000, step = 10) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms: ${fn}`);
-    await new Promise((r) => setTimeout(r, step));
-  }
-}
+export { until } from '../helpers.mjs';
 
 /** Plain HTTP GET/other against the server → {status, headers, json, text}. */
 export async function http(srv, pathAndQuery, init = {}) {
