@@ -481,6 +481,13 @@ pub fn decide_request(
     RequestDecision::Record { pending, write, notice }
 }
 
+/// A request of A's found pending when A asks again (`already_pending`): B is told of it
+/// again (the same notice, same `eventId`), unless it is hidden (B blocked A). A crash may
+/// have cut the first attempt off after its KV write, before the listing and the notice.
+pub fn request_again(requester: &UserRecord, to: &UserId, pending: &PendingRequest) -> Option<Notice<FriendRequestReceived>> {
+    (!pending.hidden).then(|| request_received(requester, to, pending))
+}
+
 /// The membership of the requester on `requests-in.{to}` that lists a pending request:
 /// `{requestId, requestedAt}` (epoch ms). The KV request is what accepting reads; this is
 /// what the initial load lists (KV cannot list).
