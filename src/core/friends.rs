@@ -643,6 +643,20 @@ impl AcceptPlan {
     }
 }
 
+/// The group entries a refused acceptance takes away, of those its journal placed
+/// (`placed`: A's group, B's): all of them, unless the pair is friends (`a_has_b`, A's
+/// membership of B), then only those outside the friendship's own groups (`group` on A's side,
+/// `peerGroup` on B's): an entry there is the same channel in the same group, the friendship's,
+/// placed by the acceptance that made it (the reverse request's, accepted at the same time).
+pub fn stray_groups(placed: [u64; 2], a_has_b: Option<&JsonObject>) -> [Option<u64>; 2] {
+    let kept = a_has_b.map(|m| [m.u64("group"), m.u64("peerGroup")]);
+    let stray = |i: usize| match kept {
+        Some(k) if k[i] == Some(placed[i]) => None,
+        _ => Some(placed[i]),
+    };
+    [stray(0), stray(1)]
+}
+
 /// What a `friend.request.accepted` (B accepts A) does.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
