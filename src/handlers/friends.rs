@@ -408,8 +408,9 @@ async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, repo
         match fr::decide_request(cmd, &a, friendship.as_ref().map(|m| &m.custom), existing.as_ref(), blocks, now_ms) {
             RequestDecision::Record { pending, write, notice } => (pending, write, notice),
             RequestDecision::Refuse(refused) => {
-                // An earlier request of A's that a crash left unlisted or untold is listed and told now.
-                if let Some((p, notice)) = existing.filter(|_| refused.reason == Reason::AlreadyPending).map(|p| {
+                // An earlier request of A's that a crash left unlisted or untold is listed and told
+                // now (not if B has blocked A since: a block takes the requests away).
+                if let Some((p, notice)) = existing.filter(|_| refused.reason == Reason::AlreadyPending && !blocks.b_blocked_a).map(|p| {
                     let notice = fr::request_again(&a, b_id, &p);
                     (p, notice)
                 }) {

@@ -484,3 +484,30 @@ fn a_command_cut_off_between_its_done_record_and_its_answer_is_complete_and_answ
         host.assert_within_budget();
     }
 }
+
+/// A request found pending when A asks again is listed and told again, unless B has blocked
+/// A since (a block cut off after its block write, before it took the requests away): B is not
+/// told of a request from a user B blocked.
+#[test]
+fn a_request_asked_again_is_not_told_to_a_user_who_blocked_the_requester_meanwhile() {
+    let received = |h: &FakeHost| h.published_on("inbox.bob").iter().filter(|m| m["type"] == "friend.request.received").count();
+    let mut seen = false;
+    for n in 1..20 {
+        let host = setup();
+        on_requests(&host, "alice", command("friend.request", "alice", "bob", "r1"));
+        host.crash_after(n);
+        on_management(&host, "bob", command("friend.block", "bob", "alice", "B"));
+        host.take_fired();
+        let blocked = host.members("blocked.bob").contains_key("alice");
+        if !blocked || host.kv_value("friend-request:alice:bob").is_none() {
+            continue;
+        }
+        seen = true;
+        let (told, listed) = (received(&host), host.members("requests-in.bob").contains_key("alice"));
+        on_requests(&host, "alice", command("friend.request", "alice", "bob", "r2"));
+        assert_eq!(results(&host, "alice", "r2").last().unwrap()["payload"]["reason"], "already_pending", "@{n}");
+        assert_eq!(received(&host), told, "@{n}: bob is not told again");
+        assert_eq!(host.members("requests-in.bob").contains_key("alice"), listed, "@{n}: nor listed again");
+    }
+    assert!(seen, "a block cut off between its block write and the requests' removal");
+}
