@@ -456,6 +456,13 @@ pub fn decide_request(
     RequestDecision::Record { pending, write, notice }
 }
 
+/// A request of A's found pending when A asks again (`already_pending`): B is told of it
+/// again (the same notice, same `eventId`), unless it is hidden (B blocked A). A crash may
+/// have cut the first attempt off after its KV write, before the listing and the notice.
+pub fn request_again(requester: &UserRecord, to: &UserId, pending: &PendingRequest) -> Option<Notice<FriendRequestReceived>> {
+    (!pending.hidden).then(|| request_received(requester, to, pending))
+}
+
 /// The membership of the requester on `requests-in.{to}` that lists a pending request:
 /// `{requestId, requestedAt}` (epoch ms). The KV request is what accepting reads; this is
 /// what the initial load lists (KV cannot list).
@@ -609,6 +616,20 @@ impl AcceptPlan {
     pub fn instance(&self) -> &str {
         self.record.instance.as_deref().unwrap_or("")
     }
+}
+
+/// The group entries a refused acceptance takes away, of those its journal placed
+/// (`placed`: A's group, B's): all of them, unless the pair is friends (`a_has_b`, A's
+/// membership of B), then only those outside the friendship's own groups (`group` on A's side,
+/// `peerGroup` on B's): an entry there is the same channel in the same group, the friendship's,
+/// placed by the acceptance that made it (the reverse request's, accepted at the same time).
+pub fn stray_groups(placed: [u64; 2], a_has_b: Option<&JsonObject>) -> [Option<u64>; 2] {
+    let kept = a_has_b.map(|m| [m.u64("group"), m.u64("peerGroup")]);
+    let stray = |i: usize| match kept {
+        Some(k) if k[i] == Some(placed[i]) => None,
+        _ => Some(placed[i]),
+    };
+    [stray(0), stray(1)]
 }
 
 /// What a `friend.request.accepted` (B accepts A) does.

@@ -374,49 +374,80 @@ fn result_of(cmd: &Command, record: &CommandRecord) -> (String, Envelope<Command
     (result.channel, result.message)
 }
 
-/// A → B. Ops: 5 API (users, friendship, both blocks, listing), ≤ 2 KV (+2: the command record read and write), 1 publish (+1: the result).
+/// A → B. Everything the decision needs is read at once (one round trip); the request is
+/// written to KV first, then listed and B told together, so a crash leaves either nothing, or
+/// a KV request (B can accept or decline it) that may be unlisted and untold: invisible, it
+/// expires, anything done to the pair takes it away, and A asking again finds it
+/// (`already_pending`) and lists it and tells B then. Never a listing or a notice without the
+/// request behind it. Ops: 5 API (users, friendship, both blocks, listing), 2 KV (+2: the
+/// command record read and write), 1 publish (+1: the result).
 async fn request<H: PubNub + KvStore>(host: &H, cmd: &Command, now_ms: u64, report: &mut Report) -> Result<Decided, Incomplete> {
-    let users = host.get_users(&[cmd.user_a.clone(), cmd.user_b.clone()]).await.map_err(|e| incomplete(report, "App Context read", e))?;
+    let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
+    let key = keys::request_key(a_id, b_id);
+    let (pair, a_friends, a_blocked, b_blocked) = ([a_id.clone(), b_id.clone()], friends(a_id), blocked(a_id), blocked(b_id));
+    // Made at once, awaited in turn: one round trip (`host::step`: a call goes out when made).
+    let users = host.get_users(&pair);
+    let friendship = host.get_member(&a_friends, b_id);
+    let a_blocked_b = host.get_member(&a_blocked, b_id);
+    let b_blocked_a = host.get_member(&b_blocked, a_id);
+    let existing = host.get::<PendingRequest>(&key);
+    let users = users.await.map_err(|e| incomplete(report, "App Context read", e))?;
+    let friendship = friendship.await.map_err(|e| incomplete(report, "membership read", e))?;
+    let a_blocked_b = a_blocked_b.await.map_err(|e| incomplete(report, "block read", e))?;
+    let b_blocked_a = b_blocked_a.await.map_err(|e| incomplete(report, "block read", e))?;
+    let existing = existing.await.map_err(|e| incomplete(report, "pending request read", e))?;
+    let blocks = fr::Blocks { a_blocked_b: a_blocked_b.is_some(), b_blocked_a: b_blocked_a.is_some() };
     let (a, _) = match fr::both_users(cmd, &users) {
         Ok(users) => users,
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
-    let friendship = host.get_member(&friends(&cmd.user_a), &cmd.user_b).await.map_err(|e| incomplete(report, "membership read", e))?;
-    let key = keys::request_key(&cmd.user_a, &cmd.user_b);
-    let mut blocks = fr::Blocks::default();
-    let mut existing: Option<PendingRequest> = None;
-    if friendship.is_none() {
-        for (who, whom, flag) in [(&cmd.user_a, &cmd.user_b, &mut blocks.a_blocked_b), (&cmd.user_b, &cmd.user_a, &mut blocks.b_blocked_a)]
-        {
-            *flag = host.get_member(&blocked(who), whom).await.map_err(|e| incomplete(report, "block read", e))?.is_some();
-        }
-        existing = host.get(&key).await.map_err(|e| incomplete(report, "pending request read", e))?;
-    }
-    match fr::decide_request(cmd, &a, friendship.as_ref().map(|m| &m.custom), existing.as_ref(), blocks, now_ms) {
-        RequestDecision::Refuse(refused) => Ok(Decided::Refused(refused)),
-        RequestDecision::Record { pending, write, notice } => {
-            if write {
-                host.set(&key, &pending, keys::REQUEST_TTL_MINUTES).await.map_err(|e| incomplete(report, "pending request write", e))?;
+    let (pending, write, notice) =
+        match fr::decide_request(cmd, &a, friendship.as_ref().map(|m| &m.custom), existing.as_ref(), blocks, now_ms) {
+            RequestDecision::Record { pending, write, notice } => (pending, write, notice),
+            RequestDecision::Refuse(refused) => {
+                // An earlier request of A's that a crash left unlisted or untold is listed and told
+                // now (not if B has blocked A since: a block takes the requests away).
+                if let Some((p, notice)) = existing.filter(|_| refused.reason == Reason::AlreadyPending && !blocks.b_blocked_a).map(|p| {
+                    let notice = fr::request_again(&a, b_id, &p);
+                    (p, notice)
+                }) {
+                    list_request(host, cmd, &p, notice.as_ref(), report).await?;
+                }
+                return Ok(Decided::Refused(refused));
             }
-            // Listed for both users' initial load (idempotent: a re-send writes the same).
-            host.set_members(&requests_in(&cmd.user_b), &[(cmd.user_a.clone(), fr::request_listing(&pending))])
-                .await
-                .map_err(|e| incomplete(report, "pending request listing", e))?;
-            if let Some(notice) = notice {
-                host.publish(&notice.channel, &notice.message).await.map_err(|e| incomplete(report, "friend.request.received", e))?;
-            }
-            report.info(cat(&["friend request ", cmd.user_a.as_str(), " -> ", cmd.user_b.as_str()]));
-            Ok(Decided::Done(pending.at))
-        }
+        };
+    if write {
+        host.set(&key, &pending, keys::REQUEST_TTL_MINUTES).await.map_err(|e| incomplete(report, "pending request write", e))?;
     }
+    list_request(host, cmd, &pending, notice.as_ref(), report).await?;
+    report.info(cat(&["friend request ", a_id.as_str(), " -> ", b_id.as_str()]));
+    Ok(Decided::Done(pending.at))
 }
 
-/// The request A → B (`key`) goes: from KV, then from B's list (A's outgoing).
+/// The request A → B is listed for both users' initial load and B told (unless hidden), at
+/// once: both idempotent, so a re-send writes the same (the notice's `eventId` is stable).
+async fn list_request<H: PubNub>(
+    host: &H,
+    cmd: &Command,
+    pending: &PendingRequest,
+    notice: Option<&fr::Notice<messages::FriendRequestReceived>>,
+    report: &mut Report,
+) -> Result<(), Incomplete> {
+    let (listing, list) = ([(cmd.user_a.clone(), fr::request_listing(pending))], requests_in(&cmd.user_b));
+    let listed = host.set_members(&list, &listing);
+    if let Some(notice) = notice {
+        host.publish(&notice.channel, &notice.message).await.map_err(|e| incomplete(report, "friend.request.received", e))?;
+    }
+    listed.await.map_err(|e| incomplete(report, "pending request listing", e))
+}
+
+/// The request A → B (`key`) goes from KV and from B's list (A's outgoing), at once: a
+/// listing without its KV request is refused `not_pending` when acted on, like a gone one.
 async fn unlist<H: PubNub + KvStore>(host: &H, cmd: &Command, key: &str, report: &mut Report) -> Result<(), Incomplete> {
+    let (list, one) = (requests_in(&cmd.user_b), [cmd.user_a.clone()]);
+    let unlisted = host.remove_members(&list, &one);
     host.remove(key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
-    host.remove_members(&requests_in(&cmd.user_b), core::slice::from_ref(&cmd.user_a))
-        .await
-        .map_err(|e| incomplete(report, "pending request unlisting", e))
+    unlisted.await.map_err(|e| incomplete(report, "pending request unlisting", e))
 }
 
 /// B declines A's request, or A withdraws it (a cancel), as `fr::decide_close` decides; one
@@ -491,13 +522,14 @@ async fn tell_other_side<H: PubNub>(
     host.publish(&notice.channel, &notice.message).await.map_err(|e| incomplete(report, notice.message.kind, e))
 }
 
-/// B accepts A's request, as `fr::decide_accept` lays it out: the lease, the request, the plan
-/// (written as this command's record first), both group entries, both memberships, a recount,
-/// both notices, then both pending requests go (KV, then their listings). Ops: ≤ 9 API (8 +
-/// one full-group fallback), ≤ 8 KV here (the lease, the request, 3 to open the journal, 1 per
-/// fallback, 2 removals, the lease's release when no fallback was needed; +2: the command
-/// record; at the last hop (a heal) the journal is open already and the recount is queued:
-/// 2 KV instead of a fire), 3 publishes and fires (+1).
+/// B accepts A's request, as `fr::decide_accept` lays it out, in rounds of host calls that
+/// go out together: both users and the lease; the request and A's membership of B; the
+/// journal (its reference, then the plan: this command's record); both group entries; both
+/// memberships; then the recount, both notices, both pending requests (KV and listings) and
+/// the lease's release. Ops: ≤ 9 API (8 + one full-group fallback), ≤ 8 KV here (the lease,
+/// the request, 3 to open the journal, 1 per fallback, 2 removals, the lease's release when
+/// no fallback was needed; +2: the command record; at the last hop (a heal) the journal is
+/// open already and the recount is queued: 2 KV instead of a fire), 3 publishes and fires (+1).
 async fn accept<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,
@@ -508,17 +540,22 @@ async fn accept<H: PubNub + KvStore>(
     report: &mut Report,
 ) -> Result<Decided, Incomplete> {
     let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
-    let users = host.get_users(&[a_id.clone(), b_id.clone()]).await.map_err(|e| incomplete(report, "App Context read", e))?;
+    let (lease, request_key, a_friends) = (keys::lease_key(a_id, b_id), keys::request_key(a_id, b_id), friends(a_id));
+    let pair = [a_id.clone(), b_id.clone()];
+    // The users and the lease at once (a call goes out when made: `host::step`); the lease
+    // before the request is read: see `keys::lease_key`.
+    let users = host.get_users(&pair);
+    let leased = host.set(&lease, &record_key, keys::LEASE_TTL_MINUTES);
+    let users = users.await.map_err(|e| incomplete(report, "App Context read", e))?;
+    leased.await.map_err(|e| incomplete(report, "lease write", e))?;
     let (a, b) = match fr::both_users(cmd, &users) {
         Ok(users) => users,
         Err(refused) => return Ok(Decided::Refused(refused)),
     };
-    // The lease before the request is read: see `keys::lease_key`.
-    let lease = keys::lease_key(a_id, b_id);
-    host.set(&lease, &record_key, keys::LEASE_TTL_MINUTES).await.map_err(|e| incomplete(report, "lease write", e))?;
-    let request_key = keys::request_key(a_id, b_id);
-    let pending: Option<PendingRequest> = host.get(&request_key).await.map_err(|e| incomplete(report, "pending request read", e))?;
-    let a_has_b = host.get_member(&friends(a_id), b_id).await.map_err(|e| incomplete(report, "membership read", e))?;
+    let pending = host.get::<PendingRequest>(&request_key);
+    let a_has_b = host.get_member(&a_friends, b_id);
+    let pending = pending.await.map_err(|e| incomplete(report, "pending request read", e))?;
+    let a_has_b = a_has_b.await.map_err(|e| incomplete(report, "membership read", e))?;
     let (plan, fresh) = match fr::decide_accept(cmd, journal, pending.as_ref(), a_has_b.as_ref().map(|m| &m.custom), &a, &b, now_ms) {
         AcceptDecision::Proceed { plan, fresh } => (plan, fresh),
         AcceptDecision::Refuse(refused) => {
@@ -528,8 +565,10 @@ async fn accept<H: PubNub + KvStore>(
             }
             if let Some(groups) = journal.and_then(|j| j.groups) {
                 // An earlier attempt may have placed group entries before a decline or a
-                // removal took the request away: they go too.
-                for (user, friend, group) in [(a_id, b_id, groups[0]), (b_id, a_id, groups[1])] {
+                // removal took the request away: they go too, but for the friendship's own.
+                let stray = fr::stray_groups(groups, a_has_b.as_ref().map(|m| &m.custom));
+                for (user, friend, group) in [(a_id, b_id, stray[0]), (b_id, a_id, stray[1])] {
+                    let Some(group) = group else { continue };
                     host.remove_channels(&friends_group(user, group as usize), &[status(friend)])
                         .await
                         .map_err(|e| incomplete(report, "channel group cleanup", e))?;
@@ -545,31 +584,35 @@ async fn accept<H: PubNub + KvStore>(
     }
 
     // Both groups first, then both memberships: full groups are undone before anything else
-    // is written.
-    let mut groups = [0usize; 2];
+    // is written. Both entries go out at once; a full group is then retried on the next one,
+    // side by side.
+    let [(g0, s0), (g1, s1)] = plan.sides.each_ref().map(|side| (friends_group(&side.user, side.group), [status(&side.friend)]));
+    let placing = host.add_channels(&g1, &s1);
+    let mut placed = [host.add_channels(&g0, &s0).await, placing.await];
+    let mut groups = [plan.sides[0].group, plan.sides[1].group];
     let mut fallbacks = 0u32;
     for (i, side) in plan.sides.iter().enumerate() {
-        let mut group = side.group;
         loop {
-            match host.add_channels(&friends_group(&side.user, group), &[status(&side.friend)]).await {
+            match core::mem::replace(&mut placed[i], Ok(())) {
                 Ok(()) => break,
                 // Full group (removals leave holes elsewhere): try the next one, recorded
                 // first so that a re-send looks where this attempt may have placed it.
-                Err(HostError::Rejected { status: 400, .. }) => match fr::fallback_group(group, fallbacks) {
+                Err(HostError::Rejected { status: 400, .. }) => match fr::fallback_group(groups[i], fallbacks) {
                     Some(next) => {
                         fallbacks += 1;
-                        group = next;
+                        groups[i] = next;
                         if let Some(g) = record.groups.as_mut() {
                             g[i] = next as u64;
                         }
                         save(host, record_key, cmd, &record).await.map_err(|e| incomplete(report, "plan update", e))?;
+                        placed[i] = host.add_channels(&friends_group(&side.user, next), &[status(&side.friend)]).await;
                     }
                     None => {
-                        if i == 1 {
-                            host.remove_channels(&friends_group(a_id, groups[0]), &[status(b_id)])
-                                .await
-                                .map_err(|e| incomplete(report, "undo of the group entry", e))?;
-                        }
+                        // The other side's entry, if it was placed, goes too.
+                        let other = &plan.sides[1 - i];
+                        host.remove_channels(&friends_group(&other.user, groups[1 - i]), &[status(&other.friend)])
+                            .await
+                            .map_err(|e| incomplete(report, "channel group cleanup", e))?;
                         release(host, &lease, report).await;
                         let why = Rejection::with("no room in the friends groups tried (full); nothing changed, for", side.user.as_str());
                         return Ok(Decided::Refused(Refused::new(Reason::Limit, why)));
@@ -578,39 +621,32 @@ async fn accept<H: PubNub + KvStore>(
                 Err(e) => return Err(incomplete(report, "channel group update", e)),
             }
         }
-        groups[i] = group;
     }
-    for (i, side) in plan.sides.iter().enumerate() {
-        host.set_members(&friends(&side.user), &[(side.friend.clone(), plan.membership(i, groups))])
-            .await
-            .map_err(|e| incomplete(report, "membership write", e))?;
-    }
-    recount_both(host, a_id, b_id, hop).await.map_err(|e| incomplete(report, "recount", e))?;
-    for side in &plan.sides {
-        host.publish(&side.notice.channel, &side.notice.message).await.map_err(|e| incomplete(report, "friend.added", e))?;
-    }
-    // Last: no pending request either way survives the friendship (a stale one could be
-    // accepted again after a removal).
-    for key in [request_key, keys::request_key(b_id, a_id)] {
-        host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
-    }
-    unlist_pair(host, a_id, b_id, report).await?;
-    if fallbacks == 0 {
-        // After a fallback the KV budget is spent (its plan update): the lease expires.
-        release(host, &lease, report).await;
+    let [(f0, m0), (f1, m1)] = [0, 1].map(|i| (friends(&plan.sides[i].user), [(plan.sides[i].friend.clone(), plan.membership(i, groups))]));
+    let second = host.set_members(&f1, &m1);
+    host.set_members(&f0, &m0).await.map_err(|e| incomplete(report, "membership write", e))?;
+    second.await.map_err(|e| incomplete(report, "membership write", e))?;
+    // Then, at once: the recount, both notices, and no pending request either way survives the
+    // friendship (a stale one could be accepted again after a removal); the memberships are
+    // written, so the lease goes too (after a fallback the KV budget is spent: it expires).
+    let (n0, n1) = (&plan.sides[0].notice, &plan.sides[1].notice);
+    let other_key = keys::request_key(b_id, a_id);
+    let (a_in, b_in, a_one, b_one) = (requests_in(a_id), requests_in(b_id), [a_id.clone()], [b_id.clone()]);
+    let counted = recount_both(host, a_id, b_id, hop);
+    let (told_a, told_b) = (host.publish(&n0.channel, &n0.message), host.publish(&n1.channel, &n1.message));
+    let (gone, gone_too) = (host.remove(&request_key), host.remove(&other_key));
+    let (unlisted, unlisted_too) = (host.remove_members(&b_in, &a_one), host.remove_members(&a_in, &b_one));
+    let released = (fallbacks == 0).then(|| host.remove(&lease));
+    counted.await.map_err(|e| incomplete(report, "recount", e))?;
+    told_a.await.and(told_b.await).map_err(|e| incomplete(report, "friend.added", e))?;
+    gone.await.and(gone_too.await).map_err(|e| incomplete(report, "pending request removal", e))?;
+    unlisted.await.and(unlisted_too.await).map_err(|e| incomplete(report, "pending request unlisting", e))?;
+    if let Some(released) = released {
+        // Not released, it expires within a minute.
+        let _ = released.await;
     }
     report.info(cat(&["friends: ", a_id.as_str(), " <-> ", b_id.as_str(), if fresh { "" } else { " (completed by a re-send)" }]));
     Ok(Decided::Done(record.at))
-}
-
-/// Both users' listings of requests between them (either way) go.
-async fn unlist_pair<H: PubNub>(host: &H, a: &UserId, b: &UserId, report: &mut Report) -> Result<(), Incomplete> {
-    for (to, from) in [(b, a), (a, b)] {
-        host.remove_members(&requests_in(to), core::slice::from_ref(from))
-            .await
-            .map_err(|e| incomplete(report, "pending request unlisting", e))?;
-    }
-    Ok(())
 }
 
 /// Whether an acceptance of the pair holds the lease (`keys::lease_key`) and is not done: the
@@ -682,8 +718,8 @@ async fn remove_or_block<H: PubNub + KvStore>(
     Ok(Decided::Done(plan.record.at))
 }
 
-/// Both memberships of the pair, unless the plan is recorded already (then it is finished,
-/// whatever is left of the friendship).
+/// Both memberships of the pair, read at once, unless the plan is recorded already (then it
+/// is finished, whatever is left of the friendship).
 async fn memberships<H: PubNub>(
     host: &H,
     cmd: &Command,
@@ -694,20 +730,23 @@ async fn memberships<H: PubNub>(
         return Ok((None, None));
     }
     let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
-    Ok((
-        host.get_member(&friends(a_id), b_id).await.map_err(|e| incomplete(report, "membership read", e))?,
-        host.get_member(&friends(b_id), a_id).await.map_err(|e| incomplete(report, "membership read", e))?,
-    ))
+    let (a_friends, b_friends) = (friends(a_id), friends(b_id));
+    let m_b = host.get_member(&b_friends, a_id);
+    let m_a = host.get_member(&a_friends, b_id).await.map_err(|e| incomplete(report, "membership read", e))?;
+    Ok((m_a, m_b.await.map_err(|e| incomplete(report, "membership read", e))?))
 }
 
-/// The pending requests between the pair go, both ways, from KV and from the lists. Before
-/// the lease is read (see `keys::lease_key`): a stale one could otherwise be accepted again.
+/// The pending requests between the pair go, both ways, from KV and from the lists, all at
+/// once. Before the lease is read (see `keys::lease_key`): a stale one could otherwise be
+/// accepted again.
 async fn drop_requests<H: PubNub + KvStore>(host: &H, cmd: &Command, report: &mut Report) -> Result<(), Incomplete> {
     let (a_id, b_id) = (&cmd.user_a, &cmd.user_b);
-    for key in [keys::request_key(a_id, b_id), keys::request_key(b_id, a_id)] {
-        host.remove(&key).await.map_err(|e| incomplete(report, "pending request removal", e))?;
-    }
-    unlist_pair(host, a_id, b_id, report).await
+    let (ab, ba) = (keys::request_key(a_id, b_id), keys::request_key(b_id, a_id));
+    let (a_in, b_in, a_one, b_one) = (requests_in(a_id), requests_in(b_id), [a_id.clone()], [b_id.clone()]);
+    let (gone, gone_too) = (host.remove(&ab), host.remove(&ba));
+    let (unlisted, unlisted_too) = (host.remove_members(&b_in, &a_one), host.remove_members(&a_in, &b_one));
+    gone.await.and(gone_too.await).map_err(|e| incomplete(report, "pending request removal", e))?;
+    unlisted.await.and(unlisted_too.await).map_err(|e| incomplete(report, "pending request unlisting", e))
 }
 
 /// The friendship of `plan` ends: unless an acceptance of the pair holds the lease, per side
@@ -724,44 +763,43 @@ async fn unfriend<H: PubNub + KvStore>(
         report.warn("an acceptance between them is running; a re-send completes the command");
         return Err(Incomplete);
     }
-    for side in &plan.sides {
-        host.remove_channels(&friends_group(&side.user, side.group), &[status(&side.friend)])
-            .await
-            .map_err(|e| incomplete(report, "channel group removal", e))?;
-        host.remove_members(&friends(&side.user), core::slice::from_ref(&side.friend))
-            .await
-            .map_err(|e| incomplete(report, "membership removal", e))?;
-    }
+    // Both group entries and both memberships at once: the plan is recorded, so a re-send
+    // removes whatever of them is left.
+    let [one, other] = &plan.sides;
+    let [(g0, s0, f0, u0), (g1, s1, f1, u1)] = [one, other]
+        .map(|side| (friends_group(&side.user, side.group), [status(&side.friend)], friends(&side.user), [side.friend.clone()]));
+    let (ungrouped, ungrouped_too) = (host.remove_channels(&g0, &s0), host.remove_channels(&g1, &s1));
+    let (unlisted, unlisted_too) = (host.remove_members(&f0, &u0), host.remove_members(&f1, &u1));
+    ungrouped.await.and(ungrouped_too.await).map_err(|e| incomplete(report, "channel group removal", e))?;
+    unlisted.await.and(unlisted_too.await).map_err(|e| incomplete(report, "membership removal", e))?;
     // A recount of both (as `recount_both`), then the recount worker refills each hole from
     // the user's last group (if it is not the last itself), keeping the groups compact. A
     // refill that does not happen (or cannot: no hop left) leaves the friends where they are,
-    // only less compact. One fire site for the three keeps the bundle smaller.
+    // only less compact. The recount, the refills and both notices go out at once.
     let (a, b) = (cmd.user_a.as_str(), cmd.user_b.as_str());
+    let [n0, n1] = [&one.notice, &other.notice];
+    let (told, told_too) = (host.publish(&n0.channel, &n0.message), host.publish(&n1.channel, &n1.message));
     match next_hop(hop) {
         None => push_job(host, JobQueue::Recounts, &Recount { users: vec![a.to_owned(), b.to_owned()] })
             .await
             .map_err(|e| incomplete(report, "recount", e))?,
         Some(next) => {
-            let [one, other] = &plan.sides;
             let (pair, one_user, other_user) = ([a, b], [one.user.as_str()], [other.user.as_str()]);
             let works = [
                 FriendsWork { kind: RECOUNT_WORK, hop: next, users: &pair, hole: None },
                 FriendsWork { kind: RECOUNT_WORK, hop: next, users: &one_user, hole: Some(one.group as u64) },
                 FriendsWork { kind: RECOUNT_WORK, hop: next, users: &other_user, hole: Some(other.group as u64) },
             ];
-            for (i, work) in works.iter().enumerate() {
-                if let Err(e) = host.fire(&recount_channel(), work).await {
-                    if i == 0 {
-                        return Err(incomplete(report, "recount", e));
-                    }
-                    report.warn(cat(&["group refill not fired: ", &e.describe()]));
-                }
+            let channel = recount_channel();
+            let (counted, refilled, refilled_too) =
+                (host.fire(&channel, &works[0]), host.fire(&channel, &works[1]), host.fire(&channel, &works[2]));
+            counted.await.map_err(|e| incomplete(report, "recount", e))?;
+            if let Err(e) = refilled.await.and(refilled_too.await) {
+                report.warn(cat(&["group refill not fired: ", &e.describe()]));
             }
         }
     }
-    for side in &plan.sides {
-        host.publish(&side.notice.channel, &side.notice.message).await.map_err(|e| incomplete(report, "friend.removed", e))?;
-    }
+    told.await.and(told_too.await).map_err(|e| incomplete(report, "friend.removed", e))?;
     Ok(())
 }
 

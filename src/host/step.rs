@@ -68,7 +68,9 @@ pub struct StepHost {
 }
 
 impl StepHost {
-    /// The host call `method`, issued when first polled; `read` turns the runtime's answer
+    /// The host call `method`, issued as it is made (not when first awaited): calls made one
+    /// after another before the first of them is awaited go out together, in one step, and
+    /// the handler waits one round trip for all of them. `read` turns the runtime's answer
     /// into the method's result. Arguments that failed to build (`args` an error) fail the
     /// call without issuing it.
     fn call<T, F: Fn(Json) -> HostResult<T>>(
@@ -78,8 +80,25 @@ impl StepHost {
         args: HostResult<Vec<Json>>,
         read: F,
     ) -> Reply<'_, F> {
-        Reply { io: &self.io, state: State::Start(args.map(|args| Call { method, kind, args })), read }
+        let state = match args {
+            Ok(args) => State::Waiting(issue(&self.io, Call { method, kind, args })),
+            // Only serializing an argument fails here (`serialized`): a static reason, so a
+            // call under way needs no drop code wherever a handler holds one.
+            Err(HostError::BadResponse(why)) => State::Failed(why),
+            Err(_) => State::Failed("the arguments"),
+        };
+        Reply { io: &self.io, state, read }
     }
+}
+
+/// Queues `call` for the next step; its sequence number names its outcome.
+#[inline(never)]
+fn issue(io: &RefCell<Io>, call: Call) -> u32 {
+    let mut io = io_of(io);
+    let id = io.next;
+    io.next += 1;
+    io.issued.push((id, call));
+    id
 }
 
 // The generic methods (`publish`, `fire`, `set`) only serialize their value: the rest of the
@@ -113,25 +132,18 @@ pub struct Reply<'a, F> {
 }
 
 enum State {
-    Start(HostResult<Call>),
+    Failed(&'static str),
     Waiting(u32),
     Over,
 }
 
 impl State {
-    /// Issues the call on the first poll, then waits for its outcome.
+    /// Waits for the call's outcome (it was issued when made).
     #[inline(never)]
     fn step(&mut self, io: &RefCell<Io>) -> Poll<HostResult<Json>> {
         let mut io = io_of(io);
         match core::mem::replace(self, State::Over) {
-            State::Start(Err(e)) => Poll::Ready(Err(e)),
-            State::Start(Ok(call)) => {
-                let id = io.next;
-                io.next += 1;
-                io.issued.push((id, call));
-                *self = State::Waiting(id);
-                Poll::Pending
-            }
+            State::Failed(why) => Poll::Ready(Err(HostError::BadResponse(why))),
             State::Waiting(id) => match io.outcomes.iter().position(|(n, _)| *n == id) {
                 Some(i) => Poll::Ready(io.outcomes.swap_remove(i).1),
                 None => {

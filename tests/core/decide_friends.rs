@@ -310,3 +310,17 @@ fn a_block_ends_a_friendship_like_a_removal_and_its_re_send_finishes_the_same_pl
     assert!(plain.removal.is_none() && plain.record.instance.is_none());
     assert!(fr::plan_block(&c, Some(&plain.record), Some(&m(0, 0)), None, T0).removal.is_none());
 }
+
+/// A refused acceptance takes away the group entries its journal placed, but not the
+/// friendship's own: when both users accepted each other's requests at once, the one refused
+/// `already_friends` placed the same channels in the same groups as the one that made it
+/// (found by tests/node/counts-faults.test.mjs: the pair was left without group entries).
+#[test]
+fn a_refused_acceptance_removes_only_the_group_entries_the_friendship_does_not_use() {
+    assert_eq!(fr::stray_groups([0, 0], None), [Some(0), Some(0)], "not friends: all go");
+    let same = membership(&[("group", Json::num(0)), ("peerGroup", Json::num(0))]);
+    assert_eq!(fr::stray_groups([0, 0], Some(&same)), [None, None], "the friendship's own stay");
+    let moved = membership(&[("group", Json::num(1)), ("peerGroup", Json::num(0))]);
+    assert_eq!(fr::stray_groups([0, 0], Some(&moved)), [Some(0), None], "A's entry is elsewhere: the placed one goes");
+    assert_eq!(fr::stray_groups([2, 3], Some(&membership(&[]))), [Some(2), Some(3)], "groups unknown: all go");
+}

@@ -20,7 +20,7 @@ use friends_presence::handlers::Report;
 use friends_presence::host::fake::{block_on, FakeHost};
 use serde_json::Value;
 
-use super::friends::{assert_exact, command, on_management, on_requests, outcome, recount, setup};
+use super::friends::{assert_exact, command, on_management, on_requests, outcome, recount, results, setup};
 use super::{drain_fired, json, settle_run, T0};
 
 /// One count-aggregator run (above 1,000 shards its count round and the count workers), then a
@@ -691,4 +691,156 @@ fn a_cut_off_acceptance_whose_scanner_was_lost_is_still_finished() {
     assert_eq!(answers(&load.host, "bob", "E"), 1, "answered once, by the heal");
     assert_exact(&load.host, &["alice", "bob"]);
     load.host.assert_within_budget();
+}
+
+/// A request opens no journal (issue 20 part 8): cut off at every step and never re-sent, it
+/// leaves nothing (absent) or a KV request, and never a listing or a notice without the KV
+/// request behind it (the request is written first, then listed and told together). A KV
+/// request left unlisted or untold is harmless: B can still accept it (or decline it), it
+/// expires, and A asking again is refused `already_pending` and lists it and tells B then.
+#[test]
+fn a_request_cut_off_at_every_step_leaves_nothing_or_a_request_that_can_be_accepted() {
+    let steps = {
+        let h = setup();
+        let before = h.calls().len();
+        on_requests(&h, "alice", command("friend.request", "alice", "bob", "E"));
+        h.calls().len() - before
+    };
+    let received = |h: &FakeHost| h.published_on("inbox.bob").iter().filter(|m| m["type"] == "friend.request.received").count();
+    let (mut absent, mut unlisted, mut whole) = (0, 0, 0);
+    for n in 1..steps as u32 {
+        let host = setup();
+        host.crash_after(n);
+        on_requests(&host, "alice", command("friend.request", "alice", "bob", "E"));
+        host.take_fired();
+        run_for(&host, 2 * 60_000); // no client: only the periodic Functions run
+        let stored = host.kv_value("friend-request:alice:bob").is_some();
+        let listed = host.members("requests-in.bob").contains_key("alice");
+        let told = received(&host);
+        assert!(stored || (!listed && told == 0), "@{n}: a listing or a notice without the request");
+        assert_exact(&host, &["alice", "bob"]);
+        if !stored {
+            absent += 1;
+            // Nothing was decided: asking again is a fresh request.
+            on_requests(&host, "alice", command("friend.request", "alice", "bob", "E2"));
+            assert_eq!(outcome(&host, "alice", "E2"), Some(Ok(())), "@{n}");
+            continue;
+        }
+        if !listed || told == 0 {
+            unlisted += 1;
+            // A asks again: refused as pending, and the request is listed and B told now.
+            on_requests(&host, "alice", command("friend.request", "alice", "bob", "E2"));
+            assert_eq!(
+                results(&host, "alice", "E2").last().unwrap()["payload"]["reason"],
+                "already_pending",
+                "@{n}: the first request stands"
+            );
+            assert!(host.members("requests-in.bob").contains_key("alice"), "@{n}: listed once asked again");
+            assert!(received(&host) >= 1, "@{n}: B told once asked again");
+        } else {
+            whole += 1;
+        }
+        // Whatever was left, B can accept it: the pair is whole, counts exact.
+        on_requests(&host, "bob", command("friend.request.accepted", "alice", "bob", "A"));
+        assert_eq!(outcome(&host, "bob", "A"), Some(Ok(())), "@{n}");
+        recount(&host);
+        assert!(host.members("friends.alice").contains_key("bob") && host.members("friends.bob").contains_key("alice"));
+        assert!(!host.members("requests-in.bob").contains_key("alice"), "@{n}: unlisted by the acceptance");
+        assert_exact(&host, &["alice", "bob"]);
+        host.assert_within_budget();
+    }
+    assert!(absent > 0 && unlisted > 0 && whole > 0, "crash points: {absent} absent, {unlisted} unlisted or untold, {whole} whole");
+}
+
+/// Cut off after its record says done and before its answer went out: the command is complete
+/// (pair whole, counts exact once the periodic Functions ran) and nothing is left to heal; the
+/// answer is not re-published by the scanners (a done record does not say whether its answer
+/// went out, so they would answer every command twice), and a client that comes back with
+/// the same eventId is answered from the record, nothing run again.
+#[test]
+fn a_command_cut_off_between_its_done_record_and_its_answer_is_complete_and_answered_on_a_re_send() {
+    type Case = (&'static str, fn(&FakeHost), fn(&FakeHost), &'static str, bool);
+    let cases: [Case; 2] = [
+        (
+            "accept",
+            |h| {
+                on_requests(h, "alice", command("friend.request", "alice", "bob", "r1"));
+            },
+            |h| {
+                on_requests(h, "bob", command("friend.request.accepted", "alice", "bob", "E"));
+            },
+            "bob",
+            true,
+        ),
+        (
+            "remove",
+            |h| {
+                on_requests(h, "alice", command("friend.request", "alice", "bob", "r1"));
+                on_requests(h, "bob", command("friend.request.accepted", "alice", "bob", "a1"));
+                recount(h);
+            },
+            |h| {
+                on_management(h, "alice", command("friend.remove", "alice", "bob", "E"));
+            },
+            "alice",
+            false,
+        ),
+    ];
+    for (name, prepare, cut, sender, makes) in cases {
+        let host = setup();
+        prepare(&host);
+        let whole = setup();
+        prepare(&whole);
+        let w0 = whole.calls().len();
+        cut(&whole);
+        // The last call of an uninterrupted run is the answer: crash just before it.
+        let n = (whole.calls().len() - w0 - 1) as u32;
+        host.take_fired();
+        host.crash_after(n);
+        cut(&host);
+        assert_eq!(host.kv_value(&format!("cmd:{sender}:E")).unwrap()["done"], true, "{name}: recorded done");
+        assert_eq!(answers(&host, sender, "E"), 0, "{name}: not answered");
+        run_for(&host, 2 * 60_000);
+        assert_eq!(host.members("friends.alice").contains_key("bob"), makes, "{name}");
+        assert_eq!(host.members("friends.bob").contains_key("alice"), makes, "{name}");
+        assert_exact(&host, &["alice", "bob"]);
+        assert_eq!(answers(&host, sender, "E"), 0, "{name}: the scanners do not answer");
+        let state = host.snapshot_without_answers();
+        if sender == "bob" {
+            on_requests(&host, "bob", command("friend.request.accepted", "alice", "bob", "E"));
+        } else {
+            on_management(&host, "alice", command("friend.remove", "alice", "bob", "E"));
+        }
+        assert_eq!(answers(&host, sender, "E"), 1, "{name}: the re-send is answered");
+        assert_eq!(outcome(&host, sender, "E"), Some(Ok(())), "{name}");
+        assert_eq!(host.snapshot_without_answers(), state, "{name}: nothing run again");
+        host.assert_within_budget();
+    }
+}
+
+/// A request found pending when A asks again is listed and told again, unless B has blocked
+/// A since (a block cut off after its block write, before it took the requests away): B is not
+/// told of a request from a user B blocked.
+#[test]
+fn a_request_asked_again_is_not_told_to_a_user_who_blocked_the_requester_meanwhile() {
+    let received = |h: &FakeHost| h.published_on("inbox.bob").iter().filter(|m| m["type"] == "friend.request.received").count();
+    let mut seen = false;
+    for n in 1..20 {
+        let host = setup();
+        on_requests(&host, "alice", command("friend.request", "alice", "bob", "r1"));
+        host.crash_after(n);
+        on_management(&host, "bob", command("friend.block", "bob", "alice", "B"));
+        host.take_fired();
+        let blocked = host.members("blocked.bob").contains_key("alice");
+        if !blocked || host.kv_value("friend-request:alice:bob").is_none() {
+            continue;
+        }
+        seen = true;
+        let (told, listed) = (received(&host), host.members("requests-in.bob").contains_key("alice"));
+        on_requests(&host, "alice", command("friend.request", "alice", "bob", "r2"));
+        assert_eq!(results(&host, "alice", "r2").last().unwrap()["payload"]["reason"], "already_pending", "@{n}");
+        assert_eq!(received(&host), told, "@{n}: bob is not told again");
+        assert_eq!(host.members("requests-in.bob").contains_key("alice"), listed, "@{n}: nor listed again");
+    }
+    assert!(seen, "a block cut off between its block write and the requests' removal");
 }
