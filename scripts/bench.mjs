@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import vm from 'node:vm';
 import { buildSync } from 'esbuild';
-import { loadFunction, trigger } from '../js-shim/host/load-function.mjs';
-import { MemoryPubNub } from '../js-shim/host/memory.mjs';
+import { loadFunction, trigger } from '../js-shim/dev/memory-host/load-function.mjs';
+import { MemoryPubNub } from '../js-shim/dev/memory-host/memory.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
@@ -75,7 +75,11 @@ function scenario(name) {
       const a = 1 + (Math.floor(i / 49) % 49), b = (a + 1 + (i % 49)) % 50;
       return cmd(`friend-requests.u${a}`, `u${a}`, 'friend.request', { userA: `u${a}`, userB: `u${b}` }, i);
     },
-    'friend-removal': (i) => cmd('friend-management.u0', 'u0', 'friends.sync.request', { userA: 'u0' }, i),
+    // friends.sync.request is user-settings' now: friend-removal blocks and unblocks a non-friend in turn.
+    'friend-removal': (i) => {
+      const other = `u${41 + (Math.floor(i / 2) % 9)}`;
+      return cmd('friend-management.u0', 'u0', i % 2 ? 'friend.unblock' : 'friend.block', { userA: 'u0', userB: other }, i);
+    },
     'user-settings': (i) => cmd('friend-management.u0', 'u0', 'user.settings', { userA: 'u0', statusMessage: `s${i}` }, i),
     'count-aggregator': () => ({}),
     'count-worker': (i) => ({ channels: ['count-work.0'], message: { type: 'count.work', hop: 2, slot: 0, lo: (i % 20) * 1000, hi: (i % 20) * 1000 + 1000 } }),
@@ -134,7 +138,7 @@ if (process.argv[2] === '--cold-one') {
 // `--phases`: where a cold start goes. Each run is a fresh process that evaluates the bundle as
 // a script in a bare context and times the runtime's own steps one by one: evaluate; decode the
 // first stage (JS base85); copy the payload into the stage, decode and inflate it (wasm);
-// compile; instantiate; the first execution; a second. The steps are js-shim/runtime.js's
+// compile; instantiate; the first execution; a second. The steps are js-shim/function/runtime.js's
 // exports, bundled by esbuild into the same context, so they run on the context's globals (the
 // fallback codecs where it has no TextEncoder) and on the bundle's own payload.
 const PHASES = ['evaluate', 'stage', 'inflate', 'compile', 'instantiate', 'first run', 'second run'];
@@ -145,7 +149,7 @@ if (process.argv[2] === '--phases-one') {
   if (native === '1') Object.assign(context, { TextEncoder, TextDecoder });
   const source = readFileSync(file, 'utf8').replace(/^export default /m, 'globalThis.handler = ');
   const steps = buildSync({
-    stdin: { contents: "export * from './js-shim/runtime.js'; export { drive } from './js-shim/driver.js';", resolveDir: root },
+    stdin: { contents: "export * from './js-shim/function/runtime.js'; export { drive } from './js-shim/function/driver.js';", resolveDir: root },
     bundle: true, format: 'iife', globalName: 'steps', target: 'es2020', write: false,
   }).outputFiles[0].text;
   const times = [];

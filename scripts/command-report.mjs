@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import PubNub from 'pubnub10';
-import { startLocalPubNub } from '../js-shim/local-pubnub/index.mjs';
+import { startLocalPubNub } from '../js-shim/dev/local-pubnub/index.mjs';
 import { initSync, friendRequest, acceptRequest, declineRequest, removeFriend } from '../pkg/web/index.js';
 import { createWorld } from './report-world.mjs';
 import { percentile } from './report-lib.mjs';

@@ -1,7 +1,7 @@
-// scripts/deploy: the command line of js-shim/deploy/deploy.mjs and probe.mjs.
+// scripts/deploy: the command line of js-shim/dev/deploy/deploy.mjs and probe.mjs.
 import { parseArgs } from 'node:util';
-import { DEFAULT_ORIGIN, DEFAULT_PACKAGE, FAAS_VERSION, KEYSET_VERSION, check, configure, deploy, keysets, rollback } from '../js-shim/deploy/deploy.mjs';
-import { probe } from '../js-shim/deploy/probe.mjs';
+import { DEFAULT_ORIGIN, DEFAULT_PACKAGE, FAAS_VERSION, KEYSET_VERSION, check, configure, deploy, keysets, rollback } from '../js-shim/dev/deploy/deploy.mjs';
+import { probe } from '../js-shim/dev/deploy/probe.mjs';
 
 const HELP = `usage: scripts/deploy [action] [options]
 Deploys the Functions in pkg/functions/ (run scripts/build first) to a keyset through PubNub's

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import PubNub10 from 'pubnub10';
 import PubNub11 from 'pubnub11';
-import { startLocalPubNub } from '../js-shim/local-pubnub/index.mjs';
+import { startLocalPubNub } from '../js-shim/dev/local-pubnub/index.mjs';
 import { loadSettings } from '../js-shim/settings.mjs';
 import { initSync, friendRequest, acceptRequest } from '../pkg/web/index.js';
 import { LATENCY_REPORT as HELP } from './usage.mjs';

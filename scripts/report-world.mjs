@@ -1,5 +1,5 @@
 // A deterministic little PubNub for the reports: the built Functions on the in-memory host
-// (js-shim/host/memory.mjs), with what the platform would do between executions done here:
+// (js-shim/dev/memory-host/memory.mjs), with what the platform would do between executions done here:
 // a publish or fire on a bound channel runs the After Publish Functions bound to it (up to
 // PubNub's 3 hops), a presence event runs After Presence, On Interval Functions run when
 // asked. Everything is counted per step (the executions it caused, their host calls by name,
@@ -8,8 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadFunction, trigger } from '../js-shim/host/load-function.mjs';
-import { MemoryPubNub } from '../js-shim/host/memory.mjs';
+import { loadFunction, trigger } from '../js-shim/dev/memory-host/load-function.mjs';
+import { MemoryPubNub } from '../js-shim/dev/memory-host/memory.mjs';
 import { emptyTally, countCall, rounds } from './report-lib.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

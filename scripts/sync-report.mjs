@@ -1,7 +1,7 @@
 // Initial-load report (run through scripts/sync-report): how long a signed-in user waits for
 // their friends list. The local PubNub runtime runs in this process with the built Functions;
 // one user with N friends (a quarter online) is written straight into its state, as
-// js-shim/demo/seed.mjs lays it out; then a real `pubnub` SDK client subscribed to its inbox
+// js-shim/dev/demo/seed.mjs lays it out; then a real `pubnub` SDK client subscribed to its inbox
 // drives the web client core's load (pkg/web FriendsView.syncAsks: the first request's head
 // lists the chains of the list, four per channel group, online ones first; each chain is
 // asked for in batches of up to 10 pages, at most 50 pages in flight). Timed from the first
@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import PubNub from 'pubnub11';
-import { startLocalPubNub } from '../js-shim/local-pubnub/index.mjs';
+import { startLocalPubNub } from '../js-shim/dev/local-pubnub/index.mjs';
 import { initSync, FriendsView } from '../pkg/web/index.js';
 import { SYNC_REPORT } from './usage.mjs';
 

@@ -55,7 +55,7 @@ export const LATENCY_REPORT = `usage: scripts/latency-report [options]
   --announce-max N          presence announce max of the runtime (default: deploy/config.json, 100)
   --interval-sec N          presence interval of the runtime, seconds (default: deploy/config.json, 10)
   --wan                     the runtime's WAN profile: 30-80 ms per client round trip, 20-60 ms per
-                            Function host call (js-shim/local-pubnub/wan.mjs)
+                            Function host call (js-shim/dev/local-pubnub/wan.mjs)
   --no-fsync                the runtime's data dir without fsync (its fsync blocks the whole process,
                             so a busy disk shows up in every latency)
   --drain-settle-queue      before driving, wait until the settler has taken every queued chunk
@@ -66,7 +66,7 @@ export const COMMAND_REPORT = `usage: scripts/command-report [options]
   --runs N          runs of request → accept → remove and request → decline, fresh users each (default 30)
   --concurrency C   runs at a time (default 4)
   --wan             the runtime's WAN profile: 30-80 ms per client round trip, 20-60 ms per Function
-                    host call (js-shim/local-pubnub/wan.mjs)
+                    host call (js-shim/dev/local-pubnub/wan.mjs)
   --timeout-ms MS   a receipt not seen within this counts as missed (default 15000)
 `;
 

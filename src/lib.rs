@@ -7,7 +7,7 @@
 //! - [`handlers`]: one async shell per Function: read, decide, act.
 //! - [`client`]: the web client's core (subscribe plan, friends view); `pkg/web` in the browser.
 //! - `wasm` (wasm32 only): a Function's entry points (plain exports over linear memory, which
-//!   `js-shim/runtime.js` calls) and the web client's JS API.
+//!   `js-shim/function/runtime.js` calls) and the web client's JS API.
 //!
 //! A deployable Function is built for wasm32 without the `std` feature: then the crate is
 //! `no_std` with its own panic handler and allocator (`bundle`), which keeps `core::fmt`

@@ -1,5 +1,5 @@
 //! The step host and the exported entry points in Node, against JS host objects, with the
-//! runtime's own `hostCall` (`js-shim/driver.js`) making the calls (`cargo test --target
+//! runtime's own `hostCall` (`js-shim/function/driver.js`) making the calls (`cargo test --target
 //! wasm32-unknown-unknown --test wasm`; the runner is set in .cargo/config.toml).
 #![cfg(target_arch = "wasm32")]
 
@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-#[wasm_bindgen(module = "/js-shim/driver.js")]
+#[wasm_bindgen(module = "/js-shim/function/driver.js")]
 extern "C" {
     #[wasm_bindgen(js_name = hostCall)]
     fn host_call(modules: &JsValue, call: &JsValue) -> js_sys::Promise;

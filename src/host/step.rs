@@ -4,7 +4,7 @@
 //! Why: concurrent executions of a Function must share nothing, and PubNub does not say
 //! whether it charges ops per `require()`d module or per async context. Here the wasm core
 //! never calls JS: each step runs synchronously to the next set of host calls and returns
-//! them, and the runtime (`js-shim/driver.js`) makes those calls from the execution's own
+//! them, and the runtime (`js-shim/function/driver.js`) makes those calls from the execution's own
 //! promise chain, then resumes the core with their outcomes. No task queue, promise or
 //! closure lives inside the wasm between steps.
 //!

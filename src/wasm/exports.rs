@@ -4,7 +4,7 @@
 //!
 //! A deployable Function (built without `std`) exports them through `raw`: plain wasm
 //! functions over text in linear memory, no imports, no wasm-bindgen. The runtime
-//! (`js-shim/runtime.js`, `newCore`) is their only caller.
+//! (`js-shim/function/runtime.js`, `newCore`) is their only caller.
 
 #[allow(unused_imports)]
 use crate::prelude::*;

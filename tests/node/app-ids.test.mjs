@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startServer, client, connected, events, destroyAll, ROOT } from './local-pubnub/helpers.mjs';
 import { command } from './commands.mjs';
-import { AuthService } from '../../js-shim/auth/service.mjs';
+import { AuthService } from '../../js-shim/dev/auth/service.mjs';
 
 const SECRET = 'sec-c-app-ids';
 let srv;

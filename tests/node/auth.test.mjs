@@ -1,4 +1,4 @@
-// The auth service (js-shim/auth) against the local runtime with Access Manager on: login gives
+// The auth service (js-shim/dev/auth) against the local runtime with Access Manager on: login gives
 // the user's plan and a token; the token does exactly what the plan needs (subscribe to the plan's
 // channels and groups, stay present on the shard, publish on the user's own command channels)
 // and is refused (403) everything else the design forbids; refresh works, and bad input or a
@@ -15,12 +15,12 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { AuthService, devAnyUser, jwtIdentity, startAuthServer } from '../../js-shim/auth/service.mjs';
+import { AuthService, devAnyUser, jwtIdentity, startAuthServer } from '../../js-shim/dev/auth/service.mjs';
 import { ROOT, tmpDir } from './local-pubnub/helpers.mjs';
 import { loadSettings } from '../../js-shim/settings.mjs';
-import { userGrant } from '../../js-shim/auth/grants.mjs';
-import { loadPlanner } from '../../js-shim/auth/plan.mjs';
-import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { userGrant } from '../../js-shim/dev/auth/grants.mjs';
+import { loadPlanner } from '../../js-shim/dev/auth/plan.mjs';
+import { shardOf } from '../../js-shim/dev/demo/seed.mjs';
 import { command } from './commands.mjs';
 
 const SECRET = 'sec-c-auth-test';

@@ -15,10 +15,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer, client, destroyAll, tmpDir, until, ROOT } from './local-pubnub/helpers.mjs';
-import { Churn } from '../../js-shim/demo/churn.mjs';
-import { seedPopulation, shardOf } from '../../js-shim/demo/seed.mjs';
+import { Churn } from '../../js-shim/dev/demo/churn.mjs';
+import { seedPopulation, shardOf } from '../../js-shim/dev/demo/seed.mjs';
 import { command } from './commands.mjs';
-import { AuthService, devAnyUser } from '../../js-shim/auth/service.mjs';
+import { AuthService, devAnyUser } from '../../js-shim/dev/auth/service.mjs';
 
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 const SHOT = path.join(ROOT, 'target/screenshots/demo.png');
@@ -46,7 +46,7 @@ before(async () => {
     dataDir: tmpDir('browser-test-'),
     fsync: false,
     static: {
-      '/demo/': path.join(ROOT, 'js-shim/demo/page'),
+      '/demo/': path.join(ROOT, 'js-shim/dev/demo/page'),
       '/pkg/web/': path.join(ROOT, 'pkg/web'),
       '/vendor/pubnub/': path.join(ROOT, 'node_modules/pubnub11/dist/web'),
     },

@@ -1,12 +1,12 @@
-// The churn simulator of scripts/dev (js-shim/demo/churn.mjs) leaves alone users who have a page
+// The churn simulator of scripts/dev (js-shim/dev/demo/churn.mjs) leaves alone users who have a page
 // open: a user present on its shard through a real SDK client (a device the simulator did not
 // make), and a user signed in at the auth service (`hold`), while it keeps churning the others;
 // an invisible user is never made present (an invisible user's clients stay off the shard).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, client, destroyAll, until } from './local-pubnub/helpers.mjs';
-import { Churn, SIM_DEVICE } from '../../js-shim/demo/churn.mjs';
-import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { Churn, SIM_DEVICE } from '../../js-shim/dev/demo/churn.mjs';
+import { shardOf } from '../../js-shim/dev/demo/seed.mjs';
 
 let srv;
 after(async () => {

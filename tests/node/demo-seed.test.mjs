@@ -1,4 +1,4 @@
-// The demo population (js-shim/demo/seed.mjs) is written straight into the runtime's state; these
+// The demo population (js-shim/dev/demo/seed.mjs) is written straight into the runtime's state; these
 // tests check it is laid out as the Functions lay it out: the built friend-acceptance and
 // friend-removal Functions work on seeded users exactly as on users they befriended themselves.
 // Also the churn simulator's presence changes and its latency bookkeeping.
@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, client, connected, destroyAll, events, tmpDir, until, ROOT } from './local-pubnub/helpers.mjs';
 import { command } from './commands.mjs';
-import { startLocalPubNub } from '../../js-shim/local-pubnub/index.mjs';
-import { Churn } from '../../js-shim/demo/churn.mjs';
-import { friendGraph, rng, seedPopulation, shardOf } from '../../js-shim/demo/seed.mjs';
+import { startLocalPubNub } from '../../js-shim/dev/local-pubnub/index.mjs';
+import { Churn } from '../../js-shim/dev/demo/churn.mjs';
+import { friendGraph, rng, seedPopulation, shardOf } from '../../js-shim/dev/demo/seed.mjs';
 
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 const servers = [];

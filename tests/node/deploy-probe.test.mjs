@@ -9,8 +9,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { startServer, ROOT } from './local-pubnub/helpers.mjs';
-import { budgetOf, probe, verdict } from '../../js-shim/deploy/probe.mjs';
-import { readBundles } from '../../js-shim/deploy/deploy.mjs';
+import { budgetOf, probe, verdict } from '../../js-shim/dev/deploy/probe.mjs';
+import { readBundles } from '../../js-shim/dev/deploy/deploy.mjs';
 
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 const KEY = 'admin-key-probe-test';

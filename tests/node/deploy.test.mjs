@@ -1,4 +1,4 @@
-// scripts/deploy against the local runtime's Admin API (js-shim/local-pubnub/admin.mjs): the
+// scripts/deploy against the local runtime's Admin API (js-shim/dev/local-pubnub/admin.mjs): the
 // built bundles are uploaded as a package revision and deployed to the keyset, the runtime hosts
 // what was uploaded, and the real-SDK end-to-end flow (e2e-flow.mjs) runs on it. Also: a second
 // deploy of the same bundles changes nothing, changed bundles roll the keyset onto a new
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startServer, destroyAll, tmpDir, ROOT } from './local-pubnub/helpers.mjs';
 import { friendsComeAndGo } from './e2e-flow.mjs';
-import { configure, deploy, rollback, FAAS_VERSION, KEYSET_VERSION, MAX_BUNDLE_BYTES } from '../../js-shim/deploy/deploy.mjs';
+import { configure, deploy, rollback, FAAS_VERSION, KEYSET_VERSION, MAX_BUNDLE_BYTES } from '../../js-shim/dev/deploy/deploy.mjs';
 
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 const KEY = 'admin-key-deploy-test';
@@ -259,7 +259,7 @@ test('--check: the keyset against the checklist, and the deployed Functions agai
 });
 
 test('the keyset checklist of docs/deploy.md shows every setting --check compares, with the same value', async () => {
-  const { CHECKED } = await import('../../js-shim/deploy/keyset.mjs');
+  const { CHECKED } = await import('../../js-shim/dev/deploy/keyset.mjs');
   const readme = fs.readFileSync(path.join(ROOT, 'docs/deploy.md'), 'utf8');
   const start = readme.indexOf('### Keyset checklist');
   const section = readme.slice(start, readme.indexOf('\n## ', start));

@@ -13,7 +13,7 @@ const README_BUDGET = 12 * 1024;
 const DOCS = [
   'README.md',
   ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
-  'js-shim/local-pubnub/README.md',
+  'js-shim/dev/local-pubnub/README.md',
   'js-shim/web/README.md',
   'pkg/web/README.md',
   'pkg/README.md',

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { client, events } from './local-pubnub/helpers.mjs';
 import { command } from './commands.mjs';
-import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { shardOf } from '../../js-shim/dev/demo/seed.mjs';
 import { until } from './helpers.mjs';
 
 export { until };

@@ -1,6 +1,6 @@
 // End to end with Access Manager on: the local runtime has a secret key; a server-side admin
 // SDK client (holding the secret key) creates the users, and each user signs in at the auth
-// service (js-shim/auth), whose token is the one grant definition (js-shim/auth/grants.mjs).
+// service (js-shim/dev/auth), whose token is the one grant definition (js-shim/dev/auth/grants.mjs).
 // From then on the users act only through their tokens: A asks B, B accepts, B comes online on
 // its shard and A sees friend.online through cg-friends-A, B leaves and A sees friend.offline.
 // The same tokens are refused what the design forbids: publishing status, managing groups,
@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startServer, client, connected, events, destroyAll, ROOT, SDKS } from './local-pubnub/helpers.mjs';
 import { command } from './commands.mjs';
-import { AuthService } from '../../js-shim/auth/service.mjs';
-import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { AuthService } from '../../js-shim/dev/auth/service.mjs';
+import { shardOf } from '../../js-shim/dev/demo/seed.mjs';
 
 const MANIFEST = join(ROOT, 'pkg/functions/manifest.json');
 const SECRET = 'sec-c-e2e-pam';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { startServer, client, events, destroyAll, ROOT, SDKS } from './local-pubnub/helpers.mjs';
 import { friendsComeAndGo, until } from './e2e-flow.mjs';
 import { command } from './commands.mjs';
-import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { shardOf } from '../../js-shim/dev/demo/seed.mjs';
 
 const MANIFEST = join(ROOT, 'pkg/functions/manifest.json');
 

@@ -1,4 +1,4 @@
-// Host faults through the built bundles: the in-memory host (js-shim/host/memory.mjs) fails
+// Host faults through the built bundles: the in-memory host (js-shim/dev/memory-host/memory.mjs) fails
 // calls the way PubNub does (a rejected call with a status). A failure at every call of an
 // acceptance, a crash after every call, and 20 % of all calls failing while each client
 // re-sends its command (same eventId) until a friend.command.result answers it. Then: nothing
@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
-import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
+import { loadFunction, trigger } from '../../js-shim/dev/memory-host/load-function.mjs';
+import { MemoryPubNub } from '../../js-shim/dev/memory-host/memory.mjs';
 import { command } from './commands.mjs';
 import { FUNCTIONS_DIR, T0, manifest as readManifest } from './helpers.mjs';
 

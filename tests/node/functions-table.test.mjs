@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, existsSync, mkdtempSync, copyFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeBase85, inflateWasm, instantiate, coreInput } from '../../js-shim/runtime.js';
+import { decodeBase85, inflateWasm, instantiate, coreInput } from '../../js-shim/function/runtime.js';
 import { loadSettings } from '../../js-shim/settings.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
+import { loadFunction, trigger } from '../../js-shim/dev/memory-host/load-function.mjs';
 import { command } from './commands.mjs';
 import { FUNCTIONS_DIR, T0, fnFile, manifest as readManifest, memoryWorld } from './helpers.mjs';
 

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
-import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
+import { loadFunction, trigger } from '../../js-shim/dev/memory-host/load-function.mjs';
+import { MemoryPubNub } from '../../js-shim/dev/memory-host/memory.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FUNCTIONS_DIR = join(ROOT, 'pkg/functions');

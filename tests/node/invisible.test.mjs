@@ -12,9 +12,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startServer, client, destroyAll, until, ROOT, SDKS } from './local-pubnub/helpers.mjs';
-import { AuthService } from '../../js-shim/auth/service.mjs';
+import { AuthService } from '../../js-shim/dev/auth/service.mjs';
 import { loadSettings } from '../../js-shim/settings.mjs';
-import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { shardOf } from '../../js-shim/dev/demo/seed.mjs';
 
 const SECRET = 'sec-c-invisible';
 const { shardCount } = loadSettings();

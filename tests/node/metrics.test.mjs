@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startServer, client, connected, events, destroyAll, until, ROOT } from './local-pubnub/helpers.mjs';
 import { command } from './commands.mjs';
-import { AuthService } from '../../js-shim/auth/service.mjs';
-import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { AuthService } from '../../js-shim/dev/auth/service.mjs';
+import { shardOf } from '../../js-shim/dev/demo/seed.mjs';
 
 const MANIFEST = join(ROOT, 'pkg/functions/manifest.json');
 const SECRET = 'sec-c-metrics';

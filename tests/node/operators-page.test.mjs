@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer, client, destroyAll, ROOT } from './local-pubnub/helpers.mjs';
-import { AuthService } from '../../js-shim/auth/service.mjs';
-import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { AuthService } from '../../js-shim/dev/auth/service.mjs';
+import { shardOf } from '../../js-shim/dev/demo/seed.mjs';
 
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 const SHOTS = path.join(ROOT, 'target/screenshots');
@@ -35,7 +35,7 @@ test('operators page: signs in with the operator key and plots the metrics snaps
     mount: { '/auth/': (request) => auth.handle(request) },
     functions: MANIFEST,
     functionIntervalMs: 1000,
-    static: { '/demo/': path.join(ROOT, 'js-shim/demo/page'), '/vendor/pubnub/': path.join(ROOT, 'node_modules/pubnub11/dist/web') },
+    static: { '/demo/': path.join(ROOT, 'js-shim/dev/demo/page'), '/vendor/pubnub/': path.join(ROOT, 'node_modules/pubnub11/dist/web') },
   });
   const admin = client('v11', srv, 'operators-admin', { ...KEYS, secretKey: SECRET });
   auth = new AuthService({ pubnub: admin, operatorKey: OPERATOR_KEY });

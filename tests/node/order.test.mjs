@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { trigger } from '../../js-shim/host/load-function.mjs';
+import { trigger } from '../../js-shim/dev/memory-host/load-function.mjs';
 import { initSync, FriendsView } from '../../pkg/web/index.js';
 import { ROOT, T0, bundleLoader, memoryWorld } from './helpers.mjs';
 

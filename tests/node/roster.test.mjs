@@ -4,7 +4,7 @@
 // package's builders (tests/client.rs checks those against the Functions). Run: node --experimental-vm-modules --test tests/node/roster.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { trigger } from '../../js-shim/host/load-function.mjs';
+import { trigger } from '../../js-shim/dev/memory-host/load-function.mjs';
 import { T0, bundleLoader, memoryWorld } from './helpers.mjs';
 
 const DAY = 24 * 3600 * 1000;

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadFunction, trigger } from '../../js-shim/host/load-function.mjs';
-import { MemoryPubNub } from '../../js-shim/host/memory.mjs';
-import { shardOf } from '../../js-shim/demo/seed.mjs';
+import { loadFunction, trigger } from '../../js-shim/dev/memory-host/load-function.mjs';
+import { MemoryPubNub } from '../../js-shim/dev/memory-host/memory.mjs';
+import { shardOf } from '../../js-shim/dev/demo/seed.mjs';
 import { command } from './commands.mjs';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../pkg/functions');

@@ -10,7 +10,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startServer, client, connected, destroyAll, events, tmpDir, ROOT } from './local-pubnub/helpers.mjs';
-import { seedPopulation, shardOf } from '../../js-shim/demo/seed.mjs';
+import { seedPopulation, shardOf } from '../../js-shim/dev/demo/seed.mjs';
 
 const MANIFEST = path.join(ROOT, 'pkg/functions/manifest.json');
 const USERS = 200;

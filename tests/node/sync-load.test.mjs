@@ -19,7 +19,7 @@ const ME = 'slow-me';
 if (!isMainThread) {
   // The server side: the local runtime with the built Functions, one user with N friends laid
   // out as acceptances leave them (friend k in channel group ⌊k / 2,000⌋), a quarter online.
-  const { startLocalPubNub } = await import('../../js-shim/local-pubnub/index.mjs');
+  const { startLocalPubNub } = await import('../../js-shim/dev/local-pubnub/index.mjs');
   const { dataDir } = workerData;
   const srv = await startLocalPubNub({ dataDir, fsync: false, functions: path.join(ROOT, 'pkg/functions/manifest.json'), log: () => {} });
   srv.bulkLoad(srv.objects.set('uuid', ME, { name: 'Me', custom: { online: true } }, new Set()).records);

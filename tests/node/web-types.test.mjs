@@ -15,8 +15,8 @@ import { pathToFileURL } from 'node:url';
 import PubNub12 from 'pubnub12';
 import { startServer, client, destroyAll, http, ROOT, SDKS } from './local-pubnub/helpers.mjs';
 import { loadSettings } from '../../js-shim/settings.mjs';
-import { AuthService, devAnyUser } from '../../js-shim/auth/service.mjs';
-import { forbidden } from '../../js-shim/local-pubnub/util.mjs';
+import { AuthService, devAnyUser } from '../../js-shim/dev/auth/service.mjs';
+import { forbidden } from '../../js-shim/dev/local-pubnub/util.mjs';
 
 const WEB = path.join(ROOT, 'pkg/web');
 const OUT = path.join(ROOT, 'target/tsc');

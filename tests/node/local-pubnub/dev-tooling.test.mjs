@@ -1,15 +1,15 @@
 // scripts/dev's own robustness (issue 20, finding 9): its log on a full disk, and `--reset` on a
-// state dir that a running scripts/local-pubnub holds. Runs js-shim/demo/dev.mjs directly (what
+// state dir that a running scripts/local-pubnub holds. Runs scripts/dev.mjs directly (what
 // scripts/dev execs once setup and build are done) on a tiny population.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { openLog } from '../../../js-shim/local-pubnub/logfile.mjs';
+import { openLog } from '../../../js-shim/dev/local-pubnub/logfile.mjs';
 import { ROOT, http, runCli, tmpDir, until } from './helpers.mjs';
 
-const DEV = path.join(ROOT, 'js-shim/demo/dev.mjs');
+const DEV = path.join(ROOT, 'scripts/dev.mjs');
 const TINY = ['--users', '12', '--friends', '3', '--churn', '0', '--port', '0', '--seed', '7'];
 const populationDir = (stateDir) => path.join(stateDir, '12u-3f-s7');
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { client, destroyAll, startServer } from './helpers.mjs';
-import { compileFilter, likeMatch } from '../../../js-shim/local-pubnub/filter.mjs';
+import { compileFilter, likeMatch } from '../../../js-shim/dev/local-pubnub/filter.mjs';
 
 // What LIKE means (`*` any run, case-insensitive, everything else literal), as a regex: the
 // oracle for small inputs only — on long inputs this very regex is what backtracked exponentially.

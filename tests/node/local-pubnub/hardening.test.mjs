@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { client, connected, destroyAll, events, http, startServer, until } from './helpers.mjs';
-import { MAX_FILTER_DEPTH } from '../../../js-shim/local-pubnub/filter.mjs';
-import { MAX_JSON_DEPTH, redact } from '../../../js-shim/local-pubnub/util.mjs';
+import { MAX_FILTER_DEPTH } from '../../../js-shim/dev/local-pubnub/filter.mjs';
+import { MAX_JSON_DEPTH, redact } from '../../../js-shim/dev/local-pubnub/util.mjs';
 
 const SECRET = 'sec-c-hardening';
 const json = (v) => encodeURIComponent(JSON.stringify(v));

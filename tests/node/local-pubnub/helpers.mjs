@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import PubNub10 from 'pubnub10';
 import PubNub11 from 'pubnub11';
 import PubNub12 from 'pubnub12';
-import { startLocalPubNub } from '../../../js-shim/local-pubnub/index.mjs';
+import { startLocalPubNub } from '../../../js-shim/dev/local-pubnub/index.mjs';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(HERE, '../../..');

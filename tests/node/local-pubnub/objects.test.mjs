@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { SDKS, client, destroyAll, http, startServer } from './helpers.mjs';
-import { compileFilter } from '../../../js-shim/local-pubnub/filter.mjs';
+import { compileFilter } from '../../../js-shim/dev/local-pubnub/filter.mjs';
 
 let srv;
 before(async () => (srv = await startServer()));

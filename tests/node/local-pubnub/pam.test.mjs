@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SDKS, client, connected, destroyAll, events, http, startServer } from './helpers.mjs';
-import { Pam } from '../../../js-shim/local-pubnub/pam.mjs';
+import { Pam } from '../../../js-shim/dev/local-pubnub/pam.mjs';
 import { command } from '../commands.mjs';
-import { userGrant } from '../../../js-shim/auth/grants.mjs';
-import { loadPlanner } from '../../../js-shim/auth/plan.mjs';
+import { userGrant } from '../../../js-shim/dev/auth/grants.mjs';
+import { loadPlanner } from '../../../js-shim/dev/auth/plan.mjs';
 
 const SECRET = 'sec-c-test';
 
@@ -21,7 +21,7 @@ function signedPath(path, query, timestamp, { method = 'GET', body = '', publish
   return `${path}?${qs}&signature=${sig}`;
 }
 
-// User tokens are the auth service's: the grant of js-shim/auth/grants.mjs for the user's plan.
+// User tokens are the auth service's: the grant of js-shim/dev/auth/grants.mjs for the user's plan.
 const planFor = await loadPlanner();
 const userToken = (server, uid) => server.grantToken(userGrant(planFor(uid)));
 

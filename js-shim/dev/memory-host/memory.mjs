@@ -4,7 +4,7 @@
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { compileFilter } from '../local-pubnub/filter.mjs';
-import { PLATFORM } from '../platform.mjs';
+import { PLATFORM } from '../../platform.mjs';
 
 /**
  * Which execution a host call is charged to. PubNub documents neither rule, so the bundles
@@ -14,7 +14,7 @@ import { PLATFORM } from '../platform.mjs';
  *   AsyncLocalStorage), whichever module objects it went through.
  */
 export const OPS_ATTRIBUTION = process.env.FP_OPS_ATTRIBUTION === 'context' ? 'context' : 'module';
-/** The async context of each execution (js-shim/host/load-function.mjs enters it). */
+/** The async context of each execution (js-shim/dev/memory-host/load-function.mjs enters it). */
 export const executionContext = new AsyncLocalStorage();
 
 const sdkError = (statusCode, message) => Object.assign(new Error(message), { status: { statusCode, category: 'PNBadRequestCategory' } });

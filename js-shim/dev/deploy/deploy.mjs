@@ -1,6 +1,6 @@
 // Deploys pkg/functions/ to a keyset through PubNub's Admin API (Functions v2 "faas" endpoints),
 // rolls back, configures and checks the keyset. Used by scripts/deploy and by scripts/dev, which
-// deploys to the local runtime's Admin API (js-shim/local-pubnub/admin.mjs) the same way.
+// deploys to the local runtime's Admin API (js-shim/dev/local-pubnub/admin.mjs) the same way.
 // Every request shape and where it comes from (PubNub's Admin API pages, PubNub's own Admin API
 // client in pubnub/pubnub-mcp-server), and where those sources are silent: docs/deploy.md.
 import { createHash } from 'node:crypto';

@@ -9,19 +9,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import PubNub from 'pubnub11';
-import { AuthService, devAnyUser } from '../auth/service.mjs';
-import { deploy } from '../deploy/deploy.mjs';
-import { startLocalPubNub } from '../local-pubnub/index.mjs';
-import { openLog } from '../local-pubnub/logfile.mjs';
-import { lockHolder } from '../local-pubnub/store.mjs';
-import { loadSettings } from '../settings.mjs';
+import { AuthService, devAnyUser } from '../js-shim/dev/auth/service.mjs';
+import { deploy } from '../js-shim/dev/deploy/deploy.mjs';
+import { startLocalPubNub } from '../js-shim/dev/local-pubnub/index.mjs';
+import { openLog } from '../js-shim/dev/local-pubnub/logfile.mjs';
+import { lockHolder } from '../js-shim/dev/local-pubnub/store.mjs';
+import { loadSettings } from '../js-shim/settings.mjs';
 
 const settings = loadSettings(); // deploy/config.json: shards, presence mode, intervals
-import { Churn } from './churn.mjs';
-import { seedPopulation, userIds } from './seed.mjs';
-import { DEV as HELP } from '../../scripts/usage.mjs';
+import { Churn } from '../js-shim/dev/demo/churn.mjs';
+import { seedPopulation, userIds } from '../js-shim/dev/demo/seed.mjs';
+import { DEV as HELP } from './usage.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const { values: v } = parseArgs({
   options: {
@@ -139,7 +139,7 @@ const options = {
   accountId: admin.accountId,
   keysetId: admin.keysetId,
   static: {
-    '/demo/': path.join(ROOT, 'js-shim/demo/page'),
+    '/demo/': path.join(ROOT, 'js-shim/dev/demo/page'),
     '/deploy/': path.join(ROOT, 'deploy'), // the page reads shardCount from config.json
     '/pkg/web/': path.join(ROOT, 'pkg/web'),
     '/vendor/pubnub/': path.join(ROOT, 'node_modules/pubnub11/dist/web'),

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { compileFilter } from './filter.mjs';
 import { nameProblem, objectsError, uuidProblem } from './util.mjs';
-import { PLATFORM } from '../platform.mjs';
+import { PLATFORM } from '../../platform.mjs';
 
 const FIELDS = {
   uuid: ['name', 'externalId', 'profileUrl', 'email'],

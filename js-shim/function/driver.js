@@ -3,7 +3,7 @@
 // and `kvstore` modules, from the execution's own promise chain, and resumes the core with
 // their outcomes. So whatever PubNub charges ops to (the module objects an execution
 // required, or the async context a call is made from), each call is charged to its own
-// execution. js-shim/runtime.js imports it, and so does tests/wasm.rs.
+// execution. js-shim/function/runtime.js imports it, and so does tests/wasm.rs.
 
 /** One host call `[method path, args]`, e.g. `['pubnub.objects.getUUIDMetadata', [{…}]]`. */
 export async function hostCall(modules, call) {

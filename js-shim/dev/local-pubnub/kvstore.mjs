@@ -2,7 +2,7 @@
 // values ≤ 32,000 characters, keys ≤ 1,000, and atomic counters kept apart from ordinary keys.
 // Methods return durable-log records; the runtime applies and persists them.
 
-import { PLATFORM } from '../platform.mjs';
+import { PLATFORM } from '../../platform.mjs';
 
 export const MAX_VALUE = PLATFORM.kv.valueChars;
 export const MAX_KEY = PLATFORM.kv.keyChars;

@@ -1,7 +1,7 @@
 // Command line for local-pubnub (see scripts/local-pubnub --help). Runs in the foreground until
 // SIGINT/SIGTERM, printing the URL on its first line so wrappers can read it.
 import { parseArgs } from 'node:util';
-import { startLocalPubNub } from './server.mjs';
+import { startLocalPubNub } from '../js-shim/dev/local-pubnub/server.mjs';
 
 const HELP = `usage: local-pubnub [options]
   --port N                 listen port (default 0 = any free port)
@@ -32,7 +32,7 @@ Platform switches (what scripts/deploy --probe must detect; tests use them):
   --channel-group-limit N  channels per group (default 2000)
   --groups-per-subscribe N channel groups per subscribe (default 10)
   --hold N                 long-poll hold in seconds (default 280)
-  --static PREFIX=DIR      serve DIR's files under URL PREFIX (e.g. /demo/=js-shim/demo); repeatable
+  --static PREFIX=DIR      serve DIR's files under URL PREFIX (e.g. /demo/=js-shim/dev/demo); repeatable
   --wan                    WAN delays: 30-80 ms per client round trip, 20-60 ms per Function host call (wan.mjs)
   --quiet                  do not log Function executions
 `;

@@ -1,7 +1,7 @@
 // Builds the probe Function (probe-function.js) on a real bundle: the probe's own code, then
 // the generated part of the bundle (everything from scripts/bundle.mjs's marker line on: settings,
 // inlined wasm, the runtime), so the probe loads the wasm exactly as that Function does.
-// Used by scripts/deploy --probe, and by scripts/build (node js-shim/deploy/probe-bundle.mjs
+// Used by scripts/deploy --probe, and by scripts/build (node js-shim/dev/deploy/probe-bundle.mjs
 // <bundles dir> <out dir>), which builds it on the largest bundle and prints its size.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,13 +10,13 @@ import { createRequire } from 'node:module';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-// The runtime's text codecs, bundled from js-shim/runtime.js as the bundles' runtime is, and
+// The runtime's text codecs, bundled from js-shim/function/runtime.js as the bundles' runtime is, and
 // handed to the probe through `codecs`. esbuild is loaded only here: `scripts/deploy --help`
 // runs before any install.
 function codecsSource() {
   const esbuild = createRequire(import.meta.url)('esbuild');
   return esbuild.buildSync({
-    stdin: { contents: "import { Utf8Encoder, Utf8Decoder } from './runtime.js';\ncodecs = { Utf8Encoder, Utf8Decoder };", resolveDir: path.join(HERE, '..') },
+    stdin: { contents: "import { Utf8Encoder, Utf8Decoder } from './runtime.js';\ncodecs = { Utf8Encoder, Utf8Decoder };", resolveDir: path.join(HERE, '../../function') },
     bundle: true, format: 'esm', minify: true, target: 'es2020', charset: 'ascii', write: false,
   }).outputFiles[0].text.trim();
 }

@@ -1,6 +1,6 @@
 // Small shared helpers: errors in PubNub's reply formats, the timetoken clock, name lists.
 
-import { PLATFORM } from '../platform.mjs';
+import { PLATFORM } from '../../platform.mjs';
 
 /** An error that already knows its HTTP status and PubNub-format JSON body. */
 export class ApiError extends Error {

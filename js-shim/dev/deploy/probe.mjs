@@ -230,7 +230,7 @@ export function verdict(f, bundles) {
     }
     if (!f.env.codecRoundTrip) {
       all(`text encoding fails in the sandbox (${f.env.codecError ?? 'a UTF-8 round trip changed the text'})`);
-      changes.push('text codecs: the bundles\' fallbacks (js-shim/runtime.js) need escape/unescape and encodeURIComponent: report it with this output');
+      changes.push('text codecs: the bundles\' fallbacks (js-shim/function/runtime.js) need escape/unescape and encodeURIComponent: report it with this output');
     }
     notes.push(`text codecs: TextEncoder ${f.env.textEncoder === 'function' ? 'native' : 'absent, the bundles\' fallback in use'}, TextDecoder ${f.env.textDecoder === 'function' ? 'native' : 'absent, the bundles\' fallback in use'}; UTF-8 round trip ${f.env.codecRoundTrip ? 'ok' : 'FAILED'}`);
   }

@@ -4,9 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadSettings } from '../settings.mjs';
+import { loadSettings } from '../../settings.mjs';
 
-const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../pkg/web');
+const WEB = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../pkg/web');
 let ready;
 
 /**

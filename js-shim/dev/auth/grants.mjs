@@ -9,7 +9,7 @@
 //         Not presence.shard-{N}-pnpres: the client never subscribes to the shard's presence
 //         events (it learns about friends from their status channels), and granting it would
 //         hand every user the joins and leaves of up to ~5,000 strangers. (Read on the shard
-//         still lets a client call hereNow on it: see js-shim/local-pubnub/README.md, "Access
+//         still lets a client call hereNow on it: see js-shim/dev/local-pubnub/README.md, "Access
 //         Manager and privacy".)
 // - read  status.global (the online count) and inbox.{id} (friendship notices, sync pages).
 // - read  the ten friends groups cg-friends-{id}, cg-friends1-{id} … cg-friends9-{id}: friends' status

@@ -1,8 +1,8 @@
 // scripts/auth-server: the auth service on its own port (see service.mjs for the endpoints,
 // docs/auth.md for running it in production).
 import { parseArgs } from 'node:util';
-import { devAnyUser, jwtIdentity, startAuthServer } from './service.mjs';
-import { AUTH_SERVER as HELP } from '../../scripts/usage.mjs';
+import { devAnyUser, jwtIdentity, startAuthServer } from '../js-shim/dev/auth/service.mjs';
+import { AUTH_SERVER as HELP } from './usage.mjs';
 
 const { values: v } = parseArgs({
   options: {

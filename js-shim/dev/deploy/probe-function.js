@@ -1,7 +1,7 @@
 // The probe (scripts/deploy --probe): an On Request Function that reports what this Functions
-// sandbox offers. js-shim/deploy/probe-bundle.mjs places it in front of the generated part of a
+// sandbox offers. js-shim/dev/deploy/probe-bundle.mjs places it in front of the generated part of a
 // real bundle (settings, inlined wasm, the runtime), so `runtime.load()` below is the bundles'
-// own loader (js-shim/runtime.js), run here without starting a handler; `codecs` are the
+// own loader (js-shim/function/runtime.js), run here without starting a handler; `codecs` are the
 // runtime's text codecs (native, or its fallbacks), bundled from the same module after it.
 //
 //   ?check=env    WebAssembly, the text codecs, the real wasm compiled and instantiated

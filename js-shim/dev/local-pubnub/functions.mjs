@@ -12,7 +12,7 @@ import vm from 'node:vm';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApiError, channelMatches, jsonCopy } from './util.mjs';
 import { wanProfile, wanWait } from './wan.mjs';
-import { PLATFORM } from '../platform.mjs';
+import { PLATFORM } from '../../platform.mjs';
 
 const TYPES = ['AFTER_PRESENCE', 'AFTER_PUBLISH', 'BEFORE_PUBLISH', 'ON_INTERVAL', 'ON_REQUEST'];
 const KEEP = 1000; // captured console lines and execution records kept for inspection

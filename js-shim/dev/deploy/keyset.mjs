@@ -13,7 +13,7 @@ export const CHECKED = [
   ['streamController', 'channelGroupLimit', 2000, 'friend n goes to group ⌊(n−1)/2,000⌋: a smaller limit makes acceptances overflow early and fail at 10 × limit'],
   ['appContext', 'enabled', true, 'user status, friend memberships and the reconcile walk live in App Context'],
   ['appContext', 'disallowGetAllUserMetadata', false, 'the reconcile worker lists a shard\'s online users with getAllUUIDMetadata'],
-  ['accessManager', 'enabled', true, 'clients act only through tokens from the auth service (js-shim/auth)'],
+  ['accessManager', 'enabled', true, 'clients act only through tokens from the auth service (js-shim/dev/auth)'],
 ];
 
 /**

@@ -20,7 +20,7 @@ import {
   ApiError, Clock, MAX_JSON_DEPTH, PNPRES, basePresenceName, isPresenceName, isWildcard, nameProblem, nestsDeeperThan, parseTT, pathNames,
   redact, serviceError, splitList,
 } from './util.mjs';
-import { PLATFORM } from '../platform.mjs';
+import { PLATFORM } from '../../platform.mjs';
 
 const CORS = {
   'Access-Control-Allow-Origin': '*',

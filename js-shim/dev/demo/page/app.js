@@ -12,7 +12,7 @@ const $ = (id) => document.getElementById(id);
 
 const params = new URLSearchParams(location.search);
 const userId = params.get('user') || localStorage.getItem('friends-presence.user') || 'user-0001';
-// The auth service (js-shim/auth): scripts/dev serves it on this origin under /auth/.
+// The auth service (js-shim/dev/auth): scripts/dev serves it on this origin under /auth/.
 const AUTH = params.get('auth') || '/auth';
 // What this browser remembers between visits (the Functions are the truth once they answer).
 const stored = {
