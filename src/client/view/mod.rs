@@ -19,6 +19,12 @@
 //!   (`requestId`), never by time: once closed (declined, cancelled, accepted) it is never
 //!   listed again, however old the snapshot or late the notice.
 
+mod containers;
+mod sync;
+
+use containers::{heap_sort, Bounded, Listing};
+use sync::SyncRun;
+
 use alloc::collections::VecDeque;
 
 #[allow(unused_imports)]
@@ -26,10 +32,10 @@ use crate::prelude::*;
 
 use serde::Serialize;
 
-use super::event::{self, ClientEvent, CommandOutcome, Incoming, NotAnEvent, PendingEntry, SyncPage};
-use super::lowercase::lowercase;
-use super::map::{HashMap, HashSet};
-use super::plan::{SubscribePlan, DEFAULT_SHARD_COUNT};
+use crate::client::event::{self, ClientEvent, CommandOutcome, Incoming, NotAnEvent, PendingEntry, SyncPage};
+use crate::client::lowercase::lowercase;
+use crate::client::map::{HashMap, HashSet};
+use crate::client::plan::{SubscribePlan, DEFAULT_SHARD_COUNT};
 use crate::domain::channels::{inbox, push_u64, status, STATUS_GLOBAL};
 use crate::domain::contract::{CommandKind, Reason};
 use crate::domain::messages::SCHEMA_VERSION;
@@ -116,33 +122,6 @@ impl Friend {
     }
 }
 
-/// Sorts `list` in place by `less` (heapsort, O(n log n)): core's sort puts ~3 KB of wasm in
-/// the web package for its one use here.
-fn heap_sort<T>(list: &mut [T], less: impl Fn(&T, &T) -> bool) {
-    // Moves the item at `root` down until it is not less than its children, within `..end`.
-    let sift = |list: &mut [T], mut root: usize, end: usize| loop {
-        let mut child = 2 * root + 1;
-        if child >= end {
-            break;
-        }
-        if child + 1 < end && less(&list[child], &list[child + 1]) {
-            child += 1;
-        }
-        if !less(&list[root], &list[child]) {
-            break;
-        }
-        list.swap(root, child);
-        root = child;
-    };
-    for root in (0..list.len() / 2).rev() {
-        sift(list, root, list.len());
-    }
-    for end in (1..list.len()).rev() {
-        list.swap(0, end);
-        sift(list, 0, end);
-    }
-}
-
 /// Where a piece of a user's status stands in the order of docs/design.md §4: the user's
 /// version when the message carries one, else (older servers) its time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -217,157 +196,6 @@ pub struct GroupChange {
     pub unsubscribe: Vec<String>,
 }
 
-trait Listed {
-    fn user(&self) -> &str;
-    /// The listed request's id (requests only).
-    fn request(&self) -> Option<&str> {
-        None
-    }
-    /// When the listed request was made (ISO-8601, one format: compares as text).
-    fn made(&self) -> Option<&str> {
-        None
-    }
-}
-
-impl Listed for FriendRequest {
-    fn user(&self) -> &str {
-        &self.user_id
-    }
-    fn request(&self) -> Option<&str> {
-        self.request_id.as_deref()
-    }
-    fn made(&self) -> Option<&str> {
-        self.requested_at.as_deref()
-    }
-}
-
-impl Listed for String {
-    fn user(&self) -> &str {
-        self
-    }
-}
-
-/// Users listed beside the friends (requests each way, blocked users), each with the time of
-/// the information held, and a bounded memory of when each one left the list: an older
-/// snapshot or a late notice cannot bring back an entry taken off since. Requests with an id
-/// are ordered by it (docs/design.md §4): a closed id is remembered and never listed again.
-#[derive(Clone, Debug)]
-struct Listing<T> {
-    items: Vec<(u64, T)>,
-    gone: Bounded<u64>,
-    closed: Bounded<()>,
-    cap: usize,
-}
-
-impl<T: Listed> Listing<T> {
-    fn new(cap: usize) -> Self {
-        Listing { items: Vec::new(), gone: Bounded::new(cap), closed: Bounded::new(cap), cap }
-    }
-
-    fn contains(&self, user: &str) -> bool {
-        self.items.iter().any(|(_, i)| i.user() == user)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &T> {
-        self.items.iter().map(|(_, i)| i)
-    }
-
-    fn is_closed(&self, item: &T) -> bool {
-        item.request().is_some_and(|id| self.closed.get(id).is_some())
-    }
-
-    /// Lists `item` as of `ts`; false (stale) when its request is closed or the list holds
-    /// newer news of that user. Of two requests of one user (only one can be pending), the
-    /// later made stays and the other is closed.
-    fn put(&mut self, ts: u64, item: T) -> bool {
-        if self.is_closed(&item) || self.gone.get(item.user()).is_some_and(|at| *at > ts) {
-            return false;
-        }
-        let user = item.user().to_owned();
-        if let Some((at, held)) = self.items.iter().find(|(_, i)| i.user() == user) {
-            let (newer, loser) = match (held.request(), item.request()) {
-                (Some(h), Some(id)) if h == id => (true, None),
-                (Some(h), Some(_)) if item.made() >= held.made() => (true, Some(h.to_owned())),
-                (Some(_), Some(id)) => (false, Some(id.to_owned())),
-                _ => (*at <= ts, None),
-            };
-            if let Some(id) = loser {
-                self.closed.insert(&id, ());
-            }
-            if !newer {
-                return false;
-            }
-        }
-        self.items.retain(|(_, i)| i.user() != user);
-        self.items.push((ts, item));
-        if self.items.len() > self.cap {
-            self.items.remove(0);
-        }
-        true
-    }
-
-    /// Takes `user` off as of `ts` (an entry newer than that stays); whether it was listed.
-    /// The requests taken off are closed.
-    fn take(&mut self, user: &str, ts: u64) -> bool {
-        let at = self.gone.get(user).copied().unwrap_or(0).max(ts);
-        self.gone.insert(user, at);
-        self.remove(|t, i| i.user() == user && *t <= ts)
-    }
-
-    /// Closes the request `id` of `user` (taken off whatever the times, never listed again);
-    /// without an id (older servers), takes `user` off as of `ts`.
-    fn close(&mut self, user: &str, id: Option<&str>, ts: u64) -> bool {
-        match id {
-            Some(id) => {
-                self.closed.insert(id, ());
-                self.remove(|t, i| i.user() == user && (i.request() == Some(id) || (i.request().is_none() && *t <= ts)))
-            }
-            None => self.take(user, ts),
-        }
-    }
-
-    fn remove(&mut self, mut gone: impl FnMut(&u64, &T) -> bool) -> bool {
-        let before = self.items.len();
-        let mut closed = Vec::new();
-        self.items.retain(|(t, i)| {
-            let off = gone(t, i);
-            if off {
-                closed.extend(i.request().map(str::to_owned));
-            }
-            !off
-        });
-        for id in closed {
-            self.closed.insert(&id, ());
-        }
-        self.items.len() != before
-    }
-
-    /// Forgets `user` without ordering anything after it (a local dismissal).
-    fn forget(&mut self, user: &str) -> bool {
-        let before = self.items.len();
-        self.items.retain(|(_, i)| i.user() != user);
-        self.items.len() != before
-    }
-
-    /// The list as a snapshot taken at `ts` has it, plus what was listed after `ts`; minus
-    /// what was taken off after `ts` and every closed request.
-    fn snapshot(&mut self, ts: u64, listed: Vec<T>) {
-        let newer: Vec<(u64, T)> = core::mem::take(&mut self.items).into_iter().filter(|(at, _)| *at > ts).collect();
-        for item in listed {
-            let user = item.user();
-            if self.is_closed(&item) || newer.iter().any(|(_, i)| i.user() == user) || self.gone.get(user).is_some_and(|at| *at > ts) {
-                continue;
-            }
-            if !self.items.iter().any(|(_, i)| i.user() == user) {
-                self.items.push((ts, item));
-            }
-        }
-        self.items.extend(newer);
-        let over = self.items.len().saturating_sub(self.cap);
-        self.items.drain(..over);
-    }
-}
-
 /// A command this client sent (see [`FriendsView::track`]): what its answer changes.
 #[derive(Clone, Debug)]
 struct Sent {
@@ -439,76 +267,6 @@ fn rejected(reason: &str) -> Outcome {
     Outcome::Rejected(reason.to_owned())
 }
 
-/// A map that forgets its oldest entries past `cap`. The values sit in a slab indexed by one
-/// table type (`HashMap<String, usize>`) whatever `V` is: a table per value type would put
-/// another copy of hashbrown's code in the web package for each.
-#[derive(Clone, Debug)]
-struct Bounded<V> {
-    cap: usize,
-    index: HashMap<String, usize>,
-    /// `(seq, value)`; `None`: a free slot, listed in `free`.
-    slots: Vec<Option<(u64, V)>>,
-    free: Vec<usize>,
-    order: VecDeque<(String, u64)>,
-    seq: u64,
-}
-
-impl<V> Bounded<V> {
-    fn new(cap: usize) -> Self {
-        Bounded { cap, index: HashMap::default(), slots: Vec::new(), free: Vec::new(), order: VecDeque::new(), seq: 0 }
-    }
-
-    fn slot(&self, key: &str) -> Option<&(u64, V)> {
-        self.index.get(key).and_then(|&i| self.slots.get(i)).and_then(Option::as_ref)
-    }
-
-    fn get(&self, key: &str) -> Option<&V> {
-        self.slot(key).map(|(_, v)| v)
-    }
-
-    fn insert(&mut self, key: &str, value: V) {
-        self.seq += 1;
-        let entry = Some((self.seq, value));
-        match self.index.get(key).copied() {
-            Some(i) => {
-                if let Some(slot) = self.slots.get_mut(i) {
-                    *slot = entry;
-                }
-            }
-            None => {
-                let i = match self.free.pop() {
-                    Some(i) => {
-                        if let Some(slot) = self.slots.get_mut(i) {
-                            *slot = entry;
-                        }
-                        i
-                    }
-                    None => {
-                        self.slots.push(entry);
-                        self.slots.len() - 1
-                    }
-                };
-                self.index.insert(key.to_owned(), i);
-            }
-        }
-        self.order.push_back((key.to_owned(), self.seq));
-        while self.index.len() > self.cap || self.order.len() > self.cap.saturating_mul(2) {
-            let Some((old, seq)) = self.order.pop_front() else { break };
-            // Re-inserted keys leave older order entries behind: only the newest one evicts.
-            if self.slot(&old).is_some_and(|(s, _)| *s == seq) {
-                self.remove(&old);
-            }
-        }
-    }
-
-    fn remove(&mut self, key: &str) -> Option<V> {
-        let i = self.index.remove(key)?;
-        let (_, value) = self.slots.get_mut(i)?.take()?;
-        self.free.push(i);
-        Some(value)
-    }
-}
-
 /// Status of a non-friend, kept in case they become a friend.
 #[derive(Clone, Debug)]
 struct Note {
@@ -516,67 +274,6 @@ struct Note {
     at: Order,
     last_seen_ms: Option<u64>,
     status_message: Option<String>,
-}
-
-/// An initial load in progress: which friends its pages listed, and where each chain of it
-/// (`core::sync`) stands.
-#[derive(Clone, Debug, Default)]
-struct SyncRun {
-    seen: HashSet<String>,
-    first_ts: Option<u64>,
-    /// The first request (no cursor) until its head arrives: the head lists the chains.
-    first: Option<Ask>,
-    /// Every request of this load: pages answering others (the same user in another tab)
-    /// are applied but do not move the chains.
-    asked: HashSet<String>,
-    chains: Vec<Chain>,
-    /// Requests made so far: each gets an id of its own.
-    asks: u64,
-}
-
-/// One chain of a load: pages `0..got` arrived; `cursor` reads page `got`.
-#[derive(Clone, Debug, Default)]
-struct Chain {
-    got: u32,
-    cursor: Option<String>,
-    /// Pages that arrived past a missing one: their place and the cursor after them.
-    ahead: Vec<(u32, Option<String>)>,
-    done: bool,
-    ask: Option<Ask>,
-}
-
-/// A request waiting for its answer: its id, the pages it asked for and those arrived.
-#[derive(Clone, Debug)]
-struct Ask {
-    id: String,
-    pages: u32,
-    got: u32,
-    at_ms: u64,
-}
-
-impl Chain {
-    /// Page `seq` arrived with `next` after it: the chain moves on past every page in order.
-    fn arrived(&mut self, seq: u32, next: Option<String>) {
-        if seq > self.got {
-            self.ahead.push((seq, next));
-            return;
-        }
-        if seq < self.got || self.done {
-            return;
-        }
-        let mut next = next;
-        loop {
-            self.got += 1;
-            self.done = next.is_none();
-            self.cursor = next;
-            match self.ahead.iter().position(|(s, _)| *s == self.got) {
-                Some(i) if !self.done => next = self.ahead.swap_remove(i).1,
-                _ => break,
-            }
-        }
-        let got = self.got;
-        self.ahead.retain(|(s, _)| *s > got);
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -725,76 +422,7 @@ impl FriendsView {
         self.outcomes.get(event_id)
     }
 
-    /// `totalFriends` / `totalOnline` of the newest sync page.
-    pub fn sync_totals(&self) -> (Option<u64>, Option<u64>) {
-        (self.total_friends, self.total_online)
-    }
-
-    /// True once a complete initial load has been applied.
-    pub fn synced(&self) -> bool {
-        self.synced
-    }
-
     // ------------------------------------------------------------------ initial load
-
-    /// Starts an initial load: the pages applied until one without `next` form one snapshot,
-    /// and friends it does not list (and not added since) are dropped at its end.
-    pub fn begin_sync(&mut self) {
-        self.run = Some(SyncRun::default());
-    }
-
-    /// Whether a load is in progress (begun, last page not applied yet).
-    pub fn syncing(&self) -> bool {
-        self.run.is_some()
-    }
-
-    /// Whether a request of the load in progress waits for (more of) its answer.
-    pub fn sync_awaiting(&self) -> bool {
-        self.run.as_ref().is_some_and(|r| r.first.is_some() || r.chains.iter().any(|c| c.ask.is_some()))
-    }
-
-    /// The `friends.sync.request`s to publish now on `friend-management.{userId}` (begins a
-    /// load if none is in progress): the first one until its head arrives, then one per chain
-    /// that is not complete and waits for nothing, while the pages asked for and not arrived
-    /// stay within `max_pages` (below the ~100 messages a subscriber's queue holds, so a
-    /// slow client loses none). A request unanswered after `timeout_ms`, or answered with a
-    /// page missing, is asked again from the chain's last page in order. `nonce` makes the
-    /// ids unique across views (a random number); an id is 1–128 characters without `:`.
-    pub fn sync_asks(&mut self, now_ms: u64, nonce: u64, max_pages: u32, timeout_ms: u64) -> Vec<Json> {
-        let me = self.me.clone();
-        let run = self.run.get_or_insert_with(SyncRun::default);
-        let stale = |a: &Option<Ask>| a.as_ref().is_some_and(|a| now_ms.saturating_sub(a.at_ms) >= timeout_ms);
-        let mut out = Vec::new();
-        if run.chains.is_empty() {
-            if run.first.is_none() || stale(&run.first) {
-                let pages = crate::core::sync::SYNC_FIRST_PAGES_MAX as u32;
-                let (msg, ask) = sync_request(&me, run, None, pages, now_ms, nonce);
-                run.first = Some(ask);
-                out.push(msg);
-            }
-            return out;
-        }
-        let mut in_flight: u32 = 0;
-        for c in run.chains.iter_mut() {
-            if stale(&c.ask) || c.done {
-                c.ask = None;
-            }
-            in_flight += c.ask.as_ref().map_or(0, |a| a.pages.saturating_sub(a.got));
-        }
-        for i in 0..run.chains.len() {
-            let c = &run.chains[i];
-            let room = max_pages.saturating_sub(in_flight).min(crate::core::sync::SYNC_PAGES_MAX as u32);
-            if c.done || c.ask.is_some() || room == 0 {
-                continue;
-            }
-            let cursor = c.cursor.clone();
-            let (msg, ask) = sync_request(&me, run, cursor.as_deref(), room, now_ms, nonce);
-            run.chains[i].ask = Some(ask);
-            in_flight += room;
-            out.push(msg);
-        }
-        out
-    }
 
     // ------------------------------------------------------------------ applying
 
@@ -1082,109 +710,6 @@ impl FriendsView {
         }
     }
 
-    fn sync_page(&mut self, ts: u64, page: SyncPage) -> Outcome {
-        if page.user_id != self.me.as_str() {
-            return rejected("friends.sync is for another user");
-        }
-        let mut listed: Vec<String> = Vec::with_capacity(page.friends.len());
-        for entry in page.friends {
-            if entry.user == self.me {
-                continue;
-            }
-            let key = entry.user.as_str().to_owned();
-            if self.removed.get(&key).is_some_and(|at| *at > ts) {
-                continue; // removed after this snapshot was taken
-            }
-            self.removed.remove(&key);
-            let note = self.strangers.remove(&key);
-            let f = self.friends.entry(key.clone()).or_insert_with(|| Friend::new(&entry.user, ts));
-            f.member_ts = f.member_ts.max(ts);
-            f.set_profile(&entry.name, &entry.profile_url);
-            // The page's status message (or its absence: cleared) unless a newer one is held.
-            let status_at = Order::new(entry.version, ts);
-            if status_at.not_before(&f.status_at) {
-                f.status_message = entry.status_message;
-                f.status_at = status_at;
-            }
-            // The entry's state is the friend's version; without one (an older server) it
-            // dates from the friend's last change (`lastSeen`), unknown = oldest.
-            let entry_at = Order::new(entry.version, entry.last_seen_ms.unwrap_or(0));
-            if entry_at.not_before(&f.presence_at) {
-                f.set_presence(entry.online, entry_at, entry.last_seen_ms);
-            }
-            if let Some(n) = note.filter(|n| n.at.not_before(&f.presence_at)) {
-                f.set_presence(n.online, n.at, n.last_seen_ms);
-            }
-            listed.push(key);
-        }
-        // The first page carries the pending requests and the block list: their snapshot.
-        if let Some(incoming) = page.incoming {
-            let blocked = page.blocked.as_deref().unwrap_or_default();
-            let listed = incoming.into_iter().filter(|e| e.user != self.me && !blocked.contains(&e.user)).map(FriendRequest::of);
-            self.incoming.snapshot(ts, listed.collect());
-        }
-        if let Some(outgoing) = page.outgoing {
-            self.outgoing.snapshot(ts, outgoing.into_iter().filter(|e| e.user != self.me).map(FriendRequest::of).collect());
-        }
-        if let Some(blocked) = page.blocked {
-            self.blocked.snapshot(ts, blocked.into_iter().map(UserId::into_string).collect());
-        }
-        let newest_totals = self.run.as_ref().is_none_or(|r| r.first_ts.is_none_or(|t| ts >= t));
-        if newest_totals {
-            self.total_friends = page.total_friends.or(self.total_friends);
-            self.total_online = page.total_online.or(self.total_online);
-        }
-        let complete_alone =
-            page.next.is_none() && page.chain.is_none() && page.total_friends == Some((listed.len() + page.skipped) as u64);
-        let ours = |run: &SyncRun| page.request_id.as_ref().is_some_and(|id| run.asked.contains(id));
-        match self.run.as_mut().filter(|run| ours(run)) {
-            Some(run) => {
-                run.first_ts = Some(run.first_ts.map_or(ts, |t| t.min(ts)));
-                run.seen.extend(listed);
-                let id = page.request_id.as_deref();
-                let mine = |a: &Option<Ask>| a.as_ref().is_some_and(|a| Some(a.id.as_str()) == id);
-                if let Some(cursors) = page.chains.filter(|_| run.chains.is_empty()) {
-                    // The head: the first chain's pages follow in the same answer.
-                    run.chains = cursors.into_iter().map(|c| Chain { done: c.is_none(), cursor: c, ..Chain::default() }).collect();
-                    if let Some(first) = run.first.take().filter(|a| Some(a.id.as_str()) == id) {
-                        for c in run.chains.iter_mut().take(page.serves.unwrap_or(1) as usize).filter(|c| !c.done) {
-                            c.ask = Some(first.clone());
-                        }
-                    }
-                }
-                if let Some(c) = page.chain.and_then(|i| run.chains.get_mut(i as usize)) {
-                    if mine(&c.ask) {
-                        let ask = c.ask.as_mut().filter(|_| page.more);
-                        match ask {
-                            Some(a) => a.got += 1,
-                            // The answer's last page: whatever it left missing is asked again.
-                            None => c.ask = None,
-                        }
-                    }
-                    c.arrived(page.seq.unwrap_or(0), page.next);
-                }
-                if !run.chains.is_empty() && run.chains.iter().all(|c| c.done) {
-                    let (seen, first) = (core::mem::take(&mut run.seen), run.first_ts.unwrap_or(ts));
-                    self.run = None;
-                    self.reconcile(&seen, first);
-                }
-            }
-            // A page outside a load (a push) is a whole snapshot only if it says so.
-            None if complete_alone => {
-                let seen: HashSet<String> = listed.into_iter().collect();
-                self.reconcile(&seen, ts);
-            }
-            None => {}
-        }
-        Outcome::Applied
-    }
-
-    /// End of a snapshot: friends it did not list, and not (re)added after it, are gone.
-    fn reconcile(&mut self, seen: &HashSet<String>, snapshot_ts: u64) {
-        self.friends.retain(|id, f| seen.contains(id) || f.member_ts > snapshot_ts);
-        self.synced = true;
-    }
-
     /// Forgets an incoming request here, without a command (the answer to a tracked decline
     /// takes it off by itself).
     pub fn dismiss_request(&mut self, user: &str) -> bool {
@@ -1212,86 +737,5 @@ impl FriendsView {
         while self.history.front().is_some_and(|p| p.t + HISTORY_MS < newest) || self.history.len() > HISTORY_POINTS {
             self.history.pop_front();
         }
-    }
-}
-
-/// A `friends.sync.request` for `pages` pages from `cursor` (`None`: the first request), and
-/// what the run waits for.
-fn sync_request(me: &UserId, run: &mut SyncRun, cursor: Option<&str>, pages: u32, now_ms: u64, nonce: u64) -> (Json, Ask) {
-    run.asks += 1;
-    let mut id = String::from("sync-");
-    id.push_str(me.as_str());
-    for n in [now_ms, nonce, run.asks] {
-        id.push('-');
-        push_u64(&mut id, n);
-    }
-    run.asked.insert(id.clone());
-    let mut payload = JsonObject::default();
-    payload.set("userA", Json::str(me.as_str()));
-    payload.set("page", cursor.map_or(Json::Null, Json::str));
-    payload.set("pages", Json::num(pages as u64));
-    let mut msg = JsonObject::default();
-    msg.set("type", Json::str(event::FRIENDS_SYNC_REQUEST));
-    msg.set("schemaVersion", Json::str(SCHEMA_VERSION));
-    msg.set("eventId", Json::Str(id.clone()));
-    msg.set("ts", Json::Str(iso8601(now_ms)));
-    msg.set("payload", Json::Obj(payload));
-    (Json::Obj(msg), Ask { id, pages, got: 0, at_ms: now_ms })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn keys(b: &Bounded<u64>, all: &[&str]) -> Vec<(String, u64)> {
-        all.iter().filter_map(|k| b.get(k).map(|v| ((*k).to_owned(), *v))).collect()
-    }
-
-    #[test]
-    fn heap_sort_sorts_like_the_standard_sort() {
-        // Every length up to 9, with repeated values, and a longer pseudo-random list.
-        let mut seed = 7u64;
-        let mut lists: Vec<Vec<u64>> = (0..10).map(|n| (0..n).map(|i| (i * 7919 + n) % 5).collect()).collect();
-        lists.push(
-            (0..2_000)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-                    seed >> 40
-                })
-                .collect(),
-        );
-        for list in lists {
-            let (mut ours, mut std) = (list.clone(), list);
-            heap_sort(&mut ours, |a, b| a < b);
-            std.sort();
-            assert_eq!(ours, std);
-        }
-    }
-
-    #[test]
-    fn a_bounded_map_forgets_its_oldest_insertion_first() {
-        let mut b = Bounded::new(3);
-        for (i, k) in ["a", "b", "c"].iter().enumerate() {
-            b.insert(k, i as u64);
-        }
-        b.insert("a", 10); // refreshed: now the newest
-        b.insert("d", 3);
-        assert_eq!(keys(&b, &["a", "b", "c", "d"]), [("a".into(), 10), ("c".into(), 2), ("d".into(), 3)]);
-        assert_eq!(b.remove("c"), Some(2));
-        assert_eq!(b.remove("c"), None);
-        b.insert("e", 4); // takes the freed slot; nothing else is forgotten
-        assert_eq!(keys(&b, &["a", "c", "d", "e"]), [("a".into(), 10), ("d".into(), 3), ("e".into(), 4)]);
-        b.insert("f", 5);
-        assert_eq!(keys(&b, &["a", "d", "e", "f"]), [("d".into(), 3), ("e".into(), 4), ("f".into(), 5)]);
-        // Re-inserting one key over and over keeps the order queue within twice the bound; the
-        // entries inserted before them are the oldest and go; the slots are reused.
-        for i in 0..100 {
-            b.insert("d", i);
-        }
-        assert!(b.order.len() <= 6 && b.slots.len() <= 4, "{} order entries, {} slots", b.order.len(), b.slots.len());
-        assert_eq!(keys(&b, &["d", "e", "f"]), [("d".into(), 99)]);
-        b.insert("g", 6);
-        assert_eq!(keys(&b, &["d", "g"]), [("d".into(), 99), ("g".into(), 6)]);
-        assert!(b.slots.len() <= 4);
     }
 }
