@@ -181,6 +181,7 @@ fn time_field(o: &JsonObject, key: &str) -> Option<u64> {
     o.get(key).and_then(|v| parse_ts(Some(v)))
 }
 
+// Long on purpose: one arm per message type, each naming its fields.
 pub fn parse(message: &Json) -> Result<Incoming, NotAnEvent> {
     let msg = message.as_object().ok_or_else(|| reject("message is not a JSON object"))?;
     if let Some(error) = msg.str("error") {
@@ -258,6 +259,8 @@ pub fn parse(message: &Json) -> Result<Incoming, NotAnEvent> {
     Ok(Incoming { event_id, ts_ms, event })
 }
 
+// Long on purpose: a field-by-field reader of one message (`friends.sync`), each field's refusal
+// beside it.
 fn sync_page(p: &JsonObject) -> Result<SyncPage, NotAnEvent> {
     let user_id = p.str("userId").ok_or_else(|| reject("friends.sync has no userId"))?.to_owned();
     let listed = match p.get("friends") {

@@ -68,6 +68,8 @@ pub fn parse_command(binding: Binding, channel: &str, publisher: Option<&str>, m
     parse(binding, channel, publisher, message).map_err(|(reason, why)| Refused { reason, why })
 }
 
+// Long on purpose: every check of a command (binding, publisher, envelope, payload), in the order a
+// refusal must be decided, each reason beside its check.
 fn parse(binding: Binding, channel: &str, publisher: Option<&str>, message: &Json) -> Result<Command, (Reason, Rejection)> {
     let invalid = |r: Rejection| (Reason::Invalid, r);
     let forbidden = |r: Rejection| (Reason::Forbidden, r);

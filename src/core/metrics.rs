@@ -394,6 +394,8 @@ pub struct MetricsSnapshot {
 /// The snapshot for counter totals `values` read at `now` (stage 1's and stage 2's reads, in
 /// [`Counter::ALL`] order), and the history to store. A counter that went down (a key lost or
 /// reset) counts as a fresh start: its delta is its value.
+// Long on purpose: the snapshot's fields are built side by side from the same deltas (counts,
+// rates, alerts); split apart, each piece would need the deltas passed to it again.
 pub fn decide_snapshot(
     values: [u64; COUNTERS],
     history: Option<History>,

@@ -70,6 +70,8 @@ pub enum PresenceInput {
 }
 
 /// Reads an After-Presence request: `channel` is the bound channel, `event` the payload.
+// Long on purpose: a field-by-field reader of PubNub's presence event (individual and interval
+// forms), each refusal beside its field.
 pub fn parse_presence_event(channel: &str, event: &Json, now_ms: u64) -> Result<PresenceInput, Rejection> {
     let Some(shard) = parse_presence_shard(channel) else {
         return Ok(PresenceInput::Ignored("channel is not a presence shard"));

@@ -73,6 +73,8 @@ pub struct SettingsDecision {
 ///   friend as an update of its fields), never sent while the user is invisible or offline;
 /// - otherwise only `custom` changes (friends get the status message with the next
 ///   `friend.online` or `friends.sync`).
+// Long on purpose: the whole `user.settings` decision (what changes, what friends are told, what is
+// answered) in one place, as the contract states it.
 pub fn decide_settings(settings: &UserSettings, user: &UserRecord, present: bool, shard: u32, now_ms: u64) -> SettingsDecision {
     let was_invisible = super::visibility::is_invisible(Some(user));
     let invisible = settings.invisible.unwrap_or(was_invisible);

@@ -73,6 +73,8 @@ pub fn utc_day(ms: u64) -> String {
 /// `YYYY-MM-DDTHH:MM:SS`, a fraction of any length (read to the millisecond), then `Z` or a
 /// `±HH:MM` offset (`2026-01-31T10:05:23Z`, `2026-01-31T12:05:23.123456+02:00`). `None`
 /// otherwise: no date alone, no local time without an offset, no day past its month's end.
+// Long on purpose: a strict RFC 3339 reader, one component after another, each range check beside
+// it.
 pub fn parse_iso8601(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     // The digits b[from..to] as a number (a loop: `str::parse` is ~400 bytes of wasm).

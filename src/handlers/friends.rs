@@ -530,6 +530,9 @@ async fn tell_other_side<H: PubNub>(
 /// the request, 3 to open the journal, 1 per fallback, 2 removals, the lease's release when
 /// no fallback was needed; +2: the command record; at the last hop (a heal) the journal is
 /// open already and the recount is queued: 2 KV instead of a fire), 3 publishes and fires (+1).
+// Long on purpose: one ordered sequence of host calls (the order rules of docs/design.md §4),
+// written straight-line because that is what fits friend-acceptance's size budget (helper futures
+// cost bytes it does not have).
 async fn accept<H: PubNub + KvStore>(
     host: &H,
     cmd: &Command,

@@ -37,6 +37,8 @@ pub async fn reconcile_worker<H: PubNub + KvStore>(host: &H, _cfg: &Config, mess
 /// users as `ScanWalk` asks for them; the changes go to presence workers. Ops: ≤ 9 API
 /// (hereNow pages + App Context pages), ≤ 7 fires (6 work items + the continuation), ≤ 9 KV
 /// (the job, 3 chunks when the changes cannot be fired, the continuation job).
+// Long on purpose: one reconciliation step's reads, the walk's decision and the hand-off, in budget
+// order (the walk itself is `core::reconcile`'s `ScanWalk`).
 async fn scan_step<H: PubNub + KvStore>(host: &H, scan: ScanState, hop: u8, now_ms: u64, report: &mut Report) {
     let shard = scan.shard;
     if !scan.is_due(now_ms) {

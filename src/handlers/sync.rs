@@ -83,6 +83,8 @@ pub(crate) async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Out
 /// online count, the three lists) and then the first chain; with one, up to `pages` pages of
 /// its chain. Each page's publish goes out with the next page's read.
 /// Ops: ≤ 10 API (first: 5 + ≤ 5 pages), ≤ 10 publishes, no KV.
+// Long on purpose: the first request's two read steps and then the pages, each page's publish going
+// out with the next read (`Step::Calls`), within one execution's budget.
 async fn answer<H: PubNub + KvStore>(host: &H, cmd: &Command, pages: u64, now_ms: u64, report: &mut Report) -> Result<(), Rejection> {
     let failed = |what: &str, e: HostError| Rejection(cat(&[what, " failed: ", &e.describe()]));
     let me = &cmd.user_a;

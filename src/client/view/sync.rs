@@ -161,6 +161,8 @@ impl FriendsView {
         out
     }
 
+    // Long on purpose: one page's whole effect in order (its chain's bookkeeping, every friend it
+    // lists, the lists of the first page, the end of the load); the steps share the page's state.
     pub(super) fn sync_page(&mut self, ts: u64, page: SyncPage) -> Outcome {
         if page.user_id != self.me.as_str() {
             return rejected("friends.sync is for another user");

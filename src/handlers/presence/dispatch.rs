@@ -50,6 +50,8 @@ pub async fn dispatch<H: PubNub + KvStore>(
 /// read, then per announced user 1 publish and 1 App Context write. `later` (due now) is
 /// queued with what must wait, in one queue write (2 KV). `settled`: the observations were
 /// just confirmed against presence (`decide_settled`).
+// Long on purpose: per user, the decision's effects in the order §4 sets (App Context write before
+// the publish), with each failure's fallback beside the call that failed.
 pub(super) async fn apply<H: PubNub + KvStore>(
     host: &H,
     cfg: &Config,

@@ -33,6 +33,8 @@ pub(super) async fn finish<H: KvStore>(host: &H, cfg: &Config, report: &mut Repo
     }
 }
 
+// Long on purpose: one arm per kind of presence event (individual, interval, state-change), each
+// reading what its decision needs.
 async fn decide_event<H: PubNub + KvStore>(host: &H, cfg: &Config, channel: &str, event: &Json, now_ms: u64, report: &mut Report) {
     match parse_presence_event(channel, event, now_ms) {
         Err(reason) => report.reject(reason),

@@ -22,6 +22,8 @@ use crate::host::{HostError, KvStore, PubNub};
 /// it hands out; it reads no queue value itself. Ops: ≤ 10 KV (cursor, 2 job counters, ≤ 6
 /// slots, the journal counter and an epoch's acknowledgement counter when the slots leave
 /// room, cursor), ≤ 10 fires.
+// Long on purpose: the settler's reads, its plan and the fires that carry it out, in the order its
+// KV budget is spent (the plan itself is `core::settle`).
 pub async fn presence_settler<H: PubNub + KvStore>(host: &H, cfg: &Config, now_ms: u64) -> Report {
     let mut report = Report::new("presence-settler");
     let cursor: Option<Cursor> = match host.get(keys::CURSOR_KEY).await {
