@@ -41,8 +41,11 @@ export function tableDisagreements(table, cargoToml, readSource, settings) {
     if (!f.about) out.push(`${f.name}: no about`);
     if (!Array.isArray(f.reads) || f.reads.some((r) => !READS.includes(r))) out.push(`${f.name}: reads ${f.reads}`);
     const [module, fn] = String(f.entry).split('::');
-    const source = readSource(`src/handlers/${module}.rs`);
-    if (!source || !new RegExp(`pub async fn ${fn}\\b`).test(source)) out.push(`${f.name}: no handler ${f.entry} in src/handlers/`);
+    // A handler module is a file, or a folder whose mod.rs re-exports the entry (`pub use`).
+    const file = readSource(`src/handlers/${module}.rs`);
+    const folder = file === null ? readSource(`src/handlers/${module}/mod.rs`) : null;
+    const found = file !== null ? new RegExp(`pub async fn ${fn}\\b`).test(file) : folder !== null && new RegExp(`pub use [^;]*\\b${fn}\\b`).test(folder);
+    if (!found) out.push(`${f.name}: no handler ${f.entry} in src/handlers/`);
   }
   const features = cargoFeatures(cargoToml).filter((x) => !OTHER_FEATURES.includes(x));
   if (features.join() !== [...names].sort().join()) out.push(`Cargo features ${features} are not the table's ${[...names].sort()}`);
