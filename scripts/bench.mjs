@@ -26,7 +26,7 @@ const T0 = Date.UTC(2026, 0, 1);
 
 // The plain JS yardstick: the host calls after-presence makes for the same event, in the same
 // order, deciding the same way (publish only on a change), with no wasm: the storm counter, a
-// leave's whereNow, the user's metadata, then the publish and the metadata update, and the
+// leave's whereNow, the user's metadata, then the metadata update (with the version) and the publish, and the
 // operators' counters.
 const PLAIN = `export default async (request) => {
   const pubnub = require('pubnub'); const kvstore = require('kvstore');
@@ -39,9 +39,11 @@ const PLAIN = `export default async (request) => {
   if (changed) {
     const ts = new Date().toISOString();
     const payload = online ? { userId: m.uuid, name: u.name } : { userId: m.uuid, name: u.name, lastSeen: ts };
-    await pubnub.publish({ channel: 'status.' + m.uuid, message: { type: online ? 'friend.online' : 'friend.offline', schemaVersion: '1.0.0', eventId: 'evt_' + (online ? 'online_' : 'offline_') + m.uuid + '_' + Date.now(), ts, payload } });
-    const custom = { ...u.custom, online, lastSeen: ts, [online ? 'lastOnline' : 'lastOffline']: ts, statusPublishedAt: Date.now() };
+    // The user's record (with its next version) is written before the publish: docs/design.md §4.
+    const version = (u.custom.version ?? 0) + 1;
+    const custom = { ...u.custom, online, version, lastSeen: ts, [online ? 'lastOnline' : 'lastOffline']: ts, statusPublishedAt: Date.now() };
     await pubnub.objects.setUUIDMetadata({ uuid: m.uuid, data: { custom }, ifMatchesEtag: u.eTag });
+    await pubnub.publish({ channel: 'status.' + m.uuid, message: { type: online ? 'friend.online' : 'friend.offline', schemaVersion: '1.0.0', eventId: 'evt_' + (online ? 'online_' : 'offline_') + m.uuid + '_' + Date.now(), ts, payload: { ...payload, version } } });
   }
   await kvstore.incrCounter('metric:presence.events.' + m.action, 1);
   if (changed) await kvstore.incrCounter('metric:status.published.slower', 1);
