@@ -173,3 +173,12 @@ test('the world drives the built friend Functions: an acceptance runs the recoun
   // friend.added to both inboxes and the result to ben's: three deliveries
   assert.equal(r2.tally.deliveries, 3);
 });
+
+test('scripts/bench runs: its plain JS yardstick makes after-presence\'s host calls, and every row has its ratio', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync(process.execPath, ['--experimental-vm-modules', '--no-warnings', join(import.meta.dirname, '../../scripts/bench.mjs'), '--only', 'after-presence', '--runs', '3', '--cold', '1'], { encoding: 'utf8' });
+  const row = (name) => out.split('\n').find((l) => l.startsWith(name + ' '));
+  assert.ok(row('plain-js'), out);
+  // cpu µs, ×, cold ms, ×, (cpu), × for native text and again for the fallback.
+  assert.equal(row('after-presence').trim().split(/\s+/).length, 13, out);
+});
