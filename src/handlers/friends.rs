@@ -135,9 +135,10 @@ async fn run_management<H: PubNub + KvStore>(
     finish(host, cmd, key, journal.map_or(now_ms, |j| j.at), outcome, report).await;
 }
 
-/// user-settings (After Publish on `friend-management.*`, beside friend-removal): only
-/// `user.settings`; every other message there is friend-removal's and is left alone here
-/// (each command is answered by exactly one Function).
+/// user-settings' `user.settings` (After Publish on `friend-management.*`, beside
+/// friend-removal; its entry, `sync::settings_or_sync`, answers `friends.sync.request` first):
+/// every other message there is friend-removal's and is left alone here (each command is
+/// answered by exactly one Function).
 pub async fn user_settings<H: PubNub + KvStore>(
     host: &H,
     cfg: &Config,
