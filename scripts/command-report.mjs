@@ -21,7 +21,7 @@ import PubNub from 'pubnub10';
 import { startLocalPubNub } from '../js-shim/dev/local-pubnub/index.mjs';
 import { initSync, friendRequest, acceptRequest, declineRequest, removeFriend } from '../pkg/web/index.js';
 import { createWorld } from './report-world.mjs';
-import { percentile } from './report-lib.mjs';
+import { percentile, teardown } from './report-lib.mjs';
 import { COMMAND_REPORT as HELP } from './usage.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -208,15 +208,6 @@ try {
   say(`accept → both sides told p50 ${Math.round(percentile(acceptTold, 50))} ms · p99 ${Math.round(percentile(acceptTold, 99))} ms; all commands p99 ${Math.round(percentile(told, 99))} ms`);
   if (bad || problems.length) process.exitCode = 1;
 } finally {
-  for (const pn of clients) {
-    try {
-      pn.removeAllListeners?.();
-      pn.destroy(true);
-    } catch {
-      // already torn down
-    }
-  }
-  await srv.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await teardown(clients, srv, dataDir);
 }
 process.exit(process.exitCode ?? 0);

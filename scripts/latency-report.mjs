@@ -22,6 +22,7 @@ import PubNub11 from 'pubnub11';
 import { startLocalPubNub } from '../js-shim/dev/local-pubnub/index.mjs';
 import { loadSettings } from '../js-shim/settings.mjs';
 import { initSync, friendRequest, acceptRequest } from '../pkg/web/index.js';
+import { teardown } from './report-lib.mjs';
 import { LATENCY_REPORT as HELP } from './usage.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -322,16 +323,7 @@ try {
   };
   say(`rate ${(perChange.length / (driveMs / 1000)).toFixed(1)} changes/s · not held: ${pcts('direct')} · held by the debounce: ${pcts('settler')}, bound ${boundMs} ms`);
 } finally {
-  for (const pn of clients) {
-    try {
-      pn.removeAllListeners?.();
-      pn.destroy(true);
-    } catch {
-      // already torn down
-    }
-  }
-  await srv.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await teardown(clients, srv, dataDir);
 }
 // SDK timers (retries, keep-alive agents) must not keep the report from ending.
 process.exit(0);

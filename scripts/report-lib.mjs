@@ -1,7 +1,9 @@
 // The arithmetic of scripts/cost-report and scripts/command-report, kept pure so that
 // tests/node/reports.test.mjs checks it against known inputs: which PubNub transaction class
 // each counted host call falls into, how calls add up into transactions, their price, the
-// monthly estimate from a behaviour model, and percentiles.
+// monthly estimate from a behaviour model, and percentiles. Plus the one side-effecting helper
+// the reports on the local runtime share: `teardown`.
+import { rmSync } from 'node:fs';
 
 /**
  * PubNub's published prices, USD per unit (https://www.pubnub.com/docs/general/resources/pricing):
@@ -207,4 +209,18 @@ export function usd(x) {
   if (x === 0) return '$0';
   if (x < 0.01) return `$${x.toPrecision(3)}`;
   return `$${x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}
+
+/** The end of a report on the local runtime: its SDK clients destroyed, the runtime closed, its data dir removed. */
+export async function teardown(clients, srv, dataDir) {
+  for (const pn of clients) {
+    try {
+      pn.removeAllListeners?.();
+      pn.destroy(true);
+    } catch {
+      // already torn down
+    }
+  }
+  await srv.close();
+  rmSync(dataDir, { recursive: true, force: true });
 }
